@@ -1,0 +1,66 @@
+/**
+ * The catalog: one document per keyring with its policy, its versions and their states.
+ * Types only; the state machine lives in lifecycle.ts and is a pure function of
+ * (catalog, now, facts).
+ */
+
+/** States of a key version. See docs/architecture.md for the diagram. */
+export type VersionState = 'pending' | 'active' | 'rotating' | 'deprecated' | 'disabled' | 'destroyed' | 'revoked';
+
+/** A keyring's rotation policy. All durations in seconds. */
+export interface KeyringPolicy {
+  /** Rotate when the active version is this old. */
+  readonly rotateEverySeconds: number;
+  /** How long a superseded version stays `rotating` (fully usable for reads) before `deprecated`. */
+  readonly graceSeconds: number;
+  /** How long a new version stays `pending` (known to readers, not yet encrypting). */
+  readonly propagationSeconds: number;
+  /** How long a `disabled` version is kept before it may be destroyed. */
+  readonly retentionSeconds: number;
+}
+
+/** One version of a keyring. Timestamps are ISO-8601 strings. */
+export interface KeyVersion {
+  /** Logical version number: 1, 2, 3 ... never reused. */
+  readonly version: number;
+  readonly state: VersionState;
+  /** The version key wrapped by the KeyVault (base64); absent once destroyed. */
+  readonly wrappedKey?: string;
+  /** Which vault key wrapped it. */
+  readonly wrappingKeyId: string;
+  readonly createdAt: string;
+  readonly activatedAt?: string;
+  readonly rotatingAt?: string;
+  readonly deprecatedAt?: string;
+  readonly disabledAt?: string;
+  readonly destroyedAt?: string;
+  readonly revokedAt?: string;
+  readonly revokedReason?: string;
+  /** When the escrow record of this version was written and last verified by a restore drill. */
+  readonly escrowedAt?: string;
+  readonly escrowVerifiedAt?: string;
+}
+
+/** Why automatic transitions are paused. */
+export interface FreezeInfo {
+  readonly reason: string;
+  readonly at: string;
+  readonly by: string;
+}
+
+/** One keyring's catalog document. */
+export interface Catalog {
+  readonly schema: 1;
+  readonly keyring: string;
+  /** Incremented by every write; a reader's catalog is stale when a newer generation exists. */
+  readonly generation: number;
+  readonly policy: KeyringPolicy;
+  /** Versions in ascending order. */
+  readonly versions: readonly KeyVersion[];
+  /** Set while an operator freeze is in force. */
+  readonly frozen?: FreezeInfo;
+  /** Set while the circuit breaker holds automatic transitions. */
+  readonly breaker?: FreezeInfo;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}

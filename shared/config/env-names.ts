@@ -1,0 +1,35 @@
+/**
+ * Names of the environment variables that configure rekey's Lambda functions and CLI.
+ * The CDK stack sets them (infra/), the config loader reads them (shared/config/), and nothing
+ * else reads process.env.
+ */
+export const ENV = {
+  /** Bucket holding one catalog document per keyring (versioned). */
+  catalogBucket: 'REKEY_CATALOG_BUCKET',
+  /** Key prefix of catalog documents inside the bucket (default `catalog/`). */
+  catalogPrefix: 'REKEY_CATALOG_PREFIX',
+  /** JSON object: keyring name -> ARN of the KMS key that wraps its version keys. */
+  keyringKeys: 'REKEY_KEYRING_KEYS',
+  /** Bucket with Object Lock holding escrow records. */
+  escrowBucket: 'REKEY_ESCROW_BUCKET',
+  /** ARN of the separate KMS key that wraps escrowed version keys. */
+  escrowKeyArn: 'REKEY_ESCROW_KEY_ARN',
+  /** Optional PEM (SPKI) RSA public key for an offline escrow copy. */
+  escrowRsaPublicKey: 'REKEY_ESCROW_RSA_PUBLIC_KEY',
+  /** JSON array of record targets: [{ keyring, bucket, prefix }]. */
+  recordTargets: 'REKEY_RECORD_TARGETS',
+  /** ElastiCache replication group id or serverless cache name (resolved with client-elasticache). */
+  cacheName: 'REKEY_CACHE_NAME',
+  /** Explicit cache endpoint `rediss://host:port` (overrides cacheName). */
+  cacheEndpoint: 'REKEY_CACHE_ENDPOINT',
+  /** ElastiCache user id for IAM authentication (empty: no IAM auth). */
+  cacheIamUser: 'REKEY_CACHE_IAM_USER',
+  /** EventBridge bus for audit events. */
+  eventBusName: 'REKEY_EVENT_BUS_NAME',
+  /** Decrypt-failure ratio above which the circuit breaker pauses automatic transitions (0..1). */
+  breakerThreshold: 'REKEY_BREAKER_THRESHOLD',
+  /** Local mode: the rekey home folder (default ./.rekey). */
+  home: 'REKEY_HOME',
+  /** Local mode: use this Redis for the cache instead of process memory. */
+  redisUrl: 'REKEY_REDIS_URL',
+} as const;

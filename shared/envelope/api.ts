@@ -1,0 +1,58 @@
+/**
+ * Contract of the envelope layer (implemented in this folder). Kept apart so that the
+ * catalog, cache and re-encryption modules can be written against it.
+ */
+
+/** Caller context bound into the envelope's authenticated data (tenant, record id, ...). */
+export type CallerContext = Readonly<Record<string, string>>;
+
+/** Why a version key is requested: revoked versions are served only for `reencrypt`. */
+export type KeyPurpose = 'read' | 'reencrypt';
+
+/**
+ * Where the envelope layer gets version keys. Keys are 32-byte Buffers owned by the provider's
+ * cache: callers use them synchronously right after the await (derive or unwrap at once) and
+ * never keep or mutate them.
+ */
+export interface VersionKeyProvider {
+  /** The keyring's active version and its key, for encrypting. */
+  forEncrypt(keyring: string): Promise<{ readonly version: number; readonly key: Buffer }>;
+  /** A specific version's key, for decrypting or re-wrapping. Throws the typed lifecycle errors. */
+  forDecrypt(keyring: string, version: number, purpose: KeyPurpose): Promise<Buffer>;
+}
+
+/** What `inspect` tells about an envelope without any key: no secret, no plaintext. */
+export interface EnvelopeInfo {
+  readonly formatVersion: number;
+  readonly suite: string;
+  readonly keyring: string;
+  readonly version: number;
+  readonly framed: boolean;
+  readonly frameSize?: number;
+  readonly contextBound: boolean;
+  /** Only when the caller asked for the context to be stored in clear. */
+  readonly storedContext?: CallerContext;
+  readonly headerLength: number;
+  readonly totalLength: number;
+}
+
+/** Options of encrypt. */
+export interface EncryptOptions {
+  readonly context?: CallerContext;
+  /** Store the context in clear in the header (default false: it is only authenticated). */
+  readonly storeContext?: boolean;
+}
+
+/** Options of decrypt. */
+export interface DecryptOptions {
+  readonly context?: CallerContext;
+  /** `reencrypt` is reserved for the re-encryption worker and may read revoked versions. */
+  readonly purpose?: KeyPurpose;
+}
+
+/** The result of a decryption. */
+export interface Decrypted {
+  readonly plaintext: Buffer;
+  readonly keyring: string;
+  readonly version: number;
+}
