@@ -32,4 +32,12 @@ export const ENV = {
   home: 'REKEY_HOME',
   /** Local mode: use this Redis for the cache instead of process memory. */
   redisUrl: 'REKEY_REDIS_URL',
+  /** ARN of the Step Functions state machine (Distributed Map) that sweeps many objects. */
+  sweepStateMachineArn: 'REKEY_SWEEP_STATE_MACHINE_ARN',
+  /** A revocation sweeps inline (no state machine) when a keyring has at most this many records (default 1000). */
+  inlineSweepLimit: 'REKEY_INLINE_SWEEP_LIMIT',
+  /** Days each escrow record stays under Object Lock (whole days; default 365, as the stack's default). */
+  escrowRetentionDays: 'REKEY_ESCROW_RETENTION_DAYS',
+  /** AWS region of the functions (set by Lambda itself). */
+  region: 'AWS_REGION',
 } as const;

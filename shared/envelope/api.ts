@@ -56,3 +56,38 @@ export interface Decrypted {
   readonly keyring: string;
   readonly version: number;
 }
+
+/** Options of encryptStream: the encrypt options plus the frame size. */
+export interface StreamEncryptOptions extends EncryptOptions {
+  /** Plaintext bytes per frame, 1 KiB .. 4 MiB. @default the client's frameSize (64 KiB) */
+  readonly frameSize?: number;
+}
+
+/** Options of the EnvelopeClient constructor. */
+export interface EnvelopeClientOptions {
+  /** Default frame size of encryptStream, 1 KiB .. 4 MiB. @default 65536 */
+  readonly frameSize?: number;
+}
+
+/** Options of rewrap and rewrapParts. */
+export interface RewrapOptions {
+  /** Version to wrap the data key under. @default the keyring's active version */
+  readonly toVersion?: number;
+  /** Purpose of reading the current version; only `reencrypt` may read a revoked one. @default 'read' */
+  readonly purpose?: KeyPurpose;
+}
+
+/**
+ * A re-wrapped envelope in two parts, so that a store can write it without copying the
+ * payload: `header || body` is the new envelope.
+ */
+export interface RewrapParts {
+  /** The new header (a fresh buffer, AH unchanged, key slot replaced). */
+  readonly header: Buffer;
+  /** The payload: a view of the input envelope, byte-identical. */
+  readonly body: Buffer;
+  /** The version now wrapping the data key. */
+  readonly version: number;
+  /** The version that wrapped it before. */
+  readonly previousVersion: number;
+}

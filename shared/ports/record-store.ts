@@ -48,3 +48,47 @@ export interface RecordStore {
   /** Number of records per version of a keyring. */
   countByVersion(keyring: string): Promise<Map<number, number>>;
 }
+
+/** A record's header without its payload: what a header-only re-wrap reads. */
+export interface StoredHeader {
+  readonly id: string;
+  readonly keyring: string;
+  readonly version: number;
+  /** The envelope's header bytes (the envelope is `header || body`). */
+  readonly header: Buffer;
+  readonly revision: string;
+}
+
+/** One write of a conditional batch. */
+export interface ConditionalWrite<T> {
+  readonly write: T;
+  /** The revision the writer read (`null`: only if absent). */
+  readonly expectedRevision: string | null;
+}
+
+/** Outcome of one write of a batch: its new revision, or `conflict` (nothing written for it). */
+export type BatchWriteOutcome = { readonly ok: true; readonly revision: string } | { readonly ok: false; readonly reason: 'conflict' };
+
+/**
+ * Optional capabilities of a RecordStore that keeps an envelope's header apart from its body
+ * and can commit many conditional writes at once (the local SQLite store does; an object store
+ * cannot). Sweeps use them when present: a header-only re-wrap then never reads or writes the
+ * payload, and a batch costs one commit instead of one per record.
+ */
+export interface BatchRecordStore extends RecordStore {
+  /** Reads a record's header and revision without its body, or undefined. */
+  getHeader(id: string): Promise<StoredHeader | undefined>;
+  /**
+   * Replaces the header of each record, keeping its body, if its revision still matches;
+   * all in one atomic commit, each write succeeding or conflicting on its own.
+   */
+  putHeaders(writes: readonly ConditionalWrite<{ id: string; keyring: string; version: number; header: Buffer }>[]): Promise<BatchWriteOutcome[]>;
+  /** Writes whole envelopes conditionally, in one atomic commit, each succeeding or conflicting on its own. */
+  putBatch(writes: readonly ConditionalWrite<{ id: string; keyring: string; version: number; envelope: Buffer }>[]): Promise<BatchWriteOutcome[]>;
+}
+
+/** True when `store` offers the {@link BatchRecordStore} capabilities. */
+export function isBatchRecordStore(store: RecordStore): store is BatchRecordStore {
+  const s = store as Partial<BatchRecordStore>;
+  return typeof s.getHeader === 'function' && typeof s.putHeaders === 'function' && typeof s.putBatch === 'function';
+}

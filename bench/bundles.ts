@@ -1,0 +1,142 @@
+/**
+ * Bundle benchmark: esbuild-bundles every function handler exactly as the stack does
+ * (infra/defaults.ts ESBUILD_OPTIONS, the options NodejsFunction receives), plus a bare Middy +
+ * KMS handler built the same way as the baseline, then reports each bundle's minified size and
+ * its cold module-load time: the median of N fresh `node -e "require(bundle)"` processes, minus
+ * nothing (every run pays the same node start-up, so ratios to the baseline stay honest).
+ * Target: every function under 500 KB and within 1.5x of the baseline's load time.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { ESBUILD_OPTIONS } from '../infra/defaults';
+
+/** Measurements of one bundle. */
+export interface BundleFigures {
+  readonly name: string;
+  readonly entry: string;
+  readonly bytes: number;
+  /** Median cold require time in ms (fresh node process each run, timed inside the process). */
+  readonly loadMs: number;
+  readonly loadRatio: number;
+  readonly withinTarget: boolean;
+}
+
+/** The whole result, as written to bench/results/bundles.json. */
+export interface Result {
+  readonly runs: number;
+  readonly node: string;
+  readonly maxBytes: number;
+  readonly maxLoadRatio: number;
+  readonly baseline: BundleFigures;
+  readonly functions: readonly BundleFigures[];
+  readonly allWithinTarget: boolean;
+}
+
+const ROOT = resolve(__dirname, '..');
+
+/** The handlers the stack bundles (infra/rekey-stack.ts ENTRIES). */
+export const BUNDLED_HANDLERS: Readonly<Record<string, string>> = {
+  rotate: 'functions/rotate/handler.ts',
+  'grace-period': 'functions/grace-period/handler.ts',
+  reencrypt: 'functions/reencrypt/handler.ts',
+  'cache-invalidate': 'functions/cache-invalidate/handler.ts',
+  escrow: 'functions/escrow/handler.ts',
+  revoke: 'functions/revoke/handler.ts',
+  'key-access': 'infra/key-access/handler.ts',
+};
+
+const BASELINE_SOURCE = `
+import middy from '@middy/core';
+import { KMSClient, DecryptCommand } from '@aws-sdk/client-kms';
+const kms = new KMSClient({});
+export const handler = middy(async (event: { blob: string }) => {
+  const out = await kms.send(new DecryptCommand({ CiphertextBlob: Buffer.from(event.blob, 'base64') }));
+  return { bytes: out.Plaintext?.length ?? 0 };
+});
+`;
+
+const MAX_BYTES = 500 * 1024;
+const MAX_LOAD_RATIO = 1.5;
+
+/** Bundles a handler file, or (for the baseline) source text resolved from the project root. */
+async function bundle(entry: string | { source: string }, outfile: string): Promise<number> {
+  const input = typeof entry === 'string' ? { entryPoints: [entry] } : { stdin: { contents: entry.source, resolveDir: ROOT, loader: 'ts' as const, sourcefile: 'baseline.ts' } };
+  await build({ ...ESBUILD_OPTIONS, external: [...ESBUILD_OPTIONS.external], mainFields: [...ESBUILD_OPTIONS.mainFields], ...input, outfile, logLevel: 'silent', absWorkingDir: ROOT });
+  return statSync(outfile).size;
+}
+
+function loadTimeMs(file: string): number {
+  // Timed inside the child, so node's own start-up does not dilute the comparison.
+  const script = `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
+  const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', AWS_REGION: 'us-east-1' } });
+  if (run.status !== 0) throw new Error(`loading ${file} failed: ${run.stderr.slice(0, 500)}`);
+  return Number(run.stdout);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/**
+ * Bundles and measures every handler and the baseline in one run.
+ *
+ * @example
+ * const result = await runBundleBench({ runs: 15 });
+ * result.allWithinTarget; // true when every function is < 500 KB and <= 1.5x the baseline
+ */
+export async function runBundleBench(options: { runs?: number } = {}): Promise<Result> {
+  const runs = options.runs ?? 15;
+  const dir = mkdtempSync(join(tmpdir(), 'rekey-bundles-'));
+  try {
+    const targets: [string, string | { source: string }][] = [['baseline', { source: BASELINE_SOURCE }], ...Object.entries(BUNDLED_HANDLERS).map(([n, e]): [string, string] => [n, join(ROOT, e)])];
+    const sizes = new Map<string, { file: string; bytes: number }>();
+    for (const [name, entry] of targets) {
+      const file = join(dir, `${name}.js`);
+      sizes.set(name, { file, bytes: await bundle(entry, file).catch((err: unknown) => Promise.reject(new Error(`bundling ${name} failed: ${String(err).slice(0, 500)}`))) });
+    }
+    // Interleave runs so that machine noise hits every bundle alike.
+    const times = new Map<string, number[]>(targets.map(([n]) => [n, []]));
+    for (let i = 0; i < runs; i++) {
+      for (const [name] of targets) times.get(name)?.push(loadTimeMs(sizes.get(name)?.file ?? ''));
+    }
+    const baseMs = median(times.get('baseline') ?? []);
+    const figures = (name: string, entry: string): BundleFigures => {
+      const loadMs = median(times.get(name) ?? []);
+      const bytes = sizes.get(name)?.bytes ?? 0;
+      const loadRatio = baseMs > 0 ? loadMs / baseMs : Number.NaN;
+      return { name, entry, bytes, loadMs: Math.round(loadMs * 10) / 10, loadRatio: Math.round(loadRatio * 100) / 100, withinTarget: bytes < MAX_BYTES && loadRatio <= MAX_LOAD_RATIO };
+    };
+    const baseline = figures('baseline', '(bare Middy + KMS handler)');
+    const functions = Object.entries(BUNDLED_HANDLERS).map(([n, e]) => figures(n, e));
+    return { runs, node: process.version, maxBytes: MAX_BYTES, maxLoadRatio: MAX_LOAD_RATIO, baseline, functions, allWithinTarget: functions.every((f) => f.withinTarget) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Prints the result as a table. */
+export function formatBundleTable(result: Result): string {
+  const rows = [result.baseline, ...result.functions].map(
+    (f) => `${f.name.padEnd(17)} ${(f.bytes / 1024).toFixed(1).padStart(8)} KB ${f.loadMs.toFixed(1).padStart(8)} ms ${f.loadRatio.toFixed(2).padStart(6)}x  ${f.name === 'baseline' ? '' : f.withinTarget ? 'ok' : 'OVER TARGET'}`,
+  );
+  return [`bundle            minified    load (median of ${result.runs})  ratio`, ...rows].join('\n');
+}
+
+if (require.main === module) {
+  runBundleBench({ runs: Number(process.env['REKEY_BENCH_RUNS'] ?? 15) })
+    .then((result) => {
+      console.log(formatBundleTable(result));
+      const out = join(ROOT, 'bench', 'results');
+      mkdirSync(out, { recursive: true });
+      writeFileSync(join(out, 'bundles.json'), `${JSON.stringify(result, null, 2)}\n`);
+    })
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+}

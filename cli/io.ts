@@ -1,0 +1,68 @@
+/**
+ * Bounded I/O for the CLI: stdin is read into memory only up to a limit (checked while
+ * reading, never after), and plaintext output is written only once it is complete, so a
+ * failure never leaves partial plaintext on stdout or in a file.
+ */
+import { createReadStream, createWriteStream, closeSync, openSync, renameSync, rmSync, writeSync, fsyncSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Transform } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { LimitExceededError } from '../shared/errors';
+
+/** Largest input the CLI buffers in memory (envelopes above it go through --in/--out streaming). */
+export const MAX_BUFFERED_INPUT = 256 * 1024 * 1024;
+
+/** Reads all of a stream, failing as soon as it passes `limit` bytes. */
+export async function readAllBounded(input: NodeJS.ReadableStream, limit = MAX_BUFFERED_INPUT): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of input) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    total += buf.length;
+    if (total > limit) throw new LimitExceededError(`input is larger than ${limit} bytes; use --in FILE --out FILE to stream it`);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** Reads stdin, or the file named by `path`. */
+export async function readInput(path?: string): Promise<Buffer> {
+  return readAllBounded(path ? createReadStream(path) : process.stdin);
+}
+
+/** Writes a whole buffer to stdout and waits until it is flushed. */
+export function writeStdout(data: Buffer | string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/**
+ * Streams `input` through `transform` into `outPath` atomically: a private temp file beside it,
+ * fsync'd and renamed into place only when the transform finished without error.
+ */
+export async function streamToFileAtomic(input: NodeJS.ReadableStream, transform: Transform, outPath: string): Promise<void> {
+  const tmp = join(dirname(outPath), `.${basename(outPath)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await pipeline(input, transform, createWriteStream(tmp, { mode: 0o600, flags: 'wx' }));
+    const fd = openSync(tmp, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, outPath);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Writes secret bytes to a new file readable by the owner only; refuses to overwrite. */
+export function writeSecretFile(path: string, data: Buffer): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Local mode: every rekey service wired over embedded backends under one rekey home — the
+ * key file instead of KMS, SQLite for catalogs, records and checkpoints, files for escrow and
+ * audit, and an in-process cache (or Redis when a URL is given). The same core runs in Lambda
+ * with the AWS adapters; only this wiring differs.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Cluster, Redis } from 'ioredis';
+import { FileKeyVault } from '../shared/adapters/local/file-key-vault';
+import { SqliteCatalogStore } from '../shared/adapters/local/sqlite-catalog-store';
+import { SqliteRecordStore } from '../shared/adapters/local/sqlite-record-store';
+import { SqliteCheckpointStore } from '../shared/adapters/local/sqlite-checkpoint-store';
+import { JsonlAuditSink } from '../shared/adapters/local/jsonl-audit-sink';
+import { MemoryCacheStore } from '../shared/adapters/local/memory-cache-store';
+import { FileEscrowStore } from '../shared/adapters/local/file-escrow-store';
+import { RedisCacheStore, createRedisClient } from '../shared/adapters/redis';
+import { KeyringService } from '../shared/catalog';
+import { CatalogKeyProvider } from '../shared/keys';
+import { EnvelopeClient } from '../shared/envelope';
+import { EncryptedCache } from '../shared/cache';
+import { EmergencyRevocation, RecordService, StoreFactsSource, Sweeper } from '../shared/reencrypt';
+import { EscrowService } from '../shared/escrow';
+import type { CacheStore } from '../shared/ports/cache-store';
+
+/** Options of {@link openLocal}. */
+export interface LocalOptions {
+  /** The rekey home folder. @default './.rekey' */
+  readonly home?: string;
+  /** Time source for every lifecycle decision; the walk-through and `tick --at` move it. @default real time */
+  readonly clock?: () => Date;
+  /** Use this Redis for the cache instead of process memory. */
+  readonly redisUrl?: string;
+  /** Who is acting, for audit events. @default `cli:<user>` */
+  readonly actor?: string;
+}
+
+/** Every local service, wired. Call {@link LocalServices.close} when done. */
+export interface LocalServices {
+  readonly home: string;
+  readonly actor: string;
+  readonly clock: () => Date;
+  readonly catalogs: SqliteCatalogStore;
+  readonly records: SqliteRecordStore;
+  readonly checkpoints: SqliteCheckpointStore;
+  readonly audit: JsonlAuditSink;
+  readonly cacheStore: CacheStore;
+  readonly cacheBackend: 'memory' | 'redis';
+  readonly provider: CatalogKeyProvider;
+  readonly envelopes: EnvelopeClient;
+  readonly keyrings: KeyringService;
+  readonly cache: EncryptedCache;
+  readonly recordService: RecordService;
+  readonly sweeper: Sweeper;
+  readonly revocation: EmergencyRevocation;
+  readonly escrow: EscrowService;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens (creating if needed) a rekey home and wires every service over it.
+ *
+ * @example
+ * const rk = await openLocal({ home: '/tmp/rekey-demo' });
+ * await rk.keyrings.createKeyring('pii', { rotateEverySeconds: 30 * 86400 }, { actor: rk.actor });
+ * const envelope = await rk.envelopes.encrypt('pii', Buffer.from('hello'));
+ * await rk.close();
+ */
+export async function openLocal(options: LocalOptions = {}): Promise<LocalServices> {
+  const home = resolve(options.home ?? '.rekey');
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const clock = options.clock ?? (() => new Date());
+  const actor = options.actor ?? `cli:${process.env.USER ?? 'unknown'}`;
+
+  const vault = new FileKeyVault({ home });
+  // Escrow keys live apart from the working key: restoring from escrow must not depend on master.key.
+  const escrowVault = new FileKeyVault({ home: join(home, 'escrow-key') });
+  const catalogs = new SqliteCatalogStore(join(home, 'catalog.db'));
+  const records = new SqliteRecordStore({ home });
+  const checkpoints = new SqliteCheckpointStore({ home });
+  const audit = new JsonlAuditSink(join(home, 'audit.jsonl'));
+
+  let redis: Redis | Cluster | undefined;
+  let cacheStore: CacheStore;
+  if (options.redisUrl) {
+    redis = await createRedisClient({ url: options.redisUrl });
+    cacheStore = new RedisCacheStore(redis);
+  } else {
+    cacheStore = new MemoryCacheStore();
+  }
+
+  const provider = new CatalogKeyProvider({ store: catalogs, vault, clock: () => clock().getTime() });
+  const envelopes = new EnvelopeClient(provider);
+  const escrowStore = new FileEscrowStore({ home });
+  const escrow = new EscrowService({ store: escrowStore, catalogs, vault, escrowVault, clock });
+  const facts = new StoreFactsSource({
+    records,
+    cache: cacheStore,
+    escrowVerified: async (keyring, version) => {
+      const report = await escrow.verify(keyring);
+      return report.results.some((r) => r.version === version && r.ok);
+    },
+  });
+  const keyrings = new KeyringService({ store: catalogs, vault, audit, clock, facts });
+  const cache = new EncryptedCache({ store: cacheStore, envelopes, versions: provider });
+  const recordService = new RecordService({ records, envelopes, versions: provider });
+  const sweeper = new Sweeper({ records, envelopes, versions: provider });
+  const revocation = new EmergencyRevocation({ keyrings, provider, cache: cacheStore, sweeper, checkpoints, records, audit, clock });
+
+  return {
+    home,
+    actor,
+    clock,
+    catalogs,
+    records,
+    checkpoints,
+    audit,
+    cacheStore,
+    cacheBackend: redis ? 'redis' : 'memory',
+    provider,
+    envelopes,
+    keyrings,
+    cache,
+    recordService,
+    sweeper,
+    revocation,
+    escrow,
+    async close() {
+      if (redis) await redis.quit().catch(() => redis?.disconnect());
+      catalogs.close();
+      records.close();
+      checkpoints.close();
+    },
+  };
+}

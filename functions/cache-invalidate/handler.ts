@@ -1,0 +1,20 @@
+/**
+ * The `cache-invalidate` Lambda function. Drops the cache entries of versions past their grace period on schedule, or one revoked version at once.
+ * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
+ */
+import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
+import { cacheInvalidateEventSchema } from '../../shared/runtime/event-schemas';
+import { runCacheInvalidate } from '../../shared/runtime/jobs/cache-invalidate-job';
+
+/**
+ * Builds the handler over injected dependencies (tests pass services built on moto_server).
+ *
+ * @example
+ * const handler = createCacheInvalidateHandler(deps);
+ */
+export function createCacheInvalidateHandler(deps: HandlerDeps) {
+  return createHandler({ name: 'cache-invalidate', schema: cacheInvalidateEventSchema, deps, run: runCacheInvalidate });
+}
+
+/** The Lambda entry point. */
+export const handler = createCacheInvalidateHandler(defaultHandlerDeps('cache-invalidate'));

@@ -1,0 +1,20 @@
+/**
+ * The `escrow` Lambda function. Archives version keys to escrow, or runs the restore drill and publishes its result.
+ * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
+ */
+import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
+import { escrowEventSchema } from '../../shared/runtime/event-schemas';
+import { runEscrow } from '../../shared/runtime/jobs/escrow-job';
+
+/**
+ * Builds the handler over injected dependencies (tests pass services built on moto_server).
+ *
+ * @example
+ * const handler = createEscrowHandler(deps);
+ */
+export function createEscrowHandler(deps: HandlerDeps) {
+  return createHandler({ name: 'escrow', schema: escrowEventSchema, deps, run: runEscrow });
+}
+
+/** The Lambda entry point. */
+export const handler = createEscrowHandler(defaultHandlerDeps('escrow'));

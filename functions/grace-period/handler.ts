@@ -1,0 +1,20 @@
+/**
+ * The `grace-period` Lambda function. Scheduled reconciler: circuit-breaker check, then every due lifecycle transition, then the version distribution metrics.
+ * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
+ */
+import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
+import { gracePeriodEventSchema } from '../../shared/runtime/event-schemas';
+import { runGracePeriod } from '../../shared/runtime/jobs/grace-period-job';
+
+/**
+ * Builds the handler over injected dependencies (tests pass services built on moto_server).
+ *
+ * @example
+ * const handler = createGracePeriodHandler(deps);
+ */
+export function createGracePeriodHandler(deps: HandlerDeps) {
+  return createHandler({ name: 'grace-period', schema: gracePeriodEventSchema, deps, run: runGracePeriod });
+}
+
+/** The Lambda entry point. */
+export const handler = createGracePeriodHandler(defaultHandlerDeps('grace-period'));

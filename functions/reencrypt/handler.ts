@@ -1,0 +1,20 @@
+/**
+ * The `reencrypt` Lambda function. Sweep worker: migrates one Step Functions Distributed Map batch or one S3 Batch Operations task list, with a result per object.
+ * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
+ */
+import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
+import { reencryptEventSchema } from '../../shared/runtime/event-schemas';
+import { runReencrypt } from '../../shared/runtime/jobs/reencrypt-job';
+
+/**
+ * Builds the handler over injected dependencies (tests pass services built on moto_server).
+ *
+ * @example
+ * const handler = createReencryptHandler(deps);
+ */
+export function createReencryptHandler(deps: HandlerDeps) {
+  return createHandler({ name: 'reencrypt', schema: reencryptEventSchema, deps, run: runReencrypt });
+}
+
+/** The Lambda entry point. */
+export const handler = createReencryptHandler(defaultHandlerDeps('reencrypt'));

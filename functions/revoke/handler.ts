@@ -1,0 +1,20 @@
+/**
+ * The `revoke` Lambda function. Emergency revocation on an EventBridge 'Key Version Compromised' event; never paused by freeze or breaker.
+ * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
+ */
+import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
+import { revokeEventSchema } from '../../shared/runtime/event-schemas';
+import { runRevoke } from '../../shared/runtime/jobs/revoke-job';
+
+/**
+ * Builds the handler over injected dependencies (tests pass services built on moto_server).
+ *
+ * @example
+ * const handler = createRevokeHandler(deps);
+ */
+export function createRevokeHandler(deps: HandlerDeps) {
+  return createHandler({ name: 'revoke', schema: revokeEventSchema, deps, run: runRevoke });
+}
+
+/** The Lambda entry point. */
+export const handler = createRevokeHandler(defaultHandlerDeps('revoke'));

@@ -1,0 +1,20 @@
+/**
+ * The `rotate` Lambda function. Scheduled rotation: creates the next version as pending when the keyring's policy says a rotation is due, or at once for an operator's forced rotation.
+ * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
+ */
+import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
+import { rotateEventSchema } from '../../shared/runtime/event-schemas';
+import { runRotate } from '../../shared/runtime/jobs/rotate-job';
+
+/**
+ * Builds the handler over injected dependencies (tests pass services built on moto_server).
+ *
+ * @example
+ * const handler = createRotateHandler(deps);
+ */
+export function createRotateHandler(deps: HandlerDeps) {
+  return createHandler({ name: 'rotate', schema: rotateEventSchema, deps, run: runRotate });
+}
+
+/** The Lambda entry point. */
+export const handler = createRotateHandler(defaultHandlerDeps('rotate'));

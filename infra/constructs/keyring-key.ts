@@ -1,0 +1,141 @@
+/**
+ * The KMS key of one keyring and its separation of duties. Version keys of the keyring are KMS
+ * data keys bound to the encryption context `{ keyring, version }`; this construct decides who
+ * may do what with them:
+ *
+ * - the rotation role generates new version keys (GenerateDataKey) and can decrypt nothing;
+ * - the re-encryption roles decrypt any version of this keyring, revoked ones included
+ *   (an emergency re-encryption must read what it replaces);
+ * - every other reader (application roles, the escrow function) holds no key-policy permission
+ *   to decrypt at all: it decrypts one version through a KMS grant whose constraint is exactly
+ *   `{ keyring, version }`. The key-access function creates those grants for readable versions
+ *   and revokes them when a version is revoked, disabled or destroyed, so revocation is enforced
+ *   by KMS, below the library, for every client; it may only create Decrypt grants for the
+ *   listed grantees with this keyring's context, and can decrypt nothing itself;
+ * - administrators (the account) manage the key and use nothing.
+ */
+import { Lazy, Names, Tags } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import type { Sensitivity } from '../props';
+import { createManagedKey } from './key-policy';
+
+/** Props of {@link KeyringKey}. */
+export interface KeyringKeyProps {
+  /** The keyring name (bound into every encryption context). */
+  readonly keyring: string;
+  /** Tagged on the key for inventory and access reviews. */
+  readonly sensitivity: Sensitivity;
+}
+
+/** Encryption-context keys rekey binds to every version key; nothing else is accepted. */
+export const VERSION_CONTEXT_KEYS = ['keyring', 'version'] as const;
+
+/**
+ * A keyring's KMS key with its key policy.
+ *
+ * @example
+ * const pii = new KeyringKey(this, 'Pii', { keyring: 'pii', sensitivity: 'high' });
+ * pii.allowVersionGeneration(rotateRole);
+ * pii.addGrantee(appRole.roleArn); // decrypts through per-version grants
+ */
+export class KeyringKey extends Construct {
+  /** The KMS key wrapping this keyring's version keys. */
+  public readonly key: kms.Key;
+  /** The keyring name. */
+  public readonly keyring: string;
+  private readonly grantees: string[] = [];
+
+  public constructor(scope: Construct, id: string, props: KeyringKeyProps) {
+    super(scope, id);
+    this.keyring = props.keyring;
+    this.key = createManagedKey(this, 'Key', `rekey: wraps the version keys of keyring ${props.keyring}`);
+    Tags.of(this.key).add('rekey:keyring', props.keyring);
+    Tags.of(this.key).add('rekey:sensitivity', props.sensitivity);
+  }
+
+  /** Role ARNs that read versions of this keyring through per-version grants. */
+  public get granteeArns(): readonly string[] {
+    return [...this.grantees];
+  }
+
+  /** Lets `role` generate new version keys (and only that) with this keyring's context. */
+  public allowVersionGeneration(role: iam.IRole): void {
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: `GenerateVersionKeys${this.sidSuffix(role)}`,
+        principals: [role],
+        actions: ['kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: this.versionContextConditions(),
+      }),
+    );
+  }
+
+  /** Lets `role` decrypt every version of this keyring, revoked ones included (re-encryption). */
+  public allowReencryption(role: iam.IRole): void {
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: `ReencryptAnyVersion${this.sidSuffix(role)}`,
+        principals: [role],
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        conditions: this.versionContextConditions(),
+      }),
+    );
+  }
+
+  /**
+   * Lets `role` maintain the per-version grants: create Decrypt-only grants for the registered
+   * grantees, constrained to this keyring's context; list and revoke grants.
+   */
+  public allowGrantManagement(role: iam.IRole): void {
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CreateVersionGrants',
+        principals: [role],
+        actions: ['kms:CreateGrant'],
+        resources: ['*'],
+        conditions: {
+          'ForAllValues:StringEquals': { 'kms:GrantOperations': ['Decrypt'], 'kms:EncryptionContextKeys': [...VERSION_CONTEXT_KEYS] },
+          StringEquals: {
+            'kms:GrantConstraintType': 'EncryptionContextEquals',
+            'kms:EncryptionContext:keyring': this.keyring,
+            'kms:GranteePrincipal': Lazy.list({ produce: () => this.grantees }, { omitEmpty: false }),
+          },
+          Bool: { 'kms:GrantIsForAWSResource': 'false' },
+        },
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'MaintainVersionGrants',
+        principals: [role],
+        actions: ['kms:ListGrants', 'kms:RevokeGrant'],
+        resources: ['*'],
+      }),
+    );
+  }
+
+  /**
+   * Registers a role that decrypts versions of this keyring through per-version grants (the
+   * key-access function creates them). The role gets no key-policy permission of its own.
+   */
+  public addGrantee(roleArn: string): void {
+    if (!this.grantees.includes(roleArn)) this.grantees.push(roleArn);
+  }
+
+  private versionContextConditions(): Record<string, unknown> {
+    return {
+      StringEquals: { 'kms:EncryptionContext:keyring': this.keyring },
+      'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [...VERSION_CONTEXT_KEYS] },
+      Null: { 'kms:EncryptionContext:version': 'false' },
+    };
+  }
+
+  private sidSuffix(role: iam.IRole): string {
+    // Sids must be unique within the policy; the role's path is unique within the app.
+    return Names.uniqueId(role).slice(-64);
+  }
+}

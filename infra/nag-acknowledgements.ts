@@ -1,0 +1,85 @@
+/**
+ * The cdk-nag (AwsSolutions) findings the rekey stack keeps on purpose, each acknowledged on
+ * the one construct it concerns, for the one finding id it raises, with the reason. Everything
+ * else cdk-nag reports is fixed in the stack instead (KMS rotation, TLS-only buckets, queues
+ * and topic, access logs, state machine logging and tracing, latest runtime, no managed policies).
+ */
+import { Validations, type CfnElement } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import type { RekeyStack } from './rekey-stack';
+import { SWEEP_REPORT_PREFIX } from './rekey-stack';
+
+/** One acknowledgement as recorded: where, which finding, why. */
+export interface NagAcknowledgement {
+  readonly path: string;
+  readonly id: string;
+  readonly reason: string;
+}
+
+function logicalId(stack: RekeyStack, construct: IConstruct): string {
+  return String(stack.resolve((construct.node.defaultChild as CfnElement).logicalId));
+}
+
+/**
+ * Acknowledges the findings that cannot be fixed and returns them (for the report and tests).
+ *
+ * @example
+ * Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+ * acknowledgeNagFindings(stack);
+ */
+export function acknowledgeNagFindings(stack: RekeyStack): NagAcknowledgement[] {
+  const done: NagAcknowledgement[] = [];
+  const ack = (construct: IConstruct, id: string, reason: string): void => {
+    Validations.of(construct).acknowledge({ id, reason });
+    done.push({ path: construct.node.path, id, reason });
+  };
+  const iam5 = (construct: IConstruct, resource: string, reason: string): void => ack(construct, `AwsSolutions-IAM5[Resource::${resource}]`, reason);
+  const fns = stack.functions;
+  const config = stack.config;
+  const catalog = logicalId(stack, stack.catalogBucket);
+
+  for (const [name, fn] of Object.entries(fns)) {
+    iam5(
+      fn.role,
+      `<${catalog}.Arn>/${config.catalogPrefix}*`,
+      `${name} reads${['rotate', 'grace-period', 'escrow', 'revoke'].includes(name) ? ' and writes' : ''} catalog documents (one object per keyring, keyrings are created at run time) and their history: objects under the catalog prefix only.`,
+    );
+    if (fn.failureQueue !== undefined) {
+      ack(fn.failureQueue, 'AwsSolutions-SQS3', `This queue is the on-failure destination of the ${name} function's asynchronous invocations: it is itself the dead-letter queue.`);
+    }
+  }
+  for (const t of config.recordTargets) {
+    const resource = `arn:<AWS::Partition>:s3:::${t.bucket}/${t.prefix}*`;
+    iam5(fns.reencrypt.role, resource, `The sweep worker reads and rewrites any record under the target prefix s3://${t.bucket}/${t.prefix}; record keys are application data.`);
+    iam5(fns.revoke.role, resource, `A revocation of a small keyring re-encrypts its records inline: any record under s3://${t.bucket}/${t.prefix}.`);
+    iam5(fns['grace-period'].role, resource, `The reconciler counts references per version before disabling one: it reads record headers under s3://${t.bucket}/${t.prefix}.`);
+  }
+  iam5(fns.escrow.role, `<${logicalId(stack, stack.escrowBucket)}.Arn>/*`, 'One escrow record per keyring version, named at run time; the escrow bucket holds nothing else and Object Lock (compliance) prevents deletes and overwrites.');
+  if (config.cache !== undefined) {
+    for (const name of ['grace-period', 'cache-invalidate', 'revoke'] as const) {
+      iam5(fns[name].role, '*', 'ENI management for a VPC function (ec2:Describe/Create/DeleteNetworkInterface): EC2 offers no resource-level permission for DescribeNetworkInterfaces.');
+    }
+  }
+
+  const sm = stack.sweep.stateMachine;
+  const smId = logicalId(stack, sm);
+  const smRole = sm.role;
+  iam5(smRole, `<${catalog}.Arn>/${SWEEP_REPORT_PREFIX}*`, 'The Distributed Map writes its result files (one per map run, named by Step Functions) under the sweep report prefix only.');
+  iam5(smRole, `<${logicalId(stack, fns.reencrypt.fn)}.Arn>:*`, 'Step Functions invokes the reencrypt function; the qualifier wildcard lets a retried task reach the same function version.');
+  iam5(smRole, '*', 'CloudWatch Logs vended log delivery and X-Ray trace APIs used by the state machine have no resource-level permissions.');
+  const execution = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${smId}"}]}]}`;
+  const mapPolicy = sm.node.tryFindChild('DistributedMapPolicy') ?? sm;
+  iam5(mapPolicy, `${execution}:*`, 'Distributed Map child executions of this state machine only, named by Step Functions at run time (Describe/Stop).');
+  for (const label of ['Sweep', 'SweepVersion']) {
+    iam5(mapPolicy, `${execution}/${label}:*`, `Redrive of map runs of this state machine (label ${label}) only, named by Step Functions at run time.`);
+  }
+
+  for (const [id, reason] of [
+    ['SchedulerDlq', 'Dead-letter queue of every EventBridge Scheduler schedule of the stack: it is itself the DLQ.'],
+    ['CompromiseRuleDlq', 'Dead-letter queue of the EventBridge rule targets (Key Version Compromised, catalog written): it is itself the DLQ.'],
+  ] as const) {
+    const queue = stack.node.tryFindChild(id);
+    if (queue !== undefined) ack(queue, 'AwsSolutions-SQS3', reason);
+  }
+  return done;
+}

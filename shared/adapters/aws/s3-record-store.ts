@@ -1,0 +1,490 @@
+/**
+ * RecordStore on S3: each record is one object `<prefix><id>` whose body is the envelope. The
+ * keyring and key version are also object metadata (`x-amz-meta-rekey-keyring`,
+ * `x-amz-meta-rekey-version`), so that a scan learns a record's version with a HeadObject and
+ * never downloads a payload; the envelope header carries them too, authenticated, and remains
+ * the truth when the two disagree. The revision is the ETag; writes are conditional
+ * (`If-Match` / `If-None-Match`).
+ *
+ * Scale note: `scanByVersion` and `countByVersion` list the prefix and HEAD every object. That is
+ * right for thousands of records and for a sweep that bounds its work per call; at millions of
+ * objects an S3 Inventory report (or a version index kept beside the records) should feed the
+ * same API, and a bulk re-encryption fans out on Step Functions Distributed Map over that
+ * listing instead of one caller walking it.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { BackendError, ConflictError, ValidationError } from '../../errors';
+import type { RecordPage, RecordRef, RecordStore, StoredRecord } from '../../ports/record-store';
+import { keyringName, versionNumber } from '../../runtime/names';
+import { isS3NotFound, mapS3Error } from './s3-errors';
+
+/** Metadata key (without `x-amz-meta-`) holding the record's keyring. */
+export const KEYRING_METADATA = 'rekey-keyring';
+/** Metadata key (without `x-amz-meta-`) holding the record's key version. */
+export const VERSION_METADATA = 'rekey-version';
+
+/** S3's smallest part size for every part of a multipart upload but the last. */
+const MIN_PART_BYTES = 5 * 1024 * 1024;
+/** S3's largest part size. */
+const MAX_PART_BYTES = 5 * 1024 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+/** Longest header accepted by {@link S3RecordStore.readHeader} and {@link S3RecordStore.rewrapObject}. */
+const MAX_HEADER_BYTES = 1024 * 1024;
+
+/** Options of {@link S3RecordStore}. */
+export interface S3RecordStoreOptions {
+  readonly bucket: string;
+  /** Key prefix of record objects. @default 'records/' */
+  readonly prefix?: string;
+  readonly client?: S3Client;
+  readonly clientConfig?: S3ClientConfig;
+  /** Parallel HeadObject calls while scanning. @default 16 */
+  readonly headConcurrency?: number;
+  /**
+   * Objects examined by one `scanByVersion` call at most; the page may then hold fewer than
+   * `limit` items and still carry a cursor, which keeps one call inside a Lambda's time. @default 2000
+   */
+  readonly maxExaminedPerScan?: number;
+  /**
+   * `rewrapObject` copies the payload inside S3 (multipart with UploadPartCopy) from this
+   * resulting object size on; below it, it reads and rewrites the object. At least 5 MiB + 1.
+   * @default 16 MiB
+   */
+  readonly multipartThresholdBytes?: number;
+  /** Size of each UploadPartCopy range (5 MiB to 5 GiB; grown when 10,000 parts would not do). @default 512 MiB */
+  readonly copyPartBytes?: number;
+}
+
+/** The first bytes of a record, read with a ranged GET. */
+export interface RecordHead {
+  readonly id: string;
+  readonly keyring: string;
+  readonly version: number;
+  /** Up to the requested number of bytes from the start of the envelope. */
+  readonly bytes: Buffer;
+  /** Size of the whole stored envelope. */
+  readonly size: number;
+  readonly revision: string;
+}
+
+/** Input of {@link S3RecordStore.rewrapObject}. */
+export interface RewrapObjectInput {
+  readonly id: string;
+  /** The re-wrapped header that replaces the first `oldHeaderLength` bytes. */
+  readonly newHeader: Buffer;
+  readonly oldHeaderLength: number;
+  /** The key version the new header names (written to the object metadata). */
+  readonly version: number;
+  /** The revision the header was read at; the rewrite fails with ConflictError otherwise. */
+  readonly expectedRevision: string;
+}
+
+interface ScanCursor {
+  /** Last key examined: the next listing starts after it (ListObjectsV2 StartAfter). */
+  readonly a: string;
+}
+
+/**
+ * {@link RecordStore} over S3 objects, with a payload-preserving header rewrite.
+ *
+ * @example
+ * const records = new S3RecordStore({ bucket: 'app-data', prefix: 'orders/' });
+ * const rev = await records.put({ id: 'o-1', keyring: 'orders', version: 3, envelope }, null);
+ * const page = await records.scanByVersion('orders', 2, { limit: 100 });
+ */
+export class S3RecordStore implements RecordStore {
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly headConcurrency: number;
+  private readonly maxExamined: number;
+  private readonly multipartThreshold: number;
+  private readonly copyPartBytes: number;
+
+  public constructor(options: S3RecordStoreOptions) {
+    if (typeof options.bucket !== 'string' || options.bucket.length === 0) throw new ValidationError('bucket is required');
+    this.bucket = options.bucket;
+    this.prefix = options.prefix ?? 'records/';
+    this.client = options.client ?? new S3Client({ ...options.clientConfig });
+    this.headConcurrency = positiveInt(options.headConcurrency ?? 16, 'headConcurrency', 1, 256);
+    this.maxExamined = positiveInt(options.maxExaminedPerScan ?? 2000, 'maxExaminedPerScan', 1, 1_000_000);
+    this.multipartThreshold = positiveInt(options.multipartThresholdBytes ?? 16 * 1024 * 1024, 'multipartThresholdBytes', MIN_PART_BYTES + 1, Number.MAX_SAFE_INTEGER);
+    this.copyPartBytes = positiveInt(options.copyPartBytes ?? 512 * 1024 * 1024, 'copyPartBytes', MIN_PART_BYTES, MAX_PART_BYTES);
+  }
+
+  /** Reads a record (envelope and indexed keyring/version), or undefined. */
+  public async get(id: string): Promise<StoredRecord | undefined> {
+    const key = this.keyFor(id);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const envelope = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+      const { keyring, version } = indexOf(out.Metadata, id);
+      return { id, keyring, version, envelope, revision: requireEtag(out.ETag) };
+    } catch (err) {
+      if (isS3NotFound(err)) return undefined;
+      throw mapS3Error(err, `record '${id}'`);
+    }
+  }
+
+  /** Writes a record; conditional on `expectedRevision` (`null`: only if absent). */
+  public async put(
+    record: { id: string; keyring: string; version: number; envelope: Buffer },
+    expectedRevision?: string | null,
+  ): Promise<string> {
+    const key = this.keyFor(record.id);
+    checkIndex(record.keyring, record.version);
+    if (!Buffer.isBuffer(record.envelope) || record.envelope.length === 0) throw new ValidationError('envelope must be a non-empty Buffer');
+    const condition = conditionFor(expectedRevision);
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: record.envelope,
+          ContentType: 'application/octet-stream',
+          Metadata: { [KEYRING_METADATA]: record.keyring, [VERSION_METADATA]: String(record.version) },
+          ...condition,
+        }),
+      );
+      return requireEtag(out.ETag);
+    } catch (err) {
+      throw conditionalError(err, expectedRevision, `record '${record.id}'`);
+    }
+  }
+
+  /** Deletes a record; with `expectedRevision`, only if it is still that revision. */
+  public async delete(id: string, expectedRevision?: string): Promise<void> {
+    const key = this.keyFor(id);
+    if (expectedRevision !== undefined && (typeof expectedRevision !== 'string' || expectedRevision.length === 0)) {
+      throw new ValidationError('expectedRevision must be a non-empty string');
+    }
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: expectedRevision }));
+    } catch (err) {
+      throw conditionalError(err, expectedRevision, `record '${id}'`);
+    }
+  }
+
+  /**
+   * Lists records of one keyring version in key order. Examines at most `maxExaminedPerScan`
+   * objects per call; the cursor is the last examined key, so objects added or rewritten
+   * between calls never shift the position (unlike a page token plus an offset).
+   */
+  public async scanByVersion(keyring: string, version: number, options: { cursor?: string; limit: number }): Promise<RecordPage> {
+    checkIndex(keyring, version);
+    const limit = positiveInt(options.limit, 'limit', 1, 10_000);
+    let after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const items: RecordRef[] = [];
+    let examined = 0;
+    for (;;) {
+      const page = await this.listPage(after, Math.min(1000, this.maxExamined - examined));
+      const refs = await this.headAll(page.keys);
+      for (let i = 0; i < page.keys.length; i++) {
+        const key = page.keys[i] as string;
+        after = key;
+        examined++;
+        const ref = refs[i];
+        if (ref !== undefined && ref.keyring === keyring && ref.version === version) items.push(ref);
+        if (items.length === limit) {
+          const more = i < page.keys.length - 1 || page.truncated;
+          return more ? { items, cursor: encodeCursor({ a: key }) } : { items };
+        }
+      }
+      if (!page.truncated) return { items };
+      after = page.last;
+      if (examined >= this.maxExamined) return { items, cursor: encodeCursor({ a: after as string }) };
+    }
+  }
+
+  /** Records per version of a keyring: lists and HEADs the whole prefix (see the scale note). */
+  public async countByVersion(keyring: string): Promise<Map<number, number>> {
+    checkIndex(keyring, 1);
+    const counts = new Map<number, number>();
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.listPage(after, 1000);
+      for (const ref of await this.headAll(page.keys)) {
+        if (ref !== undefined && ref.keyring === keyring) counts.set(ref.version, (counts.get(ref.version) ?? 0) + 1);
+      }
+      if (!page.truncated) return counts;
+      after = page.last;
+    }
+  }
+
+  /**
+   * Reads the first `length` bytes of a record (a ranged GET), enough to parse and re-wrap its
+   * header without downloading the payload.
+   */
+  public async readHeader(id: string, length: number): Promise<RecordHead | undefined> {
+    const key = this.keyFor(id);
+    const n = positiveInt(length, 'length', 1, MAX_HEADER_BYTES);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${n - 1}` }));
+      const bytes = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+      const { keyring, version } = indexOf(out.Metadata, id);
+      return { id, keyring, version, bytes, size: totalSize(out.ContentRange, out.ContentLength), revision: requireEtag(out.ETag) };
+    } catch (err) {
+      if (isS3NotFound(err)) return undefined;
+      // Range beyond a zero-byte object: nothing rekey wrote.
+      if ((err as { name?: string }).name === 'InvalidRange') throw new BackendError(`record '${id}' is empty`, { retryable: false });
+      throw mapS3Error(err, `record '${id}'`);
+    }
+  }
+
+  /**
+   * Replaces a record's header and keeps its payload bytes, conditional on `expectedRevision`.
+   * Returns the new revision.
+   *
+   * Below `multipartThresholdBytes` the object is read and rewritten with `If-Match` (the payload
+   * passes through this process, but it is small). From the threshold on, S3 builds the new object
+   * itself: a multipart upload whose part 1 is the new header plus the first (5 MiB - header)
+   * bytes of the payload (S3 refuses parts under 5 MiB but the last, so exactly those bytes pass
+   * through this process), and whose other parts are UploadPartCopy ranges of the old object,
+   * pinned to the version that was checked (and guarded by `x-amz-copy-source-if-match`).
+   * CompleteMultipartUpload carries `If-Match`, so a writer that changed the record meanwhile
+   * makes the rewrite fail with ConflictError and the upload is aborted; nothing half-written is
+   * ever visible. A crash between the two leaves only an incomplete upload: the bucket should
+   * carry an AbortIncompleteMultipartUpload lifecycle rule. The multipart ETag has another form
+   * (`"…-N"`), which callers treat as opaque anyway.
+   */
+  public async rewrapObject(input: RewrapObjectInput): Promise<string> {
+    const key = this.keyFor(input.id);
+    if (!versionNumber.safeParse(input.version).success) throw new ValidationError('version must be a positive integer');
+    if (!Buffer.isBuffer(input.newHeader) || input.newHeader.length === 0 || input.newHeader.length > MAX_HEADER_BYTES) {
+      throw new ValidationError(`newHeader must be a Buffer of 1 to ${MAX_HEADER_BYTES} bytes`);
+    }
+    if (typeof input.expectedRevision !== 'string' || input.expectedRevision.length === 0) {
+      throw new ValidationError('expectedRevision is required');
+    }
+    const what = `record '${input.id}'`;
+    let head;
+    try {
+      head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: input.expectedRevision }));
+    } catch (err) {
+      throw conditionalError(err, input.expectedRevision, what);
+    }
+    const size = head.ContentLength ?? 0;
+    const oldHeaderLength = positiveInt(input.oldHeaderLength, 'oldHeaderLength', 1, Math.min(size, MAX_HEADER_BYTES));
+    const { keyring } = indexOf(head.Metadata, input.id);
+    const metadata = { ...head.Metadata, [KEYRING_METADATA]: keyring, [VERSION_METADATA]: String(input.version) };
+    const bodyLength = size - oldHeaderLength;
+    const newSize = input.newHeader.length + bodyLength;
+    const source = { versionId: head.VersionId, contentType: head.ContentType ?? 'application/octet-stream', sse: head.ServerSideEncryption, kmsKeyId: head.SSEKMSKeyId };
+
+    if (newSize < this.multipartThreshold) {
+      const body = bodyLength === 0 ? Buffer.alloc(0) : await this.readRange(key, oldHeaderLength, size - 1, input.expectedRevision, source.versionId, what);
+      try {
+        const out = await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: Buffer.concat([input.newHeader, body]),
+            ContentType: source.contentType,
+            Metadata: metadata,
+            IfMatch: input.expectedRevision,
+            ...(source.sse === 'aws:kms' ? { ServerSideEncryption: source.sse, SSEKMSKeyId: source.kmsKeyId } : {}),
+          }),
+        );
+        return requireEtag(out.ETag);
+      } catch (err) {
+        throw conditionalError(err, input.expectedRevision, what);
+      }
+    }
+
+    let uploadId: string | undefined;
+    try {
+      const created = await this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ContentType: source.contentType,
+          Metadata: metadata,
+          ...(source.sse === 'aws:kms' ? { ServerSideEncryption: source.sse, SSEKMSKeyId: source.kmsKeyId } : {}),
+        }),
+      );
+      uploadId = created.UploadId;
+      if (uploadId === undefined) throw new BackendError('S3 CreateMultipartUpload returned no UploadId', { retryable: false });
+
+      const firstBodyBytes = MIN_PART_BYTES - input.newHeader.length;
+      const first = await this.readRange(key, oldHeaderLength, oldHeaderLength + firstBodyBytes - 1, input.expectedRevision, source.versionId, what);
+      const part1 = await this.client.send(
+        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: 1, Body: Buffer.concat([input.newHeader, first]) }),
+      );
+      const parts: CompletedPart[] = [{ PartNumber: 1, ETag: requireEtag(part1.ETag) }];
+
+      const copyFrom = oldHeaderLength + firstBodyBytes;
+      const remaining = size - copyFrom;
+      const partBytes = Math.max(this.copyPartBytes, Math.ceil(remaining / (MAX_PARTS - 1)));
+      const copySource = `${this.bucket}/${encodeKey(key)}${source.versionId === undefined ? '' : `?versionId=${encodeURIComponent(source.versionId)}`}`;
+      for (let start = copyFrom, n = 2; start < size; start += partBytes, n++) {
+        const end = Math.min(start + partBytes, size) - 1;
+        const copied = await this.client.send(
+          new UploadPartCopyCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: n,
+            CopySource: copySource,
+            CopySourceRange: `bytes=${start}-${end}`,
+            CopySourceIfMatch: input.expectedRevision,
+          }),
+        );
+        parts.push({ PartNumber: n, ETag: requireEtag(copied.CopyPartResult?.ETag) });
+      }
+      const done = await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          IfMatch: input.expectedRevision,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+      return requireEtag(done.ETag);
+    } catch (err) {
+      if (uploadId !== undefined) {
+        // Best effort: a failed abort leaves an incomplete upload for the lifecycle rule to reap.
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      }
+      throw conditionalError(err, input.expectedRevision, what);
+    }
+  }
+
+  private async readRange(key: string, start: number, end: number, ifMatch: string, versionId: string | undefined, what: string): Promise<Buffer> {
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: ifMatch, VersionId: versionId }),
+      );
+      const bytes = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+      if (bytes.length !== end - start + 1) throw new BackendError(`short read of ${what}`, { retryable: true });
+      return bytes;
+    } catch (err) {
+      throw conditionalError(err, ifMatch, what);
+    }
+  }
+
+  private async listPage(after: string | undefined, maxKeys: number): Promise<{ keys: string[]; last: string | undefined; truncated: boolean }> {
+    try {
+      const out = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, StartAfter: after, MaxKeys: Math.max(1, maxKeys) }),
+      );
+      const all = (out.Contents ?? []).map((o) => o.Key).filter((k): k is string => k !== undefined);
+      // The prefix's own "folder" object is listed but is no record.
+      const keys = all.filter((k) => k.length > this.prefix.length);
+      return { keys, last: all[all.length - 1], truncated: out.IsTruncated === true && all.length > 0 };
+    } catch (err) {
+      throw mapS3Error(err, `s3://${this.bucket}/${this.prefix}`);
+    }
+  }
+
+  /** HEADs keys with bounded parallelism; undefined for objects gone meanwhile or not rekey records. */
+  private async headAll(keys: readonly string[]): Promise<(RecordRef | undefined)[]> {
+    const out: (RecordRef | undefined)[] = new Array(keys.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < keys.length) {
+        const i = next++;
+        out[i] = await this.headRef(keys[i] as string);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.headConcurrency, keys.length) }, worker));
+    return out;
+  }
+
+  private async headRef(key: string): Promise<RecordRef | undefined> {
+    const id = key.slice(this.prefix.length);
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const keyring = out.Metadata?.[KEYRING_METADATA];
+      const version = Number(out.Metadata?.[VERSION_METADATA]);
+      if (keyring === undefined || !versionNumber.safeParse(version).success || out.ETag === undefined) return undefined;
+      return { id, keyring, version, revision: out.ETag };
+    } catch (err) {
+      if (isS3NotFound(err)) return undefined;
+      throw mapS3Error(err, `record '${id}'`);
+    }
+  }
+
+  private keyFor(id: string): string {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 900 || id.startsWith('/')) {
+      throw new ValidationError('record id must be 1 to 900 characters and not start with "/"');
+    }
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(id)) throw new ValidationError('record id must not contain control characters');
+    return `${this.prefix}${id}`;
+  }
+}
+
+function positiveInt(value: number, name: string, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw new ValidationError(`${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+function checkIndex(keyring: string, version: number): void {
+  if (!keyringName.safeParse(keyring).success) throw new ValidationError('invalid keyring name');
+  if (!versionNumber.safeParse(version).success) throw new ValidationError('version must be a positive integer');
+}
+
+function indexOf(metadata: Record<string, string> | undefined, id: string): { keyring: string; version: number } {
+  const keyring = metadata?.[KEYRING_METADATA];
+  const version = Number(metadata?.[VERSION_METADATA]);
+  if (keyring === undefined || !versionNumber.safeParse(version).success) {
+    throw new BackendError(`record '${id}' has no rekey keyring/version metadata`, { retryable: false });
+  }
+  return { keyring, version };
+}
+
+function conditionFor(expected: string | null | undefined): { IfNoneMatch?: string; IfMatch?: string } {
+  if (expected === undefined) return {};
+  if (expected === null) return { IfNoneMatch: '*' };
+  if (typeof expected !== 'string' || expected.length === 0) throw new ValidationError('expectedRevision must be a non-empty string, null or absent');
+  return { IfMatch: expected };
+}
+
+/** A conditional request on a key that vanished is a lost race too, not a plain not-found. */
+function conditionalError(err: unknown, expected: string | null | undefined, what: string): Error {
+  if (typeof expected === 'string' && isS3NotFound(err)) return new ConflictError(`${what} no longer exists`, { cause: err });
+  return mapS3Error(err, what);
+}
+
+function requireEtag(etag: string | undefined): string {
+  if (etag === undefined || etag.length === 0) throw new BackendError('S3 returned no ETag', { retryable: false });
+  return etag;
+}
+
+function totalSize(contentRange: string | undefined, contentLength: number | undefined): number {
+  const m = /\/(\d+)$/.exec(contentRange ?? '');
+  return m?.[1] !== undefined ? Number(m[1]) : (contentLength ?? 0);
+}
+
+function encodeKey(key: string): string {
+  return encodeURIComponent(key).replace(/%2F/g, '/');
+}
+
+function encodeCursor(c: ScanCursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<ScanCursor>;
+    if (typeof parsed.a === 'string' && parsed.a.length > 0) return parsed.a;
+  } catch {
+    // fall through to the one error below
+  }
+  throw new ValidationError('invalid scan cursor');
+}

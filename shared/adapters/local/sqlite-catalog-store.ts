@@ -1,0 +1,196 @@
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { BackendError, ConflictError, isRekeyError, ValidationError } from '../../errors';
+import { parseCatalog } from '../../catalog/catalog-schema';
+import { validateKeyringName } from '../../catalog/policy';
+import type { Catalog } from '../../catalog/model';
+import type { CatalogStore, StoredCatalog } from '../../ports/catalog-store';
+
+/** One write of a catalog, as kept in the append-only history. */
+export interface CatalogHistoryEntry {
+  /** The store's write counter for this keyring (1 for the first write). */
+  readonly generation: number;
+  readonly etag: string;
+  readonly writtenAt: string;
+  readonly catalog: Catalog;
+}
+
+/** Options of {@link SqliteCatalogStore}. */
+export interface SqliteCatalogStoreOptions {
+  /**
+   * How long a writer waits for another process's lock before failing with a retryable BackendError.
+   * @default 5000
+   */
+  readonly busyTimeoutMs?: number;
+}
+
+interface CurrentRow {
+  json: string;
+  etag: string;
+  generation: number;
+}
+
+/**
+ * CatalogStore on an embedded SQLite database (`<home>/catalog.db`), shared safely by several
+ * processes: WAL journal, a busy timeout, and compare-and-swap as a conditional UPDATE inside
+ * an immediate transaction. Every write is also appended to a history table, like the
+ * versioned bucket on AWS.
+ *
+ * @example
+ * const store = new SqliteCatalogStore(join(home, 'catalog.db'));
+ * const etag = await store.put(catalog, null);
+ */
+export class SqliteCatalogStore implements CatalogStore {
+  private readonly db: Database.Database;
+
+  /**
+   * Opens (and creates if needed) the database at `path`; `:memory:` gives a private in-memory store.
+   * @throws BackendError when the file cannot be opened or is not a catalog database.
+   */
+  public constructor(path: string, options: SqliteCatalogStoreOptions = {}) {
+    try {
+      this.db = new Database(path);
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL is durable across process crashes in WAL mode (only an OS crash may lose the last commit).
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS catalogs (
+          keyring    TEXT PRIMARY KEY,
+          json       TEXT NOT NULL,
+          etag       TEXT NOT NULL,
+          generation INTEGER NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS catalog_history (
+          id         INTEGER PRIMARY KEY AUTOINCREMENT,
+          keyring    TEXT NOT NULL,
+          generation INTEGER NOT NULL,
+          etag       TEXT NOT NULL,
+          json       TEXT NOT NULL,
+          written_at TEXT NOT NULL,
+          UNIQUE (keyring, generation)
+        );
+      `);
+    } catch (err) {
+      throw new BackendError(`cannot open the catalog database: ${message(err)}`, { cause: err });
+    }
+  }
+
+  /** @inheritdoc */
+  public async get(keyring: string): Promise<StoredCatalog | undefined> {
+    validateKeyringName(keyring);
+    const row = this.run(() => this.db.prepare<[string], CurrentRow>('SELECT json, etag, generation FROM catalogs WHERE keyring = ?').get(keyring));
+    if (row === undefined) {
+      return undefined;
+    }
+    return { catalog: decode(keyring, row.json, row.generation), etag: row.etag };
+  }
+
+  /** @inheritdoc */
+  public async list(): Promise<string[]> {
+    const rows = this.run(() => this.db.prepare<[], { keyring: string }>('SELECT keyring FROM catalogs ORDER BY keyring').all());
+    return rows.map((r) => r.keyring);
+  }
+
+  /** @inheritdoc */
+  public async put(catalog: Catalog, expectedEtag: string | null): Promise<string> {
+    let json: string;
+    try {
+      json = JSON.stringify(parseCatalog(catalog));
+    } catch (err) {
+      throw isRekeyError(err) ? err : new ValidationError('the catalog is not serializable', { cause: err });
+    }
+    validateKeyringName(catalog.keyring);
+    const write = this.db.transaction((): string => {
+      if (expectedEtag === null) {
+        const etag = etagOf(json, 1);
+        const inserted = this.db
+          .prepare('INSERT INTO catalogs (keyring, json, etag, generation) VALUES (?, ?, ?, 1) ON CONFLICT (keyring) DO NOTHING')
+          .run(catalog.keyring, json, etag);
+        if (inserted.changes === 0) {
+          throw new ConflictError(`catalog '${catalog.keyring}' already exists`);
+        }
+        return this.keep(catalog.keyring, 1, etag, json);
+      }
+      const current = this.db.prepare<[string], CurrentRow>('SELECT json, etag, generation FROM catalogs WHERE keyring = ?').get(catalog.keyring);
+      const generation = (current?.generation ?? 0) + 1;
+      const etag = etagOf(json, generation);
+      const updated = this.db
+        .prepare('UPDATE catalogs SET json = ?, etag = ?, generation = ? WHERE keyring = ? AND etag = ?')
+        .run(json, etag, generation, catalog.keyring, expectedEtag);
+      if (updated.changes === 0) {
+        throw new ConflictError(`catalog '${catalog.keyring}' changed since it was read`);
+      }
+      return this.keep(catalog.keyring, generation, etag, json);
+    });
+    // IMMEDIATE takes the write lock before reading, so two processes cannot interleave a CAS.
+    return this.run(() => write.immediate());
+  }
+
+  /**
+   * Every write of a keyring's catalog, oldest first (the audit trail of catalog changes).
+   * @throws BackendError when a stored entry is corrupt.
+   */
+  public async history(keyring: string): Promise<CatalogHistoryEntry[]> {
+    validateKeyringName(keyring);
+    const rows = this.run(() =>
+      this.db
+        .prepare<[string], { generation: number; etag: string; json: string; written_at: string }>(
+          'SELECT generation, etag, json, written_at FROM catalog_history WHERE keyring = ? ORDER BY generation',
+        )
+        .all(keyring),
+    );
+    return rows.map((r) => ({ generation: r.generation, etag: r.etag, writtenAt: r.written_at, catalog: decode(keyring, r.json, r.generation) }));
+  }
+
+  /** Closes the database; the store cannot be used afterwards. */
+  public close(): void {
+    this.db.close();
+  }
+
+  private keep(keyring: string, generation: number, etag: string, json: string): string {
+    this.db
+      .prepare('INSERT INTO catalog_history (keyring, generation, etag, json, written_at) VALUES (?, ?, ?, ?, ?)')
+      .run(keyring, generation, etag, json, new Date().toISOString());
+    return etag;
+  }
+
+  private run<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (isRekeyError(err)) {
+        throw err;
+      }
+      const code = (err as { code?: unknown }).code;
+      const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+      throw new BackendError(`catalog database failure: ${message(err)}`, { cause: err, retryable: busy });
+    }
+  }
+}
+
+function etagOf(json: string, generation: number): string {
+  return createHash('sha256').update(`${generation}\n${json}`).digest('hex').slice(0, 32);
+}
+
+function decode(keyring: string, json: string, generation: number): Catalog {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (err) {
+    throw new BackendError(`stored catalog '${keyring}' (write ${generation}) is not valid JSON`, { cause: err, retryable: false });
+  }
+  try {
+    const catalog = parseCatalog(value);
+    if (catalog.keyring !== keyring) {
+      throw new ValidationError(`it names keyring '${catalog.keyring.slice(0, 64)}'`);
+    }
+    return catalog;
+  } catch (err) {
+    throw new BackendError(`stored catalog '${keyring}' (write ${generation}) is corrupt: ${message(err)}`, { cause: err, retryable: false });
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

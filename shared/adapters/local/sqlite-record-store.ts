@@ -1,0 +1,381 @@
+/**
+ * SqliteRecordStore: the local RecordStore on better-sqlite3 (`<home>/records.db`).
+ *
+ * Layout: an envelope is stored in two rows, its header in `records` (small, indexed by
+ * (keyring, version, id)) and its body in `bodies`. SQLite rewrites a whole row, overflow pages
+ * included, whenever any column of it changes; with one column per envelope a header-only
+ * re-wrap of a 64 KiB record would rewrite 64 KiB. With the split, a put whose body equals the
+ * stored body updates only the header row, so routine rotation costs the same for every record
+ * size (the point of re-wrapping headers).
+ *
+ * Revisions come from one store-wide counter, never reused (a record deleted and created again
+ * gets a new revision), so a conditional write can never succeed against a different write
+ * that happens to carry the same number.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { inspectEnvelope } from '../../envelope';
+import { BackendError, ConflictError, NotFoundError, ValidationError } from '../../errors';
+import type {
+  BatchRecordStore,
+  BatchWriteOutcome,
+  ConditionalWrite,
+  RecordPage,
+  RecordRef,
+  StoredHeader,
+  StoredRecord,
+} from '../../ports/record-store';
+
+/** Options of {@link SqliteRecordStore}. */
+export interface SqliteRecordStoreOptions {
+  /** The rekey home; the database is `<home>/records.db`. Ignored when `path` is given. */
+  readonly home?: string;
+  /** Explicit database path (`:memory:` works for throwaway stores). */
+  readonly path?: string;
+  /**
+   * Where an envelope's header ends. @default the envelope format's header length
+   * (`inspectEnvelope`); bytes that are not an envelope are stored whole as their header.
+   */
+  readonly headerLength?: (envelope: Buffer) => number;
+  /** How long a writer waits for another process's lock, in ms. @default 5000 */
+  readonly busyTimeoutMs?: number;
+  /** SQLite page cache of this connection, in KiB. @default 65536 */
+  readonly cacheSizeKiB?: number;
+}
+
+/** A header-only write: the stored body is kept. */
+export interface HeaderInput {
+  readonly id: string;
+  readonly keyring: string;
+  readonly version: number;
+  readonly header: Buffer;
+}
+
+/** One record of a bulk load. */
+export interface RecordInput {
+  readonly id: string;
+  readonly keyring: string;
+  readonly version: number;
+  readonly envelope: Buffer;
+}
+
+/** Longest record id accepted, in UTF-8 bytes. */
+export const MAX_RECORD_ID_BYTES = 512;
+
+interface HeadRow {
+  rid: number;
+  id: string;
+  keyring: string;
+  version: number;
+  revision: number;
+  header: Buffer;
+}
+
+function defaultHeaderLength(envelope: Buffer): number {
+  try {
+    return inspectEnvelope(envelope).headerLength;
+  } catch {
+    return envelope.length;
+  }
+}
+
+function validateRecord(record: RecordInput): void {
+  if (typeof record.id !== 'string' || record.id.length === 0 || Buffer.byteLength(record.id) > MAX_RECORD_ID_BYTES) {
+    throw new ValidationError(`record id must be a non-empty string of at most ${MAX_RECORD_ID_BYTES} bytes`);
+  }
+  if (typeof record.keyring !== 'string' || record.keyring.length === 0) {
+    throw new ValidationError('record keyring must be a non-empty string');
+  }
+  if (!Number.isSafeInteger(record.version) || record.version < 1) {
+    throw new ValidationError('record version must be a positive integer');
+  }
+  if (!Buffer.isBuffer(record.envelope) || record.envelope.length === 0) {
+    throw new ValidationError('record envelope must be a non-empty Buffer');
+  }
+}
+
+function parseRevision(revision: string): number {
+  if (!/^[1-9][0-9]{0,15}$/.test(revision)) throw new ValidationError('revision must be a revision returned by this store');
+  return Number(revision);
+}
+
+/**
+ * RecordStore on an embedded SQLite database (WAL, busy timeout, keyset scans).
+ *
+ * @example
+ * const store = new SqliteRecordStore({ home: '.rekey' });
+ * const rev = await store.put({ id: 'user-1', keyring: 'pii', version: 1, envelope }, null);
+ * const page = await store.scanByVersion('pii', 1, { limit: 100 });
+ */
+export class SqliteRecordStore implements BatchRecordStore {
+  private readonly db: Database.Database;
+  private readonly headerLength: (envelope: Buffer) => number;
+  private readonly stmts: ReturnType<SqliteRecordStore['prepare']>;
+  private readonly writeTx: (record: RecordInput, expected: string | null | undefined) => string;
+  private readonly deleteTx: (id: string, expected: string | undefined) => void;
+  private readonly loadTx: (records: readonly RecordInput[]) => string[];
+  private readonly batchTx: (writes: readonly ConditionalWrite<RecordInput>[]) => BatchWriteOutcome[];
+  private readonly headersTx: (writes: readonly ConditionalWrite<HeaderInput>[]) => BatchWriteOutcome[];
+
+  public constructor(options: SqliteRecordStoreOptions) {
+    const path = options.path ?? (options.home === undefined ? undefined : join(options.home, 'records.db'));
+    if (path === undefined) throw new ValidationError('SqliteRecordStore needs a home or a path');
+    if (options.path === undefined && options.home !== undefined) mkdirSync(options.home, { recursive: true });
+    this.headerLength = options.headerLength ?? defaultHeaderLength;
+    try {
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+      this.db.pragma('synchronous = NORMAL');
+      // 64 MiB of page cache keeps the header table and its indexes resident for sweeps of
+      // hundreds of thousands of records; bodies are read through the OS cache.
+      this.db.pragma(`cache_size = -${Math.trunc(options.cacheSizeKiB ?? 65_536)}`);
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS records (
+          rid INTEGER PRIMARY KEY,
+          id TEXT NOT NULL UNIQUE,
+          keyring TEXT NOT NULL,
+          version INTEGER NOT NULL,
+          revision INTEGER NOT NULL,
+          header BLOB NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS records_by_version ON records (keyring, version, id);
+        CREATE TABLE IF NOT EXISTS bodies (rid INTEGER PRIMARY KEY, body BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS record_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT OR IGNORE INTO record_meta (name, value) VALUES ('revision', 0);
+      `);
+    } catch (err) {
+      throw new BackendError('cannot open the record database', { cause: err });
+    }
+    this.stmts = this.prepare();
+    this.writeTx = this.db.transaction((record: RecordInput, expected: string | null | undefined) => this.write(record, expected));
+    this.deleteTx = this.db.transaction((id: string, expected: string | undefined) => this.remove(id, expected));
+    this.loadTx = this.db.transaction((records: readonly RecordInput[]) => records.map((r) => this.write(r, undefined)));
+    this.batchTx = this.db.transaction((writes: readonly ConditionalWrite<RecordInput>[]) =>
+      writes.map((w) => this.outcome(() => this.write(w.write, w.expectedRevision))),
+    );
+    this.headersTx = this.db.transaction((writes: readonly ConditionalWrite<HeaderInput>[]) =>
+      writes.map((w) => this.outcome(() => this.writeHeader(w.write, w.expectedRevision))),
+    );
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      head: db.prepare<[string], HeadRow>('SELECT rid, id, keyring, version, revision, header FROM records WHERE id = ?'),
+      body: db.prepare<[number], { body: Buffer }>('SELECT body FROM bodies WHERE rid = ?'),
+      bodyLength: db.prepare<[number], { n: number }>('SELECT length(body) AS n FROM bodies WHERE rid = ?'),
+      nextRevision: db.prepare<[], { value: number }>("UPDATE record_meta SET value = value + 1 WHERE name = 'revision' RETURNING value"),
+      insertHead: db.prepare<[string, string, number, number, Buffer], { rid: number }>(
+        'INSERT INTO records (id, keyring, version, revision, header) VALUES (?, ?, ?, ?, ?) RETURNING rid',
+      ),
+      updateHead: db.prepare<[string, number, number, Buffer, number]>(
+        'UPDATE records SET keyring = ?, version = ?, revision = ?, header = ? WHERE rid = ?',
+      ),
+      upsertBody: db.prepare<[number, Buffer]>('INSERT INTO bodies (rid, body) VALUES (?, ?) ON CONFLICT (rid) DO UPDATE SET body = excluded.body'),
+      deleteHead: db.prepare<[number]>('DELETE FROM records WHERE rid = ?'),
+      deleteBody: db.prepare<[number]>('DELETE FROM bodies WHERE rid = ?'),
+      scanFirst: db.prepare<[string, number, number], RecordRefRow>(
+        'SELECT id, keyring, version, revision FROM records WHERE keyring = ? AND version = ? ORDER BY id LIMIT ?',
+      ),
+      scanFrom: db.prepare<[string, number, string, number], RecordRefRow>(
+        'SELECT id, keyring, version, revision FROM records WHERE keyring = ? AND version = ? AND id > ? ORDER BY id LIMIT ?',
+      ),
+      count: db.prepare<[string], { version: number; n: number }>(
+        'SELECT version, COUNT(*) AS n FROM records WHERE keyring = ? GROUP BY version ORDER BY version',
+      ),
+    };
+  }
+
+  /** Reads a record (header and body joined back into the envelope), or undefined. */
+  public async get(id: string): Promise<StoredRecord | undefined> {
+    return this.guard(() => {
+      const head = this.stmts.head.get(id);
+      if (head === undefined) return undefined;
+      const body = this.stmts.body.get(head.rid)?.body ?? Buffer.alloc(0);
+      return {
+        id: head.id,
+        keyring: head.keyring,
+        version: head.version,
+        envelope: body.length === 0 ? head.header : Buffer.concat([head.header, body]),
+        revision: String(head.revision),
+      };
+    });
+  }
+
+  /**
+   * Writes a record; with `expectedRevision` only if the stored revision still equals it
+   * (`null`: only if absent), else ConflictError. When the body is unchanged (a re-wrap),
+   * only the header row is written.
+   */
+  public async put(record: RecordInput, expectedRevision?: string | null): Promise<string> {
+    validateRecord(record);
+    if (typeof expectedRevision === 'string') parseRevision(expectedRevision);
+    return this.guard(() => this.writeTx(record, expectedRevision));
+  }
+
+  /** Deletes a record; with `expectedRevision` only if it still matches (else ConflictError). */
+  public async delete(id: string, expectedRevision?: string): Promise<void> {
+    if (expectedRevision !== undefined) parseRevision(expectedRevision);
+    return this.guard(() => this.deleteTx(id, expectedRevision));
+  }
+
+  /**
+   * Lists one version's records in id order from a keyset cursor (the last id returned), so
+   * the scan neither skips nor repeats records while other records change version.
+   */
+  public async scanByVersion(keyring: string, version: number, options: { cursor?: string; limit: number }): Promise<RecordPage> {
+    if (!Number.isSafeInteger(options.limit) || options.limit < 1 || options.limit > 100_000) {
+      throw new ValidationError('scan limit must be an integer between 1 and 100000');
+    }
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    return this.guard(() => {
+      const rows = after === undefined
+        ? this.stmts.scanFirst.all(keyring, version, options.limit)
+        : this.stmts.scanFrom.all(keyring, version, after, options.limit);
+      const items: RecordRef[] = rows.map((r) => ({ id: r.id, keyring: r.keyring, version: r.version, revision: String(r.revision) }));
+      const last = items[items.length - 1];
+      return items.length < options.limit || last === undefined ? { items } : { items, cursor: encodeCursor(last.id) };
+    });
+  }
+
+  /** Number of records per version of a keyring (one indexed GROUP BY). */
+  public async countByVersion(keyring: string): Promise<Map<number, number>> {
+    return this.guard(() => new Map(this.stmts.count.all(keyring).map((r) => [r.version, r.n])));
+  }
+
+  /**
+   * Writes many records in one transaction (unconditional upserts), for bulk loading.
+   * Returns the new revisions in input order. Validates every record before writing any.
+   */
+  public async putMany(records: readonly RecordInput[]): Promise<string[]> {
+    records.forEach(validateRecord);
+    return this.guard(() => this.loadTx(records));
+  }
+
+  /** Reads a record's header and revision without touching its body. */
+  public async getHeader(id: string): Promise<StoredHeader | undefined> {
+    return this.guard(() => {
+      const head = this.stmts.head.get(id);
+      if (head === undefined) return undefined;
+      return { id: head.id, keyring: head.keyring, version: head.version, header: head.header, revision: String(head.revision) };
+    });
+  }
+
+  /**
+   * Replaces headers conditionally, keeping each body, in one transaction: only the small
+   * header rows are written, whatever the payload size. Validates every write before any.
+   */
+  public async putHeaders(writes: readonly ConditionalWrite<HeaderInput>[]): Promise<BatchWriteOutcome[]> {
+    for (const w of writes) {
+      validateRecord({ ...w.write, envelope: w.write.header });
+      if (w.expectedRevision !== null) parseRevision(w.expectedRevision);
+    }
+    return this.guard(() => this.headersTx(writes));
+  }
+
+  /** Writes whole envelopes conditionally in one transaction. Validates every write before any. */
+  public async putBatch(writes: readonly ConditionalWrite<RecordInput>[]): Promise<BatchWriteOutcome[]> {
+    for (const w of writes) {
+      validateRecord(w.write);
+      if (w.expectedRevision !== null) parseRevision(w.expectedRevision);
+    }
+    return this.guard(() => this.batchTx(writes));
+  }
+
+  /** Closes the database; the store is unusable afterwards. */
+  public close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private write(record: RecordInput, expected: string | null | undefined): string {
+    const head = this.stmts.head.get(record.id);
+    if (expected === null && head !== undefined) throw new ConflictError(`record '${record.id}' already exists`);
+    if (typeof expected === 'string' && (head === undefined || String(head.revision) !== expected)) {
+      throw new ConflictError(`record '${record.id}' changed since revision ${expected}`);
+    }
+    const split = Math.max(0, Math.min(record.envelope.length, this.headerLength(record.envelope)));
+    const header = record.envelope.subarray(0, split);
+    const body = record.envelope.subarray(split);
+    const revision = this.stmts.nextRevision.get()?.value;
+    if (revision === undefined) throw new BackendError('record revision counter is missing');
+    if (head === undefined) {
+      const inserted = this.stmts.insertHead.get(record.id, record.keyring, record.version, revision, header);
+      if (inserted === undefined) throw new BackendError('record insert returned no row');
+      this.stmts.upsertBody.run(inserted.rid, body);
+    } else {
+      this.stmts.updateHead.run(record.keyring, record.version, revision, header, head.rid);
+      if (!this.sameBody(head.rid, body)) this.stmts.upsertBody.run(head.rid, body);
+    }
+    return String(revision);
+  }
+
+  private writeHeader(update: HeaderInput, expected: string | null): string {
+    const head = this.stmts.head.get(update.id);
+    if (head === undefined || expected === null || String(head.revision) !== expected) {
+      throw new ConflictError(`record '${update.id}' changed since it was read`);
+    }
+    const revision = this.stmts.nextRevision.get()?.value;
+    if (revision === undefined) throw new BackendError('record revision counter is missing');
+    this.stmts.updateHead.run(update.keyring, update.version, revision, update.header, head.rid);
+    return String(revision);
+  }
+
+  private outcome(fn: () => string): BatchWriteOutcome {
+    try {
+      return { ok: true, revision: fn() };
+    } catch (err) {
+      if (err instanceof ConflictError) return { ok: false, reason: 'conflict' };
+      throw err;
+    }
+  }
+
+  private sameBody(rid: number, body: Buffer): boolean {
+    // The length is read without loading the blob, so a changed size costs no body read.
+    const n = this.stmts.bodyLength.get(rid)?.n;
+    if (n !== body.length) return false;
+    const stored = this.stmts.body.get(rid)?.body;
+    return stored !== undefined && stored.equals(body);
+  }
+
+  private remove(id: string, expected: string | undefined): void {
+    const head = this.stmts.head.get(id);
+    if (head === undefined) {
+      if (expected !== undefined) throw new ConflictError(`record '${id}' changed since revision ${expected}`);
+      throw new NotFoundError(`record '${id}' does not exist`);
+    }
+    if (expected !== undefined && String(head.revision) !== expected) {
+      throw new ConflictError(`record '${id}' changed since revision ${expected}`);
+    }
+    this.stmts.deleteHead.run(head.rid);
+    this.stmts.deleteBody.run(head.rid);
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ConflictError || err instanceof NotFoundError || err instanceof ValidationError || err instanceof BackendError) throw err;
+      const code = (err as { code?: string }).code ?? '';
+      throw new BackendError(`record database failure (${code || 'unknown'})`, { cause: err, retryable: code.startsWith('SQLITE_BUSY') });
+    }
+  }
+}
+
+interface RecordRefRow {
+  id: string;
+  keyring: string;
+  version: number;
+  revision: number;
+}
+
+// Cursors are opaque to callers; base64url keeps ids with any characters safe in a CLI argument.
+function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new ValidationError('scan cursor is not a cursor returned by this store');
+  return Buffer.from(cursor, 'base64url').toString('utf8');
+}

@@ -1,0 +1,25 @@
+/** The key-version lifecycle: pure state machine, invariants, policy, and the KeyringService reconciler. */
+export type { Catalog, FreezeInfo, KeyringPolicy, KeyVersion, VersionState } from './model';
+export { parseDuration, formatDuration, MAX_DURATION_SECONDS } from './duration';
+export { DEFAULT_POLICY, validateKeyringName, validatePolicy, resolvePolicy, parsePolicy } from './policy';
+export type { PolicyDurations } from './policy';
+export {
+  createCatalog,
+  planTransitions,
+  applyTransition,
+  factsNeeded,
+  canDecrypt,
+  isPaused,
+  nextVersion,
+  activeVersion,
+  pendingVersion,
+  setHold,
+  setEscrow,
+  SUPERSEDED_REASON_PREFIX,
+} from './lifecycle';
+export type { NewVersionKey, LifecycleFacts, PlannedTransition, Transition, FactRequest } from './lifecycle';
+export { checkInvariants } from './invariants';
+export { parseCatalog } from './catalog-schema';
+export type { FactsSource } from './facts-source';
+export { KeyringService } from './keyring-service';
+export type { KeyringServiceOptions, RotateResult, RevokeResult, KeyringTickResult, TickSummary } from './keyring-service';

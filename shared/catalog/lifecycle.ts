@@ -1,0 +1,361 @@
+/**
+ * The key-version state machine: a pure function of (catalog, now, facts). Nothing here does
+ * I/O or reads a clock; the KeyringService gathers facts, generates keys and writes with
+ * compare-and-swap.
+ */
+import { FrozenError, IllegalTransitionError, UnknownVersionError, ValidationError } from '../errors';
+import type { KeyPurpose } from '../envelope/api';
+import type { Catalog, FreezeInfo, KeyringPolicy, KeyVersion, VersionState } from './model';
+import { validateKeyringName, validatePolicy } from './policy';
+
+/** A freshly generated version key, as stored: wrapped by the vault, base64. */
+export interface NewVersionKey {
+  readonly wrappedKey: string;
+  readonly wrappingKeyId: string;
+}
+
+/**
+ * What the planner knows about the world outside the catalog, gathered beforehand by the
+ * service. A version missing from `references` is treated as still referenced: unknown facts
+ * never allow a version to be disabled or destroyed.
+ */
+export interface LifecycleFacts {
+  /** Records plus cache entries still referencing each version. */
+  readonly references: ReadonlyMap<number, number>;
+  /** Versions whose escrow copy has been verified by a restore drill. */
+  readonly escrowVerified: ReadonlySet<number>;
+}
+
+/** A transition the planner found due. `create-pending` still needs a key from the vault. */
+export type PlannedTransition =
+  | { readonly kind: 'create-pending'; readonly version: number }
+  | { readonly kind: 'promote'; readonly version: number; readonly demoted: number }
+  | { readonly kind: 'deprecate'; readonly version: number }
+  | { readonly kind: 'disable'; readonly version: number }
+  | { readonly kind: 'destroy'; readonly version: number };
+
+/** A transition ready to apply: planned ones with their key, plus operator revocation. */
+export type Transition =
+  | { readonly kind: 'create-pending'; readonly version: number; readonly key: NewVersionKey }
+  | Exclude<PlannedTransition, { readonly kind: 'create-pending' }>
+  | {
+      readonly kind: 'revoke';
+      readonly version: number;
+      readonly reason: string;
+      /** The fresh version made active at once, generated for this revocation. */
+      readonly replacement: { readonly version: number; readonly key: NewVersionKey };
+    };
+
+/** What a version that fact-dependent planning is waiting on needs to be known about it. */
+export interface FactRequest {
+  readonly version: number;
+  /** True when the escrow verification matters too (a disabled version past retention). */
+  readonly escrow: boolean;
+}
+
+/** Reason recorded on a pending version discarded by an emergency revocation. */
+export const SUPERSEDED_REASON_PREFIX = 'superseded by the emergency revocation of version';
+
+/**
+ * Builds the catalog of a new keyring. Version 1 is active at once: there is no reader yet to
+ * propagate it to.
+ *
+ * @example
+ * const catalog = createCatalog('payments', DEFAULT_POLICY, { wrappedKey, wrappingKeyId }, new Date());
+ * @throws ValidationError on a bad name, policy or key.
+ */
+export function createCatalog(keyring: string, policy: KeyringPolicy, firstVersion: NewVersionKey, now: Date): Catalog {
+  validateKeyringName(keyring);
+  validatePolicy(policy);
+  validateKey(firstVersion);
+  const at = iso(now);
+  return {
+    schema: 1,
+    keyring,
+    generation: 1,
+    policy: { ...policy },
+    versions: [
+      { version: 1, state: 'active', wrappedKey: firstVersion.wrappedKey, wrappingKeyId: firstVersion.wrappingKeyId, createdAt: at, activatedAt: at },
+    ],
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+/** True while an operator freeze or the circuit breaker pauses automatic transitions. */
+export function isPaused(catalog: Catalog): boolean {
+  return catalog.frozen !== undefined || catalog.breaker !== undefined;
+}
+
+/** The next logical version number: one above every version ever created (destroyed ones included). */
+export function nextVersion(catalog: Catalog): number {
+  return catalog.versions.reduce((max, v) => Math.max(max, v.version), 0) + 1;
+}
+
+/** The active version, or undefined in a (broken) catalog without one. */
+export function activeVersion(catalog: Catalog): KeyVersion | undefined {
+  return catalog.versions.find((v) => v.state === 'active');
+}
+
+/** The pending version, if a rotation is propagating. */
+export function pendingVersion(catalog: Catalog): KeyVersion | undefined {
+  return catalog.versions.find((v) => v.state === 'pending');
+}
+
+/**
+ * The facts the planner needs at `now`: reference counts of deprecated and revoked versions,
+ * and of disabled versions past retention together with their escrow status. Empty while paused.
+ */
+export function factsNeeded(catalog: Catalog, now: Date): FactRequest[] {
+  if (isPaused(catalog)) {
+    return [];
+  }
+  const out: FactRequest[] = [];
+  for (const v of catalog.versions) {
+    if (v.state === 'deprecated' || v.state === 'revoked') {
+      out.push({ version: v.version, escrow: false });
+    } else if (v.state === 'disabled' && isDue(v.disabledAt, catalog.policy.retentionSeconds, now)) {
+      out.push({ version: v.version, escrow: true });
+    }
+  }
+  return out;
+}
+
+/**
+ * Lists the transitions due at `now`, in the order they should be applied. Pure.
+ * Freeze and breaker pause every automatic transition (revocation is not planned here).
+ *
+ * @example
+ * const due = planTransitions(catalog, new Date(), { references: new Map([[1, 0]]), escrowVerified: new Set() });
+ */
+export function planTransitions(catalog: Catalog, now: Date, facts: LifecycleFacts): PlannedTransition[] {
+  if (isPaused(catalog)) {
+    return [];
+  }
+  const { policy } = catalog;
+  const out: PlannedTransition[] = [];
+  const active = activeVersion(catalog);
+  const pending = pendingVersion(catalog);
+  if (pending !== undefined) {
+    if (active !== undefined && isDue(pending.createdAt, policy.propagationSeconds, now)) {
+      out.push({ kind: 'promote', version: pending.version, demoted: active.version });
+    }
+  } else if (active !== undefined && isDue(active.activatedAt ?? active.createdAt, policy.rotateEverySeconds, now)) {
+    out.push({ kind: 'create-pending', version: nextVersion(catalog) });
+  }
+  const unreferenced = (version: number): boolean => facts.references.get(version) === 0;
+  for (const v of catalog.versions) {
+    switch (v.state) {
+      case 'rotating':
+        if (isDue(v.rotatingAt, policy.graceSeconds, now)) {
+          out.push({ kind: 'deprecate', version: v.version });
+        }
+        break;
+      case 'deprecated':
+      case 'revoked':
+        if (unreferenced(v.version)) {
+          out.push({ kind: 'disable', version: v.version });
+        }
+        break;
+      case 'disabled':
+        if (isDue(v.disabledAt, policy.retentionSeconds, now) && facts.escrowVerified.has(v.version) && unreferenced(v.version)) {
+          out.push({ kind: 'destroy', version: v.version });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Applies one transition and returns the new catalog (the input is not modified).
+ * Checks the source state of every version it touches; automatic transitions are refused
+ * while paused, revocation never is. Timestamps never go backwards: `now` is raised to the
+ * catalog's `updatedAt` when a reconciler's clock lags another's.
+ *
+ * @example
+ * const next = applyTransition(catalog, { kind: 'deprecate', version: 2 }, new Date());
+ * @throws IllegalTransitionError when the state machine does not allow it,
+ *   UnknownVersionError for a missing version, FrozenError for an automatic transition while paused,
+ *   ValidationError for a bad key or reason.
+ */
+export function applyTransition(catalog: Catalog, transition: Transition, now: Date): Catalog {
+  if (transition.kind !== 'revoke' && isPaused(catalog)) {
+    throw new FrozenError(`keyring '${catalog.keyring}' is ${catalog.frozen !== undefined ? 'frozen' : 'held by the circuit breaker'}; automatic transitions are paused`);
+  }
+  const at = iso(new Date(Math.max(now.getTime(), Date.parse(catalog.updatedAt))));
+  const versions = [...catalog.versions];
+  const indexOf = (version: number): number => {
+    const i = versions.findIndex((v) => v.version === version);
+    if (i < 0) {
+      throw new UnknownVersionError(catalog.keyring, version);
+    }
+    return i;
+  };
+  const expect = (i: number, allowed: readonly VersionState[], kind: string): KeyVersion => {
+    const v = versions[i] as KeyVersion;
+    if (!allowed.includes(v.state)) {
+      throw new IllegalTransitionError(`cannot ${kind} version ${v.version} of keyring '${catalog.keyring}': it is ${v.state}`);
+    }
+    return v;
+  };
+
+  switch (transition.kind) {
+    case 'create-pending': {
+      validateKey(transition.key);
+      if (pendingVersion(catalog) !== undefined) {
+        throw new IllegalTransitionError(`keyring '${catalog.keyring}' already has a pending version`);
+      }
+      requireNext(catalog, transition.version);
+      versions.push({ version: transition.version, state: 'pending', ...keyFields(transition.key), createdAt: at });
+      break;
+    }
+    case 'promote': {
+      const pi = indexOf(transition.version);
+      const ai = indexOf(transition.demoted);
+      const pending = expect(pi, ['pending'], 'promote');
+      const active = expect(ai, ['active'], 'demote');
+      versions[pi] = { ...pending, state: 'active', activatedAt: at };
+      versions[ai] = { ...active, state: 'rotating', rotatingAt: at };
+      break;
+    }
+    case 'deprecate': {
+      const i = indexOf(transition.version);
+      versions[i] = { ...expect(i, ['rotating'], 'deprecate'), state: 'deprecated', deprecatedAt: at };
+      break;
+    }
+    case 'disable': {
+      const i = indexOf(transition.version);
+      versions[i] = { ...expect(i, ['deprecated', 'revoked'], 'disable'), state: 'disabled', disabledAt: at };
+      break;
+    }
+    case 'destroy': {
+      const i = indexOf(transition.version);
+      const { wrappedKey: _dropped, ...rest } = expect(i, ['disabled'], 'destroy');
+      versions[i] = { ...rest, state: 'destroyed', destroyedAt: at };
+      break;
+    }
+    case 'revoke': {
+      const reason = transition.reason.trim();
+      if (reason.length === 0) {
+        throw new ValidationError('a revocation needs a reason');
+      }
+      validateKey(transition.replacement.key);
+      const ri = indexOf(transition.version);
+      const revoked = expect(ri, ['pending', 'active', 'rotating', 'deprecated', 'disabled'], 'revoke');
+      requireNext(catalog, transition.replacement.version);
+      versions[ri] = { ...revoked, state: 'revoked', revokedAt: at, revokedReason: reason };
+      for (let i = 0; i < versions.length; i += 1) {
+        const v = versions[i] as KeyVersion;
+        if (i === ri) {
+          continue;
+        }
+        if (v.state === 'active') {
+          versions[i] = { ...v, state: 'rotating', rotatingAt: at };
+        } else if (v.state === 'pending') {
+          // A pending version would now sit below the new active one; it never encrypted, and its
+          // key predates the incident, so it is retired with the compromised one.
+          versions[i] = { ...v, state: 'revoked', revokedAt: at, revokedReason: `${SUPERSEDED_REASON_PREFIX} ${transition.version}` };
+        }
+      }
+      versions.push({ version: transition.replacement.version, state: 'active', ...keyFields(transition.replacement.key), createdAt: at, activatedAt: at });
+      break;
+    }
+    default: {
+      const never: never = transition;
+      throw new IllegalTransitionError(`unknown transition ${JSON.stringify(never)}`);
+    }
+  }
+  return { ...catalog, versions, updatedAt: at };
+}
+
+/**
+ * Sets or clears the operator freeze (`frozen`) or the circuit breaker (`breaker`). Pure.
+ *
+ * @example
+ * const frozen = setHold(catalog, 'frozen', { reason: 'incident 42', at: now.toISOString(), by: 'cli:alice' }, now);
+ */
+export function setHold(catalog: Catalog, hold: 'frozen' | 'breaker', info: FreezeInfo | undefined, now: Date): Catalog {
+  const at = iso(new Date(Math.max(now.getTime(), Date.parse(catalog.updatedAt))));
+  const { [hold]: _previous, ...rest } = catalog;
+  return info === undefined ? { ...rest, updatedAt: at } : { ...rest, [hold]: info, updatedAt: at };
+}
+
+/**
+ * Records when a version was escrowed and when a restore drill last verified it. Pure.
+ *
+ * @throws UnknownVersionError when the version does not exist.
+ */
+export function setEscrow(catalog: Catalog, version: number, escrow: { escrowedAt?: Date; verifiedAt?: Date }, now: Date): Catalog {
+  const i = catalog.versions.findIndex((v) => v.version === version);
+  if (i < 0) {
+    throw new UnknownVersionError(catalog.keyring, version);
+  }
+  const versions = [...catalog.versions];
+  const v = versions[i] as KeyVersion;
+  versions[i] = {
+    ...v,
+    ...(escrow.escrowedAt === undefined ? {} : { escrowedAt: iso(escrow.escrowedAt) }),
+    ...(escrow.verifiedAt === undefined ? {} : { escrowVerifiedAt: iso(escrow.verifiedAt) }),
+  };
+  const at = iso(new Date(Math.max(now.getTime(), Date.parse(catalog.updatedAt))));
+  return { ...catalog, versions, updatedAt: at };
+}
+
+/**
+ * Whether a version in `state` may decrypt for `purpose`: pending, active, rotating and
+ * deprecated versions serve everyone; a revoked version serves only the re-encryption worker;
+ * disabled and destroyed versions serve no one.
+ *
+ * @example
+ * canDecrypt('revoked', 'read'); // false
+ */
+export function canDecrypt(state: VersionState, purpose: KeyPurpose): boolean {
+  switch (state) {
+    case 'pending':
+    case 'active':
+    case 'rotating':
+    case 'deprecated':
+      return true;
+    case 'revoked':
+      return purpose === 'reencrypt';
+    default:
+      return false;
+  }
+}
+
+function isDue(since: string | undefined, seconds: number, now: Date): boolean {
+  if (since === undefined) {
+    return false;
+  }
+  return now.getTime() - Date.parse(since) >= seconds * 1000;
+}
+
+function requireNext(catalog: Catalog, version: number): void {
+  const expected = nextVersion(catalog);
+  if (version !== expected) {
+    throw new IllegalTransitionError(`keyring '${catalog.keyring}': the next version must be ${expected}, not ${version}`);
+  }
+}
+
+function validateKey(key: NewVersionKey): void {
+  if (typeof key.wrappedKey !== 'string' || key.wrappedKey.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(key.wrappedKey)) {
+    throw new ValidationError('a wrapped version key must be non-empty base64');
+  }
+  if (typeof key.wrappingKeyId !== 'string' || key.wrappingKeyId.length === 0) {
+    throw new ValidationError('a wrapped version key needs the id of the key that wrapped it');
+  }
+}
+
+function keyFields(key: NewVersionKey): { wrappedKey: string; wrappingKeyId: string } {
+  return { wrappedKey: key.wrappedKey, wrappingKeyId: key.wrappingKeyId };
+}
+
+function iso(date: Date): string {
+  if (Number.isNaN(date.getTime())) {
+    throw new ValidationError('invalid time');
+  }
+  return date.toISOString();
+}

@@ -1,0 +1,108 @@
+import { ValidationError } from '../errors';
+import { MAX_DURATION_SECONDS, parseDuration } from './duration';
+import type { KeyringPolicy } from './model';
+
+/**
+ * The default rotation policy: rotate every 90 days, keep the superseded version fully usable
+ * for 7 days, give readers 10 minutes to learn a new version before it encrypts, and keep a
+ * disabled version 30 days before it may be destroyed.
+ */
+export const DEFAULT_POLICY: KeyringPolicy = Object.freeze({
+  rotateEverySeconds: 90 * 86_400,
+  graceSeconds: 7 * 86_400,
+  propagationSeconds: 10 * 60,
+  retentionSeconds: 30 * 86_400,
+});
+
+const KEYRING_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/**
+ * Checks a keyring name: 1 to 64 characters of `[a-z0-9._-]`, starting with a letter or digit.
+ * The name appears in S3 keys, encryption contexts and metric dimensions, hence the narrow set.
+ *
+ * @example
+ * validateKeyringName('payments'); // ok
+ * @throws ValidationError when the name is not allowed.
+ */
+export function validateKeyringName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !KEYRING_NAME.test(name)) {
+    const shown = typeof name === 'string' ? `'${name.slice(0, 80)}'` : typeof name;
+    throw new ValidationError(`invalid keyring name ${shown}: use 1-64 characters of [a-z0-9._-], starting with a letter or digit`);
+  }
+}
+
+/**
+ * Checks a complete policy: whole non-negative seconds, at most 100 years each, rotation
+ * period positive and longer than the propagation window (otherwise a new version would be due
+ * before the previous one could ever encrypt).
+ *
+ * @throws ValidationError naming the first offending field.
+ */
+export function validatePolicy(policy: KeyringPolicy): void {
+  const fields = ['rotateEverySeconds', 'graceSeconds', 'propagationSeconds', 'retentionSeconds'] as const;
+  for (const field of fields) {
+    const value: unknown = (policy as unknown as Record<string, unknown>)[field];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new ValidationError(`invalid policy: ${field} must be a non-negative whole number of seconds`);
+    }
+    if (value > MAX_DURATION_SECONDS) {
+      throw new ValidationError(`invalid policy: ${field} must be at most 100 years`);
+    }
+  }
+  if (policy.rotateEverySeconds <= 0) {
+    throw new ValidationError('invalid policy: rotateEverySeconds must be positive');
+  }
+  if (policy.rotateEverySeconds <= policy.propagationSeconds) {
+    throw new ValidationError('invalid policy: rotateEverySeconds must be longer than propagationSeconds');
+  }
+}
+
+/**
+ * Completes a partial policy with {@link DEFAULT_POLICY} and validates the result.
+ *
+ * @example
+ * resolvePolicy({ graceSeconds: 0 }); // defaults with no grace period
+ * @throws ValidationError when a field is unknown or the result is invalid.
+ */
+export function resolvePolicy(partial?: Partial<KeyringPolicy>): KeyringPolicy {
+  if (partial !== undefined) {
+    for (const key of Object.keys(partial)) {
+      if (!(key in DEFAULT_POLICY)) {
+        throw new ValidationError(`invalid policy: unknown field '${key.slice(0, 40)}'`);
+      }
+    }
+  }
+  const policy: KeyringPolicy = {
+    rotateEverySeconds: partial?.rotateEverySeconds ?? DEFAULT_POLICY.rotateEverySeconds,
+    graceSeconds: partial?.graceSeconds ?? DEFAULT_POLICY.graceSeconds,
+    propagationSeconds: partial?.propagationSeconds ?? DEFAULT_POLICY.propagationSeconds,
+    retentionSeconds: partial?.retentionSeconds ?? DEFAULT_POLICY.retentionSeconds,
+  };
+  validatePolicy(policy);
+  return policy;
+}
+
+/** A policy written with duration strings, as the CLI and configuration files take it. */
+export interface PolicyDurations {
+  readonly rotateEvery?: string;
+  readonly grace?: string;
+  readonly propagation?: string;
+  readonly retention?: string;
+}
+
+/**
+ * Parses a policy written with duration strings; missing fields take the defaults.
+ *
+ * @example
+ * parsePolicy({ rotateEvery: '30d', grace: '36h' });
+ * @throws ValidationError on a bad duration or an invalid combination.
+ */
+export function parsePolicy(input: PolicyDurations): KeyringPolicy {
+  const seconds = (text: string | undefined): number | undefined => (text === undefined ? undefined : parseDuration(text));
+  return resolvePolicy({
+    rotateEverySeconds: seconds(input.rotateEvery),
+    graceSeconds: seconds(input.grace),
+    propagationSeconds: seconds(input.propagation),
+    retentionSeconds: seconds(input.retention),
+  });
+}

@@ -1,0 +1,252 @@
+/**
+ * The one module of rekey that reads `process.env`. Every variable is validated with zod, and a
+ * bad or missing one fails with a ValidationError that names it (never echoing its value, which
+ * may be long or sensitive), so a misconfigured function fails at cold start, not mid-rotation.
+ */
+import { createPublicKey } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError } from '../errors';
+import { bucketName, keyPrefix, keyringName, kmsKeyArn, stateMachineArn } from '../runtime/names';
+import { ENV } from './env-names';
+
+/** One bucket/prefix of application records that belongs to a keyring. */
+export interface RecordTarget {
+  readonly keyring: string;
+  readonly bucket: string;
+  readonly prefix: string;
+}
+
+/** The cache endpoint: an explicit URL, or a name resolved through ElastiCache. */
+export interface CacheConfig {
+  /** ElastiCache replication group id or serverless cache name. */
+  readonly name?: string;
+  /** Explicit `redis://` or `rediss://` endpoint; wins over `name`. */
+  readonly endpoint?: string;
+  /** ElastiCache user id for IAM authentication. */
+  readonly iamUser?: string;
+}
+
+/** Configuration of rekey's Lambda functions and of the CLI's AWS mode. */
+export interface RekeyConfig {
+  readonly region?: string;
+  readonly catalogBucket: string;
+  readonly catalogPrefix: string;
+  /** Keyring name → ARN of the KMS key wrapping its version keys. */
+  readonly keyringKeys: Readonly<Record<string, string>>;
+  readonly escrowBucket: string;
+  readonly escrowKeyArn: string;
+  /** PEM (SPKI) RSA public key for an offline escrow copy. */
+  readonly escrowRsaPublicKey?: string;
+  /** Days each escrow record stays locked. */
+  readonly escrowRetentionDays: number;
+  readonly recordTargets: readonly RecordTarget[];
+  /** Absent when neither a cache name nor an endpoint is configured. */
+  readonly cache?: CacheConfig;
+  readonly eventBusName: string;
+  /** Decrypt-failure ratio (0..1] above which the circuit breaker trips. */
+  readonly breakerThreshold: number;
+  readonly sweepStateMachineArn?: string;
+  /** A revocation sweeps inline when the keyring holds at most this many records. */
+  readonly inlineSweepLimit: number;
+}
+
+/** Local-mode configuration (the CLI on embedded backends). */
+export interface LocalConfig {
+  readonly home: string;
+  readonly redisUrl?: string;
+}
+
+/** Defaults applied when an optional variable is absent. */
+export const CONFIG_DEFAULTS = {
+  catalogPrefix: 'catalog/',
+  breakerThreshold: 0.05,
+  inlineSweepLimit: 1000,
+  escrowRetentionDays: 365,
+  home: './.rekey',
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const jsonText = <T extends z.ZodType>(inner: T) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
+      return z.NEVER;
+    }
+  }).pipe(inner);
+
+const keyringKeysSchema = jsonText(
+  z
+    .record(keyringName, kmsKeyArn, 'must be a JSON object mapping keyring names to KMS key ARNs')
+    .refine((o) => Object.keys(o).length > 0, 'must name at least one keyring'),
+);
+
+const recordTargetsSchema = jsonText(
+  z.array(z.strictObject({ keyring: keyringName, bucket: bucketName, prefix: keyPrefix }), 'must be a JSON array of { keyring, bucket, prefix }').max(100),
+);
+
+const rsaPublicKeySchema = z.string().refine((pem) => {
+  try {
+    return createPublicKey(pem).asymmetricKeyType === 'rsa';
+  } catch {
+    return false;
+  }
+}, 'must be a PEM (SPKI) RSA public key');
+
+const cacheNameSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'must be an ElastiCache replication group id or serverless cache name');
+const cacheIamUserSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'must be an ElastiCache user id');
+const cacheEndpointSchema = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '' && u.username === '' && u.password === '';
+  } catch {
+    return false;
+  }
+}, 'must be redis://host:port or rediss://host:port without credentials');
+// Local mode may carry a password in the URL (a developer's own Redis); it is never logged.
+const redisUrlSchema = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}, 'must be redis://host:port or rediss://host:port');
+const eventBusSchema = z
+  .string()
+  .max(1600)
+  .regex(/^([A-Za-z0-9._\-/]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256})$/, 'must be an event bus name or ARN');
+const thresholdSchema = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, 'must be a decimal number in (0, 1]')
+  .transform(Number)
+  .pipe(z.number().gt(0, 'must be greater than 0').lte(1, 'must be at most 1'));
+const positiveIntSchema = z.string().regex(/^[1-9]\d{0,8}$/, 'must be a positive integer').transform(Number);
+const regionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region name');
+
+/** Collects per-variable failures so that one error names every bad variable at once. */
+class EnvReader {
+  private readonly problems: string[] = [];
+
+  public constructor(private readonly env: Env) {}
+
+  public required<T>(name: string, schema: z.ZodType<T>): T {
+    const raw = this.env[name];
+    if (raw === undefined || raw.trim() === '') {
+      this.problems.push(`${name} is required but not set`);
+      return undefined as T;
+    }
+    return this.parse(name, schema, raw);
+  }
+
+  public optional<T>(name: string, schema: z.ZodType<T>): T | undefined {
+    const raw = this.env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    return this.parse(name, schema, raw);
+  }
+
+  public problem(message: string): void {
+    this.problems.push(message);
+  }
+
+  public throwIfProblems(): void {
+    if (this.problems.length > 0) {
+      throw new ValidationError(`invalid configuration: ${this.problems.join('; ')}`);
+    }
+  }
+
+  private parse<T>(name: string, schema: z.ZodType<T>, raw: string): T {
+    const result = schema.safeParse(raw.trim());
+    if (result.success) return result.data;
+    const seen = new Set<string>();
+    for (const issue of result.error.issues) {
+      const where = issue.path.length > 0 ? ` (at ${issue.path.map(String).join('.').slice(0, 80)})` : '';
+      seen.add(`${issue.message}${where}`);
+    }
+    this.problems.push(`${name} ${[...seen].slice(0, 3).join(', ')}`);
+    return undefined as T;
+  }
+}
+
+/**
+ * Reads and validates the AWS-mode configuration.
+ *
+ * @param env - The environment to read; defaults to `process.env` (tests pass their own).
+ * @throws ValidationError naming every missing or malformed variable.
+ * @example
+ * const config = loadConfig();
+ * config.keyringKeys['payments']; // 'arn:aws:kms:...:key/...'
+ */
+export function loadConfig(env: Env = process.env): RekeyConfig {
+  const r = new EnvReader(env);
+  const region = r.optional(ENV.region, regionSchema);
+  const catalogBucket = r.required(ENV.catalogBucket, bucketName);
+  const catalogPrefix = r.optional(ENV.catalogPrefix, keyPrefix) ?? CONFIG_DEFAULTS.catalogPrefix;
+  const keyringKeys = r.required(ENV.keyringKeys, keyringKeysSchema);
+  const escrowBucket = r.required(ENV.escrowBucket, bucketName);
+  const escrowKeyArn = r.required(ENV.escrowKeyArn, kmsKeyArn);
+  const escrowRsaPublicKey = r.optional(ENV.escrowRsaPublicKey, rsaPublicKeySchema);
+  const escrowRetentionDays = r.optional(ENV.escrowRetentionDays, positiveIntSchema.pipe(z.number().max(36_500, 'must be at most 36500'))) ?? CONFIG_DEFAULTS.escrowRetentionDays;
+  const recordTargets = r.optional(ENV.recordTargets, recordTargetsSchema) ?? [];
+  const cacheName = r.optional(ENV.cacheName, cacheNameSchema);
+  const cacheEndpoint = r.optional(ENV.cacheEndpoint, cacheEndpointSchema);
+  const cacheIamUser = r.optional(ENV.cacheIamUser, cacheIamUserSchema);
+  const eventBusName = r.required(ENV.eventBusName, eventBusSchema);
+  const breakerThreshold = r.optional(ENV.breakerThreshold, thresholdSchema) ?? CONFIG_DEFAULTS.breakerThreshold;
+  const sweepStateMachineArn = r.optional(ENV.sweepStateMachineArn, stateMachineArn);
+  const inlineSweepLimit = r.optional(ENV.inlineSweepLimit, positiveIntSchema) ?? CONFIG_DEFAULTS.inlineSweepLimit;
+
+  if (keyringKeys !== undefined && recordTargets !== undefined) {
+    for (const target of recordTargets) {
+      if (!(target.keyring in keyringKeys)) {
+        r.problem(`${ENV.recordTargets} names keyring '${target.keyring}' which ${ENV.keyringKeys} does not define`);
+      }
+    }
+  }
+  if (cacheIamUser !== undefined && cacheName === undefined && cacheEndpoint === undefined) {
+    r.problem(`${ENV.cacheIamUser} is set but neither ${ENV.cacheName} nor ${ENV.cacheEndpoint} is`);
+  }
+  r.throwIfProblems();
+
+  const cache: CacheConfig | undefined =
+    cacheName === undefined && cacheEndpoint === undefined
+      ? undefined
+      : Object.freeze({
+          ...(cacheName === undefined ? {} : { name: cacheName }),
+          ...(cacheEndpoint === undefined ? {} : { endpoint: cacheEndpoint }),
+          ...(cacheIamUser === undefined ? {} : { iamUser: cacheIamUser }),
+        });
+  return Object.freeze({
+    ...(region === undefined ? {} : { region }),
+    catalogBucket,
+    catalogPrefix,
+    keyringKeys: Object.freeze({ ...keyringKeys }),
+    escrowBucket,
+    escrowKeyArn,
+    ...(escrowRsaPublicKey === undefined ? {} : { escrowRsaPublicKey }),
+    escrowRetentionDays,
+    recordTargets: Object.freeze(recordTargets.map((t) => Object.freeze({ ...t }))),
+    ...(cache === undefined ? {} : { cache }),
+    eventBusName,
+    breakerThreshold,
+    ...(sweepStateMachineArn === undefined ? {} : { sweepStateMachineArn }),
+    inlineSweepLimit,
+  });
+}
+
+/**
+ * Reads the local-mode configuration (the CLI on embedded backends).
+ *
+ * @throws ValidationError naming a malformed variable.
+ * @example
+ * loadLocalConfig({ REKEY_HOME: '/tmp/rekey' }).home; // '/tmp/rekey'
+ */
+export function loadLocalConfig(env: Env = process.env): LocalConfig {
+  const r = new EnvReader(env);
+  const home = r.optional(ENV.home, z.string().max(4096, 'must be at most 4096 characters').refine((s) => !s.includes('\0'), 'must not contain NUL'));
+  const redisUrl = r.optional(ENV.redisUrl, redisUrlSchema);
+  r.throwIfProblems();
+  return Object.freeze({ home: home ?? CONFIG_DEFAULTS.home, ...(redisUrl === undefined ? {} : { redisUrl }) });
+}

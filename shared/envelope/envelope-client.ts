@@ -1,0 +1,250 @@
+/**
+ * EnvelopeClient: encrypt, decrypt, re-wrap and inspect envelopes of format v1, in memory or
+ * as streams. Version keys come from a {@link VersionKeyProvider}; data keys are fresh per
+ * message and zeroed after use.
+ */
+import type { Transform } from 'node:stream';
+import { LimitExceededError, ValidationError } from '../errors';
+import type {
+  DecryptOptions,
+  Decrypted,
+  EncryptOptions,
+  EnvelopeClientOptions,
+  EnvelopeInfo,
+  RewrapOptions,
+  RewrapParts,
+  StreamEncryptOptions,
+  VersionKeyProvider,
+} from './api';
+import { FrameOpener, FrameSealer, KEY_LENGTH, createPooledDataKeySource, openOneShot, sealOneShot, wrapDataKey, type DataKeySource } from './envelope-crypto';
+import {
+  checkFrameSize,
+  checkKeyring,
+  checkVersion,
+  deriveAndCommit,
+  headerFields,
+  openKeySlot,
+  prepareEncryptContext,
+  resolveDecryptContext,
+  sealKeySlot,
+  unwrapKeySlot,
+} from './envelope-steps';
+import { EnvelopeDecryptStream, EnvelopeEncryptStream } from './envelope-streams';
+import { SUITE_FRAMED, SUITE_ONE_SHOT, TAG_LENGTH, framedLayout, checkOneShotBody, headerLayout, parseHeader, writeKeySlot, type ParsedHeader } from './format';
+import { inspectEnvelope } from './inspect-envelope';
+import { DATA_KEY_SOURCE, type InternalClientOptions } from './internal-seams';
+import { ENVELOPE_LIMITS } from './limits';
+
+function checkEnvelopeInput(envelope: Buffer): void {
+  if (!Buffer.isBuffer(envelope)) throw new ValidationError('envelope must be a Buffer');
+}
+
+/** Parses the header and checks the body's structure: everything that needs no key. */
+function parseEnvelope(envelope: Buffer): ParsedHeader {
+  checkEnvelopeInput(envelope);
+  const header = parseHeader(envelope);
+  const bodyLength = envelope.length - header.headerLength;
+  if (header.suite === SUITE_ONE_SHOT) checkOneShotBody(bodyLength);
+  else framedLayout(envelope.subarray(header.headerLength), header.frameSize as number);
+  return header;
+}
+
+/** Opens a framed body held in memory, frame by frame, into one preallocated plaintext. */
+function openFramedBody(payloadKey: Buffer, header: ParsedHeader, context: Buffer | undefined, body: Buffer): Buffer {
+  const frameSize = header.frameSize as number;
+  const layout = framedLayout(body, frameSize);
+  const opener = new FrameOpener(payloadKey, header.ah, context, frameSize);
+  const plaintext = Buffer.allocUnsafe(layout.fullFrames * frameSize + layout.finalLength);
+  const full = frameSize + TAG_LENGTH;
+  try {
+    for (let i = 0; i < layout.fullFrames; i += 1) {
+      const pt = opener.openFrame(body.subarray(i * full, (i + 1) * full));
+      pt.copy(plaintext, i * frameSize);
+      pt.fill(0);
+    }
+    const last = opener.openFinal(body.subarray(layout.finalOffset));
+    last.copy(plaintext, layout.fullFrames * frameSize);
+    last.fill(0);
+  } catch (err) {
+    plaintext.fill(0);
+    opener.destroy();
+    throw err;
+  }
+  return plaintext;
+}
+
+/**
+ * Encrypts, decrypts, re-wraps and inspects rekey envelopes (format v1: AES-256-GCM payload,
+ * per-message data key wrapped by a versioned key, key commitment, authenticated header).
+ *
+ * @example
+ * const client = new EnvelopeClient(new CatalogKeyProvider({ store, vault }));
+ * const envelope = await client.encrypt('payments', Buffer.from('card 4111'), { context: { tenant: 'acme' } });
+ * const { plaintext } = await client.decrypt(envelope, { context: { tenant: 'acme' } });
+ */
+export class EnvelopeClient {
+  private readonly frameSize: number;
+  private readonly dataKeys: DataKeySource;
+
+  public constructor(private readonly provider: VersionKeyProvider, options: EnvelopeClientOptions = {}) {
+    this.frameSize = options.frameSize ?? ENVELOPE_LIMITS.frameSizeDefault;
+    checkFrameSize(this.frameSize);
+    this.dataKeys = (options as InternalClientOptions)[DATA_KEY_SOURCE] ?? createPooledDataKeySource();
+  }
+
+  /**
+   * Encrypts `plaintext` (up to 64 MiB; use encryptStream beyond) under the keyring's active
+   * version, as a one-shot envelope.
+   *
+   * @example
+   * const envelope = await client.encrypt('payments', Buffer.from('secret'));
+   */
+  public async encrypt(keyring: string, plaintext: Buffer, opts: EncryptOptions = {}): Promise<Buffer> {
+    checkKeyring(keyring);
+    if (!Buffer.isBuffer(plaintext)) throw new ValidationError('plaintext must be a Buffer');
+    if (plaintext.length > ENVELOPE_LIMITS.oneShotMaxPlaintext) {
+      throw new LimitExceededError(`one-shot plaintext is at most ${ENVELOPE_LIMITS.oneShotMaxPlaintext} bytes; use encryptStream`);
+    }
+    const ctx = prepareEncryptContext(opts);
+    const fields = headerFields(SUITE_ONE_SHOT, keyring, ctx);
+    const { version, key } = await this.provider.forEncrypt(keyring);
+    const planned = headerLayout(fields);
+    const out = Buffer.allocUnsafe(planned.headerLength + plaintext.length + TAG_LENGTH);
+    const { derived, layout } = sealKeySlot(out, fields, key, version, this.dataKeys);
+    try {
+      sealOneShot(derived.subarray(0, KEY_LENGTH), out.subarray(0, layout.ahLength), ctx.encoded, plaintext, out, layout.headerLength);
+    } finally {
+      derived.fill(0);
+    }
+    return out;
+  }
+
+  /**
+   * Decrypts an envelope of either suite held in memory. Every parse or authentication
+   * failure is the same DecryptError; lifecycle refusals come from the provider.
+   *
+   * @example
+   * const { plaintext, version } = await client.decrypt(envelope, { context: { tenant: 'acme' } });
+   */
+  public async decrypt(envelope: Buffer, opts: DecryptOptions = {}): Promise<Decrypted> {
+    const header = parseEnvelope(envelope);
+    const context = resolveDecryptContext(header, opts.context);
+    const versionKey = await this.provider.forDecrypt(header.keyring, header.version, opts.purpose ?? 'read');
+    const derived = openKeySlot(versionKey, header);
+    const body = envelope.subarray(header.headerLength);
+    try {
+      const payloadKey = derived.subarray(0, KEY_LENGTH);
+      const plaintext = header.suite === SUITE_ONE_SHOT ? openOneShot(payloadKey, header.ah, context, body) : openFramedBody(payloadKey, header, context, body);
+      return { plaintext, keyring: header.keyring, version: header.version };
+    } finally {
+      derived.fill(0);
+    }
+  }
+
+  /**
+   * Re-wraps the envelope's data key under another version (the active one by default) and
+   * returns the new envelope: a copy whose only change is the 44-byte key slot. The payload
+   * is not decrypted; the key commitment is verified first.
+   *
+   * @example
+   * const rotated = await client.rewrap(envelope); // now under the active version
+   */
+  public async rewrap(envelope: Buffer, opts: RewrapOptions = {}): Promise<Buffer> {
+    const parts = await this.rewrapParts(envelope, opts);
+    const out = Buffer.allocUnsafe(parts.header.length + parts.body.length);
+    parts.header.copy(out, 0);
+    parts.body.copy(out, parts.header.length);
+    return out;
+  }
+
+  /**
+   * Zero-copy form of {@link rewrap}: the new header, and the body as a view of the input, so
+   * that a store can write `header || body` without copying a large payload.
+   *
+   * @example
+   * const { header, body } = await client.rewrapParts(envelope);
+   * await store.write([header, body]);
+   */
+  public async rewrapParts(envelope: Buffer, opts: RewrapOptions = {}): Promise<RewrapParts> {
+    if (opts.toVersion !== undefined) checkVersion(opts.toVersion, 'toVersion');
+    const header = parseEnvelope(envelope);
+    const oldKey = await this.provider.forDecrypt(header.keyring, header.version, opts.purpose ?? 'read');
+    const dataKey = unwrapKeySlot(oldKey, header);
+    let wrapped: Buffer;
+    let version: number;
+    try {
+      // The commitment check zeroes its own copy; keep the data key for the new wrap.
+      deriveAndCommit(Buffer.from(dataKey), header).fill(0);
+      if (opts.toVersion === undefined) {
+        const target = await this.provider.forEncrypt(header.keyring);
+        checkVersion(target.version, 'the active version');
+        version = target.version;
+        wrapped = wrapDataKey(target.key, dataKey);
+      } else {
+        const key = await this.provider.forDecrypt(header.keyring, opts.toVersion, 'read');
+        version = opts.toVersion;
+        wrapped = wrapDataKey(key, dataKey);
+      }
+    } finally {
+      dataKey.fill(0);
+    }
+    const out = Buffer.allocUnsafe(header.headerLength);
+    envelope.copy(out, 0, 0, header.ahLength);
+    writeKeySlot(out, header.ahLength, version, wrapped);
+    return { header: out, body: envelope.subarray(header.headerLength), version, previousVersion: header.version };
+  }
+
+  /**
+   * Reads an envelope's header without any key (see {@link inspectEnvelope}).
+   *
+   * @example
+   * client.inspect(envelope).version; // 3
+   */
+  public inspect(envelope: Buffer): EnvelopeInfo {
+    return inspectEnvelope(envelope);
+  }
+
+  /**
+   * A Transform that encrypts what is written to it into a framed envelope (any size, frames
+   * of `frameSize` bytes). The version key is fetched on the first write.
+   *
+   * @example
+   * await pipeline(fs.createReadStream('dump.sql'), client.encryptStream('backups'), fs.createWriteStream('dump.rekey'));
+   */
+  public encryptStream(keyring: string, opts: StreamEncryptOptions = {}): Transform {
+    checkKeyring(keyring);
+    const frameSize = opts.frameSize ?? this.frameSize;
+    checkFrameSize(frameSize);
+    const ctx = prepareEncryptContext(opts);
+    const fields = headerFields(SUITE_FRAMED, keyring, ctx, frameSize);
+    return new EnvelopeEncryptStream(async () => {
+      const { version, key } = await this.provider.forEncrypt(keyring);
+      const header = Buffer.allocUnsafe(headerLayout(fields).headerLength);
+      const { derived, layout } = sealKeySlot(header, fields, key, version, this.dataKeys);
+      try {
+        return { header, sealer: new FrameSealer(derived.subarray(0, KEY_LENGTH), header.subarray(0, layout.ahLength), ctx.encoded, frameSize) };
+      } finally {
+        derived.fill(0);
+      }
+    }, frameSize);
+  }
+
+  /**
+   * A Transform that decrypts an envelope of either suite written to it. A frame's plaintext
+   * is emitted only after that frame authenticates; the stream errors with DecryptError if it
+   * ends without a valid final frame.
+   *
+   * @example
+   * await pipeline(fs.createReadStream('dump.rekey'), client.decryptStream(), fs.createWriteStream('dump.sql'));
+   */
+  public decryptStream(opts: DecryptOptions = {}): Transform {
+    return new EnvelopeDecryptStream(async (headerBytes) => {
+      const header = parseHeader(headerBytes);
+      const context = resolveDecryptContext(header, opts.context);
+      const versionKey = await this.provider.forDecrypt(header.keyring, header.version, opts.purpose ?? 'read');
+      const derived = openKeySlot(versionKey, header);
+      return { header, derived, ...(context === undefined ? {} : { context }) };
+    });
+  }
+}
+

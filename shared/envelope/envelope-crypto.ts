@@ -1,0 +1,239 @@
+/**
+ * The cryptography of envelope format v1, on node:crypto only: data-key wrap (AES-256-KW),
+ * key derivation and commitment (one HMAC-SHA512), and the AES-256-GCM payload, one-shot or
+ * framed (STREAM). No I/O, no parsing; callers zero what these functions return.
+ */
+import { createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { DecryptError, LimitExceededError } from '../errors';
+import { COMMITMENT_LENGTH, SUITE_FRAMED, SUITE_ONE_SHOT, TAG_LENGTH } from './format';
+import { ENVELOPE_LIMITS } from './limits';
+
+/** Length of a data key, a version key and the payload key. */
+export const KEY_LENGTH = 32;
+
+const KW_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
+const ZERO_IV = Buffer.alloc(12);
+
+// HKDF-Expand with L = 64 = HashLen is the single block T(1) = HMAC(PRK, info || 0x01).
+function expandInput(suite: number): Buffer {
+  return Buffer.concat([Buffer.from('rekey/v1/', 'ascii'), Buffer.from([suite, 0x01])]);
+}
+const EXPAND_INPUT: Readonly<Record<number, Buffer>> = {
+  [SUITE_ONE_SHOT]: expandInput(SUITE_ONE_SHOT),
+  [SUITE_FRAMED]: expandInput(SUITE_FRAMED),
+};
+
+/** Produces one fresh 32-byte data key; the caller zeroes it after use. */
+export type DataKeySource = () => Buffer;
+
+const POOL_SIZE = 4096;
+
+/**
+ * A data-key source that draws from a 4 KiB buffer filled by one `randomFillSync` call, so
+ * that a message costs a slice instead of a CSPRNG call. Each slice is handed out once and
+ * zeroed by its user; the pool refills only when every slice is used.
+ */
+export function createPooledDataKeySource(): DataKeySource {
+  const pool = Buffer.allocUnsafeSlow(POOL_SIZE);
+  let offset = POOL_SIZE;
+  return () => {
+    if (offset === POOL_SIZE) {
+      randomFillSync(pool);
+      offset = 0;
+    }
+    const dk = pool.subarray(offset, offset + KEY_LENGTH);
+    offset += KEY_LENGTH;
+    return dk;
+  };
+}
+
+/** Wraps a data key under a version key with AES-256-KW (RFC 3394, default IV): 40 bytes. */
+export function wrapDataKey(versionKey: Buffer, dataKey: Buffer): Buffer {
+  const cipher = createCipheriv('id-aes256-wrap', versionKey, KW_IV);
+  const head = cipher.update(dataKey);
+  const tail = cipher.final();
+  return tail.length === 0 ? head : Buffer.concat([head, tail]);
+}
+
+/** Unwraps a data key; any failure of the RFC 3394 integrity check is a DecryptError. */
+export function unwrapDataKey(versionKey: Buffer, wrapped: Buffer): Buffer {
+  try {
+    const decipher = createDecipheriv('id-aes256-wrap', versionKey, KW_IV);
+    const head = decipher.update(wrapped);
+    const tail = decipher.final();
+    const dk = tail.length === 0 ? head : Buffer.concat([head, tail]);
+    if (dk.length !== KEY_LENGTH) {
+      dk.fill(0);
+      throw new DecryptError();
+    }
+    return dk;
+  } catch (cause) {
+    if (cause instanceof DecryptError) throw cause;
+    // The OpenSSL message is dropped: it would only tell an attacker which check failed.
+    throw new DecryptError();
+  }
+}
+
+/**
+ * Derives `K_enc || C` (64 bytes) from a data key: HKDF-Expand-SHA512(DK, "rekey/v1/" || suite, 64),
+ * i.e. one HMAC-SHA512. Bytes 0..31 are the payload key, 32..63 the key commitment.
+ */
+export function deriveKeys(dataKey: Buffer, suite: number): Buffer {
+  const input = EXPAND_INPUT[suite];
+  if (input === undefined) throw new DecryptError();
+  return createHmac('sha512', dataKey).update(input).digest();
+}
+
+/** Compares a derived commitment with the header's, in constant time. */
+export function commitmentMatches(derived: Buffer, commitment: Buffer): boolean {
+  return commitment.length === COMMITMENT_LENGTH && timingSafeEqual(derived.subarray(KEY_LENGTH, KEY_LENGTH + COMMITMENT_LENGTH), commitment);
+}
+
+// Large plaintexts are fed to GCM in slices so that each intermediate output stays below
+// glibc's mmap threshold and is copied into the envelope while still in cache.
+const SEAL_SLICE = 64 * 1024;
+
+/**
+ * Seals a one-shot payload into `out` at `offset`: ciphertext then 16-byte tag, IV all zero
+ * (the payload key is unique per message). AAD = `ah || context` (context when bound).
+ */
+export function sealOneShot(payloadKey: Buffer, ah: Buffer, context: Buffer | undefined, plaintext: Buffer, out: Buffer, offset: number): void {
+  const cipher = createCipheriv('aes-256-gcm', payloadKey, ZERO_IV);
+  cipher.setAAD(ah);
+  if (context !== undefined) cipher.setAAD(context);
+  let off = offset;
+  for (let i = 0; i < plaintext.length; i += SEAL_SLICE) {
+    off += cipher.update(plaintext.subarray(i, i + SEAL_SLICE)).copy(out, off);
+  }
+  off += cipher.final().copy(out, off);
+  cipher.getAuthTag().copy(out, off);
+}
+
+/**
+ * Opens a one-shot payload (`ciphertext || tag`). Returns the plaintext only once the tag
+ * verifies; on failure the partial plaintext is zeroed and DecryptError thrown.
+ */
+export function openOneShot(payloadKey: Buffer, ah: Buffer, context: Buffer | undefined, body: Buffer): Buffer {
+  const ctLength = body.length - TAG_LENGTH;
+  const decipher = createDecipheriv('aes-256-gcm', payloadKey, ZERO_IV, { authTagLength: TAG_LENGTH });
+  decipher.setAAD(ah);
+  if (context !== undefined) decipher.setAAD(context);
+  decipher.setAuthTag(body.subarray(ctLength));
+  const plaintext = decipher.update(body.subarray(0, ctLength));
+  try {
+    decipher.final();
+  } catch {
+    plaintext.fill(0);
+    throw new DecryptError();
+  }
+  return plaintext;
+}
+
+/** The STREAM nonce of a frame: u64 BE index || u32 BE final flag. */
+export function frameNonce(index: number, final: boolean): Buffer {
+  const nonce = Buffer.alloc(12);
+  // Indices stay below 2^32 (ENVELOPE_LIMITS.maxFrames), so the high word is always zero.
+  nonce.writeUInt32BE(index, 4);
+  nonce.writeUInt32BE(final ? 1 : 0, 8);
+  return nonce;
+}
+
+/** Base of the frame sealer and opener: a copy of the payload key and the frame counter. */
+abstract class FrameCipher {
+  protected readonly key: Buffer;
+  protected index = 0;
+  protected finished = false;
+
+  protected constructor(payloadKey: Buffer, protected readonly ah: Buffer, protected readonly context: Buffer | undefined, public readonly frameSize: number) {
+    // A private copy, so that the caller can zero its derived block at once.
+    this.key = Buffer.from(payloadKey);
+  }
+
+  /** Zeroes the payload key; the object is unusable afterwards. */
+  public destroy(): void {
+    this.key.fill(0);
+    this.finished = true;
+  }
+
+  protected setAad(cipher: { setAAD(b: Buffer): unknown }, prefix?: Buffer): void {
+    cipher.setAAD(this.ah);
+    if (this.context !== undefined) cipher.setAAD(this.context);
+    if (prefix !== undefined) cipher.setAAD(prefix);
+  }
+}
+
+/** Seals the frames of one framed envelope, in order. */
+export class FrameSealer extends FrameCipher {
+  public constructor(payloadKey: Buffer, ah: Buffer, context: Buffer | undefined, frameSize: number) {
+    super(payloadKey, ah, context, frameSize);
+  }
+
+  /** Seals a full frame (exactly frameSize bytes): returns `[ciphertext, tag]`. */
+  public sealFrame(plaintext: Buffer): [Buffer, Buffer] {
+    // The final frame needs an index too, hence the `+ 1`.
+    if (this.index + 1 >= ENVELOPE_LIMITS.maxFrames) throw new LimitExceededError(`a framed envelope holds at most ${ENVELOPE_LIMITS.maxFrames} frames`);
+    if (this.finished || plaintext.length !== this.frameSize) throw new RangeError('sealFrame needs exactly frameSize bytes before the final frame');
+    const cipher = createCipheriv('aes-256-gcm', this.key, frameNonce(this.index, false));
+    this.setAad(cipher);
+    const ct = cipher.update(plaintext);
+    cipher.final();
+    this.index += 1;
+    return [ct, cipher.getAuthTag()];
+  }
+
+  /** Seals the final frame (0..frameSize bytes): returns `[u32 length, ciphertext, tag]` and zeroes the key. */
+  public sealFinal(plaintext: Buffer): [Buffer, Buffer, Buffer] {
+    if (this.finished || plaintext.length > this.frameSize) throw new RangeError('the final frame holds at most frameSize bytes');
+    const prefix = Buffer.allocUnsafe(4);
+    prefix.writeUInt32BE(plaintext.length, 0);
+    const cipher = createCipheriv('aes-256-gcm', this.key, frameNonce(this.index, true));
+    this.setAad(cipher, prefix);
+    const ct = cipher.update(plaintext);
+    cipher.final();
+    const tag = cipher.getAuthTag();
+    this.destroy();
+    return [prefix, ct, tag];
+  }
+}
+
+/** Opens the frames of one framed envelope, in order; each plaintext is returned only once its tag verifies. */
+export class FrameOpener extends FrameCipher {
+  public constructor(payloadKey: Buffer, ah: Buffer, context: Buffer | undefined, frameSize: number) {
+    super(payloadKey, ah, context, frameSize);
+  }
+
+  /** Opens a full frame (`ciphertext || tag`, frameSize + 16 bytes). */
+  public openFrame(frame: Buffer): Buffer {
+    if (this.finished || frame.length !== this.frameSize + TAG_LENGTH || this.index + 1 >= ENVELOPE_LIMITS.maxFrames) throw new DecryptError();
+    const pt = this.open(frame.subarray(0, this.frameSize), frame.subarray(this.frameSize), false, undefined);
+    this.index += 1;
+    return pt;
+  }
+
+  /** Opens the final frame (`u32 length || ciphertext || tag`), checking its length prefix; zeroes the key. */
+  public openFinal(frame: Buffer): Buffer {
+    if (this.finished || frame.length < 4 + TAG_LENGTH) throw new DecryptError();
+    const n = frame.readUInt32BE(0);
+    if (n > this.frameSize || frame.length !== 4 + n + TAG_LENGTH) throw new DecryptError();
+    try {
+      return this.open(frame.subarray(4, 4 + n), frame.subarray(4 + n), true, frame.subarray(0, 4));
+    } finally {
+      this.destroy();
+    }
+  }
+
+  private open(ct: Buffer, tag: Buffer, final: boolean, prefix: Buffer | undefined): Buffer {
+    const decipher = createDecipheriv('aes-256-gcm', this.key, frameNonce(this.index, final), { authTagLength: TAG_LENGTH });
+    this.setAad(decipher, prefix);
+    decipher.setAuthTag(tag);
+    const pt = decipher.update(ct);
+    try {
+      decipher.final();
+    } catch {
+      pt.fill(0);
+      this.destroy();
+      throw new DecryptError();
+    }
+    return pt;
+  }
+}

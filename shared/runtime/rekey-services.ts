@@ -1,0 +1,40 @@
+/**
+ * The set of adapters and services one rekey process works with, as built by
+ * `buildAwsServices` (Lambda functions, CLI AWS mode). Handlers receive it and call the core.
+ */
+import type { RekeyConfig } from '../config/load-config';
+import type { KeyringService } from '../catalog/keyring-service';
+import type { EnvelopeOps, VersionLookup } from '../reencrypt/dependencies';
+import type { EmergencyRevocation } from '../reencrypt/emergency-revocation';
+import type { EscrowService } from '../escrow/escrow-service';
+import type { EscrowStore } from '../escrow/escrow-store';
+import type { AuditSink } from '../ports/audit-sink';
+import type { CacheStore } from '../ports/cache-store';
+import type { CatalogStore } from '../ports/catalog-store';
+import type { BreakerFactsSource } from './breaker-facts-source';
+import type { CallCounter } from './kms-call-counter';
+import type { TargetStore } from './target-sweeper';
+
+/** Everything a handler may need, wired from configuration. */
+export interface RekeyServices {
+  readonly config: RekeyConfig;
+  readonly clock: () => Date;
+  readonly catalogs: CatalogStore;
+  readonly keyrings: KeyringService;
+  readonly audit: AuditSink;
+  /** Version keys and states (CatalogKeyProvider); `invalidate` drops its caches. */
+  readonly provider: VersionLookup & { invalidate(keyring?: string): void | Promise<void> };
+  readonly envelopes: EnvelopeOps;
+  /** One store per configured record target. */
+  readonly recordTargets: readonly TargetStore[];
+  readonly escrow: EscrowService;
+  readonly escrowStore: EscrowStore;
+  /** Undefined when no cache is configured; connects on first use. */
+  readonly cache?: CacheStore;
+  readonly breakerFacts: BreakerFactsSource;
+  readonly revocation: EmergencyRevocation;
+  /** KMS calls made since the last `take()`. */
+  readonly kmsCalls: CallCounter;
+  /** Closes connections (the Redis client); the services must not be used afterwards. */
+  close(): Promise<void>;
+}

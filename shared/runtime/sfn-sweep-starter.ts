@@ -1,0 +1,65 @@
+/**
+ * Starts the bulk re-encryption state machine (Step Functions Distributed Map over an S3
+ * listing) for one record target of a revoked version. The execution name is derived from
+ * (keyring, version, bucket, prefix), so a duplicated revocation event cannot start a second
+ * sweep: ExecutionAlreadyExists means the sweep is already running or done, i.e. success.
+ */
+import { createHash } from 'node:crypto';
+import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { mapAwsError } from './map-aws-error';
+
+/** Input of the sweep state machine (its Distributed Map's ItemBatcher.BatchInput). */
+export interface SweepExecutionInput {
+  readonly keyring: string;
+  /** The version being swept away. */
+  readonly version: number;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly mode: 'rewrap' | 'reencrypt';
+}
+
+/** Outcome of {@link SfnSweepStarter.start}. */
+export interface SweepStartResult {
+  readonly executionName: string;
+  /** False when an execution of that name already existed (a duplicate event). */
+  readonly started: boolean;
+  readonly executionArn?: string;
+}
+
+/**
+ * The deterministic execution name of a sweep: readable prefix plus a hash of the identity,
+ * within Step Functions' 80 characters of `[A-Za-z0-9_-]`.
+ *
+ * @example
+ * sweepExecutionName({ keyring: 'payments', version: 3, bucket: 'b', prefix: 'p/', mode: 'reencrypt' }); // 'sweep-payments-v3-reencrypt-1a2b3c4d5e6f'
+ */
+export function sweepExecutionName(input: SweepExecutionInput): string {
+  const identity = JSON.stringify([input.keyring, input.version, input.bucket, input.prefix, input.mode]);
+  const hash = createHash('sha256').update(identity).digest('hex').slice(0, 12);
+  const readable = input.keyring.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
+  return `sweep-${readable}-v${input.version}-${input.mode}-${hash}`.slice(0, 80);
+}
+
+/**
+ * Starts sweep executions idempotently.
+ *
+ * @example
+ * const starter = new SfnSweepStarter({ client: new SFNClient({}), stateMachineArn });
+ * await starter.start({ keyring: 'payments', version: 3, bucket: 'data', prefix: 'records/', mode: 'reencrypt' });
+ */
+export class SfnSweepStarter {
+  public constructor(private readonly options: { client: SFNClient; stateMachineArn: string }) {}
+
+  public async start(input: SweepExecutionInput): Promise<SweepStartResult> {
+    const executionName = sweepExecutionName(input);
+    try {
+      const out = await this.options.client.send(
+        new StartExecutionCommand({ stateMachineArn: this.options.stateMachineArn, name: executionName, input: JSON.stringify(input) }),
+      );
+      return { executionName, started: true, ...(out.executionArn === undefined ? {} : { executionArn: out.executionArn }) };
+    } catch (err) {
+      if ((err as { name?: unknown } | null)?.name === 'ExecutionAlreadyExists') return { executionName, started: false };
+      throw mapAwsError(err, 'states:StartExecution');
+    }
+  }
+}

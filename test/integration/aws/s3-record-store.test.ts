@@ -1,0 +1,234 @@
+import { randomBytes } from 'node:crypto';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { S3RecordStore } from '../../../shared/adapters/aws/s3-record-store';
+import { BackendError, ConflictError, ValidationError } from '../../../shared/errors';
+import { createBucket, motoS3 } from './moto';
+
+const MiB = 1024 * 1024;
+
+describe('S3RecordStore (moto)', () => {
+  const s3 = motoS3();
+  let bucket: string;
+  let store: S3RecordStore;
+
+  beforeEach(async () => {
+    bucket = await createBucket(s3);
+    store = new S3RecordStore({ bucket, client: s3, prefix: 'data/' });
+  });
+
+  async function seed(specs: readonly [string, string, number][]): Promise<void> {
+    for (const [id, keyring, version] of specs) await store.put({ id, keyring, version, envelope: Buffer.from(`env-${id}`) });
+  }
+
+  describe('put', () => {
+    it('stores the envelope with keyring and version readable by HeadObject alone', async () => {
+      // Prepare
+      const envelope = randomBytes(300);
+      // Act
+      const revision = await store.put({ id: 'a/1', keyring: 'orders', version: 3, envelope }, null);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/a/1' }));
+      const read = await store.get('a/1');
+      // Assess
+      expect(head.Metadata).toMatchObject({ 'rekey-keyring': 'orders', 'rekey-version': '3' });
+      expect(head.ETag).toBe(revision);
+      expect(read).toEqual({ id: 'a/1', keyring: 'orders', version: 3, envelope, revision });
+    });
+
+    it('throws ConflictError for a create-if-absent of an existing record and keeps the first', async () => {
+      // Prepare
+      await store.put({ id: 'r', keyring: 'orders', version: 1, envelope: Buffer.from('first') }, null);
+      // Act
+      const attempt = store.put({ id: 'r', keyring: 'orders', version: 2, envelope: Buffer.from('second') }, null);
+      // Assess
+      await expect(attempt).rejects.toBeInstanceOf(ConflictError);
+      expect((await store.get('r'))?.envelope.toString()).toBe('first');
+    });
+
+    it('writes on a current revision and refuses a stale or vanished one', async () => {
+      // Prepare
+      const r1 = await store.put({ id: 'r', keyring: 'orders', version: 1, envelope: Buffer.from('one') }, null);
+      // Act
+      const r2 = await store.put({ id: 'r', keyring: 'orders', version: 2, envelope: Buffer.from('two') }, r1);
+      const stale = store.put({ id: 'r', keyring: 'orders', version: 3, envelope: Buffer.from('three') }, r1);
+      const vanished = store.put({ id: 'nope', keyring: 'orders', version: 3, envelope: Buffer.from('x') }, r1);
+      // Assess
+      await expect(stale).rejects.toBeInstanceOf(ConflictError);
+      await expect(vanished).rejects.toBeInstanceOf(ConflictError);
+      const read = await store.get('r');
+      expect(read?.revision).toBe(r2);
+      expect(read?.version).toBe(2);
+    });
+
+    it('throws ValidationError for a bad keyring, version or id and writes nothing', async () => {
+      // Act
+      const attempts = [
+        store.put({ id: 'x', keyring: 'bad/ring', version: 1, envelope: Buffer.from('e') }),
+        store.put({ id: 'x', keyring: 'orders', version: 0, envelope: Buffer.from('e') }),
+        store.put({ id: '', keyring: 'orders', version: 1, envelope: Buffer.from('e') }),
+        store.put({ id: 'x', keyring: 'orders', version: 1, envelope: Buffer.alloc(0) }),
+      ];
+      // Assess
+      for (const a of attempts) await expect(a).rejects.toBeInstanceOf(ValidationError);
+      expect(await store.get('x')).toBeUndefined();
+    });
+  });
+
+  describe('get', () => {
+    it('returns undefined for a missing record and BackendError for an object without rekey metadata', async () => {
+      // Prepare
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/foreign', Body: 'not ours' }));
+      // Act
+      const missing = await store.get('missing');
+      const foreign = store.get('foreign');
+      // Assess
+      expect(missing).toBeUndefined();
+      await expect(foreign).rejects.toBeInstanceOf(BackendError);
+    });
+  });
+
+  describe('delete', () => {
+    it('deletes on the current revision and refuses a stale one', async () => {
+      // Prepare
+      const r1 = await store.put({ id: 'd', keyring: 'orders', version: 1, envelope: Buffer.from('one') });
+      const r2 = await store.put({ id: 'd', keyring: 'orders', version: 1, envelope: Buffer.from('two') }, r1);
+      // Act
+      const stale = store.delete('d', r1);
+      await expect(stale).rejects.toBeInstanceOf(ConflictError);
+      const stillThere = await store.get('d');
+      await store.delete('d', r2);
+      // Assess
+      expect(stillThere?.revision).toBe(r2);
+      expect(await store.get('d')).toBeUndefined();
+    });
+  });
+
+  describe('scanByVersion', () => {
+    it('pages through exactly the records of one keyring version in key order', async () => {
+      // Prepare
+      const specs: [string, string, number][] = [];
+      for (let i = 0; i < 23; i++) specs.push([`r${String(i).padStart(3, '0')}`, i % 4 === 3 ? 'billing' : 'orders', (i % 3) + 1]);
+      await seed(specs);
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/foreign', Body: 'not ours' }));
+      const expected = specs.filter(([, k, v]) => k === 'orders' && v === 2).map(([id]) => id);
+      // Act
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.scanByVersion('orders', 2, { limit: 2, cursor });
+        seen.push(...page.items.map((r) => r.id));
+        expect(page.items.every((r) => r.keyring === 'orders' && r.version === 2)).toBe(true);
+        cursor = page.cursor;
+        pages++;
+      } while (cursor !== undefined);
+      // Assess
+      expect(seen).toEqual(expected);
+      expect(pages).toBe(Math.ceil(expected.length / 2));
+    });
+
+    it('stops after maxExaminedPerScan objects with a cursor that resumes where it stopped', async () => {
+      // Prepare
+      await seed([['a', 'orders', 1], ['b', 'orders', 2], ['c', 'orders', 2], ['d', 'orders', 1], ['e', 'orders', 2]]);
+      const bounded = new S3RecordStore({ bucket, client: s3, prefix: 'data/', maxExaminedPerScan: 2 });
+      // Act
+      const first = await bounded.scanByVersion('orders', 2, { limit: 10 });
+      const second = await bounded.scanByVersion('orders', 2, { limit: 10, cursor: first.cursor });
+      const third = await bounded.scanByVersion('orders', 2, { limit: 10, cursor: second.cursor });
+      // Assess
+      expect(first.items.map((r) => r.id)).toEqual(['b']);
+      expect(first.cursor).toBeDefined();
+      expect(second.items.map((r) => r.id)).toEqual(['c']);
+      expect(third.items.map((r) => r.id)).toEqual(['e']);
+      expect(third.cursor).toBeUndefined();
+    });
+
+    it('throws ValidationError for a cursor it did not issue', async () => {
+      // Act
+      const attempt = store.scanByVersion('orders', 1, { limit: 5, cursor: 'not-a-cursor' });
+      // Assess
+      await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+    });
+  });
+
+  describe('countByVersion', () => {
+    it('counts the records of each version of one keyring only', async () => {
+      // Prepare
+      await seed([['a', 'orders', 1], ['b', 'orders', 2], ['c', 'orders', 2], ['d', 'billing', 2], ['e', 'orders', 5]]);
+      // Act
+      const counts = await store.countByVersion('orders');
+      // Assess
+      expect([...counts.entries()].sort((x, y) => x[0] - y[0])).toEqual([[1, 1], [2, 2], [5, 1]]);
+    });
+  });
+
+  describe('readHeader', () => {
+    it('returns only the requested first bytes with the size, index and revision', async () => {
+      // Prepare
+      const envelope = randomBytes(10_000);
+      const revision = await store.put({ id: 'h', keyring: 'orders', version: 4, envelope });
+      // Act
+      const head = await store.readHeader('h', 64);
+      // Assess
+      expect(head).toEqual({ id: 'h', keyring: 'orders', version: 4, bytes: envelope.subarray(0, 64), size: 10_000, revision });
+    });
+  });
+
+  describe('rewrapObject', () => {
+    it('replaces the header of a small object, keeps the payload and updates the version metadata', async () => {
+      // Prepare
+      const oldHeader = randomBytes(90);
+      const body = randomBytes(4096);
+      const revision = await store.put({ id: 's', keyring: 'orders', version: 1, envelope: Buffer.concat([oldHeader, body]) });
+      const newHeader = randomBytes(96);
+      // Act
+      const next = await store.rewrapObject({ id: 's', newHeader, oldHeaderLength: 90, version: 2, expectedRevision: revision });
+      // Assess
+      const read = await store.get('s');
+      expect(read?.envelope.equals(Buffer.concat([newHeader, body]))).toBe(true);
+      expect(read?.version).toBe(2);
+      expect(read?.revision).toBe(next);
+    });
+
+    it('builds a large object inside S3 with ranged part copies and keeps every payload byte', async () => {
+      // Prepare
+      const big = new S3RecordStore({ bucket, client: s3, prefix: 'data/', multipartThresholdBytes: 5 * MiB + 1, copyPartBytes: 5 * MiB });
+      const oldHeader = randomBytes(120);
+      const body = randomBytes(11 * MiB + 12345);
+      const revision = await big.put({ id: 'big', keyring: 'orders', version: 1, envelope: Buffer.concat([oldHeader, body]) });
+      const newHeader = randomBytes(133);
+      // Act
+      const next = await big.rewrapObject({ id: 'big', newHeader, oldHeaderLength: 120, version: 2, expectedRevision: revision });
+      // Assess
+      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'data/big' }));
+      const bytes = Buffer.from(await out.Body!.transformToByteArray());
+      expect(bytes.length).toBe(133 + body.length);
+      expect(bytes.equals(Buffer.concat([newHeader, body]))).toBe(true);
+      expect(out.Metadata).toMatchObject({ 'rekey-keyring': 'orders', 'rekey-version': '2' });
+      expect(out.ETag).toBe(next);
+      expect(next).toMatch(/-3"$/);
+    });
+
+    it('throws ConflictError and changes nothing when the record changed since it was read', async () => {
+      // Prepare
+      const r1 = await store.put({ id: 'c', keyring: 'orders', version: 1, envelope: Buffer.from('HEADERbody') });
+      const r2 = await store.put({ id: 'c', keyring: 'orders', version: 1, envelope: Buffer.from('HEADERnewer-body') }, r1);
+      // Act
+      const attempt = store.rewrapObject({ id: 'c', newHeader: Buffer.from('H2'), oldHeaderLength: 6, version: 2, expectedRevision: r1 });
+      // Assess
+      await expect(attempt).rejects.toBeInstanceOf(ConflictError);
+      const read = await store.get('c');
+      expect(read?.revision).toBe(r2);
+      expect(read?.envelope.toString()).toBe('HEADERnewer-body');
+    });
+
+    it('throws ValidationError when the old header is longer than the object', async () => {
+      // Prepare
+      const r = await store.put({ id: 'v', keyring: 'orders', version: 1, envelope: Buffer.from('short') });
+      // Act
+      const attempt = store.rewrapObject({ id: 'v', newHeader: Buffer.from('H'), oldHeaderLength: 6, version: 2, expectedRevision: r });
+      // Assess
+      await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+      expect((await store.get('v'))?.envelope.toString()).toBe('short');
+    });
+  });
+});

@@ -1,0 +1,52 @@
+import { createEscrowHandler } from '../../../functions/escrow/handler';
+import { createHarness, lambdaContext, type Harness } from './support/harness';
+
+describe('escrow function (moto KMS + S3 Object Lock)', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  describe('archive', () => {
+    it('archives every version lacking an escrow record once, and records it in the catalog', async () => {
+      // Prepare
+      h = await createHarness();
+      await h.services.keyrings.rotate(h.keyring, { actor: 'test', reason: 'second version' });
+      const handler = createEscrowHandler(h.deps);
+      // Act
+      const first = await handler({ keyring: h.keyring, action: 'archive' }, lambdaContext());
+      const second = await handler({ action: 'archive', keyring: h.keyring }, lambdaContext());
+      // Assess
+      expect(first).toMatchObject({ ok: true, results: [{ keyring: h.keyring, versions: [{ version: 1, created: true }, { version: 2, created: true }] }] });
+      expect(second).toMatchObject({ ok: true, results: [{ keyring: h.keyring, versions: [] }] });
+      expect(await h.services.escrowStore.list(h.keyring)).toEqual([1, 2]);
+      const catalog = await h.services.keyrings.get(h.keyring);
+      expect(catalog.versions.every((v) => v.escrowedAt !== undefined)).toBe(true);
+      expect(h.metrics.values('EscrowVersionsArchived', { keyring: h.keyring })).toEqual([1, 1]);
+    });
+  });
+
+  describe('drill', () => {
+    it('publishes zero failures and records verifiedAt when every version restores', async () => {
+      // Prepare
+      h = await createHarness();
+      const handler = createEscrowHandler(h.deps);
+      await handler({ keyring: h.keyring, action: 'archive' }, lambdaContext());
+      // Act
+      const out = await handler({ keyring: h.keyring, action: 'drill' }, lambdaContext());
+      // Assess
+      expect(out).toMatchObject({ ok: true, action: 'drill', results: [{ failures: 0, versions: [{ version: 1, ok: true }] }] });
+      expect(h.metrics.values('EscrowDrillFailures', { keyring: h.keyring })).toEqual([0]);
+      expect((await h.services.keyrings.get(h.keyring)).versions[0]!.escrowVerifiedAt).toBe(h.now().toISOString());
+    });
+
+    it('publishes the number of failed versions when escrow records are missing', async () => {
+      // Prepare
+      h = await createHarness();
+      // Act
+      const out = await createEscrowHandler(h.deps)({ keyring: h.keyring, action: 'drill' }, lambdaContext());
+      // Assess
+      expect(out).toMatchObject({ ok: false, results: [{ failures: 1, versions: [{ version: 1, ok: false, reason: 'missing' }] }] });
+      expect(h.metrics.values('EscrowDrillFailures', { keyring: h.keyring })).toEqual([1]);
+      expect((await h.services.keyrings.get(h.keyring)).versions[0]!.escrowVerifiedAt).toBeUndefined();
+    });
+  });
+});

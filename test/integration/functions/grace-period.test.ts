@@ -1,0 +1,136 @@
+import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { createEscrowHandler } from '../../../functions/escrow/handler';
+import { createGracePeriodHandler } from '../../../functions/grace-period/handler';
+import { createHarness, lambdaContext, putRecords, statesOf, type Harness } from './support/harness';
+
+const POLICY = { rotateEverySeconds: 3600, propagationSeconds: 60, graceSeconds: 120, retentionSeconds: 300 };
+
+async function putDecryptStats(h: Harness, version: number, failures: number, attempts: number): Promise<void> {
+  const at = new Date(h.now().getTime() - 60_000);
+  const dims = [
+    { Name: 'keyring', Value: h.keyring },
+    { Name: 'version', Value: String(version) },
+  ];
+  await h.clients.cloudWatch.send(
+    new PutMetricDataCommand({
+      Namespace: 'Rekey',
+      MetricData: [
+        { MetricName: 'DecryptFailures', Dimensions: dims, Value: failures, Unit: 'Count', Timestamp: at },
+        { MetricName: 'DecryptAttempts', Dimensions: dims, Value: attempts, Unit: 'Count', Timestamp: at },
+      ],
+    }),
+  );
+}
+
+describe('grace-period function (moto KMS + S3 + CloudWatch)', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  describe('lifecycle transitions', () => {
+    it('walks a rotation through pending, active, rotating, deprecated and disabled', async () => {
+      // Prepare
+      h = await createHarness({ policy: POLICY });
+      const handler = createGracePeriodHandler(h.deps);
+      const seen: Array<Array<[number, string]>> = [];
+      // Act
+      for (const step of [3601, 61, 121]) {
+        h.advance(step);
+        await handler({ keyring: h.keyring }, lambdaContext());
+        seen.push(await statesOf(h));
+      }
+      // Assess
+      expect(seen).toEqual([
+        [[1, 'active'], [2, 'pending']],
+        [[1, 'rotating'], [2, 'active']],
+        [[1, 'disabled'], [2, 'active']],
+      ]);
+    });
+
+    it('keeps a deprecated version while a record references it and publishes the distribution', async () => {
+      // Prepare
+      h = await createHarness({ policy: POLICY });
+      await putRecords(h, 2);
+      const handler = createGracePeriodHandler(h.deps);
+      // Act
+      for (const step of [3601, 61, 121]) {
+        h.advance(step);
+        await handler({}, lambdaContext());
+      }
+      const out = (await handler({ keyring: h.keyring }, lambdaContext())) as unknown as { results: Array<{ distribution: unknown }> };
+      // Assess
+      expect(await statesOf(h)).toEqual([[1, 'deprecated'], [2, 'active']]);
+      expect(out.results[0]!.distribution).toMatchObject({ records: { '1': 2 } });
+      expect(h.metrics.values('RecordsByVersion', { keyring: h.keyring, version: 1 }).at(-1)).toBe(2);
+      expect(h.metrics.values('OldestReferencedVersionAge', { keyring: h.keyring }).at(-1)).toBe(3601 + 61 + 121);
+    });
+
+    it('destroys a disabled version only after its retention and a verified escrow drill', async () => {
+      // Prepare
+      h = await createHarness({ policy: POLICY });
+      const grace = createGracePeriodHandler(h.deps);
+      const escrow = createEscrowHandler(h.deps);
+      for (const step of [3601, 61, 121]) {
+        h.advance(step);
+        await grace({ keyring: h.keyring }, lambdaContext());
+      }
+      h.advance(301);
+      // Act
+      await grace({ keyring: h.keyring }, lambdaContext());
+      const beforeEscrow = await statesOf(h);
+      await escrow({ keyring: h.keyring, action: 'archive' }, lambdaContext());
+      await escrow({ keyring: h.keyring, action: 'drill' }, lambdaContext());
+      await grace({ keyring: h.keyring }, lambdaContext());
+      // Assess
+      expect(beforeEscrow).toEqual([[1, 'disabled'], [2, 'active']]);
+      expect(await statesOf(h)).toEqual([[1, 'destroyed'], [2, 'active']]);
+    });
+  });
+
+  describe('circuit breaker', () => {
+    it('trips during a rotation when decrypt failures exceed the threshold, pausing transitions', async () => {
+      // Prepare
+      h = await createHarness({ policy: POLICY });
+      const handler = createGracePeriodHandler(h.deps);
+      h.advance(3601);
+      await handler({ keyring: h.keyring }, lambdaContext());
+      await putDecryptStats(h, 1, 40, 100);
+      h.advance(61);
+      // Act
+      const out = await handler({ keyring: h.keyring }, lambdaContext());
+      // Assess
+      expect(out).toMatchObject({ results: [{ keyring: h.keyring, breaker: 'trip', paused: 'breaker', applied: [] }] });
+      expect(await statesOf(h)).toEqual([[1, 'active'], [2, 'pending']]);
+      expect((await h.services.keyrings.get(h.keyring)).breaker?.reason).toMatch(/above 10.00%/);
+      expect(h.metrics.values('BreakerTripped', { keyring: h.keyring }).at(-1)).toBe(1);
+    });
+
+    it('does not trip when no rotation is under way', async () => {
+      // Prepare
+      h = await createHarness({ policy: POLICY });
+      await putDecryptStats(h, 1, 40, 100);
+      // Act
+      const out = await createGracePeriodHandler(h.deps)({ keyring: h.keyring }, lambdaContext());
+      // Assess
+      expect(out).toMatchObject({ results: [{ keyring: h.keyring, breaker: 'hold' }] });
+      expect((await h.services.keyrings.get(h.keyring)).breaker).toBeUndefined();
+    });
+
+    it('resets once the failure rate falls back, and the rotation resumes', async () => {
+      // Prepare
+      h = await createHarness({ policy: POLICY });
+      const handler = createGracePeriodHandler(h.deps);
+      h.advance(3601);
+      await handler({ keyring: h.keyring }, lambdaContext());
+      await putDecryptStats(h, 1, 40, 100);
+      h.advance(61);
+      await handler({ keyring: h.keyring }, lambdaContext());
+      h.advance(1800);
+      await putDecryptStats(h, 1, 0, 500);
+      // Act
+      const out = await handler({ keyring: h.keyring }, lambdaContext());
+      // Assess
+      expect(out).toMatchObject({ results: [{ keyring: h.keyring, breaker: 'reset' }] });
+      expect(await statesOf(h)).toEqual([[1, 'rotating'], [2, 'active']]);
+    });
+  });
+});

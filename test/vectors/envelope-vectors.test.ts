@@ -1,0 +1,158 @@
+import { createDecipheriv, createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { EnvelopeClient, inspectEnvelope } from '../../shared/envelope';
+import type { CallerContext, VersionKeyProvider } from '../../shared/envelope';
+import { unwrapDataKey, wrapDataKey } from '../../shared/envelope/envelope-crypto';
+import { DATA_KEY_SOURCE } from '../../shared/envelope/internal-seams';
+import { DecryptError } from '../../shared/errors';
+
+interface PositiveVector {
+  name: string;
+  keyring: string;
+  version: number;
+  frameSize?: number;
+  context?: CallerContext;
+  storeContext: boolean;
+  dataKey: string;
+  plaintext: string;
+  envelope: string;
+}
+interface Vectors {
+  versionKey: string;
+  positive: PositiveVector[];
+  negative: Array<{ name: string; keyring: string; version: number; envelope: string; error: string }>;
+}
+
+const vectors = JSON.parse(readFileSync(path.join(__dirname, 'envelope-v1.json'), 'utf8')) as Vectors;
+const vk = Buffer.from(vectors.versionKey, 'hex');
+
+function fixedProvider(version: number, requests: Array<[string, number]> = []): VersionKeyProvider {
+  return {
+    forEncrypt: async () => ({ version, key: vk }),
+    forDecrypt: async (keyring, v) => {
+      requests.push([keyring, v]);
+      return vk;
+    },
+  };
+}
+
+/** Canonical context encoding written out from the spec, independent of the implementation. */
+function specContext(ctx: CallerContext): Buffer {
+  const pairs = Object.entries(ctx).map(([k, v]) => [Buffer.from(k), Buffer.from(v)] as const).sort((a, b) => Buffer.compare(a[0], b[0]));
+  const parts: Buffer[] = [Buffer.from([0, pairs.length])];
+  for (const [k, v] of pairs) parts.push(Buffer.from([k.length >> 8, k.length & 255]), k, Buffer.from([v.length >> 8, v.length & 255]), v);
+  return Buffer.concat(parts);
+}
+
+/** Decrypts a vector by reading docs/envelope-format.md literally, with node:crypto only. */
+function specDecrypt(env: Buffer, ctx: CallerContext | undefined): Buffer {
+  const suite = env[1]!;
+  const flags = env[2]!;
+  let off = 4 + env[3]!;
+  let frameSize = 0;
+  if (suite === 2) {
+    frameSize = env.readUInt32BE(off);
+    off += 4;
+  }
+  if (flags & 2) off += 2 + env.readUInt16BE(off);
+  const commitment = env.subarray(off, off + 32);
+  const ah = env.subarray(0, off + 32);
+  off += 32 + 4;
+  const kw = createDecipheriv('id-aes256-wrap', vk, Buffer.from('a6a6a6a6a6a6a6a6', 'hex'));
+  const dk = Buffer.concat([kw.update(env.subarray(off, off + 40)), kw.final()]);
+  off += 40;
+  const block = createHmac('sha512', dk).update(Buffer.concat([Buffer.from('rekey/v1/'), Buffer.from([suite, 1])])).digest();
+  expect(block.subarray(32).equals(commitment)).toBe(true);
+  const aad = flags & 1 ? Buffer.concat([ah, specContext(ctx!)]) : ah;
+  const gcm = (nonce: Buffer, ct: Buffer, tag: Buffer, extraAad?: Buffer): Buffer => {
+    const d = createDecipheriv('aes-256-gcm', block.subarray(0, 32), nonce);
+    d.setAAD(extraAad === undefined ? aad : Buffer.concat([aad, extraAad]));
+    d.setAuthTag(tag);
+    return Buffer.concat([d.update(ct), d.final()]);
+  };
+  if (suite === 1) return gcm(Buffer.alloc(12), env.subarray(off, env.length - 16), env.subarray(env.length - 16));
+  const out: Buffer[] = [];
+  for (let i = 0; ; i += 1) {
+    const nonce = Buffer.alloc(12);
+    nonce.writeUInt32BE(i, 4);
+    if (env.length - off >= frameSize + 16 + 20) {
+      out.push(gcm(nonce, env.subarray(off, off + frameSize), env.subarray(off + frameSize, off + frameSize + 16)));
+      off += frameSize + 16;
+    } else {
+      const n = env.readUInt32BE(off);
+      nonce.writeUInt32BE(1, 8);
+      out.push(gcm(nonce, env.subarray(off + 4, off + 4 + n), env.subarray(off + 4 + n, off + 20 + n), env.subarray(off, off + 4)));
+      expect(off + 20 + n).toBe(env.length);
+      return Buffer.concat(out);
+    }
+  }
+}
+
+describe('envelope format v1 vectors', () => {
+  describe('positive vectors', () => {
+    it.each(vectors.positive.map((v) => [v.name, v] as const))('decrypts "%s" to its plaintext', async (_name, v) => {
+      // Prepare
+      const requests: Array<[string, number]> = [];
+      const client = new EnvelopeClient(fixedProvider(v.version, requests));
+      const envelope = Buffer.from(v.envelope, 'hex');
+      // Act
+      const out = await client.decrypt(envelope, { context: v.context });
+      // Assess
+      expect(out.plaintext.toString('hex')).toBe(v.plaintext);
+      expect(requests).toEqual([[v.keyring, v.version]]);
+      expect(inspectEnvelope(envelope)).toMatchObject({ keyring: v.keyring, version: v.version, framed: v.frameSize !== undefined, contextBound: v.context !== undefined });
+    });
+
+    it.each(vectors.positive.map((v) => [v.name, v] as const))('decrypts "%s" by the spec alone', (_name, v) => {
+      // Act
+      const pt = specDecrypt(Buffer.from(v.envelope, 'hex'), v.context);
+      // Assess
+      expect(pt.toString('hex')).toBe(v.plaintext);
+    });
+
+    it.each(vectors.positive.map((v) => [v.name, v] as const))('re-encrypts "%s" to the same bytes with the same data key', async (_name, v) => {
+      // Prepare
+      const dk = Buffer.from(v.dataKey, 'hex');
+      const client = new EnvelopeClient(fixedProvider(v.version), { [DATA_KEY_SOURCE]: () => Buffer.from(dk) } as object);
+      const pt = Buffer.from(v.plaintext, 'hex');
+      const opts = { context: v.context, storeContext: v.storeContext };
+      // Act
+      let envelope: Buffer;
+      if (v.frameSize === undefined) envelope = await client.encrypt(v.keyring, pt, opts);
+      else {
+        const chunks: Buffer[] = [];
+        for await (const c of Readable.from([pt]).pipe(client.encryptStream(v.keyring, { ...opts, frameSize: v.frameSize }))) chunks.push(c as Buffer);
+        envelope = Buffer.concat(chunks);
+      }
+      // Assess
+      expect(envelope.toString('hex')).toBe(v.envelope);
+    });
+  });
+
+  describe('negative vectors', () => {
+    it.each(vectors.negative.map((v) => [v.name, v] as const))('rejects "%s" with DecryptError', async (_name, v) => {
+      // Prepare: the vector key belongs to exactly (keyring, version); other versions have other keys
+      const client = new EnvelopeClient({
+        forEncrypt: async () => ({ version: v.version, key: vk }),
+        forDecrypt: async (keyring, version) => (keyring === v.keyring && version === v.version ? vk : createHmac('sha256', vk).update(`${keyring}#${version}`).digest()),
+      });
+      // Act / Assess
+      await expect(client.decrypt(Buffer.from(v.envelope, 'hex'))).rejects.toThrow(new DecryptError());
+    });
+  });
+
+  describe('AES-256-KW', () => {
+    it('matches RFC 3394 section 4.6 (256-bit key data with a 256-bit KEK)', () => {
+      // Prepare
+      const kek = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
+      const keyData = Buffer.from('00112233445566778899aabbccddeeff000102030405060708090a0b0c0d0e0f', 'hex');
+      // Act
+      const wrapped = wrapDataKey(kek, keyData);
+      // Assess
+      expect(wrapped.toString('hex')).toBe('28c9f404c4b810f4cbccb35cfb87f8263f5786e2d80ed326cbc7f0e71a99f43bfb988b9b7a02dd21');
+      expect(unwrapDataKey(kek, wrapped).equals(keyData)).toBe(true);
+    });
+  });
+});
