@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { cpus, freemem, totalmem, tmpdir } from 'node:os';
+import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FileKeyVault } from '../shared/adapters/local/file-key-vault';
 import { SqliteCatalogStore } from '../shared/adapters/local/sqlite-catalog-store';
@@ -49,6 +49,8 @@ export interface ReencryptBenchRow {
   readonly seconds: number;
   readonly recordsPerSecond: number;
   readonly migrated: number;
+  /** 1-minute load average when the measurement started (other work on the machine skews figures). */
+  readonly loadAverage1m: number;
 }
 
 /** Result of {@link runReencryptBench}. */
@@ -75,10 +77,11 @@ export interface ReencryptBenchResult {
 const KEYRING = 'bench';
 const noAudit: AuditSink = { record: async () => undefined };
 
-async function measure(fn: () => Promise<number>): Promise<{ seconds: number; migrated: number }> {
+async function measure(fn: () => Promise<number>): Promise<{ seconds: number; migrated: number; load: number }> {
+  const load = loadavg()[0] ?? 0;
   const start = performance.now();
   const migrated = await fn();
-  return { seconds: (performance.now() - start) / 1000, migrated };
+  return { seconds: (performance.now() - start) / 1000, migrated, load };
 }
 
 /** Runs the benchmark and returns its figures (nothing is written). */
@@ -200,8 +203,8 @@ export async function runReencryptBench(opts: ReencryptBenchOptions = {}): Promi
   };
 }
 
-function row(sizeBytes: number, records: number, approach: ReencryptBenchRow['approach'], m: { seconds: number; migrated: number }): ReencryptBenchRow {
-  return { sizeBytes, records, approach, seconds: round(m.seconds), recordsPerSecond: Math.round(m.migrated / m.seconds), migrated: m.migrated };
+function row(sizeBytes: number, records: number, approach: ReencryptBenchRow['approach'], m: { seconds: number; migrated: number; load: number }): ReencryptBenchRow {
+  return { sizeBytes, records, approach, seconds: round(m.seconds), recordsPerSecond: Math.round(m.migrated / m.seconds), migrated: m.migrated, loadAverage1m: round(m.load) };
 }
 
 function round(x: number): number {
@@ -210,9 +213,9 @@ function round(x: number): number {
 
 /** Prints the figures as a table. */
 export function formatReencryptBench(result: ReencryptBenchResult): string {
-  const lines = ['size      approach   records   seconds   records/s'];
+  const lines = ['size      approach   records   seconds   records/s   load(1m)'];
   for (const r of result.rows) {
-    lines.push(`${String(r.sizeBytes).padEnd(9)} ${r.approach.padEnd(10)} ${String(r.migrated).padStart(7)} ${r.seconds.toFixed(2).padStart(9)} ${String(r.recordsPerSecond).padStart(11)}`);
+    lines.push(`${String(r.sizeBytes).padEnd(9)} ${r.approach.padEnd(10)} ${String(r.migrated).padStart(7)} ${r.seconds.toFixed(2).padStart(9)} ${String(r.recordsPerSecond).padStart(11)} ${r.loadAverage1m.toFixed(2).padStart(10)}`);
   }
   const t = result.targets;
   if (t.largeOverSmallRewrapTime !== undefined) lines.push(`rewrap time, largest / smallest size: ${t.largeOverSmallRewrapTime}x (target <= 1.5x: ${t.largeWithin1_5xOfSmall ? 'met' : 'missed'})`);

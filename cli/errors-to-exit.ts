@@ -30,7 +30,24 @@ export function describeFailure(err: unknown): { line: string; exitCode: number 
   if (isRekeyError(err)) {
     return { line: `rekey: ${err.message}`, exitCode: EXIT_BY_CODE[err.code] ?? 1 };
   }
+  const fsFailure = describeFileError(err);
+  if (fsFailure) return fsFailure;
   const name = err instanceof Error ? err.name : typeof err;
   // Unknown errors may come from anywhere (a dependency's message could quote input), so show the class only.
   return { line: `rekey: unexpected ${name}; rerun with REKEY_DEBUG=1 for details`, exitCode: 1 };
+}
+
+const EXIT_BY_ERRNO: Readonly<Record<string, number>> = { ENOENT: 4, EEXIST: 5, EISDIR: 2, ENOTDIR: 2, EACCES: 6, EPERM: 6, ENOSPC: 6 };
+
+/**
+ * A file named on the command line that cannot be opened or created (--in, --out) is an
+ * operator mistake, not an unexpected failure: name the path and the errno, nothing else.
+ */
+function describeFileError(err: unknown): { line: string; exitCode: number } | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const { code, syscall, path } = err as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || typeof syscall !== 'string' || typeof path !== 'string') return undefined;
+  const exitCode = EXIT_BY_ERRNO[code];
+  if (exitCode === undefined) return undefined;
+  return { line: `rekey: cannot ${syscall} '${path}': ${code}${code === 'EEXIST' ? ' (refusing to overwrite)' : ''}`, exitCode };
 }

@@ -4,24 +4,44 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerLocalCommands } from './local-commands';
+import { registerAwsCommands, type AwsOpener } from './aws-commands';
 import { describeFailure } from './errors-to-exit';
 
-/** Builds the command tree (exported for tests). */
-export function buildProgram(): Command {
+/** True when `--aws` comes before the subcommand: the command tree is then AWS mode's. */
+function wantsAws(argv: readonly string[]): boolean {
+  for (const a of argv) {
+    if (a === '--aws') return true;
+    if (!a.startsWith('-')) return false;
+  }
+  return false;
+}
+
+/** Builds the command tree of local mode, or of AWS mode (exported for tests). */
+export function buildProgram(mode: 'local' | 'aws' = 'local', awsOpener?: AwsOpener): Command {
   const program = new Command('rekey')
     .description('automated key rotation: envelope encryption with versioned keys (local mode; --aws drives a deployed stack)')
-    .option('--home <dir>', 'rekey home for local mode (default $REKEY_HOME or ./.rekey)')
-    .option('--now <iso-time>', 'local mode: act as if it were this time (every lifecycle decision)')
+    .option('--aws', 'drive a deployed rekey stack instead of the local home')
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
-  registerLocalCommands(program);
+  if (mode === 'aws') {
+    program
+      .option('--stack <name>', 'the deployed stack (default Rekey)')
+      .option('--region <region>', 'AWS region (default from the environment)')
+      .option('--endpoint <url>', 'endpoint override for every AWS client (emulators)');
+    registerAwsCommands(program, awsOpener);
+  } else {
+    program
+      .option('--home <dir>', 'rekey home for local mode (default $REKEY_HOME or ./.rekey)')
+      .option('--now <iso-time>', 'local mode: act as if it were this time (every lifecycle decision)');
+    registerLocalCommands(program);
+  }
   return program;
 }
 
 /** Runs the CLI with `argv` and returns the exit code (never throws). */
-export async function run(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+export async function run(argv: readonly string[], options: { awsOpener?: AwsOpener } = {}): Promise<number> {
+  const program = buildProgram(wantsAws(argv) ? 'aws' : 'local', options.awsOpener);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     return 0;

@@ -95,12 +95,13 @@ export class SweepStateMachine extends Construct {
         itemReader: new RecordTargetsReader(props.targetBucketArns),
         itemBatcher: new sfn.ItemBatcher({
           maxItemsPerBatch: props.itemsPerBatch,
+          // Rendered verbatim by CDK (no JsonPath processing here), hence the explicit `.$` keys.
           batchInput: {
-            keyring: sfn.JsonPath.stringAt('$.keyring'),
-            bucket: sfn.JsonPath.stringAt('$.bucket'),
-            prefix: sfn.JsonPath.stringAt('$.prefix'),
-            mode: sfn.JsonPath.stringAt('$.mode'),
-            ...(withVersion ? { version: sfn.JsonPath.numberAt('$.version') } : {}),
+            'keyring.$': '$.keyring',
+            'bucket.$': '$.bucket',
+            'prefix.$': '$.prefix',
+            'mode.$': '$.mode',
+            ...(withVersion ? { 'version.$': '$.version' } : {}),
           },
         }),
         maxConcurrency: props.maxConcurrency,

@@ -29,7 +29,7 @@ export interface ReencryptMetrics {
 export const noMetrics: ReencryptMetrics = { increment: () => undefined };
 
 /** The caller-context key under which a record's id is bound into its envelope. */
-export const RECORD_ID_CONTEXT_KEY = 'rekey-record-id';
+export const RECORD_ID_CONTEXT_KEY = 'rekey:record-id';
 
 /** The context an envelope of record `id` is bound to: the caller's context plus the record id. */
 export function recordContext(id: string, context?: CallerContext): CallerContext {

@@ -294,6 +294,10 @@ describe('RekeyStack', () => {
       expect(definition).toContain('\\"Mode\\":\\"DISTRIBUTED\\"');
       expect(definition).toContain('listObjectsV2');
       expect(definition).toContain('\\"MaxItemsPerBatch\\":100');
+      // A revocation's sweep carries the revoked version through to every batch.
+      expect(definition).toContain('\\"IsPresent\\":true');
+      expect(definition).toContain('\\"version.$\\":\\"$.version\\"');
+      expect(definition.split('\\"keyring.$\\":\\"$.keyring\\"')).toHaveLength(3);
       expect(sm?.Properties).toMatchObject({ TracingConfiguration: { Enabled: true }, LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false } });
     });
   });

@@ -71,7 +71,7 @@ describe('EmergencyRevocation', () => {
       for (const [id, value] of values) {
         expect((await service.get(id, { context: { tenant: 'a' } })).plaintext.toString()).toBe(value);
       }
-      await expect(stack.envelopes.decrypt(leaked, { context: { 'rekey-record-id': 'cur-0', tenant: 'a' } })).rejects.toBeInstanceOf(VersionUnavailableError);
+      await expect(stack.envelopes.decrypt(leaked, { context: recordContext('cur-0', { tenant: 'a' }) })).rejects.toBeInstanceOf(VersionUnavailableError);
       expect((await stack.keyrings.get('pii')).versions.map((v) => [v.version, v.state])).toEqual([[1, 'rotating'], [2, 'disabled'], [3, 'active']]);
       expect(auditActions()).toEqual(expect.arrayContaining([
         'version.revoked', 'version.activated', 'revocation.revoked', 'revocation.keys-invalidated', 'revocation.cache-purged',

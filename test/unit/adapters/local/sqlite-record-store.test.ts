@@ -238,3 +238,84 @@ describe('SqliteRecordStore', () => {
     });
   });
 });
+
+describe('SqliteRecordStore batch capabilities', () => {
+  let home: string;
+  let store: SqliteRecordStore;
+
+  beforeEach(async () => {
+    home = mkdtempSync(join(tmpdir(), 'rekey-records-'));
+    store = new SqliteRecordStore({ home, headerLength: () => HEADER });
+    await store.putMany([
+      { id: 'a', keyring: 'pii', version: 1, envelope: bytes('ha', 'body-a') },
+      { id: 'b', keyring: 'pii', version: 1, envelope: bytes('hb', 'body-b') },
+    ]);
+  });
+
+  afterEach(() => {
+    store.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  describe('getHeader', () => {
+    it('returns the header and revision without the body', async () => {
+      // Prepare
+      const full = (await store.get('a'))!;
+      // Act
+      const header = await store.getHeader('a');
+      // Assess
+      expect(header).toEqual({ id: 'a', keyring: 'pii', version: 1, header: full.envelope.subarray(0, HEADER), revision: full.revision });
+      expect(await store.getHeader('missing')).toBeUndefined();
+    });
+  });
+
+  describe('putHeaders', () => {
+    it('replaces headers and keeps bodies, each write succeeding or conflicting on its own', async () => {
+      // Prepare
+      const a = (await store.get('a'))!;
+      const b = (await store.get('b'))!;
+      await store.put({ id: 'b', keyring: 'pii', version: 1, envelope: bytes('hb', 'newer-b') }, b.revision);
+      // Act
+      const outcomes = await store.putHeaders([
+        { write: { id: 'a', keyring: 'pii', version: 2, header: Buffer.from('HA2'.padEnd(HEADER, '.')) }, expectedRevision: a.revision },
+        { write: { id: 'b', keyring: 'pii', version: 2, header: Buffer.from('HB2'.padEnd(HEADER, '.')) }, expectedRevision: b.revision },
+        { write: { id: 'zz', keyring: 'pii', version: 2, header: Buffer.from('HZ'.padEnd(HEADER, '.')) }, expectedRevision: null },
+      ]);
+      // Assess
+      expect(outcomes.map((o) => o.ok)).toEqual([true, false, false]);
+      expect(await store.get('a')).toMatchObject({ version: 2, envelope: bytes('HA2', 'body-a'), revision: (outcomes[0] as { revision: string }).revision });
+      expect(await store.get('b')).toMatchObject({ version: 1, envelope: bytes('hb', 'newer-b') });
+      expect(await store.get('zz')).toBeUndefined();
+    });
+
+    it('throws ValidationError and writes nothing when one write is invalid', async () => {
+      // Prepare
+      const a = (await store.get('a'))!;
+      // Act
+      const attempt = store.putHeaders([
+        { write: { id: 'a', keyring: 'pii', version: 2, header: Buffer.from('HA2'.padEnd(HEADER, '.')) }, expectedRevision: a.revision },
+        { write: { id: 'b', keyring: 'pii', version: 0, header: Buffer.from('x') }, expectedRevision: a.revision },
+      ]);
+      // Assess
+      await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+      expect((await store.get('a'))?.version).toBe(1);
+    });
+  });
+
+  describe('putBatch', () => {
+    it('writes whole envelopes conditionally in one commit, reporting conflicts per write', async () => {
+      // Prepare
+      const a = (await store.get('a'))!;
+      // Act
+      const outcomes = await store.putBatch([
+        { write: { id: 'a', keyring: 'pii', version: 3, envelope: bytes('h3', 'fresh-a') }, expectedRevision: a.revision },
+        { write: { id: 'b', keyring: 'pii', version: 3, envelope: bytes('h3', 'fresh-b') }, expectedRevision: a.revision },
+        { write: { id: 'c', keyring: 'pii', version: 3, envelope: bytes('h3', 'new-c') }, expectedRevision: null },
+      ]);
+      // Assess
+      expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
+      expect(await store.countByVersion('pii')).toEqual(new Map([[1, 1], [3, 2]]));
+      expect((await store.get('b'))?.envelope).toEqual(bytes('hb', 'body-b'));
+    });
+  });
+});

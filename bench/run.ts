@@ -1,0 +1,50 @@
+/**
+ * `npm run bench`: every benchmark in one run, each printing its table and writing
+ * bench/results/<name>.json. Ratios are against baselines measured in the same run on the same
+ * machine; absolute figures depend on the machine. `npm run bench -- envelope cache` runs a subset.
+ * REKEY_BENCH_RECORDS sets the sweep benchmark's record count (default 100,000).
+ */
+import { runEnvelopeBench } from './envelope';
+import { runReencryptBench, formatReencryptBench } from './reencrypt';
+import { runCacheBench } from './cache';
+import { runBundleBench, formatBundleTable } from './bundles';
+import { writeResult } from './lib/measure';
+import { quietSdkNodeVersionWarning } from '../cli/quiet-warnings';
+
+const BENCHES: Record<string, () => Promise<void>> = {
+  envelope: async () => {
+    writeResult('envelope', await runEnvelopeBench());
+  },
+  reencrypt: async () => {
+    const records = Number(process.env.REKEY_BENCH_RECORDS ?? 100_000);
+    const r = await runReencryptBench({ records, log: (line: string) => console.error(line) });
+    console.log(`\n${formatReencryptBench(r)}`);
+    writeResult('reencrypt', r);
+  },
+  cache: async () => {
+    writeResult('cache', await runCacheBench());
+  },
+  bundles: async () => {
+    const r = await runBundleBench();
+    console.log(`\n${formatBundleTable(r)}`);
+    writeResult('bundles', r);
+  },
+};
+
+async function main(): Promise<void> {
+  quietSdkNodeVersionWarning();
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((w) => !(w in BENCHES));
+  if (unknown.length > 0) throw new Error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}`);
+  for (const name of wanted.length > 0 ? wanted : Object.keys(BENCHES)) {
+    const start = Date.now();
+    console.log(`\n######## ${name}`);
+    await (BENCHES[name] as () => Promise<void>)();
+    console.log(`(${name}: ${((Date.now() - start) / 1000).toFixed(1)} s; bench/results/${name}.json)`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});
