@@ -7,7 +7,7 @@
  * the end every record is decrypted and compared with a digest of its original.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLocal, type LocalServices } from '../cli/local-services';
@@ -15,6 +15,8 @@ import { collectStatus, sweepWithProgress } from '../cli/local-commands';
 import { renderStatus } from '../cli/render';
 import { activeVersion } from '../shared/catalog';
 import { recordContext } from '../shared/reencrypt';
+import { inspectEnvelope } from '../shared/envelope';
+import { run } from '../cli/main';
 
 const DAY = 86_400_000;
 const RECORDS = { pii: 6_000, ops: 4_000 } as const;
@@ -45,9 +47,22 @@ async function main(): Promise<void> {
   try {
     console.log(`rekey walk-through in ${home} (cache: ${rk.cacheBackend})`);
 
-    // 1. Two keyrings with their own policies.
-    await rk.keyrings.createKeyring('pii', { rotateEverySeconds: 30 * 86400, graceSeconds: 7 * 86400, propagationSeconds: 600, retentionSeconds: 30 * 86400 }, { actor: rk.actor });
-    await rk.keyrings.createKeyring('ops', { rotateEverySeconds: 90 * 86400, graceSeconds: 7 * 86400, propagationSeconds: 600, retentionSeconds: 30 * 86400 }, { actor: rk.actor });
+    // 1. The CLI on this home: two keyrings with their own policies, one message through
+    //    encrypt, inspect and decrypt (the same commands an operator types).
+    const cli = async (...args: string[]) => {
+      console.log(`$ rekey ${args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
+      const code = await run(['--home', home, '--now', clock().toISOString(), ...args]);
+      if (code !== 0) throw new Error(`rekey ${args[0]} exited ${code}`);
+    };
+    const msg = join(home, 'message.txt');
+    const msgRk = join(home, 'message.rk');
+    writeFileSync(msg, 'card 4111-1111-1111-1111, exp 12/29\n');
+    await cli('keyring', 'create', 'pii', '--rotate-every', '30d', '--grace', '7d', '--propagation', '10m', '--retention', '30d');
+    await cli('keyring', 'create', 'ops', '--rotate-every', '90d', '--grace', '7d', '--propagation', '10m', '--retention', '30d');
+    await cli('encrypt', '--keyring', 'pii', '--context', 'tenant=acme', '--in', msg, '--out', msgRk);
+    await cli('inspect', '--in', msgRk);
+    await cli('decrypt', '--context', 'tenant=acme', '--in', msgRk);
+    await stage('CLI walk-through: keyrings created, a message encrypted, inspected and decrypted');
 
     // 2. 10,000 records, each bound to its id; digests kept to check the end state.
     const digests = new Map<string, string>();
@@ -76,6 +91,18 @@ async function main(): Promise<void> {
     advance(600_000 + 1000);
     await rk.keyrings.tick({ actor: 'scheduler' });
     await stage('10 minutes later: pii v2 active, v1 rotating (still decrypts)', ['pii']);
+
+    // The message of stage 1 moves to v2 by re-wrapping its header only: payload bytes identical.
+    const msgV2 = join(home, 'message-v2.rk');
+    await cli('rewrap', '--in', msgRk, '--out', msgV2);
+    await cli('decrypt', '--context', 'tenant=acme', '--in', msgV2);
+    const [before, after] = [readFileSync(msgRk), readFileSync(msgV2)];
+    const [hb, ha] = [inspectEnvelope(before), inspectEnvelope(after)];
+    const samePayload = before.subarray(hb.headerLength).equals(after.subarray(ha.headerLength));
+    let changed = 0;
+    for (let i = 0; i < hb.headerLength; i += 1) if (before[i] !== after[i]) changed += 1;
+    console.log(`re-wrap: v${hb.version} -> v${ha.version}; ${changed} of the header's ${hb.headerLength} bytes changed (the key slot); payload bytes identical: ${samePayload}`);
+    if (!samePayload || ha.version !== 2) throw new Error('re-wrap changed the payload or missed the active version');
 
     // 5. Lazy re-wrap: the application reads a third of pii; every read of v1 data re-wraps it.
     let rewrapped = 0;

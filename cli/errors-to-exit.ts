@@ -44,7 +44,8 @@ const EXIT_BY_ERRNO: Readonly<Record<string, number>> = { ENOENT: 4, EEXIST: 5, 
  * operator mistake, not an unexpected failure: name the path and the errno, nothing else.
  */
 function describeFileError(err: unknown): { line: string; exitCode: number } | undefined {
-  if (!(err instanceof Error)) return undefined;
+  // Duck-typed: errors from node:fs may come from another realm (a test VM), where instanceof fails.
+  if (typeof err !== 'object' || err === null) return undefined;
   const { code, syscall, path } = err as NodeJS.ErrnoException;
   if (typeof code !== 'string' || typeof syscall !== 'string' || typeof path !== 'string') return undefined;
   const exitCode = EXIT_BY_ERRNO[code];

@@ -6,7 +6,8 @@ import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import { parsePolicy, activeVersion } from '../shared/catalog';
 import { ValidationError, NotFoundError } from '../shared/errors';
-import type { SweepMode, SweepResult } from '../shared/reencrypt';
+import { recordContext } from '../shared/reencrypt';
+import type { SweepMode, SweepOptions, SweepResult } from '../shared/reencrypt';
 import { openLocal, type LocalServices } from './local-services';
 import { collect, parseContext, parseInstant, parsePositiveInt } from './parse';
 import { readInput, streamToFileAtomic, writeSecretFile, writeStdout } from './io';
@@ -52,8 +53,17 @@ function json(data: unknown): Promise<void> {
   return writeStdout(`${JSON.stringify(data, null, 2)}\n`);
 }
 
+/**
+ * The sweep's context resolver for `--context`: records put with an extra context that is not
+ * stored in the envelope can only be decrypted (re-encrypted) when the operator supplies it.
+ */
+function contextForRecords(extra: Record<string, string> | undefined): Pick<SweepOptions, 'contextFor'> {
+  if (extra === undefined) return {};
+  return { contextFor: (record, info) => info.storedContext ?? (info.contextBound ? recordContext(record.id, extra) : undefined) };
+}
+
 /** Sweeps one version with a progress bar on stderr. */
-export async function sweepWithProgress(rk: LocalServices, keyring: string, version: number, mode: SweepMode, opts: { rate?: number; concurrency?: number; batch?: number; quiet?: boolean }): Promise<SweepResult> {
+export async function sweepWithProgress(rk: LocalServices, keyring: string, version: number, mode: SweepMode, opts: { rate?: number; concurrency?: number; batch?: number; quiet?: boolean; contextFor?: SweepOptions['contextFor'] }): Promise<SweepResult> {
   const tty = process.stderr.isTTY === true && opts.quiet !== true;
   let last = 0;
   const result = await rk.sweeper.sweep(keyring, version, {
@@ -62,6 +72,7 @@ export async function sweepWithProgress(rk: LocalServices, keyring: string, vers
     ...(opts.rate !== undefined ? { ratePerSecond: opts.rate } : {}),
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     ...(opts.batch !== undefined ? { batchSize: opts.batch } : {}),
+    ...(opts.contextFor !== undefined ? { contextFor: opts.contextFor } : {}),
     onProgress: (p) => {
       const now = Date.now();
       if (tty && now - last > 100) {
@@ -167,10 +178,13 @@ export function registerLocalCommands(program: Command): void {
     .description('move an envelope from stdin to another version key (header only) and write it to stdout')
     .option('--to-version <n>', 'target version (default: the keyring\'s active version)')
     .option('--in <file>', 'read this file instead of stdin')
-    .action(async (o: { toVersion?: string; in?: string }, cmd: Command) => {
+    .option('--out <file>', 'write this new file instead of stdout')
+    .action(async (o: { toVersion?: string; in?: string; out?: string }, cmd: Command) => {
       const toVersion = o.toVersion !== undefined ? parsePositiveInt(o.toVersion, '--to-version') : undefined;
       await withLocal(cmd, async (rk) => {
-        await writeStdout(await rk.envelopes.rewrap(await readInput(o.in), toVersion !== undefined ? { toVersion } : {}));
+        const envelope = await rk.envelopes.rewrap(await readInput(o.in), toVersion !== undefined ? { toVersion } : {});
+        if (o.out) writeSecretFile(o.out, envelope);
+        else await writeStdout(envelope);
       });
     });
 
@@ -224,13 +238,15 @@ export function registerLocalCommands(program: Command): void {
     .option('--rate <n>', 'records per second at most')
     .option('--concurrency <n>', 'records in flight at most')
     .option('--batch <n>', 'records per checkpointed batch')
+    .option('--context <k=v>', 'extra context of records whose envelope does not store it (repeatable; the record id is always bound)', collect)
     .option('--json', 'print results as JSON')
-    .action(async (name: string, o: { version?: string; mode?: string; rate?: string; concurrency?: string; batch?: string; json?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { version?: string; mode?: string; rate?: string; concurrency?: string; batch?: string; context?: string[]; json?: boolean }, cmd: Command) => {
       if (o.mode !== undefined && o.mode !== 'rewrap' && o.mode !== 'reencrypt') throw new ValidationError('--mode must be rewrap or reencrypt');
       const tuning = {
         ...(o.rate !== undefined ? { rate: parsePositiveInt(o.rate, '--rate') } : {}),
         ...(o.concurrency !== undefined ? { concurrency: parsePositiveInt(o.concurrency, '--concurrency') } : {}),
         ...(o.batch !== undefined ? { batch: parsePositiveInt(o.batch, '--batch') } : {}),
+        ...contextForRecords(parseContext(o.context)),
       };
       const only = o.version !== undefined ? parsePositiveInt(o.version, '--version') : undefined;
       await withLocal(cmd, async (rk) => {
@@ -242,9 +258,11 @@ export function registerLocalCommands(program: Command): void {
           const mode = (o.mode as SweepMode | undefined) ?? (v.state === 'revoked' ? 'reencrypt' : 'rewrap');
           results.push(await sweepWithProgress(rk, name, v.version, mode, tuning));
         }
-        if (o.json) return json(results);
-        for (const r of results) {
-          await writeStdout(`v${r.version} ${r.mode}: done ${r.done}, skipped ${r.skipped}, failed ${r.failedCount}, remaining ${r.remaining}${r.alreadyComplete ? ' (already complete)' : ''}\n`);
+        if (o.json) await json(results);
+        else {
+          for (const r of results) {
+            await writeStdout(`v${r.version} ${r.mode}: done ${r.done}, skipped ${r.skipped}, failed ${r.failedCount}, remaining ${r.remaining}${r.alreadyComplete ? ' (already complete)' : ''}\n`);
+          }
         }
         if (results.some((r) => r.failedCount > 0)) throw new ValidationError('some records failed; see the counts above and rerun to resume');
       });
@@ -255,11 +273,13 @@ export function registerLocalCommands(program: Command): void {
     .description('emergency: a fresh version becomes active now, N is refused to readers, purged from the cache and re-encrypted')
     .requiredOption('--version <n>', 'the compromised version')
     .requiredOption('--reason <text>', 'why (recorded in the audit trail)')
+    .option('--context <k=v>', 'extra context of records whose envelope does not store it (repeatable; the record id is always bound)', collect)
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, o: { version: string; reason: string; json?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { version: string; reason: string; context?: string[]; json?: boolean }, cmd: Command) => {
       const version = parsePositiveInt(o.version, '--version');
+      const sweep = contextForRecords(parseContext(o.context));
       await withLocal(cmd, async (rk) => {
-        const r = await rk.revocation.revoke(name, version, { reason: o.reason, actor: rk.actor });
+        const r = await rk.revocation.revoke(name, version, { reason: o.reason, actor: rk.actor, ...(sweep.contextFor ? { sweep } : {}) });
         if (o.json) return json(r);
         await writeStdout(
           `revoked ${name} v${r.version}; active is now v${r.activeVersion ?? '?'}; cache entries purged: ${r.cacheEntriesPurged}; ` +

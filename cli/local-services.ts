@@ -57,6 +57,26 @@ export interface LocalServices {
   close(): Promise<void>;
 }
 
+const REDIS_READY_TIMEOUT_MS = 3000;
+
+/**
+ * Waits until the client has connected (or the timeout passed). The client queues no commands
+ * while offline, so a one-shot CLI command issued before the connection is up would fail at once;
+ * after the timeout the cache behaves as in any Redis outage.
+ */
+function untilReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    client.once('ready', done);
+  });
+}
+
 /**
  * Opens (creating if needed) a rekey home and wires every service over it.
  *
@@ -84,6 +104,7 @@ export async function openLocal(options: LocalOptions = {}): Promise<LocalServic
   let cacheStore: CacheStore;
   if (options.redisUrl) {
     redis = await createRedisClient({ url: options.redisUrl });
+    await untilReady(redis, REDIS_READY_TIMEOUT_MS);
     cacheStore = new RedisCacheStore(redis);
   } else {
     cacheStore = new MemoryCacheStore();

@@ -4,7 +4,7 @@
  * may be long or sensitive), so a misconfigured function fails at cold start, not mid-rotation.
  */
 import { createPublicKey } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../errors';
 import { bucketName, keyPrefix, keyringName, kmsKeyArn, stateMachineArn } from '../runtime/names';
 import { ENV } from './env-names';

@@ -19,6 +19,17 @@ export interface VersionKeyProvider {
   forEncrypt(keyring: string): Promise<{ readonly version: number; readonly key: Buffer }>;
   /** A specific version's key, for decrypting or re-wrapping. Throws the typed lifecycle errors. */
   forDecrypt(keyring: string, version: number, purpose: KeyPurpose): Promise<Buffer>;
+  /**
+   * Optional synchronous fast path of {@link forEncrypt}: the same answer when it is at hand
+   * without I/O (fresh catalog, key cached within its TTL and use budget, counted as a use),
+   * else undefined, and the client falls back to forEncrypt. Never throws for a cold key.
+   */
+  forEncryptIfWarm?(keyring: string): { readonly version: number; readonly key: Buffer } | undefined;
+  /**
+   * Optional synchronous fast path of {@link forDecrypt}, same contract: the key only when
+   * forDecrypt would return it without I/O, else undefined (refusals are left to forDecrypt).
+   */
+  forDecryptIfWarm?(keyring: string, version: number, purpose: KeyPurpose): Buffer | undefined;
 }
 
 /** What `inspect` tells about an envelope without any key: no secret, no plaintext. */

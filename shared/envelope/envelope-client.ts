@@ -11,6 +11,7 @@ import type {
   EncryptOptions,
   EnvelopeClientOptions,
   EnvelopeInfo,
+  KeyPurpose,
   RewrapOptions,
   RewrapParts,
   StreamEncryptOptions,
@@ -107,10 +108,11 @@ export class EnvelopeClient {
     }
     const ctx = prepareEncryptContext(opts);
     const fields = headerFields(SUITE_ONE_SHOT, keyring, ctx);
-    const { version, key } = await this.provider.forEncrypt(keyring);
+    // A warm key is taken synchronously: no promise hop between the checks and the sealing.
+    const { version, key } = this.provider.forEncryptIfWarm?.(keyring) ?? (await this.provider.forEncrypt(keyring));
     const planned = headerLayout(fields);
     const out = Buffer.allocUnsafe(planned.headerLength + plaintext.length + TAG_LENGTH);
-    const { derived, layout } = sealKeySlot(out, fields, key, version, this.dataKeys);
+    const { derived, layout } = sealKeySlot(out, fields, key, version, this.dataKeys, planned);
     try {
       sealOneShot(derived.subarray(0, KEY_LENGTH), out.subarray(0, layout.ahLength), ctx.encoded, plaintext, out, layout.headerLength);
     } finally {
@@ -129,7 +131,9 @@ export class EnvelopeClient {
   public async decrypt(envelope: Buffer, opts: DecryptOptions = {}): Promise<Decrypted> {
     const header = parseEnvelope(envelope);
     const context = resolveDecryptContext(header, opts.context);
-    const versionKey = await this.provider.forDecrypt(header.keyring, header.version, opts.purpose ?? 'read');
+    const purpose = opts.purpose ?? 'read';
+    // A warm key is taken synchronously: no await at all on the steady-state path.
+    const versionKey = this.warmKey(header.keyring, header.version, purpose) ?? (await this.provider.forDecrypt(header.keyring, header.version, purpose));
     const derived = openKeySlot(versionKey, header);
     const body = envelope.subarray(header.headerLength);
     try {
@@ -168,7 +172,8 @@ export class EnvelopeClient {
   public async rewrapParts(envelope: Buffer, opts: RewrapOptions = {}): Promise<RewrapParts> {
     if (opts.toVersion !== undefined) checkVersion(opts.toVersion, 'toVersion');
     const header = parseEnvelope(envelope);
-    const oldKey = await this.provider.forDecrypt(header.keyring, header.version, opts.purpose ?? 'read');
+    const purpose = opts.purpose ?? 'read';
+    const oldKey = this.warmKey(header.keyring, header.version, purpose) ?? (await this.provider.forDecrypt(header.keyring, header.version, purpose));
     const dataKey = unwrapKeySlot(oldKey, header);
     let wrapped: Buffer;
     let version: number;
@@ -176,12 +181,12 @@ export class EnvelopeClient {
       // The commitment check zeroes its own copy; keep the data key for the new wrap.
       deriveAndCommit(Buffer.from(dataKey), header).fill(0);
       if (opts.toVersion === undefined) {
-        const target = await this.provider.forEncrypt(header.keyring);
+        const target = this.provider.forEncryptIfWarm?.(header.keyring) ?? (await this.provider.forEncrypt(header.keyring));
         checkVersion(target.version, 'the active version');
         version = target.version;
         wrapped = wrapDataKey(target.key, dataKey);
       } else {
-        const key = await this.provider.forDecrypt(header.keyring, opts.toVersion, 'read');
+        const key = this.warmKey(header.keyring, opts.toVersion, 'read') ?? (await this.provider.forDecrypt(header.keyring, opts.toVersion, 'read'));
         version = opts.toVersion;
         wrapped = wrapDataKey(key, dataKey);
       }
@@ -241,10 +246,16 @@ export class EnvelopeClient {
     return new EnvelopeDecryptStream(async (headerBytes) => {
       const header = parseHeader(headerBytes);
       const context = resolveDecryptContext(header, opts.context);
-      const versionKey = await this.provider.forDecrypt(header.keyring, header.version, opts.purpose ?? 'read');
+      const purpose = opts.purpose ?? 'read';
+      const versionKey = this.warmKey(header.keyring, header.version, purpose) ?? (await this.provider.forDecrypt(header.keyring, header.version, purpose));
       const derived = openKeySlot(versionKey, header);
       return { header, derived, ...(context === undefined ? {} : { context }) };
     });
+  }
+
+  /** The provider's synchronous answer for a warm key, or undefined (then the caller awaits forDecrypt). */
+  private warmKey(keyring: string, version: number, purpose: KeyPurpose): Buffer | undefined {
+    return this.provider.forDecryptIfWarm?.(keyring, version, purpose);
   }
 }
 

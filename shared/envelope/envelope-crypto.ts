@@ -1,9 +1,10 @@
 /**
  * The cryptography of envelope format v1, on node:crypto only: data-key wrap (AES-256-KW),
- * key derivation and commitment (one HMAC-SHA512), and the AES-256-GCM payload, one-shot or
- * framed (STREAM). No I/O, no parsing; callers zero what these functions return.
+ * key derivation and commitment (the SP 800-56C one-step KDF over SHA-512), and the
+ * AES-256-GCM payload, one-shot or framed (STREAM). No I/O, no parsing; callers zero what
+ * these functions return.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { DecryptError, LimitExceededError } from '../errors';
 import { COMMITMENT_LENGTH, SUITE_FRAMED, SUITE_ONE_SHOT, TAG_LENGTH } from './format';
 import { ENVELOPE_LIMITS } from './limits';
@@ -13,15 +14,19 @@ export const KEY_LENGTH = 32;
 
 const KW_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
 const ZERO_IV = Buffer.alloc(12);
+// One frozen options object instead of a literal per call.
+const GCM_OPTIONS = Object.freeze({ authTagLength: TAG_LENGTH });
 
-// HKDF-Expand with L = 64 = HashLen is the single block T(1) = HMAC(PRK, info || 0x01).
-function expandInput(suite: number): Buffer {
-  return Buffer.concat([Buffer.from('rekey/v1/', 'ascii'), Buffer.from([suite, 0x01])]);
-}
-const EXPAND_INPUT: Readonly<Record<number, Buffer>> = {
-  [SUITE_ONE_SHOT]: expandInput(SUITE_ONE_SHOT),
-  [SUITE_FRAMED]: expandInput(SUITE_FRAMED),
-};
+/** The KDF's FixedInfo prefix; the suite byte follows it. */
+export const KDF_LABEL = 'rekey/v1/';
+// SP 800-56C rev2 section 4.1, H = SHA-512, one block: counter (u32 BE 1) || Z = DK || FixedInfo.
+const KDF_DK_OFFSET = 4;
+const KDF_SUITE_OFFSET = KDF_DK_OFFSET + KEY_LENGTH + KDF_LABEL.length;
+// A scratch input: it holds a data key only inside deriveKeys (synchronous) and is zeroed before
+// deriveKeys returns, which saves an allocation per message.
+const KDF_INPUT = Buffer.alloc(KDF_SUITE_OFFSET + 1);
+KDF_INPUT.writeUInt32BE(1, 0);
+KDF_INPUT.write(KDF_LABEL, KDF_DK_OFFSET + KEY_LENGTH, 'latin1');
 
 /** Produces one fresh 32-byte data key; the caller zeroes it after use. */
 export type DataKeySource = () => Buffer;
@@ -57,31 +62,38 @@ export function wrapDataKey(versionKey: Buffer, dataKey: Buffer): Buffer {
 
 /** Unwraps a data key; any failure of the RFC 3394 integrity check is a DecryptError. */
 export function unwrapDataKey(versionKey: Buffer, wrapped: Buffer): Buffer {
+  let dk: Buffer;
   try {
     const decipher = createDecipheriv('id-aes256-wrap', versionKey, KW_IV);
-    const head = decipher.update(wrapped);
+    dk = decipher.update(wrapped);
     const tail = decipher.final();
-    const dk = tail.length === 0 ? head : Buffer.concat([head, tail]);
-    if (dk.length !== KEY_LENGTH) {
-      dk.fill(0);
-      throw new DecryptError();
-    }
-    return dk;
-  } catch (cause) {
-    if (cause instanceof DecryptError) throw cause;
+    // OpenSSL emits the whole key from update(); a tail would be a different implementation.
+    if (tail.length !== 0) dk = Buffer.concat([dk, tail]);
+  } catch {
     // The OpenSSL message is dropped: it would only tell an attacker which check failed.
     throw new DecryptError();
   }
+  if (dk.length !== KEY_LENGTH) {
+    dk.fill(0);
+    throw new DecryptError();
+  }
+  return dk;
 }
 
 /**
- * Derives `K_enc || C` (64 bytes) from a data key: HKDF-Expand-SHA512(DK, "rekey/v1/" || suite, 64),
- * i.e. one HMAC-SHA512. Bytes 0..31 are the payload key, 32..63 the key commitment.
+ * Derives `K_enc || C` (64 bytes) from a data key with the one-step KDF of NIST SP 800-56C
+ * rev2 section 4.1, H = SHA-512: `SHA-512(u32 1 || DK || "rekey/v1/" || suite)`.
+ * Bytes 0..31 are the payload key, 32..63 the key commitment.
  */
 export function deriveKeys(dataKey: Buffer, suite: number): Buffer {
-  const input = EXPAND_INPUT[suite];
-  if (input === undefined) throw new DecryptError();
-  return createHmac('sha512', dataKey).update(input).digest();
+  if ((suite !== SUITE_ONE_SHOT && suite !== SUITE_FRAMED) || dataKey.length !== KEY_LENGTH) throw new DecryptError();
+  dataKey.copy(KDF_INPUT, KDF_DK_OFFSET);
+  KDF_INPUT[KDF_SUITE_OFFSET] = suite;
+  try {
+    return hash('sha512', KDF_INPUT, 'buffer');
+  } finally {
+    KDF_INPUT.fill(0, KDF_DK_OFFSET, KDF_DK_OFFSET + KEY_LENGTH);
+  }
 }
 
 /** Compares a derived commitment with the header's, in constant time. */
@@ -115,7 +127,7 @@ export function sealOneShot(payloadKey: Buffer, ah: Buffer, context: Buffer | un
  */
 export function openOneShot(payloadKey: Buffer, ah: Buffer, context: Buffer | undefined, body: Buffer): Buffer {
   const ctLength = body.length - TAG_LENGTH;
-  const decipher = createDecipheriv('aes-256-gcm', payloadKey, ZERO_IV, { authTagLength: TAG_LENGTH });
+  const decipher = createDecipheriv('aes-256-gcm', payloadKey, ZERO_IV, GCM_OPTIONS);
   decipher.setAAD(ah);
   if (context !== undefined) decipher.setAAD(context);
   decipher.setAuthTag(body.subarray(ctLength));
@@ -223,7 +235,7 @@ export class FrameOpener extends FrameCipher {
   }
 
   private open(ct: Buffer, tag: Buffer, final: boolean, prefix: Buffer | undefined): Buffer {
-    const decipher = createDecipheriv('aes-256-gcm', this.key, frameNonce(this.index, final), { authTagLength: TAG_LENGTH });
+    const decipher = createDecipheriv('aes-256-gcm', this.key, frameNonce(this.index, final), GCM_OPTIONS);
     this.setAad(decipher, prefix);
     decipher.setAuthTag(tag);
     const pt = decipher.update(ct);

@@ -38,23 +38,27 @@ export interface EncryptContext {
   readonly stored: boolean;
 }
 
+// The common case (no context) shares one frozen value instead of allocating one per message.
+const NO_CONTEXT: EncryptContext = Object.freeze({ encoded: undefined, stored: false });
+
 /** Validates and encodes the context options of an encryption. */
 export function prepareEncryptContext(opts: EncryptOptions): EncryptContext {
   if (isEmptyContext(opts.context)) {
     if (opts.storeContext === true) throw new ValidationError('storeContext needs a non-empty context');
-    return { stored: false };
+    return NO_CONTEXT;
   }
   return { encoded: encodeContext(opts.context as CallerContext), stored: opts.storeContext === true };
 }
 
 /** Header fields of a new envelope. */
 export function headerFields(suite: number, keyring: string, ctx: EncryptContext, frameSize?: number): HeaderFields {
+  // One literal with every property (no conditional spreads): this runs once per message.
   return {
     suite,
     keyring,
-    ...(frameSize === undefined ? {} : { frameSize }),
+    frameSize,
     contextBound: ctx.encoded !== undefined,
-    ...(ctx.stored && ctx.encoded !== undefined ? { storedContext: ctx.encoded } : {}),
+    storedContext: ctx.stored ? ctx.encoded : undefined,
   };
 }
 
@@ -62,11 +66,19 @@ export function headerFields(suite: number, keyring: string, ctx: EncryptContext
  * Draws a data key, wraps it under the version key, writes commitment and key slot into the
  * header at the start of `out`, and returns the derived 64-byte block (payload key in bytes
  * 0..31; the caller zeroes it). Must run synchronously right after the version key arrives.
+ * `planned` is the header's layout when the caller computed it already (to size `out`).
  */
-export function sealKeySlot(out: Buffer, fields: HeaderFields, versionKey: Buffer, version: number, dataKeys: DataKeySource): { derived: Buffer; layout: HeaderLayout } {
+export function sealKeySlot(
+  out: Buffer,
+  fields: HeaderFields,
+  versionKey: Buffer,
+  version: number,
+  dataKeys: DataKeySource,
+  planned?: HeaderLayout,
+): { derived: Buffer; layout: HeaderLayout } {
   checkVersion(version, 'the active version');
   if (versionKey.length !== KEY_LENGTH) throw new ValidationError('a version key must be 32 bytes');
-  const layout = writeHeaderPrefix(out, fields);
+  const layout = writeHeaderPrefix(out, fields, planned);
   const dk = dataKeys();
   let derived: Buffer;
   try {

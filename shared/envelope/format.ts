@@ -32,8 +32,8 @@ export const MIN_FINAL_FRAME_LENGTH = FINAL_PREFIX_LENGTH + TAG_LENGTH;
 
 /** Human-readable names of the suites, as reported by inspect. */
 export const SUITE_NAMES: Readonly<Record<number, string>> = Object.freeze({
-  [SUITE_ONE_SHOT]: 'AES-256-GCM/AES-KW/HMAC-SHA512-commit/one-shot',
-  [SUITE_FRAMED]: 'AES-256-GCM/AES-KW/HMAC-SHA512-commit/framed',
+  [SUITE_ONE_SHOT]: 'AES-256-GCM/AES-KW/SHA512-KDF-commit/one-shot',
+  [SUITE_FRAMED]: 'AES-256-GCM/AES-KW/SHA512-KDF-commit/framed',
 });
 
 // Keyring names are ASCII [A-Za-z0-9._-]; a table keeps the check branch-free per byte.
@@ -84,9 +84,9 @@ export function headerLayout(fields: HeaderFields): HeaderLayout {
 /**
  * Writes the header prefix (everything but the commitment and the key slot) at the start of
  * `out` and returns its layout; the caller writes the commitment and key slot at the offsets.
+ * A caller that already computed the layout passes it, so that it is not computed twice.
  */
-export function writeHeaderPrefix(out: Buffer, fields: HeaderFields): HeaderLayout {
-  const layout = headerLayout(fields);
+export function writeHeaderPrefix(out: Buffer, fields: HeaderFields, layout: HeaderLayout = headerLayout(fields)): HeaderLayout {
   let flags = 0;
   if (fields.contextBound || fields.storedContext !== undefined) flags |= FLAG_CONTEXT_BOUND;
   if (fields.storedContext !== undefined) flags |= FLAG_CONTEXT_STORED;
@@ -181,15 +181,16 @@ export function parseHeader(buf: Buffer): ParsedHeader {
   const ahLength = off + COMMITMENT_LENGTH;
   const version = buf.readUInt32BE(ahLength);
   if (version < 1) throw new DecryptError();
+  // One literal with every property (no conditional spreads): parsing is on the hot path.
   return {
     formatVersion: FORMAT_VERSION,
     suite,
     flags,
     keyring,
-    ...(frameSize === undefined ? {} : { frameSize }),
+    frameSize,
     contextBound: (flags & FLAG_CONTEXT_BOUND) !== 0,
     contextStored,
-    ...(storedContext === undefined ? {} : { storedContext }),
+    storedContext,
     ah: buf.subarray(0, ahLength),
     commitment: buf.subarray(commitmentOffset, ahLength),
     version,

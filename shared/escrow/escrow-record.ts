@@ -3,7 +3,7 @@
  * catalog and no access to the key that wraps version keys in production. Serialized as JSON;
  * parsed back only through {@link parseEscrowRecord}, which refuses anything malformed.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BackendError, ValidationError } from '../errors';
 import { keyringName, versionNumber } from '../runtime/names';
 

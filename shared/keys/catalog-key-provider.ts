@@ -42,12 +42,19 @@ export interface CatalogKeyProviderOptions {
 interface CatalogEntry {
   /** Undefined: the keyring did not exist at `fetchedAt`. */
   readonly catalog: Catalog | undefined;
+  /** The single active version of `catalog`, found once per read instead of once per message. */
+  readonly active: KeyVersion | undefined;
   readonly fetchedAt: number;
 }
 
 const MAX_CACHED_KEYRINGS = 1000;
 
 const READABLE: ReadonlySet<VersionState> = new Set<VersionState>(['pending', 'active', 'rotating', 'deprecated']);
+
+/** Whether a version in `state` may serve a decryption for `purpose`. */
+function mayServe(state: VersionState, purpose: KeyPurpose): boolean {
+  return state === 'revoked' ? purpose === 'reencrypt' : READABLE.has(state);
+}
 
 /**
  * VersionKeyProvider over a CatalogStore and a KeyVault.
@@ -58,6 +65,8 @@ const READABLE: ReadonlySet<VersionState> = new Set<VersionState>(['pending', 'a
  * - An unknown version (or keyring) triggers one coalesced catalog refresh before
  *   UnknownVersionError (UnknownKeyringError).
  * - Version keys are unwrapped with encryption context `{ keyring, version }`.
+ * - forEncryptIfWarm / forDecryptIfWarm answer synchronously when the catalog read is fresh
+ *   and the key is cached (the steady state of a service), with the same rules.
  *
  * @example
  * const provider = new CatalogKeyProvider({ store: new SqliteCatalogStore(home), vault: new FileKeyVault({ home }) });
@@ -97,13 +106,36 @@ export class CatalogKeyProvider implements VersionKeyProvider {
     return { version: active.version, key };
   }
 
+  /**
+   * Synchronous {@link forEncrypt} for the warm case: the active version and its key when the
+   * catalog read is within its TTL and the key is cached (counted as one use), else undefined.
+   */
+  public forEncryptIfWarm(keyring: string): { readonly version: number; readonly key: Buffer } | undefined {
+    const active = this.freshCatalog(keyring)?.active;
+    if (active === undefined) return undefined;
+    const key = this.keyCache.peek(keyring, active.version);
+    return key === undefined ? undefined : { version: active.version, key };
+  }
+
+  /**
+   * Synchronous {@link forDecrypt} for the warm case: the key when the catalog read is within
+   * its TTL, the version may serve `purpose` and its key is cached, else undefined (including
+   * every refusal, which forDecrypt then raises with its typed error).
+   */
+  public forDecryptIfWarm(keyring: string, version: number, purpose: KeyPurpose): Buffer | undefined {
+    const catalog = this.freshCatalog(keyring)?.catalog;
+    if (catalog === undefined) return undefined;
+    const kv = findVersion(catalog, version);
+    if (kv === undefined || !mayServe(kv.state, purpose)) return undefined;
+    return this.keyCache.peek(keyring, version);
+  }
+
   /** The key of a version that may serve `purpose`; throws the typed lifecycle errors otherwise. */
   public async forDecrypt(keyring: string, version: number, purpose: KeyPurpose): Promise<Buffer> {
     const entry = await this.resolve(keyring, version);
     const kv = findVersion(entry.catalog as Catalog, version) as KeyVersion;
-    if (kv.state === 'revoked') {
-      if (purpose !== 'reencrypt') throw new RevokedVersionError(keyring, version);
-    } else if (!READABLE.has(kv.state)) {
+    if (!mayServe(kv.state, purpose)) {
+      if (kv.state === 'revoked') throw new RevokedVersionError(keyring, version);
       throw new VersionUnavailableError(keyring, version, kv.state);
     }
     return this.unwrap(keyring, kv);
@@ -142,7 +174,12 @@ export class CatalogKeyProvider implements VersionKeyProvider {
   }
 
   private activeVersion(entry: CatalogEntry): KeyVersion | undefined {
-    return entry.catalog?.versions.find((v) => v.state === 'active');
+    return entry.active;
+  }
+
+  private freshCatalog(keyring: string): CatalogEntry | undefined {
+    const entry = this.catalogs.get(keyring);
+    return entry !== undefined && this.clock() - entry.fetchedAt < this.catalogTtlMs ? entry : undefined;
   }
 
   private mayRefresh(entry: CatalogEntry): boolean {
@@ -150,9 +187,8 @@ export class CatalogKeyProvider implements VersionKeyProvider {
   }
 
   private catalog(keyring: string): Promise<CatalogEntry> {
-    const entry = this.catalogs.get(keyring);
-    if (entry !== undefined && this.clock() - entry.fetchedAt < this.catalogTtlMs) return Promise.resolve(entry);
-    return this.refresh(keyring);
+    const entry = this.freshCatalog(keyring);
+    return entry === undefined ? this.refresh(keyring) : Promise.resolve(entry);
   }
 
   /** Reads the catalog from the store; concurrent refreshes of one keyring share one read. */
@@ -163,7 +199,8 @@ export class CatalogKeyProvider implements VersionKeyProvider {
     const read = this.store.get(keyring).then(
       (stored) => {
         this.fetching.delete(keyring);
-        const entry: CatalogEntry = { catalog: stored?.catalog, fetchedAt: this.clock() };
+        const catalog = stored?.catalog;
+        const entry: CatalogEntry = { catalog, active: catalog?.versions.find((v) => v.state === 'active'), fetchedAt: this.clock() };
         if (epoch === this.epoch) {
           this.catalogs.delete(keyring);
           this.catalogs.set(keyring, entry);
@@ -182,9 +219,11 @@ export class CatalogKeyProvider implements VersionKeyProvider {
   }
 
   private unwrap(keyring: string, kv: KeyVersion): Promise<Buffer> {
-    if (kv.wrappedKey === undefined) return Promise.reject(new VersionUnavailableError(keyring, kv.version, kv.state));
-    const wrapped = Buffer.from(kv.wrappedKey, 'base64');
+    const wrappedKey = kv.wrappedKey;
+    if (wrappedKey === undefined) return Promise.reject(new VersionUnavailableError(keyring, kv.version, kv.state));
     return this.keyCache.get(keyring, kv.version, async () => {
+      // Decoded only on a miss: a cache hit costs no base64 decoding.
+      const wrapped = Buffer.from(wrappedKey, 'base64');
       const key = await this.vault.unwrap(wrapped, { keyring, version: String(kv.version) }, kv.wrappingKeyId);
       if (key.length !== 32) {
         key.fill(0);

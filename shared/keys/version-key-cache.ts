@@ -54,6 +54,9 @@ export class VersionKeyCache {
   private readonly clock: () => number;
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, { readonly promise: Promise<Buffer>; waiters: number }>();
+  // The most recently used entry: a hit on it needs no LRU re-insertion (the common case of
+  // one hot keyring version), which saves two Map operations per message.
+  private mru: Entry | undefined;
   // Bumped by clear(): a load that started before a clear must not repopulate the cache.
   private epoch = 0;
 
@@ -73,22 +76,39 @@ export class VersionKeyCache {
   }
 
   /**
+   * Returns the key of (keyring, version) when it is cached within its TTL and use budget,
+   * counting one use, else undefined (an expired or used-up key is dropped and zeroed). The
+   * synchronous fast path of {@link get}: no promise, no load.
+   *
+   * @example
+   * const key = cache.peek('payments', 3) ?? (await cache.get('payments', 3, load));
+   */
+  public peek(keyring: string, version: number): Buffer | undefined {
+    const id = cacheKey(keyring, version);
+    const entry = this.entries.get(id);
+    if (entry === undefined) return undefined;
+    if (this.clock() - entry.loadedAt < this.ttlMs && entry.uses < this.maxUses) {
+      entry.uses += 1;
+      if (this.mru !== entry) {
+        // Re-insert to keep the Map in least-recently-used order.
+        this.entries.delete(id);
+        this.entries.set(id, entry);
+        this.mru = entry;
+      }
+      return entry.key;
+    }
+    this.drop(id, entry);
+    return undefined;
+  }
+
+  /**
    * Returns the key of (keyring, version), calling `load` only on a miss (once for any number
    * of concurrent misses). `load` must resolve to a fresh 32-byte Buffer the cache may own.
    */
   public get(keyring: string, version: number, load: () => Promise<Buffer>): Promise<Buffer> {
+    const hit = this.peek(keyring, version);
+    if (hit !== undefined) return Promise.resolve(hit);
     const id = cacheKey(keyring, version);
-    const entry = this.entries.get(id);
-    if (entry !== undefined) {
-      if (this.clock() - entry.loadedAt < this.ttlMs && entry.uses < this.maxUses) {
-        entry.uses += 1;
-        // Re-insert to keep the Map in least-recently-used order.
-        this.entries.delete(id);
-        this.entries.set(id, entry);
-        return Promise.resolve(entry.key);
-      }
-      this.drop(id, entry);
-    }
     const pending = this.loading.get(id);
     if (pending !== undefined) {
       pending.waiters += 1;
@@ -130,7 +150,9 @@ export class VersionKeyCache {
     const previous = this.entries.get(id);
     if (previous !== undefined) this.drop(id, previous);
     // Every waiter of the coalesced load counts as one use.
-    this.entries.set(id, { key, loadedAt: this.clock(), uses });
+    const entry: Entry = { key, loadedAt: this.clock(), uses };
+    this.entries.set(id, entry);
+    this.mru = entry;
     while (this.entries.size > this.maxEntries) {
       const [oldestId, oldest] = this.entries.entries().next().value as [string, Entry];
       this.drop(oldestId, oldest);
@@ -139,6 +161,7 @@ export class VersionKeyCache {
 
   private drop(id: string, entry: Entry): void {
     this.entries.delete(id);
+    if (this.mru === entry) this.mru = undefined;
     zeroLater(entry.key);
   }
 }

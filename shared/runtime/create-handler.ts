@@ -8,7 +8,7 @@ import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { loadConfig } from '../config/load-config';
 import { buildAwsServices } from './build-aws-services';
 import { createLogger } from './create-logger';

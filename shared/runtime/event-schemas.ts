@@ -3,7 +3,7 @@
  * shape (extra fields are a mistake worth reporting); AWS-owned envelopes (EventBridge, Step
  * Functions, S3 Batch Operations) are checked for the fields rekey uses.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { actorText, bucketName, keyPrefix, keyringName, objectKey, reasonText, versionNumber } from './names';
 
 /** Most keyrings one scheduled invocation names explicitly. */

@@ -3,7 +3,7 @@
  * versions, S3 buckets and keys, AWS ARNs. Shared by the config loader and the event schemas,
  * so that a name accepted in one place is accepted in the other.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Longest keyring name accepted anywhere (it is bound into every envelope header). */
 export const KEYRING_NAME_MAX = 64;

@@ -4,7 +4,7 @@
  * ValidationError, raised before any adapter is touched, so nothing is changed.
  */
 import type { MiddlewareObj } from '@middy/core';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ValidationError } from '../../errors';
 import { formatIssues } from './format-issues';
 

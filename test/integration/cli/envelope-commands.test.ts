@@ -176,7 +176,8 @@ describe('rekey CLI (local mode)', () => {
       const outPath = home.path('doc.out');
       await home.ok(['encrypt', '--keyring', 'pii', '--framed', '--out', encPath], { stdin: plaintext });
       const tampered = readFileSync(encPath);
-      tampered[tampered.length - 100] ^= 0x01;
+      const flipAt = tampered.length - 100;
+      tampered.writeUInt8(tampered.readUInt8(flipAt) ^ 0x01, flipAt);
       const tamperedPath = home.path('doc-tampered.rk');
       writeFileSync(tamperedPath, tampered);
       const truncatedPath = home.path('doc-truncated.rk');
@@ -202,7 +203,7 @@ describe('rekey CLI (local mode)', () => {
       const r = await home.run(['encrypt', '--keyring', 'pii', '--out', outPath], { stdin: Buffer.from('x') });
 
       // Assess
-      expect(r.code).not.toBe(0);
+      expectFailure(r, 5, /EEXIST \(refusing to overwrite\)/);
       expect(readFileSync(outPath, 'utf8')).toBe('keep me');
     });
   });

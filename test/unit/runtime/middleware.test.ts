@@ -1,5 +1,5 @@
 import middy from '@middy/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConflictError, UnknownKeyringError, ValidationError } from '../../../shared/errors';
 import { formatIssues } from '../../../shared/runtime/middleware/format-issues';
 import { mapErrors } from '../../../shared/runtime/middleware/map-errors';
