@@ -19,7 +19,7 @@ import { KeyringService } from '../shared/catalog';
 import { CatalogKeyProvider } from '../shared/keys';
 import { EnvelopeClient } from '../shared/envelope';
 import { EncryptedCache } from '../shared/cache';
-import { EmergencyRevocation, RecordService, StoreFactsSource, Sweeper } from '../shared/reencrypt';
+import { EmergencyRevocation, RecordService, StoreFactsSource, Sweeper, withHeaderRewrap } from '../shared/reencrypt';
 import { EscrowService } from '../shared/escrow';
 import type { CacheStore } from '../shared/ports/cache-store';
 
@@ -125,7 +125,8 @@ export async function openLocal(options: LocalOptions = {}): Promise<LocalServic
   const keyrings = new KeyringService({ store: catalogs, vault, audit, clock, facts });
   const cache = new EncryptedCache({ store: cacheStore, envelopes, versions: provider });
   const recordService = new RecordService({ records, envelopes, versions: provider });
-  const sweeper = new Sweeper({ records, envelopes, versions: provider });
+  // The header-only path re-wraps a record without reading or rewriting its payload.
+  const sweeper = new Sweeper({ records, envelopes: withHeaderRewrap(envelopes, provider), versions: provider });
   const revocation = new EmergencyRevocation({ keyrings, provider, cache: cacheStore, sweeper, checkpoints, records, audit, clock });
 
   return {

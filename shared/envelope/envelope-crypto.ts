@@ -4,7 +4,7 @@
  * AES-256-GCM payload, one-shot or framed (STREAM). No I/O, no parsing; callers zero what
  * these functions return.
  */
-import { createCipheriv, createDecipheriv, hash, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hash, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { DecryptError, LimitExceededError } from '../errors';
 import { COMMITMENT_LENGTH, SUITE_FRAMED, SUITE_ONE_SHOT, TAG_LENGTH } from './format';
 import { ENVELOPE_LIMITS } from './limits';
@@ -16,6 +16,18 @@ const KW_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
 const ZERO_IV = Buffer.alloc(12);
 // One frozen options object instead of a literal per call.
 const GCM_OPTIONS = Object.freeze({ authTagLength: TAG_LENGTH });
+
+// Node 24 builds a cipher from raw key bytes about 12 µs slower than from a KeyObject (v24.21,
+// 1 KiB GCM decrypt: 15.4 µs with a Buffer key, 3.6 µs with a KeyObject made on the spot),
+// while Node 20 and 22 are the other way round (a KeyObject made per call costs 0.7-0.9 µs
+// more). Keys therefore become KeyObjects only on the runtimes where that is faster. A KeyObject
+// holds its copy of the key until it is garbage-collected, as a cipher's key schedule does.
+const KEY_OBJECTS = Number(process.versions.node.split('.')[0]) >= 24;
+
+/** The form of a key that node:crypto turns into a cipher fastest on this runtime. */
+export function cipherKey(key: Buffer): Buffer | KeyObject {
+  return KEY_OBJECTS ? createSecretKey(key) : key;
+}
 
 /** The KDF's FixedInfo prefix; the suite byte follows it. */
 export const KDF_LABEL = 'rekey/v1/';
@@ -54,7 +66,7 @@ export function createPooledDataKeySource(): DataKeySource {
 
 /** Wraps a data key under a version key with AES-256-KW (RFC 3394, default IV): 40 bytes. */
 export function wrapDataKey(versionKey: Buffer, dataKey: Buffer): Buffer {
-  const cipher = createCipheriv('id-aes256-wrap', versionKey, KW_IV);
+  const cipher = createCipheriv('id-aes256-wrap', cipherKey(versionKey), KW_IV);
   const head = cipher.update(dataKey);
   const tail = cipher.final();
   return tail.length === 0 ? head : Buffer.concat([head, tail]);
@@ -64,7 +76,7 @@ export function wrapDataKey(versionKey: Buffer, dataKey: Buffer): Buffer {
 export function unwrapDataKey(versionKey: Buffer, wrapped: Buffer): Buffer {
   let dk: Buffer;
   try {
-    const decipher = createDecipheriv('id-aes256-wrap', versionKey, KW_IV);
+    const decipher = createDecipheriv('id-aes256-wrap', cipherKey(versionKey), KW_IV);
     dk = decipher.update(wrapped);
     const tail = decipher.final();
     // OpenSSL emits the whole key from update(); a tail would be a different implementation.
@@ -110,7 +122,7 @@ const SEAL_SLICE = 64 * 1024;
  * (the payload key is unique per message). AAD = `ah || context` (context when bound).
  */
 export function sealOneShot(payloadKey: Buffer, ah: Buffer, context: Buffer | undefined, plaintext: Buffer, out: Buffer, offset: number): void {
-  const cipher = createCipheriv('aes-256-gcm', payloadKey, ZERO_IV);
+  const cipher = createCipheriv('aes-256-gcm', cipherKey(payloadKey), ZERO_IV);
   cipher.setAAD(ah);
   if (context !== undefined) cipher.setAAD(context);
   let off = offset;
@@ -127,7 +139,7 @@ export function sealOneShot(payloadKey: Buffer, ah: Buffer, context: Buffer | un
  */
 export function openOneShot(payloadKey: Buffer, ah: Buffer, context: Buffer | undefined, body: Buffer): Buffer {
   const ctLength = body.length - TAG_LENGTH;
-  const decipher = createDecipheriv('aes-256-gcm', payloadKey, ZERO_IV, GCM_OPTIONS);
+  const decipher = createDecipheriv('aes-256-gcm', cipherKey(payloadKey), ZERO_IV, GCM_OPTIONS);
   decipher.setAAD(ah);
   if (context !== undefined) decipher.setAAD(context);
   decipher.setAuthTag(body.subarray(ctLength));
@@ -185,7 +197,7 @@ export class FrameSealer extends FrameCipher {
     // The final frame needs an index too, hence the `+ 1`.
     if (this.index + 1 >= ENVELOPE_LIMITS.maxFrames) throw new LimitExceededError(`a framed envelope holds at most ${ENVELOPE_LIMITS.maxFrames} frames`);
     if (this.finished || plaintext.length !== this.frameSize) throw new RangeError('sealFrame needs exactly frameSize bytes before the final frame');
-    const cipher = createCipheriv('aes-256-gcm', this.key, frameNonce(this.index, false));
+    const cipher = createCipheriv('aes-256-gcm', cipherKey(this.key), frameNonce(this.index, false));
     this.setAad(cipher);
     const ct = cipher.update(plaintext);
     cipher.final();
@@ -198,7 +210,7 @@ export class FrameSealer extends FrameCipher {
     if (this.finished || plaintext.length > this.frameSize) throw new RangeError('the final frame holds at most frameSize bytes');
     const prefix = Buffer.allocUnsafe(4);
     prefix.writeUInt32BE(plaintext.length, 0);
-    const cipher = createCipheriv('aes-256-gcm', this.key, frameNonce(this.index, true));
+    const cipher = createCipheriv('aes-256-gcm', cipherKey(this.key), frameNonce(this.index, true));
     this.setAad(cipher, prefix);
     const ct = cipher.update(plaintext);
     cipher.final();
@@ -235,7 +247,7 @@ export class FrameOpener extends FrameCipher {
   }
 
   private open(ct: Buffer, tag: Buffer, final: boolean, prefix: Buffer | undefined): Buffer {
-    const decipher = createDecipheriv('aes-256-gcm', this.key, frameNonce(this.index, final), GCM_OPTIONS);
+    const decipher = createDecipheriv('aes-256-gcm', cipherKey(this.key), frameNonce(this.index, final), GCM_OPTIONS);
     this.setAad(decipher, prefix);
     decipher.setAuthTag(tag);
     const pt = decipher.update(ct);

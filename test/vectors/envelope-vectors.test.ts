@@ -1,10 +1,10 @@
-import { createDecipheriv, createHmac } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { EnvelopeClient, inspectEnvelope } from '../../shared/envelope';
 import type { CallerContext, VersionKeyProvider } from '../../shared/envelope';
-import { unwrapDataKey, wrapDataKey } from '../../shared/envelope/envelope-crypto';
+import { deriveKeys, unwrapDataKey, wrapDataKey } from '../../shared/envelope/envelope-crypto';
 import { DATA_KEY_SOURCE } from '../../shared/envelope/internal-seams';
 import { DecryptError } from '../../shared/errors';
 
@@ -63,7 +63,8 @@ function specDecrypt(env: Buffer, ctx: CallerContext | undefined): Buffer {
   const kw = createDecipheriv('id-aes256-wrap', vk, Buffer.from('a6a6a6a6a6a6a6a6', 'hex'));
   const dk = Buffer.concat([kw.update(env.subarray(off, off + 40)), kw.final()]);
   off += 40;
-  const block = createHmac('sha512', dk).update(Buffer.concat([Buffer.from('rekey/v1/'), Buffer.from([suite, 1])])).digest();
+  // SP 800-56C rev2 one-step KDF, H = SHA-512: counter 1 || Z = DK || FixedInfo = "rekey/v1/" || suite.
+  const block = createHash('sha512').update(Buffer.from([0, 0, 0, 1])).update(dk).update(Buffer.from('rekey/v1/', 'ascii')).update(Buffer.from([suite])).digest();
   expect(block.subarray(32).equals(commitment)).toBe(true);
   const aad = flags & 1 ? Buffer.concat([ah, specContext(ctx!)]) : ah;
   const gcm = (nonce: Buffer, ct: Buffer, tag: Buffer, extraAad?: Buffer): Buffer => {
@@ -153,6 +154,52 @@ describe('envelope format v1 vectors', () => {
       // Assess
       expect(wrapped.toString('hex')).toBe('28c9f404c4b810f4cbccb35cfb87f8263f5786e2d80ed326cbc7f0e71a99f43bfb988b9b7a02dd21');
       expect(unwrapDataKey(kek, wrapped).equals(keyData)).toBe(true);
+    });
+  });
+
+  describe('key derivation (SP 800-56C one-step, SHA-512)', () => {
+    const oneStep = (dk: Buffer, suite: number): Buffer => createHash('sha512').update(Buffer.from([0, 0, 0, 1])).update(dk).update('rekey/v1/').update(Buffer.from([suite])).digest();
+
+    it('matches SHA-512(counter 1 || DK || "rekey/v1/" || suite) for both suites and every vector data key', () => {
+      // Prepare
+      const dks = vectors.positive.map((v) => Buffer.from(v.dataKey, 'hex'));
+      // Act
+      const derived = dks.flatMap((dk) => [1, 2].map((suite) => [deriveKeys(dk, suite), oneStep(dk, suite)] as const));
+      // Assess
+      expect(derived.every(([got, want]) => got.equals(want))).toBe(true);
+    });
+
+    it('separates the suites: the same data key yields unrelated blocks', () => {
+      // Prepare
+      const dk = Buffer.from(vectors.positive[0]!.dataKey, 'hex');
+      // Act
+      const oneShot = deriveKeys(dk, 1);
+      const framed = deriveKeys(dk, 2);
+      // Assess
+      expect(oneShot.subarray(0, 32).equals(framed.subarray(0, 32))).toBe(false);
+      expect(oneShot.subarray(32).equals(framed.subarray(32))).toBe(false);
+    });
+
+    it('carries nothing from one derivation into the next and leaves the data key untouched', () => {
+      // Prepare
+      const a = Buffer.from(vectors.positive[1]!.dataKey, 'hex');
+      const b = Buffer.from(vectors.positive[2]!.dataKey, 'hex');
+      const aCopy = Buffer.from(a);
+      // Act
+      const first = deriveKeys(a, 1);
+      deriveKeys(b, 2);
+      const again = deriveKeys(a, 1);
+      // Assess
+      expect(again.equals(first)).toBe(true);
+      expect(a.equals(aCopy)).toBe(true);
+    });
+
+    it('refuses an unknown suite and a data key of the wrong length with DecryptError', () => {
+      // Prepare
+      const dk = Buffer.from(vectors.positive[0]!.dataKey, 'hex');
+      // Act / Assess
+      expect(() => deriveKeys(dk, 3)).toThrow(DecryptError);
+      expect(() => deriveKeys(dk.subarray(0, 31), 1)).toThrow(DecryptError);
     });
   });
 });

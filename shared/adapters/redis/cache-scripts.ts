@@ -16,15 +16,8 @@ function script(source: string): CacheScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-// Shared Lua helpers: server time in ms (one clock for every client), TTL bump, old header.
-const HELPERS = `
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function bump(key, ttl)
-  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
-end
+// Lua helper of the delete script: the index key named by the header of the value at `entry`.
+const OLD_INDEX = `
 local function old_index(entry, base)
   local head = redis.pcall('GETRANGE', entry, 0, 300)
   if type(head) ~= 'string' then return nil end
@@ -35,29 +28,77 @@ end
 `;
 
 /**
- * Set: KEYS = [entry, index, versions]; ARGV = [value, ttlMs, member, version, indexBase].
- * Writes the value with its TTL, adds the member to the index scored by its expiry, prunes
- * members that expired, keeps the index and registry alive as long as their longest entry.
+ * How much longer than the entry being written an index (and its keyring's version registry)
+ * is kept alive when its TTL is raised: `min(ttl, INDEX_TTL_SLACK_MS)`. The slack lets the
+ * following writes of the next minute find the TTL long enough with one PTTL instead of a
+ * PEXPIRE each; it is also the longest an index outlives its last entry.
  */
-export const SET_SCRIPT = script(`${HELPERS}
-local ttl = tonumber(ARGV[2])
-local now = now_ms()
-local old = old_index(KEYS[1], ARGV[5])
-if old ~= nil and old ~= KEYS[2] then redis.call('ZREM', old, ARGV[3]) end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-redis.call('ZADD', KEYS[2], now + ttl, ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
-bump(KEYS[2], ttl)
-redis.call('SADD', KEYS[3], ARGV[4])
-bump(KEYS[3], ttl)
-return 1
+export const INDEX_TTL_SLACK_MS = 60_000;
+
+/**
+ * Set, for one or more entries (concurrent writes coalesced into one call):
+ * KEYS = [entry1, index1, entry2, index2, ...]; ARGV = [value1, ttlMs1, member1, value2, ...],
+ * each value starting with its header `rk1:<version>:<keyring>\n`. In cluster mode the caller
+ * only puts entries of one bucket (one slot) in a call. For each entry, in order:
+ * - writes the value with its TTL (SET ... GET returns the value it replaces); when the old
+ *   header names another (keyring, version), the member leaves that index (same bucket);
+ * - ZADDs the member to its index scored by its expiry (server time, one clock for all
+ *   clients); when that added a member, i.e. the index grew, ZREMRANGEBYSCORE drops every
+ *   expired member of it. Overwrites do not grow an index, so they skip the pruning: an index
+ *   never holds more than the members that were live at its last growth.
+ * - raises the index TTL to the entry's TTL plus slack when it is shorter (-1, no TTL, means
+ *   the ZADD just created the index). Only then does it (re-)register the version in the
+ *   keyring's registry of the bucket and raise the registry's TTL to at least the same: the
+ *   registry outlives every index it lists, and is repaired at least once per slack period.
+ */
+export const SET_SCRIPT = script(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local armed = {}
+local n = #KEYS / 2
+for i = 1, n do
+  local entry, index = KEYS[2 * i - 1], KEYS[2 * i]
+  local value, ttl, member = ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), ARGV[3 * i]
+  local old = redis.pcall('SET', entry, value, 'PX', ttl, 'GET')
+  if type(old) == 'table' then
+    if not string.find(old.err, 'WRONGTYPE', 1, true) then return old end
+    -- Another Redis type at the entry key (written by something else): replace it.
+    redis.call('UNLINK', entry)
+    redis.call('SET', entry, value, 'PX', ttl)
+    old = false
+  end
+  if old then
+    local hl = string.find(value, '\\n', 5, true)
+    if string.sub(old, 1, hl) ~= string.sub(value, 1, hl) then
+      local v, k = string.match(string.sub(old, 1, 300), '^rk1:(%d+):([^\\n]*)\\n')
+      if v ~= nil then
+        redis.call('ZREM', string.match(index, '^(.-}:ix:)') .. k .. ':' .. v, member)
+      end
+    end
+  end
+  if redis.call('ZADD', index, now + ttl, member) == 1 then
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. now)
+  end
+  local left = armed[index]
+  if left == nil then left = redis.call('PTTL', index) end
+  if left < ttl then
+    left = ttl + math.min(ttl, ${INDEX_TTL_SLACK_MS})
+    redis.call('PEXPIRE', index, left)
+    local base, keyring, version = string.match(index, '^(.-}:)ix:(.*):(%d+)$')
+    local registry = base .. 'kv:' .. keyring
+    redis.call('SADD', registry, version)
+    if redis.call('PTTL', registry) < left then redis.call('PEXPIRE', registry, left) end
+  end
+  armed[index] = left
+end
+return n
 `);
 
 /**
  * Delete: KEYS = [entry, hintIndex?]; ARGV = [member, indexBase]. Removes the entry and its
  * index membership (the one its header names, and the caller's hint if given).
  */
-export const DELETE_SCRIPT = script(`${HELPERS}
+export const DELETE_SCRIPT = script(`${OLD_INDEX}
 local old = old_index(KEYS[1], ARGV[2])
 if old ~= nil then redis.call('ZREM', old, ARGV[1]) end
 if KEYS[2] ~= nil then redis.call('ZREM', KEYS[2], ARGV[1]) end

@@ -70,7 +70,7 @@ describe('rekey --aws', () => {
 
     // A stack whose outputs are exactly what the real stack exports (infra/outputs.ts).
     stackName = uniqueName('Rekey').replace(/[^A-Za-z0-9-]/g, '');
-    const env = { ...h.env, REKEY_EVENT_BUS_NAME: busName };
+    const env: Record<string, string> = { ...h.env, REKEY_EVENT_BUS_NAME: busName };
     const outputs: Record<string, { Value: string }> = {};
     for (const [key, variable] of Object.entries(STACK_OUTPUTS)) {
       if (variable !== undefined && env[variable] !== undefined) outputs[key] = { Value: env[variable] };

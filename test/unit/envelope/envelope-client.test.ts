@@ -1,4 +1,4 @@
-import { createDecipheriv, createHmac } from 'node:crypto';
+import { createDecipheriv, createHash } from 'node:crypto';
 import { EnvelopeClient, ENVELOPE_LIMITS, inspectEnvelope } from '../../../shared/envelope';
 import {
   ContextMismatchError,
@@ -332,7 +332,7 @@ describe('EnvelopeClient', () => {
       // Assess
       expect(info).toEqual({
         formatVersion: 1,
-        suite: 'AES-256-GCM/AES-KW/HMAC-SHA512-commit/one-shot',
+        suite: 'AES-256-GCM/AES-KW/SHA512-KDF-commit/one-shot',
         keyring: KEYRING,
         version: 4,
         framed: false,
@@ -447,8 +447,56 @@ describe('EnvelopeClient', () => {
     });
   });
 
+  describe('warm key path', () => {
+    /** A TestProvider that also answers synchronously, or declines (undefined) when `warm` is false. */
+    class WarmProvider extends TestProvider {
+      public warm = true;
+      public warmCalls = 0;
+      public forEncryptIfWarm(keyring: string): { version: number; key: Buffer } | undefined {
+        this.warmCalls += 1;
+        return this.warm ? { version: this.active.get(keyring) ?? 1, key: this.keyOf(keyring, this.active.get(keyring) ?? 1) } : undefined;
+      }
+      public forDecryptIfWarm(keyring: string, version: number): Buffer | undefined {
+        this.warmCalls += 1;
+        return this.warm ? this.keyOf(keyring, version) : undefined;
+      }
+    }
+
+    it('encrypts, decrypts and re-wraps with the synchronous answers and no async call', async () => {
+      // Prepare
+      const provider = new WarmProvider();
+      const client = new EnvelopeClient(provider);
+      provider.active.set(KEYRING, 2);
+      // Act
+      const envelope = await client.encrypt(KEYRING, Buffer.from('warm'));
+      const out = await client.decrypt(envelope);
+      provider.active.set(KEYRING, 3);
+      const rewrapped = await client.rewrap(envelope);
+      // Assess
+      expect(out).toEqual({ plaintext: Buffer.from('warm'), keyring: KEYRING, version: 2 });
+      expect(inspectEnvelope(rewrapped).version).toBe(3);
+      expect(provider.encryptCalls).toBe(0);
+      expect(provider.decryptCalls).toEqual([]);
+      expect(provider.warmCalls).toBe(4);
+    });
+
+    it('falls back to forEncrypt and forDecrypt when the provider declines', async () => {
+      // Prepare
+      const provider = new WarmProvider();
+      provider.warm = false;
+      const client = new EnvelopeClient(provider);
+      // Act
+      const envelope = await client.encrypt(KEYRING, Buffer.from('cold'));
+      const out = await client.decrypt(envelope, { purpose: 'reencrypt' });
+      // Assess
+      expect(out.plaintext.toString()).toBe('cold');
+      expect(provider.encryptCalls).toBe(1);
+      expect(provider.decryptCalls).toEqual([{ keyring: KEYRING, version: 1, purpose: 'reencrypt' }]);
+    });
+  });
+
   describe('key commitment', () => {
-    it('is HMAC-SHA512(DK, "rekey/v1/" || suite || 0x01) bytes 32..63 and K_enc decrypts the payload', async () => {
+    it('is SHA-512(00000001 || DK || "rekey/v1/" || suite) bytes 32..63 and K_enc decrypts the payload', async () => {
       // Prepare: recompute everything from the version key with node:crypto directly.
       const { client, provider } = setup();
       const pt = Buffer.from('commitment check');
@@ -458,7 +506,7 @@ describe('EnvelopeClient', () => {
       const kw = createDecipheriv('id-aes256-wrap', vk, Buffer.from('a6a6a6a6a6a6a6a6', 'hex'));
       const dk = Buffer.concat([kw.update(envelope.subarray(ahLength + 4, ahLength + 44)), kw.final()]);
       // Act
-      const block = createHmac('sha512', dk).update(Buffer.concat([Buffer.from('rekey/v1/'), Buffer.from([1, 1])])).digest();
+      const block = createHash('sha512').update(Buffer.from([0, 0, 0, 1])).update(dk).update('rekey/v1/').update(Buffer.from([1])).digest();
       const gcm = createDecipheriv('aes-256-gcm', block.subarray(0, 32), Buffer.alloc(12));
       gcm.setAAD(envelope.subarray(0, ahLength));
       gcm.setAuthTag(envelope.subarray(envelope.length - 16));

@@ -8,7 +8,7 @@ import {
   UnknownVersionError,
   VersionUnavailableError,
 } from '../../../shared/errors';
-import { CatalogKeyProvider } from '../../../shared/keys';
+import { CatalogKeyProvider, VersionKeyCache } from '../../../shared/keys';
 import type { CatalogStore, StoredCatalog } from '../../../shared/ports/catalog-store';
 import type { EncryptionContext, GeneratedKey, KeyVault } from '../../../shared/ports/key-vault';
 import { EnvelopeClient } from '../../../shared/envelope';
@@ -209,6 +209,121 @@ describe('CatalogKeyProvider', () => {
       // Assess
       expect(beforeTtl).toHaveLength(32);
       await expect(provider.forDecrypt('payments', 1, 'read')).rejects.toThrow(RevokedVersionError);
+    });
+  });
+
+  describe('forEncryptIfWarm', () => {
+    it('returns undefined while cold, without reading the store or the vault', async () => {
+      // Prepare
+      const { provider, store, vault } = await setup(['active']);
+      store.reads = 0;
+      // Act
+      const warm = provider.forEncryptIfWarm('payments');
+      // Assess
+      expect(warm).toBeUndefined();
+      expect(store.reads).toBe(0);
+      expect(vault.unwraps).toHaveLength(0);
+    });
+
+    it('returns what forEncrypt returned once warm, with no further read or unwrap', async () => {
+      // Prepare
+      const { provider, store, vault } = await setup(['deprecated', 'active']);
+      const cold = await provider.forEncrypt('payments');
+      store.reads = 0;
+      // Act
+      const warm = provider.forEncryptIfWarm('payments');
+      // Assess
+      expect(warm).toEqual({ version: 2, key: cold.key });
+      expect(store.reads).toBe(0);
+      expect(vault.unwraps).toHaveLength(1);
+    });
+
+    it('returns undefined once the catalog read is older than its TTL', async () => {
+      // Prepare
+      const { provider, clock } = await setup(['active'], { catalogTtlMs: 1000 });
+      await provider.forEncrypt('payments');
+      // Act
+      clock.advance(1000);
+      // Assess
+      expect(provider.forEncryptIfWarm('payments')).toBeUndefined();
+    });
+  });
+
+  describe('forDecryptIfWarm', () => {
+    it('returns the key forDecrypt returned once warm, for each allowed purpose', async () => {
+      // Prepare
+      const { provider, vault } = await setup(['rotating', 'active']);
+      const cold = await provider.forDecrypt('payments', 1, 'read');
+      // Act
+      const read = provider.forDecryptIfWarm('payments', 1, 'read');
+      const reencrypt = provider.forDecryptIfWarm('payments', 1, 'reencrypt');
+      // Assess
+      expect(read).toBe(cold);
+      expect(reencrypt).toBe(cold);
+      expect(vault.unwraps).toHaveLength(1);
+    });
+
+    it('leaves a revoked version to forDecrypt for read, and serves it warm for reencrypt', async () => {
+      // Prepare
+      const { provider } = await setup(['revoked', 'active']);
+      const key = await provider.forDecrypt('payments', 1, 'reencrypt');
+      // Act
+      const read = provider.forDecryptIfWarm('payments', 1, 'read');
+      const reencrypt = provider.forDecryptIfWarm('payments', 1, 'reencrypt');
+      // Assess
+      expect(read).toBeUndefined();
+      expect(reencrypt).toBe(key);
+      await expect(provider.forDecrypt('payments', 1, 'read')).rejects.toThrow(RevokedVersionError);
+    });
+
+    it('returns undefined for unknown keyrings and versions and after the catalog TTL', async () => {
+      // Prepare
+      const { provider, clock } = await setup(['active'], { catalogTtlMs: 1000 });
+      await provider.forDecrypt('payments', 1, 'read');
+      const beforeTtl = provider.forDecryptIfWarm('payments', 1, 'read');
+      // Act
+      clock.advance(1000);
+      // Assess
+      expect(beforeTtl).toHaveLength(32);
+      expect(provider.forDecryptIfWarm('payments', 2, 'read')).toBeUndefined();
+      expect(provider.forDecryptIfWarm('other', 1, 'read')).toBeUndefined();
+      expect(provider.forDecryptIfWarm('payments', 1, 'read')).toBeUndefined();
+    });
+
+    it('honours the key cache use budget and invalidate', async () => {
+      // Prepare
+      let t = 1_000_000;
+      const store = new MemoryCatalogStore();
+      const vault = new CountingVault();
+      await store.put(await catalogWith(vault, 'payments', ['active']), null);
+      const provider = new CatalogKeyProvider({ store, vault, clock: () => t, keyCache: new VersionKeyCache({ maxUses: 2, clock: () => t }) });
+      await provider.forDecrypt('payments', 1, 'read');
+      t += 1;
+      // Act
+      const second = provider.forDecryptIfWarm('payments', 1, 'read');
+      const third = provider.forDecryptIfWarm('payments', 1, 'read');
+      await provider.forDecrypt('payments', 1, 'read');
+      provider.invalidate('payments');
+      const afterInvalidate = provider.forDecryptIfWarm('payments', 1, 'read');
+      // Assess
+      expect(second).toHaveLength(32);
+      expect(third).toBeUndefined();
+      expect(vault.unwraps).toHaveLength(2);
+      expect(afterInvalidate).toBeUndefined();
+    });
+
+    it('lets the envelope client decrypt with no forDecrypt call once warm', async () => {
+      // Prepare
+      const { provider } = await setup(['active']);
+      const client = new EnvelopeClient(provider);
+      const envelope = await client.encrypt('payments', Buffer.from('warm'));
+      await client.decrypt(envelope);
+      const slow = jest.spyOn(provider, 'forDecrypt');
+      // Act
+      const out = await client.decrypt(envelope);
+      // Assess
+      expect(out.plaintext.toString()).toBe('warm');
+      expect(slow).not.toHaveBeenCalled();
     });
   });
 

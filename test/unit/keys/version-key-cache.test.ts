@@ -169,6 +169,83 @@ describe('VersionKeyCache', () => {
     });
   });
 
+  describe('peek', () => {
+    it('returns undefined on a miss without loading anything', () => {
+      // Prepare
+      const cache = new VersionKeyCache();
+      // Act
+      const key = cache.peek('k', 1);
+      // Assess
+      expect(key).toBeUndefined();
+      expect(cache.size).toBe(0);
+    });
+
+    it('returns the cached key synchronously and counts each peek as a use', async () => {
+      // Prepare
+      const cache = new VersionKeyCache({ maxUses: 3 });
+      let loads = 0;
+      const load = async (): Promise<Buffer> => {
+        loads += 1;
+        return Buffer.alloc(32, loads);
+      };
+      const loaded = await cache.get('k', 1, load);
+      // Act
+      const peeked = [cache.peek('k', 1), cache.peek('k', 1), cache.peek('k', 1)];
+      await cache.get('k', 1, load);
+      // Assess: 1 get + 2 peeks use the budget of 3; the third peek drops the key
+      expect(peeked[0]).toBe(loaded);
+      expect(peeked[1]).toBe(loaded);
+      expect(peeked[2]).toBeUndefined();
+      expect(loads).toBe(2);
+    });
+
+    it('returns undefined after the TTL and zeroes the expired key after the current turn', async () => {
+      // Prepare
+      const c = clock();
+      const cache = new VersionKeyCache({ ttlMs: 1000, clock: c.now });
+      const key = await cache.get('k', 1, async () => Buffer.alloc(32, 5));
+      c.advance(999);
+      const beforeTtl = cache.peek('k', 1);
+      c.advance(1);
+      // Act
+      const afterTtl = cache.peek('k', 1);
+      const stillUsable = key.equals(Buffer.alloc(32, 5));
+      await nextMacrotask();
+      // Assess
+      expect(beforeTtl).toBe(key);
+      expect(afterTtl).toBeUndefined();
+      expect(stillUsable).toBe(true);
+      expect(key.equals(Buffer.alloc(32))).toBe(true);
+      expect(cache.size).toBe(0);
+    });
+
+    it('keeps least-recently-used order when the most recent key is peeked repeatedly', async () => {
+      // Prepare
+      const cache = new VersionKeyCache({ maxEntries: 2 });
+      await cache.get('k', 1, async () => Buffer.alloc(32, 1));
+      await cache.get('k', 2, async () => Buffer.alloc(32, 2));
+      cache.peek('k', 2);
+      cache.peek('k', 1); // 2 is now the oldest
+      cache.peek('k', 1);
+      // Act
+      await cache.get('k', 3, async () => Buffer.alloc(32, 3));
+      // Assess
+      expect(cache.peek('k', 2)).toBeUndefined();
+      expect(cache.peek('k', 1)?.equals(Buffer.alloc(32, 1))).toBe(true);
+      expect(cache.peek('k', 3)?.equals(Buffer.alloc(32, 3))).toBe(true);
+    });
+
+    it('returns undefined after clear', async () => {
+      // Prepare
+      const cache = new VersionKeyCache();
+      await cache.get('k', 1, async () => Buffer.alloc(32, 1));
+      // Act
+      cache.clear('k', 1);
+      // Assess
+      expect(cache.peek('k', 1)).toBeUndefined();
+    });
+  });
+
   describe('clear', () => {
     it('drops one keyring and keeps the others, and a load in flight is not cached', async () => {
       // Prepare

@@ -1,0 +1,126 @@
+import { readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Command } from 'commander';
+import { buildProgram } from '../../../cli/main';
+import { REPO_ROOT } from './support/cli-harness';
+import { TestHome, expectFailure } from './support/test-home';
+
+interface RunbookLine {
+  readonly argv: string[];
+  readonly exitCode: number;
+  readonly text: string;
+}
+
+/** Splits a command line into words, honouring single and double quotes (no other shell syntax). */
+function words(line: string): string[] {
+  const out: string[] = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(line); m !== null; m = re.exec(line)) out.push(m[1] ?? m[2] ?? m[3] ?? '');
+  return out;
+}
+
+/** Every `rekey ...` line of the runbook's `sh` blocks, in order, with its expected exit code. */
+function runbookLines(markdown: string): RunbookLine[] {
+  const lines: RunbookLine[] = [];
+  const blocks = markdown.matchAll(/```sh\n([\s\S]*?)```/g);
+  for (const block of blocks) {
+    for (const raw of (block[1] ?? '').split('\n')) {
+      const text = raw.trim();
+      if (!text.startsWith('rekey ')) continue;
+      const [command, comment] = text.split(/\s+#\s*/, 2);
+      const exits = /^exits (\d)/.exec(comment ?? '');
+      lines.push({ argv: words(command ?? '').slice(1), exitCode: exits ? Number(exits[1]) : 0, text });
+    }
+  }
+  return lines;
+}
+
+/** Finds the command an argv names in a commander tree and checks every --option it uses exists there. */
+function resolveCommand(program: Command, argv: readonly string[]): { path: string[]; unknownOptions: string[] } {
+  let cmd = program;
+  const path: string[] = [];
+  const known = new Set(program.options.map((o) => o.long));
+  const unknownOptions: string[] = [];
+  for (const arg of argv) {
+    if (arg.startsWith('--')) {
+      if (!known.has(arg)) unknownOptions.push(arg);
+      continue;
+    }
+    const sub = cmd.commands.find((c) => c.name() === arg);
+    if (sub) {
+      cmd = sub;
+      path.push(arg);
+      for (const o of sub.options) known.add(o.long);
+    }
+  }
+  return { path, unknownOptions };
+}
+
+const RUNBOOK = readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
+const LINES = runbookLines(RUNBOOK);
+const LOCAL = LINES.filter((l) => l.argv[0] !== '--aws');
+const AWS = LINES.filter((l) => l.argv[0] === '--aws');
+
+describe('docs/operations.md (the runbook)', () => {
+  let home: TestHome;
+  beforeAll(() => {
+    home = new TestHome();
+  });
+  afterAll(() => {
+    home.remove();
+  });
+
+  describe('local commands', () => {
+    it('shows a command for every local subcommand that operators use', () => {
+      // Prepare
+      const shown = new Set(LOCAL.map((l) => resolveCommand(buildProgram(), l.argv).path.join(' ')));
+
+      // Assess
+      for (const needed of ['keyring create', 'records put', 'rotate', 'status', 'tick', 'freeze', 'unfreeze', 'revoke', 'sweep', 'audit', 'escrow archive', 'escrow verify', 'escrow restore', 'keyring list', 'cache stats']) {
+        expect({ needed, shown: shown.has(needed) }).toEqual({ needed, shown: true });
+      }
+    });
+
+    it('runs every local command line in order against a fresh home with the documented exit code', async () => {
+      // Prepare
+      const outputs: string[] = [];
+
+      // Act / Assess (each line depends on the state the previous ones left)
+      for (const line of LOCAL) {
+        const argv = line.argv.map((a, i) => (line.argv[i - 1] === '--out' || line.argv[i - 1] === '--in' ? home.path(basename(a)) : a));
+        const r = await home.run(argv, { stdin: Buffer.from(`value of ${line.text}`) });
+        if (line.exitCode === 0) {
+          expect({ line: line.text, code: r.code, stderr: r.stderr.startsWith('rekey:') || r.stderr.startsWith('error:') ? r.stderr : '' }).toEqual({ line: line.text, code: 0, stderr: '' });
+        } else {
+          expectFailure({ ...r, stdout: Buffer.alloc(0) }, line.exitCode);
+        }
+        outputs.push(r.stdout.toString());
+      }
+
+      // Assess: the runbook's story ended where it says it does.
+      expect(LOCAL.length).toBeGreaterThan(20);
+      const status = await home.json<{ keyrings: Array<{ versions: Array<{ version: number; state: string; records: number }> }> }>(['status', 'pii', '--json']);
+      const v1 = status.keyrings[0]?.versions.find((v) => v.version === 1);
+      expect(v1).toMatchObject({ state: 'disabled', records: 0 });
+      expect(statSync(home.path('pii-v1.key')).mode & 0o777).toBe(0o600);
+      expect(outputs.join('')).toContain('v1 is disabled');
+      expect((await home.ok(['records', 'get', 'user-42', '--context', 'tenant=acme'])).stdout.toString()).toMatch(/^value of rekey records put user-42/);
+    });
+  });
+
+  describe('AWS-mode commands', () => {
+    it('names only commands and options that AWS mode has', () => {
+      // Prepare
+      const program = buildProgram('aws');
+
+      // Act
+      const resolved = AWS.map((l) => ({ line: l.text, ...resolveCommand(program, l.argv.slice(1)) }));
+
+      // Assess
+      expect(AWS.length).toBeGreaterThan(0);
+      for (const r of resolved) {
+        expect({ line: r.line, found: r.path.length > 0, unknownOptions: r.unknownOptions }).toEqual({ line: r.line, found: true, unknownOptions: [] });
+      }
+    });
+  });
+});
