@@ -3,7 +3,8 @@
  * reading, never after), and plaintext output is written only once it is complete, so a
  * failure never leaves partial plaintext on stdout or in a file.
  */
-import { createReadStream, createWriteStream, closeSync, openSync, renameSync, rmSync, writeSync, fsyncSync } from 'node:fs';
+import { createReadStream, createWriteStream, closeSync, existsSync, linkSync, openSync, rmSync, writeSync, fsyncSync } from 'node:fs';
+import { AlreadyExistsError } from '../shared/errors';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Transform } from 'node:stream';
@@ -40,19 +41,21 @@ export function writeStdout(data: Buffer | string): Promise<void> {
 
 /**
  * Streams `input` through `transform` into `outPath` atomically: a private temp file beside it,
- * fsync'd and renamed into place only when the transform finished without error.
+ * fsync'd and linked into place only when the transform finished without error. Like every
+ * other `--out`, it never overwrites an existing file.
  */
 export async function streamToFileAtomic(input: NodeJS.ReadableStream, transform: Transform, outPath: string): Promise<void> {
+  if (existsSync(outPath)) throw new AlreadyExistsError(`'${basename(outPath)}' already exists; rekey never overwrites an output file`);
   const tmp = join(dirname(outPath), `.${basename(outPath)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     await pipeline(input, transform, createWriteStream(tmp, { mode: 0o600, flags: 'wx' }));
     const fd = openSync(tmp, 'r');
     fsyncSync(fd);
     closeSync(fd);
-    renameSync(tmp, outPath);
-  } catch (err) {
+    // link() fails if the target appeared meanwhile, where rename() would silently replace it.
+    linkSync(tmp, outPath);
+  } finally {
     rmSync(tmp, { force: true });
-    throw err;
   }
 }
 

@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import { parsePolicy, activeVersion } from '../shared/catalog';
-import { ValidationError, NotFoundError } from '../shared/errors';
+import { ConflictError, ValidationError, NotFoundError } from '../shared/errors';
 import { recordContext } from '../shared/reencrypt';
 import type { SweepMode, SweepOptions, SweepResult } from '../shared/reencrypt';
 import { openLocal, type LocalServices } from './local-services';
@@ -280,11 +280,15 @@ export function registerLocalCommands(program: Command): void {
       const sweep = contextForRecords(parseContext(o.context));
       await withLocal(cmd, async (rk) => {
         const r = await rk.revocation.revoke(name, version, { reason: o.reason, actor: rk.actor, ...(sweep.contextFor ? { sweep } : {}) });
-        if (o.json) return json(r);
-        await writeStdout(
-          `revoked ${name} v${r.version}; active is now v${r.activeVersion ?? '?'}; cache entries purged: ${r.cacheEntriesPurged}; ` +
-            `re-encrypted: ${r.sweep?.done ?? 0}; remaining: ${r.remaining}; v${r.version} is ${r.state}${r.complete ? '' : ' (rerun to finish)'}\n`,
-        );
+        if (o.json) await json(r);
+        else {
+          await writeStdout(
+            `revoked ${name} v${r.version}; active is now v${r.activeVersion ?? '?'}; cache entries purged: ${r.cacheEntriesPurged}; ` +
+              `re-encrypted: ${r.sweep?.done ?? 0}; remaining: ${r.remaining}; v${r.version} is ${r.state}${r.complete ? '' : ' (rerun to finish)'}\n`,
+          );
+        }
+        // The version is refused to readers already; scripts still need to know the data is not all moved.
+        if (r.remaining > 0) throw new ConflictError(`revocation of ${name} v${r.version} is not complete: ${r.remaining} record(s) remain; rerun (with --context if they need one)`);
       });
     });
 

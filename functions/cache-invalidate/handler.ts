@@ -3,8 +3,9 @@
  * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
  */
 import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
+import type { FunctionServices } from '../../shared/runtime/rekey-services';
 import { cacheInvalidateEventSchema } from '../../shared/runtime/event-schemas';
-import { runCacheInvalidate } from '../../shared/runtime/jobs/cache-invalidate-job';
+import { runCacheInvalidate, type CacheInvalidateServices } from '../../shared/runtime/jobs/cache-invalidate-job';
 
 /**
  * Builds the handler over injected dependencies (tests pass services built on moto_server).
@@ -12,9 +13,12 @@ import { runCacheInvalidate } from '../../shared/runtime/jobs/cache-invalidate-j
  * @example
  * const handler = createCacheInvalidateHandler(deps);
  */
-export function createCacheInvalidateHandler(deps: HandlerDeps) {
+export function createCacheInvalidateHandler(deps: HandlerDeps<FunctionServices & CacheInvalidateServices>) {
   return createHandler({ name: 'cache-invalidate', schema: cacheInvalidateEventSchema, deps, run: runCacheInvalidate });
 }
 
-/** The Lambda entry point. */
-export const handler = createCacheInvalidateHandler(defaultHandlerDeps('cache-invalidate'));
+/**
+ * The Lambda entry point. Its services, and the SDK modules behind them, load on the first valid
+ * event (see defaultHandlerDeps).
+ */
+export const handler = createCacheInvalidateHandler(defaultHandlerDeps('cache-invalidate', async () => (await import('../../shared/runtime/services/cache-invalidate-services')).buildCacheInvalidateServices));

@@ -3,8 +3,9 @@
  * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
  */
 import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
+import type { FunctionServices } from '../../shared/runtime/rekey-services';
 import { escrowEventSchema } from '../../shared/runtime/event-schemas';
-import { runEscrow } from '../../shared/runtime/jobs/escrow-job';
+import { runEscrow, type EscrowServices } from '../../shared/runtime/jobs/escrow-job';
 
 /**
  * Builds the handler over injected dependencies (tests pass services built on moto_server).
@@ -12,9 +13,12 @@ import { runEscrow } from '../../shared/runtime/jobs/escrow-job';
  * @example
  * const handler = createEscrowHandler(deps);
  */
-export function createEscrowHandler(deps: HandlerDeps) {
+export function createEscrowHandler(deps: HandlerDeps<FunctionServices & EscrowServices>) {
   return createHandler({ name: 'escrow', schema: escrowEventSchema, deps, run: runEscrow });
 }
 
-/** The Lambda entry point. */
-export const handler = createEscrowHandler(defaultHandlerDeps('escrow'));
+/**
+ * The Lambda entry point. Its services, and the SDK modules behind them, load on the first valid
+ * event (see defaultHandlerDeps).
+ */
+export const handler = createEscrowHandler(defaultHandlerDeps('escrow', async () => (await import('../../shared/runtime/services/escrow-services')).buildEscrowServices));

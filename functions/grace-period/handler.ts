@@ -3,8 +3,9 @@
  * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
  */
 import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
+import type { FunctionServices } from '../../shared/runtime/rekey-services';
 import { gracePeriodEventSchema } from '../../shared/runtime/event-schemas';
-import { runGracePeriod } from '../../shared/runtime/jobs/grace-period-job';
+import { runGracePeriod, type GracePeriodServices } from '../../shared/runtime/jobs/grace-period-job';
 
 /**
  * Builds the handler over injected dependencies (tests pass services built on moto_server).
@@ -12,9 +13,12 @@ import { runGracePeriod } from '../../shared/runtime/jobs/grace-period-job';
  * @example
  * const handler = createGracePeriodHandler(deps);
  */
-export function createGracePeriodHandler(deps: HandlerDeps) {
+export function createGracePeriodHandler(deps: HandlerDeps<FunctionServices & GracePeriodServices>) {
   return createHandler({ name: 'grace-period', schema: gracePeriodEventSchema, deps, run: runGracePeriod });
 }
 
-/** The Lambda entry point. */
-export const handler = createGracePeriodHandler(defaultHandlerDeps('grace-period'));
+/**
+ * The Lambda entry point. Its services, and the SDK modules behind them, load on the first valid
+ * event (see defaultHandlerDeps).
+ */
+export const handler = createGracePeriodHandler(defaultHandlerDeps('grace-period', async () => (await import('../../shared/runtime/services/grace-period-services')).buildGracePeriodServices));

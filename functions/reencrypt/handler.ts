@@ -3,8 +3,9 @@
  * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
  */
 import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
+import type { FunctionServices } from '../../shared/runtime/rekey-services';
 import { reencryptEventSchema } from '../../shared/runtime/event-schemas';
-import { runReencrypt } from '../../shared/runtime/jobs/reencrypt-job';
+import { runReencrypt, type ReencryptServices } from '../../shared/runtime/jobs/reencrypt-job';
 
 /**
  * Builds the handler over injected dependencies (tests pass services built on moto_server).
@@ -12,9 +13,12 @@ import { runReencrypt } from '../../shared/runtime/jobs/reencrypt-job';
  * @example
  * const handler = createReencryptHandler(deps);
  */
-export function createReencryptHandler(deps: HandlerDeps) {
+export function createReencryptHandler(deps: HandlerDeps<FunctionServices & ReencryptServices>) {
   return createHandler({ name: 'reencrypt', schema: reencryptEventSchema, deps, run: runReencrypt });
 }
 
-/** The Lambda entry point. */
-export const handler = createReencryptHandler(defaultHandlerDeps('reencrypt'));
+/**
+ * The Lambda entry point. Its services, and the SDK modules behind them, load on the first valid
+ * event (see defaultHandlerDeps).
+ */
+export const handler = createReencryptHandler(defaultHandlerDeps('reencrypt', async () => (await import('../../shared/runtime/services/reencrypt-services')).buildReencryptServices));

@@ -3,8 +3,9 @@
  * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
  */
 import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
+import type { FunctionServices } from '../../shared/runtime/rekey-services';
 import { rotateEventSchema } from '../../shared/runtime/event-schemas';
-import { runRotate } from '../../shared/runtime/jobs/rotate-job';
+import { runRotate, type RotateServices } from '../../shared/runtime/jobs/rotate-job';
 
 /**
  * Builds the handler over injected dependencies (tests pass services built on moto_server).
@@ -12,9 +13,12 @@ import { runRotate } from '../../shared/runtime/jobs/rotate-job';
  * @example
  * const handler = createRotateHandler(deps);
  */
-export function createRotateHandler(deps: HandlerDeps) {
+export function createRotateHandler(deps: HandlerDeps<FunctionServices & RotateServices>) {
   return createHandler({ name: 'rotate', schema: rotateEventSchema, deps, run: runRotate });
 }
 
-/** The Lambda entry point. */
-export const handler = createRotateHandler(defaultHandlerDeps('rotate'));
+/**
+ * The Lambda entry point. Its services, and the SDK modules behind them, load on the first valid
+ * event (see defaultHandlerDeps).
+ */
+export const handler = createRotateHandler(defaultHandlerDeps('rotate', async () => (await import('../../shared/runtime/services/rotate-services')).buildRotateServices));

@@ -6,7 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, createSecretKey, hash, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { DecryptError, LimitExceededError } from '../errors';
-import { COMMITMENT_LENGTH, SUITE_FRAMED, SUITE_ONE_SHOT, TAG_LENGTH } from './format';
+import { COMMITMENT_LENGTH, SUITE_FRAMED, SUITE_ONE_SHOT, TAG_LENGTH, WRAPPED_KEY_LENGTH } from './format';
 import { ENVELOPE_LIMITS } from './limits';
 
 /** Length of a data key, a version key and the payload key. */
@@ -64,12 +64,17 @@ export function createPooledDataKeySource(): DataKeySource {
   };
 }
 
+// OpenSSL's key-wrap mode works in a single update() call: it emits the whole output and runs
+// the RFC 3394 integrity check there (a tampered input throws from update). final() only adds
+// about 0.35 µs per message, so it is called only if update() did not emit the whole output.
+// Were a future OpenSSL to defer the check to final(), the key commitment would still reject
+// the wrong key, and the vector test "rejects a tampered wrap in unwrapDataKey itself" would fail.
+
 /** Wraps a data key under a version key with AES-256-KW (RFC 3394, default IV): 40 bytes. */
 export function wrapDataKey(versionKey: Buffer, dataKey: Buffer): Buffer {
   const cipher = createCipheriv('id-aes256-wrap', cipherKey(versionKey), KW_IV);
-  const head = cipher.update(dataKey);
-  const tail = cipher.final();
-  return tail.length === 0 ? head : Buffer.concat([head, tail]);
+  const wrapped = cipher.update(dataKey);
+  return wrapped.length === WRAPPED_KEY_LENGTH ? wrapped : Buffer.concat([wrapped, cipher.final()]);
 }
 
 /** Unwraps a data key; any failure of the RFC 3394 integrity check is a DecryptError. */
@@ -78,9 +83,7 @@ export function unwrapDataKey(versionKey: Buffer, wrapped: Buffer): Buffer {
   try {
     const decipher = createDecipheriv('id-aes256-wrap', cipherKey(versionKey), KW_IV);
     dk = decipher.update(wrapped);
-    const tail = decipher.final();
-    // OpenSSL emits the whole key from update(); a tail would be a different implementation.
-    if (tail.length !== 0) dk = Buffer.concat([dk, tail]);
+    if (dk.length !== KEY_LENGTH) dk = Buffer.concat([dk, decipher.final()]);
   } catch {
     // The OpenSSL message is dropped: it would only tell an attacker which check failed.
     throw new DecryptError();

@@ -3,43 +3,46 @@
  * error mapping and the event validation, around a job that receives the parsed event and the
  * services. The services are built on the first valid invocation and reused while the
  * execution environment lives; a bad event never builds them, so it can change nothing.
+ * In the functions, the modules behind the services (configuration schema, SDK clients, the
+ * Redis driver) are loaded then too, so loading the handler costs only Middy, Powertools and
+ * the event schema.
  */
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import type * as z from 'zod';
-import { loadConfig } from '../config/load-config';
-import { buildAwsServices } from './build-aws-services';
+import type { RekeyConfig } from '../config/load-config';
 import { createLogger } from './create-logger';
 import { METRIC } from './metric-names';
 import { mapErrors, type HandlerFailure } from './middleware/map-errors';
 import { validateEvent } from './middleware/validate-event';
 import { PowertoolsMetricsPublisher, type MetricsPublisher } from './rekey-metrics';
-import type { RekeyServices } from './rekey-services';
+import type { FunctionServices, RekeyServices } from './rekey-services';
+import type { BuildAwsServicesOptions } from './services/aws-core';
 
-/** What a job gets besides its event. */
-export interface JobContext {
-  readonly services: RekeyServices;
+/** What a job gets besides its event; `S` is the part of the services the job reads. */
+export interface JobContext<S = RekeyServices> {
+  readonly services: S;
   readonly logger: Logger;
   readonly metrics: MetricsPublisher;
   readonly functionName: string;
 }
 
 /** Injectable dependencies of a handler (tests pass services built on moto_server). */
-export interface HandlerDeps {
-  readonly services: () => RekeyServices | Promise<RekeyServices>;
+export interface HandlerDeps<V extends FunctionServices = RekeyServices> {
+  readonly services: () => V | Promise<V>;
   readonly logger: Logger;
   readonly metrics: MetricsPublisher;
 }
 
 /** Options of {@link createHandler}. */
-export interface CreateHandlerOptions<S extends z.ZodType, R> {
+export interface CreateHandlerOptions<S extends z.ZodType, R, V extends FunctionServices = RekeyServices> {
   /** Function name: log service, metric dimension, error messages. */
   readonly name: string;
   readonly schema: S;
-  readonly deps: HandlerDeps;
-  readonly run: (event: z.output<S>, context: JobContext) => Promise<R>;
+  readonly deps: HandlerDeps<V>;
+  readonly run: (event: z.output<S>, context: JobContext<V>) => Promise<R>;
 }
 
 /**
@@ -48,7 +51,7 @@ export interface CreateHandlerOptions<S extends z.ZodType, R> {
  * @example
  * export const handler = createHandler({ name: 'escrow', schema: escrowEventSchema, deps: defaultHandlerDeps('escrow'), run: runEscrow });
  */
-export function createHandler<S extends z.ZodType, R>(options: CreateHandlerOptions<S, R>): MiddyfiedHandler<unknown, R | HandlerFailure, Error, Context> {
+export function createHandler<S extends z.ZodType, R, V extends FunctionServices = RekeyServices>(options: CreateHandlerOptions<S, R, V>): MiddyfiedHandler<unknown, R | HandlerFailure, Error, Context> {
   const { name, schema, deps, run } = options;
   const job = async (event: unknown): Promise<R> => {
     const services = await deps.services();
@@ -65,19 +68,32 @@ export function createHandler<S extends z.ZodType, R>(options: CreateHandlerOpti
     .handler(job);
 }
 
+/** Builds a function's services from its configuration (one of ./services/*-services). */
+export type ServicesBuilder<V extends FunctionServices> = (config: RekeyConfig, options: BuildAwsServicesOptions) => V;
+
 /**
- * The production dependencies of a function: configuration from the environment (read once,
- * on the first valid invocation), AWS services, Powertools logger and metrics.
+ * The production dependencies of a function: Powertools logger and metrics now; on the first
+ * valid invocation, the configuration from the environment and the function's AWS services,
+ * whose modules `load` imports only then. A failed build (bad configuration) is not kept, so
+ * the next invocation tries again.
  *
  * @example
- * const deps = defaultHandlerDeps('rotate');
+ * const deps = defaultHandlerDeps('rotate', async () => (await import('../../shared/runtime/services/rotate-services')).buildRotateServices);
  */
-export function defaultHandlerDeps(name: string): HandlerDeps {
+export function defaultHandlerDeps<V extends FunctionServices>(name: string, load: () => Promise<ServicesBuilder<V>>): HandlerDeps<V> {
   const logger = createLogger({ serviceName: `rekey-${name}` });
-  let services: RekeyServices | undefined;
+  let services: Promise<V> | undefined;
+  const build = async (): Promise<V> => {
+    const [{ loadConfig }, builder] = await Promise.all([import('../config/load-config'), load()]);
+    return builder(loadConfig(), { logger });
+  };
   return {
     logger,
     metrics: new PowertoolsMetricsPublisher({ serviceName: `rekey-${name}` }),
-    services: () => (services ??= buildAwsServices(loadConfig(), { logger })),
+    services: () =>
+      (services ??= build().catch((err: unknown) => {
+        services = undefined;
+        throw err;
+      })),
   };
 }

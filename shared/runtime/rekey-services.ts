@@ -38,3 +38,9 @@ export interface RekeyServices {
   /** Closes connections (the Redis client); the services must not be used afterwards. */
   close(): Promise<void>;
 }
+
+/**
+ * The service set of one Lambda function: what its job reads (`K`), plus what every handler
+ * uses (configuration, clock, the KMS call counter, close).
+ */
+export type FunctionServices<K extends keyof RekeyServices = never> = Pick<RekeyServices, K | 'config' | 'clock' | 'kmsCalls' | 'close'>;

@@ -155,6 +155,20 @@ describe('envelope format v1 vectors', () => {
       expect(wrapped.toString('hex')).toBe('28c9f404c4b810f4cbccb35cfb87f8263f5786e2d80ed326cbc7f0e71a99f43bfb988b9b7a02dd21');
       expect(unwrapDataKey(kek, wrapped).equals(keyData)).toBe(true);
     });
+
+    it('rejects a tampered wrap in unwrapDataKey itself, before any commitment check', () => {
+      // Prepare: the RFC 3394 section 4.6 wrap with one bit flipped in each of its five blocks
+      const kek = Buffer.from('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'hex');
+      const wrapped = Buffer.from('28c9f404c4b810f4cbccb35cfb87f8263f5786e2d80ed326cbc7f0e71a99f43bfb988b9b7a02dd21', 'hex');
+      const tampered = [0, 8, 16, 24, 32].map((byte) => {
+        const copy = Buffer.from(wrapped);
+        copy[byte]! ^= 1;
+        return copy;
+      });
+      // Act / Assess
+      for (const t of tampered) expect(() => unwrapDataKey(kek, t)).toThrow(new DecryptError());
+      expect(() => unwrapDataKey(Buffer.alloc(32, 7), wrapped)).toThrow(new DecryptError());
+    });
   });
 
   describe('key derivation (SP 800-56C one-step, SHA-512)', () => {

@@ -2,11 +2,12 @@
  * RedisCacheStore: the CacheStore port over ioredis (standalone Redis, Valkey, ElastiCache, or
  * a cluster). Layout and reasoning: ./key-layout.ts and docs/cache.md.
  */
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { BackendError, ValidationError } from '../../errors';
 import type { CacheStore } from '../../ports/cache-store';
 import { assertCacheKey, assertKeyring, assertTtl, assertValue, assertVersion } from '../../cache/cache-input';
 import { DELETE_SCRIPT, INVALIDATE_BATCH_SCRIPT, SET_SCRIPT, type CacheScript } from './cache-scripts';
+import { DeadlineQueue, type PendingCall } from './deadline-queue';
 import { KeyLayout, stripHeader, valueHeader } from './key-layout';
 
 /** Options of {@link RedisCacheStore}. */
@@ -39,11 +40,39 @@ export interface RedisCacheStoreOptions {
    * @default 256
    */
   readonly batchSize?: number;
+  /**
+   * Most writes sent in one script call. Writes issued in the same tick (concurrent sets) are
+   * coalesced into as few calls as this allows (per bucket in cluster mode, as they must stay
+   * in one slot); each is still indexed atomically with its value.
+   * @default 64
+   */
+  readonly writeBatchSize?: number;
 }
 
-const DEFAULTS = { keyPrefix: 'rk:', buckets: 16, commandTimeoutMs: 100, bulkTimeoutMs: 5000, batchSize: 256 } as const;
+const DEFAULTS = { keyPrefix: 'rk:', buckets: 16, commandTimeoutMs: 100, bulkTimeoutMs: 5000, batchSize: 256, writeBatchSize: 64 } as const;
+
+/** Values per write call beyond which a coalesced batch is split (a big value travels alone). */
+const WRITE_BATCH_BYTES = 512 * 1024;
 
 type RedisArg = string | Buffer | number;
+
+/** Precomputed names and header of one (keyring, version). */
+interface VersionKeys {
+  readonly header: Buffer;
+  /** Index key per bucket, filled on first use. */
+  readonly index: (string | undefined)[];
+}
+
+/** A write waiting for the end of the tick to be sent with the others. */
+interface QueuedWrite {
+  readonly bucket: number;
+  readonly entry: string;
+  readonly index: string;
+  readonly stored: Buffer;
+  readonly ttlMs: number;
+  readonly member: string;
+  readonly call: PendingCall<void>;
+}
 
 /**
  * A CacheStore on Redis. Takes a client the caller created and connected (see
@@ -56,54 +85,90 @@ type RedisArg = string | Buffer | number;
  */
 export class RedisCacheStore implements CacheStore {
   private readonly layout: KeyLayout;
-  private readonly commandTimeoutMs: number;
-  private readonly bulkTimeoutMs: number;
   private readonly batchSize: number;
-  // Headers of recently written (keyring, version) pairs: a handful in practice, bounded anyway.
-  private readonly headers = new Map<string, Buffer>();
+  private readonly writeBatchSize: number;
+  private readonly cluster: boolean;
+  // One deadline queue per timeout: one timer each instead of one per call.
+  private readonly fast: DeadlineQueue;
+  private readonly bulk: DeadlineQueue;
+  // `<prefix>{<b>}:e:` per bucket: an entry key is one concatenation away.
+  private readonly entryBases: readonly string[];
+  // Keyrings and versions seen (and validated) recently: a handful in practice, bounded anyway.
+  private readonly versionKeys = new Map<string, Map<number, VersionKeys>>();
+  private versionKeyCount = 0;
+  private queued: QueuedWrite[] = [];
+  private flushScheduled = false;
 
   public constructor(private readonly client: Redis | Cluster, options: RedisCacheStoreOptions = {}) {
     this.layout = new KeyLayout(options.keyPrefix ?? DEFAULTS.keyPrefix, options.buckets ?? DEFAULTS.buckets);
-    this.commandTimeoutMs = positive(options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs, 'commandTimeoutMs');
-    this.bulkTimeoutMs = positive(options.bulkTimeoutMs ?? DEFAULTS.bulkTimeoutMs, 'bulkTimeoutMs');
+    const commandTimeoutMs = positive(options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs, 'commandTimeoutMs');
+    const bulkTimeoutMs = positive(options.bulkTimeoutMs ?? DEFAULTS.bulkTimeoutMs, 'bulkTimeoutMs');
     this.batchSize = positive(options.batchSize ?? DEFAULTS.batchSize, 'batchSize');
+    this.writeBatchSize = positive(options.writeBatchSize ?? DEFAULTS.writeBatchSize, 'writeBatchSize');
+    this.cluster = client instanceof Cluster;
+    this.fast = new DeadlineQueue(commandTimeoutMs, (op) => backendError(op, `no reply within ${commandTimeoutMs} ms`));
+    this.bulk = new DeadlineQueue(bulkTimeoutMs, (op) => backendError(op, `no reply within ${bulkTimeoutMs} ms`));
+    this.entryBases = range(this.layout.buckets).map((b) => this.layout.entryKey('', b));
   }
 
   /** Returns the stored value of `key` (without the store's header), or undefined on a miss. */
-  public async get(key: string): Promise<Buffer | undefined> {
-    assertCacheKey(key);
-    const entry = this.layout.entryKey(key);
-    const raw = await this.run('get', this.commandTimeoutMs, async () => {
-      try {
-        return await this.client.getBuffer(entry);
-      } catch (err) {
+  public get(key: string): Promise<Buffer | undefined> {
+    try {
+      assertCacheKey(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.flushWrites();
+    const b = this.layout.bucketOf(key);
+    const entry = this.entryBases[b]! + key;
+    const call = this.fast.open<Buffer | undefined>('get');
+    this.client.getBuffer(entry).then(
+      (raw) => call.resolve(raw === null ? undefined : stripHeader(raw)),
+      (err: unknown) => {
         // Something else wrote another type at our key: garbage, dropped like any malformed value.
         if (err instanceof Error && err.message.startsWith('WRONGTYPE')) {
-          await this.eval(DELETE_SCRIPT, [entry], [key, this.layout.indexBase(this.layout.bucketOf(key))]);
-          return null;
+          this.eval(DELETE_SCRIPT, 1, [entry, key, this.layout.indexBase(b)]).then(
+            () => call.resolve(undefined),
+            (e: unknown) => call.reject(backendError('get', reason(e))),
+          );
+        } else {
+          call.reject(backendError('get', reason(err)));
         }
-        throw err;
-      }
-    });
-    return raw === null ? undefined : stripHeader(raw);
+      },
+    );
+    return call.promise;
   }
 
-  /** Stores `value` for `ttlSeconds` and indexes it under (keyring, version) in one atomic script. */
-  public async set(key: string, value: Buffer, ttlSeconds: number, keyring: string, version: number): Promise<void> {
-    assertCacheKey(key);
-    assertValue(value);
-    assertTtl(ttlSeconds);
-    assertKeyring(keyring);
-    assertVersion(version);
-    const b = this.layout.bucketOf(key);
-    const stored = Buffer.concat([this.header(keyring, version), value]);
-    await this.run('set', this.commandTimeoutMs, () =>
-      this.eval(
-        SET_SCRIPT,
-        [this.layout.entryKey(key, b), this.layout.indexKey(b, keyring, version), this.layout.versionsKey(b, keyring)],
-        [stored, ttlSeconds * 1000, key, version, this.layout.indexBase(b)],
-      ),
-    );
+  /**
+   * Stores `value` for `ttlSeconds` and indexes it under (keyring, version), atomically (one
+   * script). Writes issued in the same tick travel together (see `writeBatchSize`).
+   */
+  public set(key: string, value: Buffer, ttlSeconds: number, keyring: string, version: number): Promise<void> {
+    let keys: VersionKeys;
+    try {
+      assertCacheKey(key);
+      assertValue(value);
+      assertTtl(ttlSeconds);
+      keys = this.keysOf(keyring, version);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const bucket = this.layout.bucketOf(key);
+    const call = this.fast.open<void>('set');
+    this.queued.push({
+      bucket,
+      entry: this.entryBases[bucket]! + key,
+      index: (keys.index[bucket] ??= this.layout.indexKey(bucket, keyring, version)),
+      stored: Buffer.concat([keys.header, value]),
+      ttlMs: ttlSeconds * 1000,
+      member: key,
+      call,
+    });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushWrites);
+    }
+    return call.promise;
   }
 
   /** Deletes `key` and its index membership; (keyring, version), when given, is also cleaned. */
@@ -111,13 +176,14 @@ export class RedisCacheStore implements CacheStore {
     assertCacheKey(key);
     if ((keyring === undefined) !== (version === undefined)) throw new ValidationError('give both keyring and version, or neither');
     const b = this.layout.bucketOf(key);
-    const keys = [this.layout.entryKey(key, b)];
+    const keys = [this.entryBases[b]! + key];
     if (keyring !== undefined && version !== undefined) {
       assertKeyring(keyring);
       assertVersion(version);
       keys.push(this.layout.indexKey(b, keyring, version));
     }
-    await this.run('delete', this.commandTimeoutMs, () => this.eval(DELETE_SCRIPT, keys, [key, this.layout.indexBase(b)]));
+    this.flushWrites();
+    await this.run(this.fast, 'delete', this.eval(DELETE_SCRIPT, keys.length, [...keys, key, this.layout.indexBase(b)]));
   }
 
   /**
@@ -128,6 +194,7 @@ export class RedisCacheStore implements CacheStore {
   public async invalidateVersion(keyring: string, version: number): Promise<number> {
     assertKeyring(keyring);
     assertVersion(version);
+    this.flushWrites();
     const perBucket = await Promise.all(range(this.layout.buckets).map((b) => this.invalidateBucket(b, keyring, version)));
     return perBucket.reduce((a, n) => a + n, 0);
   }
@@ -135,16 +202,15 @@ export class RedisCacheStore implements CacheStore {
   /** Live (not yet expired) entries per version of `keyring`, from the indexes. */
   public async countByVersion(keyring: string): Promise<Map<number, number>> {
     assertKeyring(keyring);
-    const [sec, micro] = await this.run('count', this.bulkTimeoutMs, () => this.client.time());
+    this.flushWrites();
+    const [sec, micro] = await this.run(this.bulk, 'count', this.client.time());
     const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
     const perBucket = await Promise.all(
       range(this.layout.buckets).map(async (b) => {
-        const versions = await this.run('count', this.bulkTimeoutMs, () => this.client.smembers(this.layout.versionsKey(b, keyring)));
+        const versions = await this.run(this.bulk, 'count', this.client.smembers(this.layout.versionsKey(b, keyring)));
         return Promise.all(
           versions.map(async (v) => {
-            const n = await this.run('count', this.bulkTimeoutMs, () =>
-              this.client.zcount(this.layout.indexKey(b, keyring, Number(v)), String(now), '+inf'),
-            );
+            const n = await this.run(this.bulk, 'count', this.client.zcount(this.layout.indexKey(b, keyring, Number(v)), String(now), '+inf'));
             return [Number(v), n] as const;
           }),
         );
@@ -161,58 +227,116 @@ export class RedisCacheStore implements CacheStore {
     const header = valueHeader(keyring, version);
     let deleted = 0;
     for (;;) {
-      const members = await this.run('invalidate', this.bulkTimeoutMs, () => this.client.zrange(index, '0', String(this.batchSize - 1)));
+      const members = await this.run(this.bulk, 'invalidate', this.client.zrange(index, '0', String(this.batchSize - 1)));
       if (members.length === 0) return deleted;
-      const n = await this.run('invalidate', this.bulkTimeoutMs, () =>
-        this.eval(
-          INVALIDATE_BATCH_SCRIPT,
-          [index, versions, ...members.map((m) => this.layout.entryKey(m, b))],
-          [header, version, ...members],
-        ),
+      const entries = members.map((m) => this.entryBases[b]! + m);
+      const n = await this.run(
+        this.bulk,
+        'invalidate',
+        this.eval(INVALIDATE_BATCH_SCRIPT, 2 + entries.length, [index, versions, ...entries, header, version, ...members]),
       );
       deleted += Number(n);
       if (members.length < this.batchSize) return deleted;
     }
   }
 
-  private header(keyring: string, version: number): Buffer {
-    const id = `${version}:${keyring}`;
-    let h = this.headers.get(id);
-    if (h === undefined) {
-      if (this.headers.size >= 256) this.headers.clear();
-      this.headers.set(id, (h = valueHeader(keyring, version)));
+  /** Names and header of (keyring, version); validates both the first time they are seen. */
+  private keysOf(keyring: string, version: number): VersionKeys {
+    const known = this.versionKeys.get(keyring)?.get(version);
+    if (known !== undefined) return known;
+    assertKeyring(keyring);
+    assertVersion(version);
+    if (this.versionKeyCount >= 256) {
+      this.versionKeys.clear();
+      this.versionKeyCount = 0;
     }
-    return h;
+    const keys: VersionKeys = { header: valueHeader(keyring, version), index: [] };
+    let byVersion = this.versionKeys.get(keyring);
+    if (byVersion === undefined) this.versionKeys.set(keyring, (byVersion = new Map()));
+    byVersion.set(version, keys);
+    this.versionKeyCount++;
+    return keys;
   }
 
-  private async eval(s: CacheScript, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
-    try {
-      return await this.client.evalsha(s.sha, keys.length, ...keys, ...args);
-    } catch (err) {
+  /** Sends the queued writes now: at the end of the tick, or before any other operation (order). */
+  private readonly flushWrites = (): void => {
+    this.flushScheduled = false;
+    const queued = this.queued;
+    if (queued.length === 0) return;
+    this.queued = [];
+    if (!this.cluster) {
+      this.sendWrites(queued);
+      return;
+    }
+    // Cluster: one call per bucket, since a script runs on the node of one slot.
+    const byBucket = new Map<number, QueuedWrite[]>();
+    for (const w of queued) {
+      const group = byBucket.get(w.bucket);
+      if (group === undefined) byBucket.set(w.bucket, [w]);
+      else group.push(w);
+    }
+    for (const group of byBucket.values()) this.sendWrites(group);
+  };
+
+  private sendWrites(writes: readonly QueuedWrite[]): void {
+    let from = 0;
+    let bytes = 0;
+    for (let i = 0; i < writes.length; i++) {
+      const size = writes[i]!.stored.length;
+      if (i > from && (i - from >= this.writeBatchSize || bytes + size > WRITE_BATCH_BYTES)) {
+        this.sendWriteCall(writes, from, i);
+        from = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    this.sendWriteCall(writes, from, writes.length);
+  }
+
+  private sendWriteCall(writes: readonly QueuedWrite[], from: number, to: number): void {
+    const n = to - from;
+    const args = new Array<RedisArg>(5 * n);
+    for (let i = 0; i < n; i++) {
+      const w = writes[from + i]!;
+      args[2 * i] = w.entry;
+      args[2 * i + 1] = w.index;
+      args[2 * n + 3 * i] = w.stored;
+      args[2 * n + 3 * i + 1] = w.ttlMs;
+      args[2 * n + 3 * i + 2] = w.member;
+    }
+    this.eval(SET_SCRIPT, 2 * n, args).then(
+      () => {
+        for (let i = from; i < to; i++) writes[i]!.call.resolve(undefined);
+      },
+      (err: unknown) => {
+        const why = reason(err);
+        for (let i = from; i < to; i++) writes[i]!.call.reject(backendError('set', why));
+      },
+    );
+  }
+
+  private eval(s: CacheScript, numKeys: number, args: readonly RedisArg[]): Promise<unknown> {
+    return this.client.evalsha(s.sha, numKeys, ...args).catch((err: unknown) => {
       // First use on this server (or after a restart / SCRIPT FLUSH): send the source once.
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.client.eval(s.source, keys.length, ...keys, ...args);
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.client.eval(s.source, numKeys, ...args);
       throw err;
-    }
-  }
-
-  private run<T>(op: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
-    // One timer and one promise per call (no Promise.race): this is on every get and set.
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(backendError(op, `no reply within ${timeoutMs} ms`)), timeoutMs);
-      call().then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          // ioredis errors can carry the command and its arguments (keys, values): keep only the message.
-          reject(backendError(op, err instanceof Error ? err.message : 'unknown error'));
-        },
-      );
     });
   }
 
+  /** Settles with `pending`, or with a BackendError at the queue's deadline or on failure. */
+  private run<T>(queue: DeadlineQueue, op: string, pending: Promise<T>): Promise<T> {
+    const call = queue.open<T>(op);
+    pending.then(
+      (value) => call.resolve(value),
+      (err: unknown) => call.reject(backendError(op, reason(err))),
+    );
+    return call.promise;
+  }
+}
+
+// ioredis errors can carry the command and its arguments (keys, values): keep only the message.
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : 'unknown error';
 }
 
 function backendError(op: string, reason: string): BackendError {

@@ -11,6 +11,10 @@ import type { JobContext } from '../create-handler';
 import type { CacheInvalidateEvent } from '../event-schemas';
 import { METRIC } from '../metric-names';
 import { settleEach } from './settle';
+import type { RekeyServices } from '../rekey-services';
+
+/** The services the cache-invalidate job reads. */
+export type CacheInvalidateServices = Pick<RekeyServices, 'keyrings' | 'catalogs' | 'audit' | 'clock' | 'cache'>;
 
 /** States whose cache entries no reader should be served any more. */
 export const PAST_GRACE: ReadonlySet<VersionState> = new Set(['deprecated', 'disabled', 'destroyed', 'revoked']);
@@ -35,7 +39,7 @@ export interface CacheInvalidateResponse {
  * @example
  * await runCacheInvalidate({ keyring: 'payments', version: 3, reason: 'revoked' }, context);
  */
-export async function runCacheInvalidate(event: CacheInvalidateEvent, context: JobContext): Promise<CacheInvalidateResponse> {
+export async function runCacheInvalidate(event: CacheInvalidateEvent, context: JobContext<CacheInvalidateServices>): Promise<CacheInvalidateResponse> {
   const { services } = context;
   const cache = services.cache;
   if (cache === undefined) throw new ValidationError('cache-invalidate needs REKEY_CACHE_NAME or REKEY_CACHE_ENDPOINT');
@@ -62,7 +66,7 @@ export async function runCacheInvalidate(event: CacheInvalidateEvent, context: J
   return { ok: results.every((r) => r.status !== 'failed'), results };
 }
 
-async function drop(cache: CacheStore, catalog: Catalog, version: number, reason: string, context: JobContext): Promise<number> {
+async function drop(cache: CacheStore, catalog: Catalog, version: number, reason: string, context: JobContext<CacheInvalidateServices>): Promise<number> {
   const keyring = catalog.keyring;
   const n = await cache.invalidateVersion(keyring, version);
   context.metrics.put(METRIC.cacheEntriesInvalidated, n, { keyring, version });

@@ -8,6 +8,10 @@ import type { JobContext } from '../create-handler';
 import type { EscrowEvent } from '../event-schemas';
 import { METRIC } from '../metric-names';
 import { settleEach, type KeyringFailure } from './settle';
+import type { RekeyServices } from '../rekey-services';
+
+/** The services the escrow job reads. */
+export type EscrowServices = Pick<RekeyServices, 'keyrings' | 'catalogs' | 'escrow'>;
 
 /** One version's escrow outcome. */
 export interface EscrowVersionOutcome {
@@ -36,14 +40,14 @@ export interface EscrowResponse {
  * @example
  * await runEscrow({ action: 'drill', keyring: 'payments' }, context); // { ok: true, ... failures: 0 }
  */
-export async function runEscrow(event: EscrowEvent, context: JobContext): Promise<EscrowResponse> {
+export async function runEscrow(event: EscrowEvent, context: JobContext<EscrowServices>): Promise<EscrowResponse> {
   const { services } = context;
   const names = event.keyring === undefined ? await services.catalogs.list() : [event.keyring];
   const results = await settleEach(names, (keyring) => (event.action === 'archive' ? archive(keyring, context) : drill(keyring, context)));
   return { ok: results.every((r) => r.status === 'done' && r.failures === 0), action: event.action, results };
 }
 
-async function archive(keyring: string, context: JobContext): Promise<EscrowOutcome> {
+async function archive(keyring: string, context: JobContext<EscrowServices>): Promise<EscrowOutcome> {
   const { services, metrics } = context;
   const catalog = await services.keyrings.get(keyring);
   const versions: EscrowVersionOutcome[] = [];
@@ -59,7 +63,7 @@ async function archive(keyring: string, context: JobContext): Promise<EscrowOutc
   return { keyring, status: 'done', versions, failures: 0 };
 }
 
-async function drill(keyring: string, context: JobContext): Promise<EscrowOutcome> {
+async function drill(keyring: string, context: JobContext<EscrowServices>): Promise<EscrowOutcome> {
   const { services, metrics } = context;
   const report = await services.escrow.verify(keyring);
   const catalog = await services.keyrings.get(keyring);

@@ -12,6 +12,10 @@ import type { GracePeriodEvent } from '../event-schemas';
 import { METRIC } from '../metric-names';
 import { failureOf, retryableFrom, type KeyringFailure } from './settle';
 import { publishDistribution, type VersionDistribution } from './version-distribution';
+import type { RekeyServices } from '../rekey-services';
+
+/** The services the grace-period job reads. */
+export type GracePeriodServices = Pick<RekeyServices, 'keyrings' | 'clock' | 'config' | 'breakerFacts' | 'recordTargets' | 'cache'>;
 
 /** Window over which decrypt failures are summed for the breaker. */
 export const BREAKER_WINDOW_SECONDS = 900;
@@ -39,7 +43,7 @@ export interface GracePeriodResponse {
  * @example
  * await runGracePeriod({}, context); // every keyring
  */
-export async function runGracePeriod(event: GracePeriodEvent, context: JobContext): Promise<GracePeriodResponse> {
+export async function runGracePeriod(event: GracePeriodEvent, context: JobContext<GracePeriodServices>): Promise<GracePeriodResponse> {
   const { keyrings, clock } = context.services;
   const now = clock();
   const catalogs: Catalog[] = event.keyring === undefined ? await keyrings.list() : [await keyrings.get(event.keyring)];
@@ -74,7 +78,7 @@ export async function runGracePeriod(event: GracePeriodEvent, context: JobContex
   return { ok: summary.failed === 0, at: summary.at, results };
 }
 
-async function checkBreaker(catalog: Catalog, context: JobContext, now: Date): Promise<BreakerDecision['action'] | 'unknown'> {
+async function checkBreaker(catalog: Catalog, context: JobContext<GracePeriodServices>, now: Date): Promise<BreakerDecision['action'] | 'unknown'> {
   const { services, metrics, logger } = context;
   const keyring = catalog.keyring;
   const tripped = catalog.breaker !== undefined;

@@ -18,6 +18,10 @@ import { ItemRecordView } from '../item-record-view';
 import { MemoryCheckpointStore } from '../memory-checkpoint-store';
 import { METRIC } from '../metric-names';
 import type { TargetStore } from '../target-sweeper';
+import type { RekeyServices } from '../rekey-services';
+
+/** The services the reencrypt job reads. */
+export type ReencryptServices = Pick<RekeyServices, 'keyrings' | 'recordTargets' | 'provider' | 'envelopes'>;
 
 /** Objects migrated at the same time within one batch. */
 export const ITEM_CONCURRENCY = 8;
@@ -65,11 +69,11 @@ const DECRYPT_REASONS = new Set(['decrypt-failed', 'verification-failed', 'conte
  * @example
  * await runReencrypt({ BatchInput: { keyring: 'k', bucket: 'b', prefix: 'p/', mode: 'rewrap' }, Items: [{ Key: 'p/r1' }] }, context);
  */
-export async function runReencrypt(event: ReencryptEvent, context: JobContext): Promise<MapBatchResponse | S3BatchResponse> {
+export async function runReencrypt(event: ReencryptEvent, context: JobContext<ReencryptServices>): Promise<MapBatchResponse | S3BatchResponse> {
   return 'invocationSchemaVersion' in event ? runS3Batch(event, context) : runMapBatch(event, context);
 }
 
-async function runMapBatch(event: MapBatchEvent, context: JobContext): Promise<MapBatchResponse> {
+async function runMapBatch(event: MapBatchEvent, context: JobContext<ReencryptServices>): Promise<MapBatchResponse> {
   const { keyring, bucket, prefix, mode, version } = event.BatchInput;
   const target = context.services.recordTargets.find((t) => t.target.keyring === keyring && t.target.bucket === bucket && prefix.startsWith(t.target.prefix));
   if (target === undefined) throw new ValidationError(`BatchInput: bucket/prefix is not a configured record target of keyring '${keyring}'`);
@@ -85,7 +89,7 @@ async function runMapBatch(event: MapBatchEvent, context: JobContext): Promise<M
   return { ok: counts.failed === 0, keyring, mode, counts, results };
 }
 
-async function runS3Batch(event: S3BatchEvent, context: JobContext): Promise<S3BatchResponse> {
+async function runS3Batch(event: S3BatchEvent, context: JobContext<ReencryptServices>): Promise<S3BatchResponse> {
   const args = event.invocationSchemaVersion === '2.0' ? event.job.userArguments : undefined;
   const mode: SweepMode = args?.mode ?? 'rewrap';
   const version = args?.version === undefined ? undefined : Number(args.version);
@@ -132,7 +136,7 @@ async function migrateItems(
   keys: readonly string[],
   mode: SweepMode,
   onlyVersion: number | undefined,
-  context: JobContext,
+  context: JobContext<ReencryptServices>,
 ): Promise<ItemResult[]> {
   const keyring = catalog.keyring;
   const active = activeVersion(catalog)?.version;
@@ -163,7 +167,7 @@ async function migrateOne(
   mode: SweepMode,
   onlyVersion: number | undefined,
   active: number | undefined,
-  context: JobContext,
+  context: JobContext<ReencryptServices>,
   attempts: Map<number, { attempts: number; failures: number }>,
 ): Promise<ItemResult> {
   const id = key.slice(target.prefix.length);

@@ -10,6 +10,10 @@ import { BackendError } from '../../errors';
 import type { JobContext } from '../create-handler';
 import type { RevokeEvent } from '../event-schemas';
 import { METRIC } from '../metric-names';
+import type { RekeyServices } from '../rekey-services';
+
+/** The services the revoke job reads. */
+export type RevokeServices = Pick<RekeyServices, 'revocation'>;
 
 /** The response of the revoke function. */
 export interface RevokeResponse {
@@ -32,7 +36,7 @@ export interface RevokeResponse {
  * @example
  * await runRevoke(event, context); // { ok: true, keyring: 'payments', version: 3, revokedNow: true, ... }
  */
-export async function runRevoke(event: RevokeEvent, context: JobContext): Promise<RevokeResponse> {
+export async function runRevoke(event: RevokeEvent, context: JobContext<RevokeServices>): Promise<RevokeResponse> {
   const { keyring, version, reason } = event.detail;
   const actor = `event:${event.id}`;
   const result = await context.services.revocation.revoke(keyring, version, { reason, actor });

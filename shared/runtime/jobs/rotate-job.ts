@@ -9,6 +9,10 @@ import type { RotateEvent } from '../event-schemas';
 import type { JobContext } from '../create-handler';
 import { METRIC } from '../metric-names';
 import { settleEach, type KeyringFailure } from './settle';
+import type { RekeyServices } from '../rekey-services';
+
+/** The services the rotate job reads. */
+export type RotateServices = Pick<RekeyServices, 'keyrings' | 'clock'>;
 
 /** What rotate did to one keyring. */
 export type RotateOutcome =
@@ -31,7 +35,7 @@ const POLICY_REASON = 'policy: rotation due';
  * @example
  * await runRotate({ keyring: 'payments' }, context); // { ok: true, results: [{ keyring: 'payments', status: 'not-due' }] }
  */
-export async function runRotate(event: RotateEvent, context: JobContext): Promise<RotateResponse> {
+export async function runRotate(event: RotateEvent, context: JobContext<RotateServices>): Promise<RotateResponse> {
   const { keyrings, clock } = context.services;
   const names = event.keyrings ?? [event.keyring as string];
   const results = await settleEach(names, async (name): Promise<RotateOutcome> => {
@@ -52,7 +56,7 @@ export async function runRotate(event: RotateEvent, context: JobContext): Promis
   return { ok: results.every((r) => r.status !== 'failed'), results };
 }
 
-function created(context: JobContext, keyring: string, isNew: boolean, version: number): RotateOutcome {
+function created(context: JobContext<RotateServices>, keyring: string, isNew: boolean, version: number): RotateOutcome {
   if (isNew) context.metrics.put(METRIC.versionsCreated, 1, { keyring, version });
   context.logger.info(isNew ? 'version created' : 'pending version already exists', { keyring, version });
   return { keyring, status: isNew ? 'created' : 'pending-exists', version };

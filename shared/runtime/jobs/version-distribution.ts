@@ -6,6 +6,7 @@
 import type { Catalog } from '../../catalog/model';
 import type { JobContext } from '../create-handler';
 import { METRIC } from '../metric-names';
+import type { RekeyServices } from '../rekey-services';
 
 /** The distribution of one keyring. */
 export interface VersionDistribution {
@@ -21,7 +22,7 @@ export interface VersionDistribution {
  * @example
  * const d = await publishDistribution(catalog, context); // d.records['3'] === 120
  */
-export async function publishDistribution(catalog: Catalog, context: JobContext): Promise<VersionDistribution> {
+export async function publishDistribution(catalog: Catalog, context: JobContext<Pick<RekeyServices, 'recordTargets' | 'cache' | 'clock'>>): Promise<VersionDistribution> {
   const { services, metrics } = context;
   const keyring = catalog.keyring;
   const records = new Map<number, number>();

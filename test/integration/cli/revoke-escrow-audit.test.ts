@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { openLocal } from '../../../cli/local-services';
+import { RedisCacheStore, createRedisClient } from '../../../shared/adapters/redis';
+import { EncryptedCache } from '../../../shared/cache';
 import { EnvelopeClient } from '../../../shared/envelope';
 import { SingleKeyProvider } from '../../../shared/escrow';
 import { TestHome, T0, at, expectFailure } from './support/test-home';
@@ -56,7 +58,7 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       await home.ok(['records', 'put', 'b', '--keyring', 'pii', '--context', 'tenant=acme'], { stdin: Buffer.from('beta'), now: NOW });
 
       // Act
-      const first = await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'SEC-2'], { now: at(2) });
+      const first = await home.run(['revoke', 'pii', '--version', '1', '--reason', 'SEC-2'], { now: at(2) });
       const blocked = await home.run(['records', 'get', 'b', '--context', 'tenant=acme'], { now: at(2) });
       const inspectFailures = await home.run(['sweep', 'pii', '--json'], { now: at(2) });
       const supplied = await home.json<SweepJson[]>(['sweep', 'pii', '--version', '1', '--context', 'tenant=acme', '--json'], { now: at(2) });
@@ -64,6 +66,8 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
 
       // Assess
       expect(first.stdout.toString()).toBe('revoked pii v1; active is now v2; cache entries purged: 0; re-encrypted: 1; remaining: 1; v1 is revoked (rerun to finish)\n');
+      expect(first.code).toBe(5);
+      expect(first.stderr).toBe('rekey: revocation of pii v1 is not complete: 1 record(s) remain; rerun (with --context if they need one)\n');
       expectFailure(blocked, 3, /version 1 of keyring 'pii' is revoked/);
       expect(inspectFailures.code).toBe(2);
       expect(inspectFailures.stderr).toBe('rekey: some records failed; see the counts above and rerun to resume\n');
@@ -103,12 +107,20 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       const keyring = `cli-${randomBytes(5).toString('hex')}`;
       const env = { REKEY_REDIS_URL: redisUrl };
       await home.ok(['keyring', 'create', keyring], { now: NOW, env });
-      const rk = await openLocal({ home: home.dir, redisUrl, clock: () => new Date(T0) });
+      // Seeded through a store with a generous command deadline: the default 100 ms degrades to a
+      // silent miss on a loaded test machine, and the point here is the CLI's view, not Redis latency.
+      const rk = await openLocal({ home: home.dir, clock: () => new Date(T0) });
+      const client = await createRedisClient({ url: redisUrl });
+      await new Promise<void>((resolve) => (client.status === 'ready' ? resolve() : client.once('ready', () => resolve())));
+      const stored: boolean[] = [];
       try {
-        for (let i = 0; i < 5; i += 1) await rk.cache.set(`session:${i}`, keyring, randomBytes(100), { ttlSeconds: 3600 });
+        const cache = new EncryptedCache({ store: new RedisCacheStore(client, { commandTimeoutMs: 5000 }), envelopes: rk.envelopes, versions: rk.provider });
+        for (let i = 0; i < 5; i += 1) stored.push(await cache.set(`session:${i}`, keyring, randomBytes(100), { ttlSeconds: 3600 }));
       } finally {
+        client.disconnect();
         await rk.close();
       }
+      expect(stored).toEqual([true, true, true, true, true]);
 
       // Act
       const stats = await home.json<{ backend: string; keyrings: Record<string, Record<string, number>> }>(['cache', 'stats', keyring, '--json'], { env });
