@@ -65,6 +65,8 @@ export interface EnvelopeBenchResult {
   readonly targets: ReadonlyArray<{ target: string; measured: string; met: boolean }>;
   /** 1 KiB rekey/raw ratios from paired short interleaved slices (median and quartiles). */
   readonly slices1KiB: Record<string, number>;
+  /** The same at 1 MiB (fewer operations per slice). */
+  readonly slices1MiB: Record<string, number>;
   /** os.loadavg() (1, 5, 15 min) when the run started and ended: figures from a loaded machine are noisier. */
   readonly loadAverage: { readonly start: readonly number[]; readonly end: readonly number[] };
 }
@@ -181,20 +183,25 @@ export async function runEnvelopeBench(opts: { rounds?: number; minMs?: number }
       });
     }
 
-    // The second method at 1 KiB: 400 pairs of 200-operation slices per direction.
-    const kibPt = randomBytes(1024);
-    const kibEnvelope = await rekey.encrypt(keyringName, kibPt);
-    const kibRaw = rawEncrypt(rawKey, kibPt);
-    const encSlices = await pairedRatio(() => rekey.encrypt(keyringName, kibPt), [() => rawEncrypt(rawKey, kibPt), () => rawEncrypt(rawKeyObject, kibPt)], 400, 200);
-    const decSlices = await pairedRatio(() => rekey.decrypt(kibEnvelope), [() => rawDecrypt(rawKey, kibRaw), () => rawDecrypt(rawKeyObject, kibRaw)], 400, 200);
-    const slices1KiB = {
-      'enc rekey/raw median': encSlices.median,
-      'enc rekey/raw p25': encSlices.p25,
-      'enc rekey/raw p75': encSlices.p75,
-      'dec rekey/raw median': decSlices.median,
-      'dec rekey/raw p25': decSlices.p25,
-      'dec rekey/raw p75': decSlices.p75,
+    // The second method: pairs of short slices, 400 pairs of 200 operations at 1 KiB, 100 pairs of
+    // 32 operations at 1 MiB (fewer ops per slice let one GC or mmap stall decide a whole pair).
+    const sliced = async (size: number, pairs: number, ops: number): Promise<Record<string, number>> => {
+      const pt = randomBytes(size);
+      const envelope = await rekey.encrypt(keyringName, pt);
+      const rawCt = rawEncrypt(rawKey, pt);
+      const e = await pairedRatio(() => rekey.encrypt(keyringName, pt), [() => rawEncrypt(rawKey, pt), () => rawEncrypt(rawKeyObject, pt)], pairs, ops);
+      const d = await pairedRatio(() => rekey.decrypt(envelope), [() => rawDecrypt(rawKey, rawCt), () => rawDecrypt(rawKeyObject, rawCt)], pairs, ops);
+      return {
+        'enc rekey/raw median': e.median,
+        'enc rekey/raw p25': e.p25,
+        'enc rekey/raw p75': e.p75,
+        'dec rekey/raw median': d.median,
+        'dec rekey/raw p25': d.p25,
+        'dec rekey/raw p75': d.p75,
+      };
     };
+    const slices1KiB = await sliced(1024, 400, 200);
+    const slices1MiB = await sliced(1024 * 1024, 100, 32);
 
     const small = await rekey.encrypt(keyringName, randomBytes(1024));
     const large = await rekey.encrypt(keyringName, randomBytes(1024 * 1024));
@@ -219,9 +226,9 @@ export async function runEnvelopeBench(opts: { rounds?: number; minMs?: number }
     );
 
     printTable(
-      '1 KiB, paired short slices (rekey/raw per pair; raw alternates Buffer / KeyObject key)',
-      ['ratio', 'value'],
-      Object.entries(slices1KiB).map(([k, v]) => [k, v]),
+      'Paired short slices (rekey/raw per pair; raw alternates Buffer / KeyObject key)',
+      ['ratio', '1 KiB', '1 MiB'],
+      Object.keys(slices1KiB).map((k) => [k, slices1KiB[k] ?? 0, slices1MiB[k] ?? 0]),
     );
 
     const row = (l: string) => rows.find((r) => r.size === l) as Record<string, number>;
@@ -239,7 +246,7 @@ export async function runEnvelopeBench(opts: { rounds?: number; minMs?: number }
     targets.push({ target: 'overhead <= 100 B at 1 KiB (16-char keyring)', measured: `${overheadBytes['1 KiB']} B`, met: (overheadBytes['1 KiB'] ?? 999) <= 100 });
     targets.push({ target: 're-wrap 1 MiB <= 1.5x the cost of 1 KiB', measured: `${rewrapCost.toFixed(2)}x`, met: rewrapCost <= 1.5 });
     printTable('Targets', ['target', 'measured', 'met'], targets.map((t) => [t.target, t.measured, t.met ? 'yes' : 'NO']));
-    return { rows, rewrap: rewrapOps, overheadBytes, targets, slices1KiB, loadAverage: { start: loadAtStart, end: loadavg() } };
+    return { rows, rewrap: rewrapOps, overheadBytes, targets, slices1KiB, slices1MiB, loadAverage: { start: loadAtStart, end: loadavg() } };
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

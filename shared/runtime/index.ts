@@ -5,9 +5,20 @@
  */
 export { buildAwsServices } from './build-aws-services';
 export type { AwsClients, BuildAwsServicesOptions } from './build-aws-services';
-export type { RekeyServices } from './rekey-services';
+export type { RekeyServices, FunctionServices } from './rekey-services';
+export { buildAwsCore } from './services/aws-core';
+export type { AwsCore } from './services/aws-core';
+export { buildAwsCache } from './services/aws-cache';
+export type { AwsCache } from './services/aws-cache';
+export { NoLifecycleFacts } from './services/no-lifecycle-facts';
+export { buildRotateServices } from './services/rotate-services';
+export { buildGracePeriodServices } from './services/grace-period-services';
+export { buildReencryptServices } from './services/reencrypt-services';
+export { buildCacheInvalidateServices } from './services/cache-invalidate-services';
+export { buildEscrowServices } from './services/escrow-services';
+export { buildRevokeServices } from './services/revoke-services';
 export { createHandler, defaultHandlerDeps } from './create-handler';
-export type { CreateHandlerOptions, HandlerDeps, JobContext } from './create-handler';
+export type { CreateHandlerOptions, HandlerDeps, JobContext, ServicesBuilder } from './create-handler';
 export { validateEvent } from './middleware/validate-event';
 export type { ValidateEventOptions } from './middleware/validate-event';
 export { mapErrors, toHandlerFailure } from './middleware/map-errors';
@@ -66,6 +77,12 @@ export {
 } from './event-schemas';
 export type { RotateEvent, GracePeriodEvent, ReencryptEvent, MapBatchEvent, S3BatchEvent, CacheInvalidateEvent, EscrowEvent, RevokeEvent } from './event-schemas';
 export { runRotate } from './jobs/rotate-job';
+export type { RotateServices } from './jobs/rotate-job';
+export type { GracePeriodServices } from './jobs/grace-period-job';
+export type { ReencryptServices } from './jobs/reencrypt-job';
+export type { CacheInvalidateServices } from './jobs/cache-invalidate-job';
+export type { EscrowServices } from './jobs/escrow-job';
+export type { RevokeServices } from './jobs/revoke-job';
 export { runGracePeriod, BREAKER_WINDOW_SECONDS } from './jobs/grace-period-job';
 export { runReencrypt } from './jobs/reencrypt-job';
 export { runCacheInvalidate } from './jobs/cache-invalidate-job';

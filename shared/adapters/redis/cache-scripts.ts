@@ -36,16 +36,24 @@ end
 export const INDEX_TTL_SLACK_MS = 60_000;
 
 /**
+ * Bytes of values beyond which concurrent writes are split into another script call, so that
+ * one call never blocks the server for long (a value bigger than this travels alone).
+ */
+export const WRITE_BATCH_BYTES = 512 * 1024;
+
+/**
  * Set, for one or more entries (concurrent writes coalesced into one call):
  * KEYS = [entry1, index1, entry2, index2, ...]; ARGV = [value1, ttlMs1, member1, value2, ...],
  * each value starting with its header `rk1:<version>:<keyring>\n`. In cluster mode the caller
  * only puts entries of one bucket (one slot) in a call. For each entry, in order:
- * - writes the value with its TTL (SET ... GET returns the value it replaces); when the old
- *   header names another (keyring, version), the member leaves that index (same bucket);
  * - ZADDs the member to its index scored by its expiry (server time, one clock for all
  *   clients); when that added a member, i.e. the index grew, ZREMRANGEBYSCORE drops every
  *   expired member of it. Overwrites do not grow an index, so they skip the pruning: an index
- *   never holds more than the members that were live at its last growth.
+ *   never holds more than the members that were live at its last growth. The index is written
+ *   first so that a failing call (an index key of another type, out of memory) never leaves a
+ *   value without its membership; a membership without a value is harmless (it expires).
+ * - writes the value with its TTL (SET ... GET returns the value it replaces); when the old
+ *   header names another (keyring, version), the member leaves that index (same bucket);
  * - raises the index TTL to the entry's TTL plus slack when it is shorter (-1, no TTL, means
  *   the ZADD just created the index). Only then does it (re-)register the version in the
  *   keyring's registry of the bucket and raise the registry's TTL to at least the same: the
@@ -54,11 +62,14 @@ export const INDEX_TTL_SLACK_MS = 60_000;
 export const SET_SCRIPT = script(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local armed = {}
 local n = #KEYS / 2
+local armed = n > 1 and {} or nil
 for i = 1, n do
   local entry, index = KEYS[2 * i - 1], KEYS[2 * i]
   local value, ttl, member = ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), ARGV[3 * i]
+  if redis.call('ZADD', index, now + ttl, member) == 1 then
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. now)
+  end
   local old = redis.pcall('SET', entry, value, 'PX', ttl, 'GET')
   if type(old) == 'table' then
     if not string.find(old.err, 'WRONGTYPE', 1, true) then return old end
@@ -76,11 +87,7 @@ for i = 1, n do
       end
     end
   end
-  if redis.call('ZADD', index, now + ttl, member) == 1 then
-    redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. now)
-  end
-  local left = armed[index]
-  if left == nil then left = redis.call('PTTL', index) end
+  local left = armed and armed[index] or redis.call('PTTL', index)
   if left < ttl then
     left = ttl + math.min(ttl, ${INDEX_TTL_SLACK_MS})
     redis.call('PEXPIRE', index, left)
@@ -89,7 +96,7 @@ for i = 1, n do
     redis.call('SADD', registry, version)
     if redis.call('PTTL', registry) < left then redis.call('PEXPIRE', registry, left) end
   end
-  armed[index] = left
+  if armed then armed[index] = left end
 end
 return n
 `);

@@ -6,7 +6,7 @@ import { Cluster, type Redis } from 'ioredis';
 import { BackendError, ValidationError } from '../../errors';
 import type { CacheStore } from '../../ports/cache-store';
 import { assertCacheKey, assertKeyring, assertTtl, assertValue, assertVersion } from '../../cache/cache-input';
-import { DELETE_SCRIPT, INVALIDATE_BATCH_SCRIPT, SET_SCRIPT, type CacheScript } from './cache-scripts';
+import { DELETE_SCRIPT, INVALIDATE_BATCH_SCRIPT, SET_SCRIPT, WRITE_BATCH_BYTES, type CacheScript } from './cache-scripts';
 import { DeadlineQueue, type PendingCall } from './deadline-queue';
 import { KeyLayout, stripHeader, valueHeader } from './key-layout';
 
@@ -50,9 +50,6 @@ export interface RedisCacheStoreOptions {
 }
 
 const DEFAULTS = { keyPrefix: 'rk:', buckets: 16, commandTimeoutMs: 100, bulkTimeoutMs: 5000, batchSize: 256, writeBatchSize: 64 } as const;
-
-/** Values per write call beyond which a coalesced batch is split (a big value travels alone). */
-const WRITE_BATCH_BYTES = 512 * 1024;
 
 type RedisArg = string | Buffer | number;
 
@@ -98,6 +95,10 @@ export class RedisCacheStore implements CacheStore {
   private versionKeyCount = 0;
   private queued: QueuedWrite[] = [];
   private flushScheduled = false;
+  // Scripts (per bucket in cluster mode: per node) the server confirmed it has cached. Until
+  // then they go as EVAL: an EVALSHA answered NOSCRIPT and resent would let the commands issued
+  // after it overtake it.
+  private readonly cachedScripts = new Set<string>();
 
   public constructor(private readonly client: Redis | Cluster, options: RedisCacheStoreOptions = {}) {
     this.layout = new KeyLayout(options.keyPrefix ?? DEFAULTS.keyPrefix, options.buckets ?? DEFAULTS.buckets);
@@ -127,7 +128,7 @@ export class RedisCacheStore implements CacheStore {
       (err: unknown) => {
         // Something else wrote another type at our key: garbage, dropped like any malformed value.
         if (err instanceof Error && err.message.startsWith('WRONGTYPE')) {
-          this.eval(DELETE_SCRIPT, 1, [entry, key, this.layout.indexBase(b)]).then(
+          this.eval(DELETE_SCRIPT, b, 1, [entry, key, this.layout.indexBase(b)]).then(
             () => call.resolve(undefined),
             (e: unknown) => call.reject(backendError('get', reason(e))),
           );
@@ -183,7 +184,7 @@ export class RedisCacheStore implements CacheStore {
       keys.push(this.layout.indexKey(b, keyring, version));
     }
     this.flushWrites();
-    await this.run(this.fast, 'delete', this.eval(DELETE_SCRIPT, keys.length, [...keys, key, this.layout.indexBase(b)]));
+    await this.run(this.fast, 'delete', this.eval(DELETE_SCRIPT, b, keys.length, [...keys, key, this.layout.indexBase(b)]));
   }
 
   /**
@@ -233,7 +234,7 @@ export class RedisCacheStore implements CacheStore {
       const n = await this.run(
         this.bulk,
         'invalidate',
-        this.eval(INVALIDATE_BATCH_SCRIPT, 2 + entries.length, [index, versions, ...entries, header, version, ...members]),
+        this.eval(INVALIDATE_BATCH_SCRIPT, b, 2 + entries.length, [index, versions, ...entries, header, version, ...members]),
       );
       deleted += Number(n);
       if (members.length < this.batchSize) return deleted;
@@ -304,7 +305,7 @@ export class RedisCacheStore implements CacheStore {
       args[2 * n + 3 * i + 1] = w.ttlMs;
       args[2 * n + 3 * i + 2] = w.member;
     }
-    this.eval(SET_SCRIPT, 2 * n, args).then(
+    this.eval(SET_SCRIPT, writes[from]!.bucket, 2 * n, args).then(
       () => {
         for (let i = from; i < to; i++) writes[i]!.call.resolve(undefined);
       },
@@ -315,10 +316,21 @@ export class RedisCacheStore implements CacheStore {
     );
   }
 
-  private eval(s: CacheScript, numKeys: number, args: readonly RedisArg[]): Promise<unknown> {
+  /** Runs a script whose keys are all in `bucket` (or, standalone, anywhere). */
+  private eval(s: CacheScript, bucket: number, numKeys: number, args: readonly RedisArg[]): Promise<unknown> {
+    const id = this.cluster ? `${s.sha}:${bucket}` : s.sha;
+    if (!this.cachedScripts.has(id)) {
+      return this.client.eval(s.source, numKeys, ...args).then((reply) => {
+        this.cachedScripts.add(id);
+        return reply;
+      });
+    }
     return this.client.evalsha(s.sha, numKeys, ...args).catch((err: unknown) => {
-      // First use on this server (or after a restart / SCRIPT FLUSH): send the source once.
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.client.eval(s.source, numKeys, ...args);
+      // The server lost its script cache (restart, failover, SCRIPT FLUSH): send the source.
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        this.cachedScripts.delete(id);
+        return this.eval(s, bucket, numKeys, args);
+      }
       throw err;
     });
   }

@@ -2,16 +2,12 @@
  * The encrypted cache on AWS: a CacheStore over ioredis that connects on first use, to the
  * configured endpoint or to the ElastiCache cache found by name (with IAM authentication when
  * an IAM user is configured). Only the functions that run in the cache's VPC build it, so only
- * their bundles carry ioredis and the ElastiCache client.
+ * their bundles carry ioredis and the ElastiCache client; and those modules load on the first
+ * use of the cache, so a deployment without one never loads them.
  */
-import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import type { Cluster, Redis } from 'ioredis';
-import { resolveCacheEndpoint } from '../../adapters/aws/elasticache-endpoint';
-import { ElastiCacheIamTokenProvider } from '../../adapters/aws/elasticache-iam-token';
-import { createRedisClient } from '../../adapters/redis/create-redis-client';
-import { RedisCacheStore } from '../../adapters/redis/redis-cache-store';
 import type { RekeyConfig } from '../../config/load-config';
-import { BackendError, ValidationError } from '../../errors';
+import { BackendError } from '../../errors';
 import type { CacheStore } from '../../ports/cache-store';
 import { LazyCacheStore } from '../lazy-cache-store';
 import type { AwsClients } from './aws-core';
@@ -38,6 +34,8 @@ export function buildAwsCache(config: RekeyConfig, clients: AwsClients = {}): Aw
     config.cache === undefined
       ? undefined
       : new LazyCacheStore(async () => {
+          // ioredis and the ElastiCache client load here, on the first use of the cache.
+          const { openRedis, RedisCacheStore } = await import('./open-redis');
           const client = await openRedis(config, clients);
           redis.client = client;
           await whenReady(client);
@@ -70,28 +68,4 @@ async function whenReady(client: Redis | Cluster): Promise<void> {
     };
     client.once('ready', onReady);
   });
-}
-
-/** Connects to the configured endpoint, or resolves the cache name through ElastiCache first. */
-async function openRedis(config: RekeyConfig, clients: AwsClients): Promise<Redis | Cluster> {
-  const cache = config.cache;
-  if (cache === undefined) throw new ValidationError('no cache is configured');
-  if (cache.endpoint !== undefined) return createRedisClient({ url: cache.endpoint });
-  const name = cache.name as string;
-  const region = config.region;
-  const elastiCache = clients.elastiCache ?? new ElastiCacheClient(region === undefined ? {} : { region });
-  const endpoint = await resolveCacheEndpoint({ name, client: elastiCache });
-  let iam;
-  if (cache.iamUser !== undefined) {
-    const signingRegion = region ?? (await elastiCache.config.region());
-    const tokens = new ElastiCacheIamTokenProvider({
-      cacheName: name,
-      userId: cache.iamUser,
-      region: signingRegion,
-      credentials: elastiCache.config.credentials,
-      serverless: endpoint.serverless,
-    });
-    iam = { user: cache.iamUser, tokens };
-  }
-  return createRedisClient({ endpoint, ...(iam === undefined ? {} : { iam }) });
 }

@@ -111,5 +111,21 @@ describe('createRedisClient', () => {
       const spread = new Set((client as Cluster).nodes('master').map((n) => n.options.port));
       expect(spread.size).toBe(3);
     });
+
+    it('sends concurrent writes per slot: every write lands, indexed, on its own shard', async () => {
+      // Prepare
+      const store = new RedisCacheStore(client, { keyPrefix: 'cw:', buckets: 16, commandTimeoutMs: 2000 });
+      const writes = Array.from({ length: 200 }, (_, i) => ({ key: `c${i}`, value: Buffer.from(`v${i}`), version: (i % 2) + 1 }));
+      // Act
+      await Promise.all(writes.map((w) => store.set(w.key, w.value, 60, 'pay', w.version)));
+      const counts = await store.countByVersion('pay');
+      const deleted = await store.invalidateVersion('pay', 2);
+      // Assess
+      expect(counts).toEqual(new Map([[1, 100], [2, 100]]));
+      expect(deleted).toBe(100);
+      for (const w of writes.slice(0, 20)) {
+        expect((await store.get(w.key))?.toString()).toBe(w.version === 1 ? `v${w.key.slice(1)}` : undefined);
+      }
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { INDEX_TTL_SLACK_MS } from '../../../shared/adapters/redis/cache-scripts';
 import { KeyLayout } from '../../../shared/adapters/redis/key-layout';
 import { RedisCacheStore } from '../../../shared/adapters/redis/redis-cache-store';
 import { EncryptedCache } from '../../../shared/cache';
@@ -34,6 +35,10 @@ async function indexSize(layout: KeyLayout, keyring: string, version: number): P
   let total = 0;
   for (let b = 0; b < BUCKETS; b++) total += await redis.zcard(layout.indexKey(b, keyring, version));
   return total;
+}
+
+async function expiresAt(key: string): Promise<number> {
+  return Number(await redis.call('PEXPIRETIME', key));
 }
 
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
@@ -165,18 +170,69 @@ describe('RedisCacheStore', () => {
       expect(await indexSize(layout, 'pay', 1)).toBe(40);
     });
 
-    it('gives every index key a TTL no shorter than its longest entry', async () => {
+    it('gives every index key a TTL no shorter than its longest entry, and at most one slack period longer', async () => {
       // Prepare
       const { store, layout } = fresh();
       await store.set('a', Buffer.from('v'), 600, 'pay', 1);
       const b = layout.bucketOf('a');
+      const a2 = Array.from({ length: 40 }, (_, i) => `a2-${i}`).find((k) => layout.bucketOf(k) === b)!;
       // Act
-      await store.set('a2', Buffer.from('v'), 5, 'pay', 1);
+      await store.set(a2, Buffer.from('v'), 5, 'pay', 1);
       // Assess
-      const pttl = await redis.pttl(layout.indexKey(b, 'pay', 1));
-      expect(pttl).toBeGreaterThan(5000);
-      expect(pttl).toBeLessThanOrEqual(600_000);
-      expect(await redis.pttl(layout.versionsKey(b, 'pay'))).toBeGreaterThan(0);
+      const index = await expiresAt(layout.indexKey(b, 'pay', 1));
+      const longest = await expiresAt(layout.entryKey('a'));
+      expect(index).toBeGreaterThanOrEqual(longest);
+      expect(index).toBeLessThanOrEqual(longest + INDEX_TTL_SLACK_MS);
+      expect(await expiresAt(layout.versionsKey(b, 'pay'))).toBeGreaterThanOrEqual(index);
+    });
+
+    it('keeps the version registry alive at least as long as every index it lists', async () => {
+      // Prepare: two versions in one bucket, the longer-lived one written first.
+      const { store, layout } = fresh();
+      const b = layout.bucketOf('x');
+      const y = Array.from({ length: 40 }, (_, i) => `y${i}`).find((k) => layout.bucketOf(k) === b)!;
+      await store.set('x', Buffer.from('v'), 900, 'pay', 1);
+      // Act
+      await store.set(y, Buffer.from('v'), 30, 'pay', 2);
+      // Assess
+      const registry = await expiresAt(layout.versionsKey(b, 'pay'));
+      expect(registry).toBeGreaterThanOrEqual(await expiresAt(layout.indexKey(b, 'pay', 1)));
+      expect(registry).toBeGreaterThanOrEqual(await expiresAt(layout.indexKey(b, 'pay', 2)));
+      expect((await redis.smembers(layout.versionsKey(b, 'pay'))).sort()).toEqual(['1', '2']);
+    });
+
+    it('registers a version again once invalidation emptied its index', async () => {
+      // Prepare
+      const { store, layout } = fresh();
+      await store.set('k', Buffer.from('v'), 60, 'pay', 1);
+      await store.invalidateVersion('pay', 1);
+      const registeredAfterPurge = await redis.smembers(layout.versionsKey(layout.bucketOf('k'), 'pay'));
+      // Act
+      await store.set('k', Buffer.from('w'), 60, 'pay', 1);
+      // Assess
+      expect(registeredAfterPurge).toEqual([]);
+      expect(await store.countByVersion('pay')).toEqual(new Map([[1, 1]]));
+    });
+
+    it('prunes an index only when it grows: overwrites re-score their member, the next new member drops every expired one', async () => {
+      // Prepare: 30 members of one bucket's index, all expired.
+      const { store, layout } = fresh();
+      const b = layout.bucketOf('seed');
+      const keys = Array.from({ length: 400 }, (_, i) => `p${i}`).filter((k) => layout.bucketOf(k) === b).slice(0, 31);
+      const [fresh1, ...old] = keys as [string, ...string[]];
+      for (const k of old) await store.set(k, Buffer.from('v'), 1, 'pay', 1);
+      await until(async () => (await Promise.all(old.map((k) => store.get(k)))).every((v) => v === undefined), 'expiry');
+      // Act: rewriting 10 of them does not grow the index, so nothing is pruned yet.
+      for (const k of old.slice(0, 10)) await store.set(k, Buffer.from('again'), 60, 'pay', 1);
+      const afterOverwrites = await redis.zcard(layout.indexKey(b, 'pay', 1));
+      const liveAfterOverwrites = await store.countByVersion('pay');
+      await store.set(fresh1, Buffer.from('new'), 60, 'pay', 1);
+      // Assess
+      expect(old).toHaveLength(30);
+      expect(afterOverwrites).toBe(30);
+      expect(liveAfterOverwrites).toEqual(new Map([[1, 10]]));
+      expect(await redis.zcard(layout.indexKey(b, 'pay', 1))).toBe(11);
+      expect(await store.countByVersion('pay')).toEqual(new Map([[1, 11]]));
     });
   });
 

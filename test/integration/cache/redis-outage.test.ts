@@ -120,5 +120,22 @@ describe('RedisCacheStore on a server of its own', () => {
       await until(async () => (await cache.get('slow')) !== undefined, 'unpause');
       admin.disconnect();
     });
+
+    it('skips a write slower than the command timeout, counted, and writes again once the server answers', async () => {
+      // Prepare
+      await until(async () => cache.set('w', 'pay', SECRET), 'ready');
+      const admin = (await createRedisClient({ url: server.url })) as Redis;
+      await until(async () => admin.status === 'ready', 'admin ready');
+      const degradedBefore = metrics.count('cache.degraded', 'set');
+      await admin.call('CLIENT', 'PAUSE', '1000', 'ALL');
+      // Act
+      const written = await cache.set('w', 'pay', Buffer.from('during pause'));
+      // Assess
+      expect(written).toBe(false);
+      expect(metrics.count('cache.degraded', 'set')).toBe(degradedBefore + 1);
+      await until(async () => cache.set('w', 'pay', Buffer.from('after pause')), 'unpause');
+      expect((await cache.get('w'))?.toString()).toBe('after pause');
+      admin.disconnect();
+    });
   });
 });

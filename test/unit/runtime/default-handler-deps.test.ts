@@ -1,0 +1,58 @@
+import { defaultHandlerDeps } from '../../../shared/runtime/create-handler';
+import { ValidationError } from '../../../shared/errors';
+import { buildRotateServices } from '../../../shared/runtime/services/rotate-services';
+import { ENV } from '../../../shared/config/env-names';
+
+const VALID_ENV: Record<string, string> = {
+  [ENV.region]: 'us-east-1',
+  [ENV.catalogBucket]: 'rekey-catalog',
+  [ENV.keyringKeys]: JSON.stringify({ payments: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' }),
+  [ENV.escrowBucket]: 'rekey-escrow',
+  [ENV.escrowKeyArn]: 'arn:aws:kms:us-east-1:123456789012:key/abcd1234-12ab-34cd-56ef-1234567890ab',
+  [ENV.eventBusName]: 'default',
+};
+
+describe('defaultHandlerDeps', () => {
+  const saved = { ...process.env };
+  beforeEach(() => {
+    for (const name of Object.keys(process.env)) if (name.startsWith('REKEY_') && !name.startsWith('REKEY_TEST_')) delete process.env[name];
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  describe('services', () => {
+    it('loads the builder only when asked, and builds from the environment once', async () => {
+      // Prepare
+      Object.assign(process.env, VALID_ENV);
+      let loads = 0;
+      const deps = defaultHandlerDeps('rotate', async () => {
+        loads += 1;
+        return buildRotateServices;
+      });
+      const loadsBefore = loads;
+      // Act
+      const first = await deps.services();
+      const second = await deps.services();
+      // Assess
+      expect(loadsBefore).toBe(0);
+      expect(loads).toBe(1);
+      expect(second).toBe(first);
+      expect(first.config.catalogBucket).toBe('rekey-catalog');
+    });
+
+    it('does not keep a failed build: the next call reads the configuration again', async () => {
+      // Prepare
+      const deps = defaultHandlerDeps('rotate', async () => buildRotateServices);
+      const failed = deps.services();
+      await expect(failed).rejects.toThrow(ValidationError);
+      Object.assign(process.env, VALID_ENV);
+      // Act
+      const services = await deps.services();
+      // Assess
+      expect(services.config.escrowBucket).toBe('rekey-escrow');
+      expect(Object.keys(services).sort()).toEqual(['clock', 'close', 'config', 'keyrings', 'kmsCalls']);
+    });
+  });
+});
