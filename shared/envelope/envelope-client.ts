@@ -4,7 +4,7 @@
  * message and zeroed after use.
  */
 import type { Transform } from 'node:stream';
-import { LimitExceededError, ValidationError } from '../errors';
+import { DecryptError, LimitExceededError, ValidationError } from '../errors';
 import type {
   DecryptOptions,
   Decrypted,
@@ -172,6 +172,29 @@ export class EnvelopeClient {
   public async rewrapParts(envelope: Buffer, opts: RewrapOptions = {}): Promise<RewrapParts> {
     if (opts.toVersion !== undefined) checkVersion(opts.toVersion, 'toVersion');
     const header = parseEnvelope(envelope);
+    const slot = await this.rewrapSlot(envelope, header, opts);
+    return { ...slot, body: envelope.subarray(header.headerLength) };
+  }
+
+  /**
+   * Header-only re-wrap of a detached header (exactly one header, no payload): for stores that
+   * keep headers apart from payloads and re-wrap without reading the payload at all. The
+   * authenticated part is kept byte for byte; every parse or authentication failure is the one
+   * DecryptError.
+   *
+   * @example
+   * const { header, version } = await client.rewrapHeader(stored.header);
+   */
+  public async rewrapHeader(headerBytes: Buffer, opts: RewrapOptions = {}): Promise<Omit<RewrapParts, 'body'>> {
+    checkEnvelopeInput(headerBytes);
+    if (opts.toVersion !== undefined) checkVersion(opts.toVersion, 'toVersion');
+    const header = parseHeader(headerBytes);
+    if (header.headerLength !== headerBytes.length) throw new DecryptError();
+    return this.rewrapSlot(headerBytes, header, opts);
+  }
+
+  /** Unwraps the data key with the old version key, checks its commitment, wraps it under the target. */
+  private async rewrapSlot(source: Buffer, header: ParsedHeader, opts: RewrapOptions): Promise<Omit<RewrapParts, 'body'>> {
     const purpose = opts.purpose ?? 'read';
     const oldKey = this.warmKey(header.keyring, header.version, purpose) ?? (await this.provider.forDecrypt(header.keyring, header.version, purpose));
     const dataKey = unwrapKeySlot(oldKey, header);
@@ -194,9 +217,9 @@ export class EnvelopeClient {
       dataKey.fill(0);
     }
     const out = Buffer.allocUnsafe(header.headerLength);
-    envelope.copy(out, 0, 0, header.ahLength);
+    source.copy(out, 0, 0, header.ahLength);
     writeKeySlot(out, header.ahLength, version, wrapped);
-    return { header: out, body: envelope.subarray(header.headerLength), version, previousVersion: header.version };
+    return { header: out, version, previousVersion: header.version };
   }
 
   /**

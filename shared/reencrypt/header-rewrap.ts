@@ -1,17 +1,11 @@
 /**
- * Header-only re-wrap of a detached envelope header: what EnvelopeClient.rewrapParts does, but
- * from the header bytes alone, so that a store keeping headers apart from payloads (the SQLite
- * record store) can re-wrap a record without reading its payload at all.
- *
- * It runs the envelope layer's own steps (header parse, key-slot unwrap, key commitment check,
- * key-slot write), so the format stays defined in one place. It belongs in EnvelopeClient as a
- * public `rewrapHeader`; until then it lives here.
+ * The sweeper's view of header-only re-wrap: a store keeping headers apart from payloads (the
+ * SQLite record store) re-wraps a record without reading its payload. The work is
+ * EnvelopeClient.rewrapHeader; this module adapts any EnvelopeOps to it.
  */
-import { DecryptError } from '../errors';
 import type { KeyPurpose, VersionKeyProvider } from '../envelope/api';
-import { wrapDataKey } from '../envelope/envelope-crypto';
-import { checkVersion, deriveAndCommit, unwrapKeySlot } from '../envelope/envelope-steps';
-import { KEY_SLOT_LENGTH, parseHeader, writeKeySlot } from '../envelope/format';
+import { EnvelopeClient } from '../envelope/envelope-client';
+import { KEY_SLOT_LENGTH } from '../envelope/format';
 import type { EnvelopeOps } from './dependencies';
 
 /** A re-wrapped header. */
@@ -35,39 +29,13 @@ export function authenticatedHeaderLength(headerLength: number): number {
 
 /**
  * Re-wraps a header (exactly one envelope header, no payload) to `toVersion` (default: the
- * active version). The authenticated part is kept byte for byte; the data key is unwrapped with
- * the old version key, its commitment checked, and wrapped under the new one. Every parse or
- * authentication failure is the one DecryptError.
+ * active version); see EnvelopeClient.rewrapHeader.
  *
  * @example
  * const { header } = await rewrapHeader(provider, stored.header, { toVersion: 4 });
  */
-export async function rewrapHeader(provider: VersionKeyProvider, header: Buffer, opts: { toVersion?: number; purpose?: KeyPurpose } = {}): Promise<RewrappedHeader> {
-  if (opts.toVersion !== undefined) checkVersion(opts.toVersion, 'toVersion');
-  const parsed = parseHeader(header);
-  if (parsed.headerLength !== header.length) throw new DecryptError();
-  const oldKey = await provider.forDecrypt(parsed.keyring, parsed.version, opts.purpose ?? 'read');
-  const dataKey = unwrapKeySlot(oldKey, parsed);
-  let wrapped: Buffer;
-  let version: number;
-  try {
-    deriveAndCommit(Buffer.from(dataKey), parsed).fill(0);
-    if (opts.toVersion === undefined) {
-      const target = await provider.forEncrypt(parsed.keyring);
-      version = target.version;
-      wrapped = wrapDataKey(target.key, dataKey);
-    } else {
-      const key = await provider.forDecrypt(parsed.keyring, opts.toVersion, 'read');
-      version = opts.toVersion;
-      wrapped = wrapDataKey(key, dataKey);
-    }
-  } finally {
-    dataKey.fill(0);
-  }
-  const out = Buffer.allocUnsafe(parsed.headerLength);
-  header.copy(out, 0, 0, parsed.ahLength);
-  writeKeySlot(out, parsed.ahLength, version, wrapped);
-  return { header: out, version, previousVersion: parsed.version };
+export function rewrapHeader(provider: VersionKeyProvider, header: Buffer, opts: { toVersion?: number; purpose?: KeyPurpose } = {}): Promise<RewrappedHeader> {
+  return new EnvelopeClient(provider).rewrapHeader(header, opts);
 }
 
 /**
@@ -78,12 +46,13 @@ export async function rewrapHeader(provider: VersionKeyProvider, header: Buffer,
  * const sweeper = new Sweeper({ records, envelopes, versions: provider });
  */
 export function withHeaderRewrap(envelopes: EnvelopeOps, provider: VersionKeyProvider): HeaderEnvelopeOps {
+  const client = envelopes instanceof EnvelopeClient ? envelopes : new EnvelopeClient(provider);
   return {
     encrypt: (keyring, plaintext, opts) => envelopes.encrypt(keyring, plaintext, opts),
     decrypt: (envelope, opts) => envelopes.decrypt(envelope, opts),
     rewrap: (envelope, opts) => envelopes.rewrap(envelope, opts),
     inspect: (envelope) => envelopes.inspect(envelope),
-    rewrapHeader: (header, opts) => rewrapHeader(provider, header, opts),
+    rewrapHeader: (header, opts) => client.rewrapHeader(header, opts),
   };
 }
 
