@@ -6,11 +6,11 @@
  * nothing (every run pays the same node start-up, so ratios to the baseline stay honest).
  * Target: every function under 500 KB and within 1.5x of the baseline's load time.
  *
- * The functions load their services (configuration schema, SDK clients, Redis driver) on the
- * first valid event, so the load time alone understates what a cold start pays. `readyMs` adds
- * that: load, then one valid event under a configuration that fails validation only after every
- * lazily loaded module is in (no network is touched). The baseline builds its client at load,
- * so its `readyMs` is its load time.
+ * A function reads its configuration and builds its services on the first valid event, and
+ * anything loaded lazily (`import()`) only then, so the load time alone can understate what a
+ * cold start pays. `readyMs` adds that: load, then one valid event under a configuration that
+ * fails validation after the services' modules are in (no network is touched). The baseline
+ * builds its client at load, so its `readyMs` is its load time.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -4,6 +4,7 @@
  */
 import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
 import type { FunctionServices } from '../../shared/runtime/rekey-services';
+import { buildCacheInvalidateServices } from '../../shared/runtime/services/cache-invalidate-services';
 import { cacheInvalidateEventSchema } from '../../shared/runtime/event-schemas';
 import { runCacheInvalidate, type CacheInvalidateServices } from '../../shared/runtime/jobs/cache-invalidate-job';
 
@@ -17,8 +18,5 @@ export function createCacheInvalidateHandler(deps: HandlerDeps<FunctionServices 
   return createHandler({ name: 'cache-invalidate', schema: cacheInvalidateEventSchema, deps, run: runCacheInvalidate });
 }
 
-/**
- * The Lambda entry point. Its services, and the SDK modules behind them, load on the first valid
- * event (see defaultHandlerDeps).
- */
-export const handler = createCacheInvalidateHandler(defaultHandlerDeps('cache-invalidate', async () => (await import('../../shared/runtime/services/cache-invalidate-services')).buildCacheInvalidateServices));
+/** The Lambda entry point, on the services of this function only. */
+export const handler = createCacheInvalidateHandler(defaultHandlerDeps('cache-invalidate', buildCacheInvalidateServices));

@@ -4,6 +4,7 @@
  */
 import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
 import type { FunctionServices } from '../../shared/runtime/rekey-services';
+import { buildEscrowServices } from '../../shared/runtime/services/escrow-services';
 import { escrowEventSchema } from '../../shared/runtime/event-schemas';
 import { runEscrow, type EscrowServices } from '../../shared/runtime/jobs/escrow-job';
 
@@ -17,8 +18,5 @@ export function createEscrowHandler(deps: HandlerDeps<FunctionServices & EscrowS
   return createHandler({ name: 'escrow', schema: escrowEventSchema, deps, run: runEscrow });
 }
 
-/**
- * The Lambda entry point. Its services, and the SDK modules behind them, load on the first valid
- * event (see defaultHandlerDeps).
- */
-export const handler = createEscrowHandler(defaultHandlerDeps('escrow', async () => (await import('../../shared/runtime/services/escrow-services')).buildEscrowServices));
+/** The Lambda entry point, on the services of this function only. */
+export const handler = createEscrowHandler(defaultHandlerDeps('escrow', buildEscrowServices));

@@ -4,6 +4,7 @@
  */
 import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
 import type { FunctionServices } from '../../shared/runtime/rekey-services';
+import { buildGracePeriodServices } from '../../shared/runtime/services/grace-period-services';
 import { gracePeriodEventSchema } from '../../shared/runtime/event-schemas';
 import { runGracePeriod, type GracePeriodServices } from '../../shared/runtime/jobs/grace-period-job';
 
@@ -17,8 +18,5 @@ export function createGracePeriodHandler(deps: HandlerDeps<FunctionServices & Gr
   return createHandler({ name: 'grace-period', schema: gracePeriodEventSchema, deps, run: runGracePeriod });
 }
 
-/**
- * The Lambda entry point. Its services, and the SDK modules behind them, load on the first valid
- * event (see defaultHandlerDeps).
- */
-export const handler = createGracePeriodHandler(defaultHandlerDeps('grace-period', async () => (await import('../../shared/runtime/services/grace-period-services')).buildGracePeriodServices));
+/** The Lambda entry point, on the services of this function only. */
+export const handler = createGracePeriodHandler(defaultHandlerDeps('grace-period', buildGracePeriodServices));

@@ -4,6 +4,7 @@
  */
 import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
 import type { FunctionServices } from '../../shared/runtime/rekey-services';
+import { buildReencryptServices } from '../../shared/runtime/services/reencrypt-services';
 import { reencryptEventSchema } from '../../shared/runtime/event-schemas';
 import { runReencrypt, type ReencryptServices } from '../../shared/runtime/jobs/reencrypt-job';
 
@@ -17,8 +18,5 @@ export function createReencryptHandler(deps: HandlerDeps<FunctionServices & Reen
   return createHandler({ name: 'reencrypt', schema: reencryptEventSchema, deps, run: runReencrypt });
 }
 
-/**
- * The Lambda entry point. Its services, and the SDK modules behind them, load on the first valid
- * event (see defaultHandlerDeps).
- */
-export const handler = createReencryptHandler(defaultHandlerDeps('reencrypt', async () => (await import('../../shared/runtime/services/reencrypt-services')).buildReencryptServices));
+/** The Lambda entry point, on the services of this function only. */
+export const handler = createReencryptHandler(defaultHandlerDeps('reencrypt', buildReencryptServices));

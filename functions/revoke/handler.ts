@@ -4,6 +4,7 @@
  */
 import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
 import type { FunctionServices } from '../../shared/runtime/rekey-services';
+import { buildRevokeServices } from '../../shared/runtime/services/revoke-services';
 import { revokeEventSchema } from '../../shared/runtime/event-schemas';
 import { runRevoke, type RevokeServices } from '../../shared/runtime/jobs/revoke-job';
 
@@ -17,8 +18,5 @@ export function createRevokeHandler(deps: HandlerDeps<FunctionServices & RevokeS
   return createHandler({ name: 'revoke', schema: revokeEventSchema, deps, run: runRevoke });
 }
 
-/**
- * The Lambda entry point. Its services, and the SDK modules behind them, load on the first valid
- * event (see defaultHandlerDeps).
- */
-export const handler = createRevokeHandler(defaultHandlerDeps('revoke', async () => (await import('../../shared/runtime/services/revoke-services')).buildRevokeServices));
+/** The Lambda entry point, on the services of this function only. */
+export const handler = createRevokeHandler(defaultHandlerDeps('revoke', buildRevokeServices));

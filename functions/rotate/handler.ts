@@ -4,6 +4,7 @@
  */
 import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
 import type { FunctionServices } from '../../shared/runtime/rekey-services';
+import { buildRotateServices } from '../../shared/runtime/services/rotate-services';
 import { rotateEventSchema } from '../../shared/runtime/event-schemas';
 import { runRotate, type RotateServices } from '../../shared/runtime/jobs/rotate-job';
 
@@ -17,8 +18,5 @@ export function createRotateHandler(deps: HandlerDeps<FunctionServices & RotateS
   return createHandler({ name: 'rotate', schema: rotateEventSchema, deps, run: runRotate });
 }
 
-/**
- * The Lambda entry point. Its services, and the SDK modules behind them, load on the first valid
- * event (see defaultHandlerDeps).
- */
-export const handler = createRotateHandler(defaultHandlerDeps('rotate', async () => (await import('../../shared/runtime/services/rotate-services')).buildRotateServices));
+/** The Lambda entry point, on the services of this function only. */
+export const handler = createRotateHandler(defaultHandlerDeps('rotate', buildRotateServices));

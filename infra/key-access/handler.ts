@@ -5,14 +5,23 @@
  * once, before the catalog says anything. Reserved concurrency 1 serializes runs, so the last
  * run always reads the last catalog.
  */
+import { CreateGrantCommand, KMSClient, ListGrantsCommand, RevokeGrantCommand, type GrantListEntry } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod';
+import { S3CatalogStore } from '../../shared/adapters/aws/s3-catalog-store';
 import { ENV } from '../../shared/config/env-names';
 import { ValidationError } from '../../shared/errors';
 import { keyPrefix, bucketName, keyringName, kmsKeyArn, versionNumber } from '../../shared/runtime/names';
 import { KEY_GRANTEES_ENV } from './env-names';
-import type { KeyAccessDeps, KeyAccessRequest, KeyAccessResult } from './reconcile-key-access';
+import { planGrants, type ExistingGrant, type GrantPlan } from './grant-plan';
 
-export type { KeyAccessDeps, KeyAccessRequest, KeyAccessResult };
+
+/** Outcome per keyring, returned to the invoker (no key material, only grant counts). */
+export interface KeyAccessResult {
+  readonly keyring: string;
+  readonly created: number;
+  readonly revoked: number;
+}
 
 const scheduledEvent = z.strictObject({ keyring: keyringName.optional() });
 const compromisedEvent = z.looseObject({
@@ -31,6 +40,12 @@ const configSchema = z.object({
   [ENV.keyringKeys]: z.string().transform((s) => JSON.parse(s) as unknown).pipe(z.record(keyringName, kmsKeyArn)),
   [KEY_GRANTEES_ENV]: z.string().transform((s) => JSON.parse(s) as unknown).pipe(z.record(keyringName, z.array(z.string().min(20).max(2048)))),
 });
+
+/** What one invocation must do. */
+export interface KeyAccessRequest {
+  readonly keyrings: readonly string[];
+  readonly revokedNow?: { readonly keyring: string; readonly version: number };
+}
 
 /**
  * Turns any of the three triggers into a request; keyrings the stack does not know are refused.
@@ -60,9 +75,80 @@ export function parseKeyAccessEvent(event: unknown, known: readonly string[], ca
   throw new ValidationError('unrecognized event: expected { keyring? }, a Key Version Compromised event or an S3 Object Created event');
 }
 
+/** Dependencies of {@link reconcileKeyAccess}, injectable for tests. */
+export interface KeyAccessDeps {
+  readonly kms: KMSClient;
+  readonly catalog: Pick<S3CatalogStore, 'get'>;
+  readonly keyringKeys: Readonly<Record<string, string>>;
+  readonly grantees: Readonly<Record<string, readonly string[]>>;
+}
+
+async function listGrants(kms: KMSClient, keyId: string): Promise<ExistingGrant[]> {
+  const out: ExistingGrant[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await kms.send(new ListGrantsCommand({ KeyId: keyId, Marker: marker, Limit: 100 }));
+    for (const g of page.Grants ?? ([] as GrantListEntry[])) {
+      if (g.GrantId === undefined || g.GranteePrincipal === undefined) continue;
+      out.push({
+        grantId: g.GrantId,
+        grantee: g.GranteePrincipal,
+        operations: g.Operations ?? [],
+        ...(g.Constraints?.EncryptionContextEquals === undefined ? {} : { contextEquals: g.Constraints.EncryptionContextEquals }),
+      });
+    }
+    marker = page.Truncated === true ? page.NextMarker : undefined;
+  } while (marker !== undefined);
+  return out;
+}
+
+async function applyPlan(kms: KMSClient, keyId: string, keyring: string, plan: GrantPlan): Promise<void> {
+  // Revocations first: a compromised version must lose access before anything else happens.
+  for (const grantId of plan.revoke) {
+    await kms.send(new RevokeGrantCommand({ KeyId: keyId, GrantId: grantId }));
+  }
+  for (const g of plan.create) {
+    await kms.send(
+      new CreateGrantCommand({
+        KeyId: keyId,
+        GranteePrincipal: g.grantee,
+        Operations: ['Decrypt'],
+        Constraints: { EncryptionContextEquals: { keyring, version: String(g.version) } },
+        Name: `rekey-v${g.version}`,
+      }),
+    );
+  }
+}
+
+/**
+ * Reconciles the grants of the requested keyrings.
+ *
+ * @example
+ * await reconcileKeyAccess({ keyrings: ['pii'] }, deps); // [{ keyring: 'pii', created: 2, revoked: 0 }]
+ */
+export async function reconcileKeyAccess(request: KeyAccessRequest, deps: KeyAccessDeps): Promise<KeyAccessResult[]> {
+  const results: KeyAccessResult[] = [];
+  for (const keyring of request.keyrings) {
+    const keyId = deps.keyringKeys[keyring];
+    if (keyId === undefined) throw new ValidationError(`unknown keyring '${keyring}'`);
+    const revokedNow = new Set<number>(request.revokedNow?.keyring === keyring ? [request.revokedNow.version] : []);
+    // On a compromise, revoke first from what is known, before the (slower) catalog read.
+    if (revokedNow.size > 0) {
+      const early = planGrants(keyring, [], [], (await listGrants(deps.kms, keyId)).filter((g) => g.contextEquals?.['version'] === String(request.revokedNow?.version)));
+      await applyPlan(deps.kms, keyId, keyring, { revoke: early.revoke, create: [] });
+    }
+    const stored = await deps.catalog.get(keyring);
+    const versions = stored?.catalog.versions.map((v) => ({ version: v.version, state: v.state })) ?? [];
+    const plan = planGrants(keyring, versions, deps.grantees[keyring] ?? [], await listGrants(deps.kms, keyId), revokedNow);
+    await applyPlan(deps.kms, keyId, keyring, plan);
+    results.push({ keyring, created: plan.create.length, revoked: plan.revoke.length });
+  }
+  return results;
+}
+
 let cached: { deps: KeyAccessDeps; prefix: string } | undefined;
 
-async function fromEnvironment(): Promise<{ deps: KeyAccessDeps; prefix: string }> {
+function fromEnvironment(): { deps: KeyAccessDeps; prefix: string } {
   if (cached !== undefined) return cached;
   const parsed = configSchema.safeParse(process.env);
   if (!parsed.success) {
@@ -70,20 +156,22 @@ async function fromEnvironment(): Promise<{ deps: KeyAccessDeps; prefix: string 
   }
   const env = parsed.data;
   const prefix = env[ENV.catalogPrefix];
-  // The SDK modules load here, on the first invocation with a valid configuration.
-  const { connectKeyAccess } = await import('./reconcile-key-access');
   cached = {
     prefix,
-    deps: connectKeyAccess({ catalogBucket: env[ENV.catalogBucket], catalogPrefix: prefix, keyringKeys: env[ENV.keyringKeys], grantees: env[KEY_GRANTEES_ENV] }),
+    deps: {
+      kms: new KMSClient({}),
+      catalog: new S3CatalogStore({ bucket: env[ENV.catalogBucket], prefix, client: new S3Client({}) }),
+      keyringKeys: env[ENV.keyringKeys],
+      grantees: env[KEY_GRANTEES_ENV],
+    },
   };
   return cached;
 }
 
 /** Lambda entry point. */
 export async function handler(event: unknown): Promise<KeyAccessResult[]> {
-  const { deps, prefix } = await fromEnvironment();
+  const { deps, prefix } = fromEnvironment();
   const request = parseKeyAccessEvent(event, Object.keys(deps.keyringKeys), prefix);
-  const { reconcileKeyAccess } = await import('./reconcile-key-access');
   const results = await reconcileKeyAccess(request, deps);
   console.log(JSON.stringify({ message: 'key access reconciled', results }));
   return results;

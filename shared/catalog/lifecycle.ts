@@ -246,7 +246,10 @@ export function applyTransition(catalog: Catalog, transition: Transition, now: D
       const ri = indexOf(transition.version);
       const revoked = expect(ri, ['pending', 'active', 'rotating', 'deprecated', 'disabled'], 'revoke');
       requireNext(catalog, transition.replacement.version);
-      versions[ri] = { ...revoked, state: 'revoked', revokedAt: at, revokedReason: reason };
+      // A disabled version can be found compromised too; it is no longer disabled (it goes back to
+      // disabled, with a new disabledAt, once its re-encryption is verified), so the stamp goes.
+      const { disabledAt: _wasDisabled, ...still } = revoked;
+      versions[ri] = { ...still, state: 'revoked', revokedAt: at, revokedReason: reason };
       for (let i = 0; i < versions.length; i += 1) {
         const v = versions[i] as KeyVersion;
         if (i === ri) {

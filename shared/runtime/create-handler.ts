@@ -3,16 +3,15 @@
  * error mapping and the event validation, around a job that receives the parsed event and the
  * services. The services are built on the first valid invocation and reused while the
  * execution environment lives; a bad event never builds them, so it can change nothing.
- * In the functions, the modules behind the services (configuration schema, SDK clients, the
- * Redis driver) are loaded then too, so loading the handler costs only Middy, Powertools and
- * the event schema.
+ * Each function passes the builder of its own service set (./services), so its bundle holds
+ * only the SDK clients its job calls.
  */
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import type * as z from 'zod';
-import type { RekeyConfig } from '../config/load-config';
+import { loadConfig, type RekeyConfig } from '../config/load-config';
 import { createLogger } from './create-logger';
 import { METRIC } from './metric-names';
 import { mapErrors, type HandlerFailure } from './middleware/map-errors';
@@ -73,27 +72,19 @@ export type ServicesBuilder<V extends FunctionServices> = (config: RekeyConfig, 
 
 /**
  * The production dependencies of a function: Powertools logger and metrics now; on the first
- * valid invocation, the configuration from the environment and the function's AWS services,
- * whose modules `load` imports only then. A failed build (bad configuration) is not kept, so
- * the next invocation tries again.
+ * valid invocation, the configuration from the environment and the services `build` makes of
+ * it, kept while the execution environment lives. A failed build (bad configuration) is not
+ * kept, so the next invocation tries again.
  *
  * @example
- * const deps = defaultHandlerDeps('rotate', async () => (await import('../../shared/runtime/services/rotate-services')).buildRotateServices);
+ * const deps = defaultHandlerDeps('rotate', buildRotateServices);
  */
-export function defaultHandlerDeps<V extends FunctionServices>(name: string, load: () => Promise<ServicesBuilder<V>>): HandlerDeps<V> {
+export function defaultHandlerDeps<V extends FunctionServices>(name: string, build: ServicesBuilder<V>): HandlerDeps<V> {
   const logger = createLogger({ serviceName: `rekey-${name}` });
-  let services: Promise<V> | undefined;
-  const build = async (): Promise<V> => {
-    const [{ loadConfig }, builder] = await Promise.all([import('../config/load-config'), load()]);
-    return builder(loadConfig(), { logger });
-  };
+  let services: V | undefined;
   return {
     logger,
     metrics: new PowertoolsMetricsPublisher({ serviceName: `rekey-${name}` }),
-    services: () =>
-      (services ??= build().catch((err: unknown) => {
-        services = undefined;
-        throw err;
-      })),
+    services: () => (services ??= build(loadConfig(), { logger })),
   };
 }

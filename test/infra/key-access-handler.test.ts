@@ -1,8 +1,7 @@
 import { CreateKeyCommand, KMSClient, ListGrantsCommand } from '@aws-sdk/client-kms';
 import type { Catalog, VersionState } from '../../shared/catalog/model';
 import { ValidationError } from '../../shared/errors';
-import { parseKeyAccessEvent } from '../../infra/key-access/handler';
-import { reconcileKeyAccess, type KeyAccessDeps } from '../../infra/key-access/reconcile-key-access';
+import { parseKeyAccessEvent, reconcileKeyAccess, type KeyAccessDeps } from '../../infra/key-access/handler';
 
 const APP = 'arn:aws:iam::123456789012:role/app';
 const ESCROW = 'arn:aws:iam::123456789012:role/escrow';

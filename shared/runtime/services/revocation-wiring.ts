@@ -3,12 +3,11 @@
  * cache, and a sweeper that migrates small targets inline and hands large ones to the Step
  * Functions Distributed Map (when a state machine is configured).
  */
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { KeyringService } from '../../catalog/keyring-service';
 import type { CacheStore } from '../../ports/cache-store';
 import { EmergencyRevocation } from '../../reencrypt/emergency-revocation';
 import { MemoryCheckpointStore } from '../memory-checkpoint-store';
-import { SfnSweepStarter } from '../sfn-sweep-starter';
+import type { SfnSweepStarter } from '../sfn-sweep-starter';
 import { TargetSweeper, type TargetStore } from '../target-sweeper';
 import type { AwsCore } from './aws-core';
 import type { KeyProviderParts } from './key-provider-wiring';
@@ -31,10 +30,18 @@ export interface RevocationParts extends KeyProviderParts {
 export function buildRevocation(core: AwsCore, parts: RevocationParts): EmergencyRevocation {
   const { config } = core;
   const { provider, envelopes, recordTargets, cache } = parts;
-  const starter =
-    config.sweepStateMachineArn === undefined
+  const arn = config.sweepStateMachineArn;
+  let opened: Promise<SfnSweepStarter> | undefined;
+  // Most revocations sweep inline; the SFN client loads on the first hand-off only.
+  const starter: Pick<SfnSweepStarter, 'start'> | undefined =
+    arn === undefined
       ? undefined
-      : new SfnSweepStarter({ client: core.options.clients?.sfn ?? new SFNClient({ ...core.region }), stateMachineArn: config.sweepStateMachineArn });
+      : {
+          start: async (input) => {
+            opened ??= import('./open-sweep-starter').then(({ openSweepStarter }) => openSweepStarter(arn, core.region, core.options.clients?.sfn));
+            return (await opened).start(input);
+          },
+        };
   return new EmergencyRevocation({
     keyrings: parts.keyrings,
     provider,

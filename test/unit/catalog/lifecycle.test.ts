@@ -272,6 +272,21 @@ describe('lifecycle', () => {
       expect(stateOf(next, 3)).toBe('active');
     });
 
+    it('revokes a disabled version, drops its disabledAt and disables it again once unreferenced', () => {
+      // Prepare
+      const catalog = disabled();
+      // Act
+      const revoked = applyTransition(catalog, { kind: 'revoke', version: 1, reason: 'old key found in a dump', replacement: { version: 3, key: testKey(3) } }, after(T0, 1300));
+      const again = applyTransition(revoked, { kind: 'disable', version: 1 }, after(T0, 1400));
+      // Assess
+      expect(stateOf(revoked, 1)).toBe('revoked');
+      expect(revoked.versions[0]?.disabledAt).toBeUndefined();
+      expect(checkInvariants(revoked)).toEqual([]);
+      expect(stateOf(again, 1)).toBe('disabled');
+      expect(again.versions[0]?.disabledAt).toBe(after(T0, 1400).toISOString());
+      expect(checkInvariants(again)).toEqual([]);
+    });
+
     it('never moves a timestamp backwards when the clock lags the catalog', () => {
       // Prepare
       const catalog = rotated();

@@ -23,30 +23,30 @@ describe('defaultHandlerDeps', () => {
   });
 
   describe('services', () => {
-    it('loads the builder only when asked, and builds from the environment once', async () => {
+    it('builds from the environment on first use, once', async () => {
       // Prepare
-      Object.assign(process.env, VALID_ENV);
-      let loads = 0;
-      const deps = defaultHandlerDeps('rotate', async () => {
-        loads += 1;
-        return buildRotateServices;
+      let builds = 0;
+      const deps = defaultHandlerDeps('rotate', (config, options) => {
+        builds += 1;
+        return buildRotateServices(config, options);
       });
-      const loadsBefore = loads;
+      const buildsBefore = builds;
+      Object.assign(process.env, VALID_ENV);
       // Act
       const first = await deps.services();
       const second = await deps.services();
       // Assess
-      expect(loadsBefore).toBe(0);
-      expect(loads).toBe(1);
+      expect(buildsBefore).toBe(0);
+      expect(builds).toBe(1);
       expect(second).toBe(first);
       expect(first.config.catalogBucket).toBe('rekey-catalog');
     });
 
     it('does not keep a failed build: the next call reads the configuration again', async () => {
       // Prepare
-      const deps = defaultHandlerDeps('rotate', async () => buildRotateServices);
-      const failed = deps.services();
-      await expect(failed).rejects.toThrow(ValidationError);
+      const deps = defaultHandlerDeps('rotate', buildRotateServices);
+      const failed = (): unknown => deps.services();
+      expect(failed).toThrow(ValidationError);
       Object.assign(process.env, VALID_ENV);
       // Act
       const services = await deps.services();
