@@ -4,7 +4,7 @@
  * Tests read the endpoints from `REKEY_TEST_REDIS_URL` and `REKEY_TEST_MOTO_URL`.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -61,7 +61,7 @@ export async function startRedis(port: number): Promise<number> {
 
 function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = require('node:net').connect(port, '127.0.0.1');
+    const sock = connect(port, '127.0.0.1');
     sock.on('connect', () => sock.write('PING\r\n'));
     sock.on('data', (d: Buffer) => { sock.destroy(); resolve(d.toString().startsWith('+PONG')); });
     sock.on('error', () => resolve(false));
