@@ -78,6 +78,19 @@ export interface StreamEncryptOptions extends EncryptOptions {
 export interface EnvelopeClientOptions {
   /** Default frame size of encryptStream, 1 KiB .. 4 MiB. @default 65536 */
   readonly frameSize?: number;
+  /** Told about every in-memory decryption, for metrics (see {@link DecryptObserver}). */
+  readonly observer?: DecryptObserver;
+}
+
+/**
+ * Told the outcome of every in-memory decryption: decrypt failures by version are what the
+ * circuit breaker watches during a rotation. It receives identifiers and an error code only,
+ * never plaintext, keys or messages; it must not throw (an exception is swallowed).
+ */
+export interface DecryptObserver {
+  decrypted(keyring: string, version: number): void;
+  /** `keyring` and `version` are undefined when the header itself could not be parsed. */
+  failed(keyring: string | undefined, version: number | undefined, code: string): void;
 }
 
 /** Options of rewrap and rewrapParts. */

@@ -4,8 +4,9 @@
  * message and zeroed after use.
  */
 import type { Transform } from 'node:stream';
-import { DecryptError, LimitExceededError, ValidationError } from '../errors';
+import { DecryptError, LimitExceededError, ValidationError, isRekeyError } from '../errors';
 import type {
+  DecryptObserver,
   DecryptOptions,
   Decrypted,
   EncryptOptions,
@@ -85,9 +86,11 @@ function openFramedBody(payloadKey: Buffer, header: ParsedHeader, context: Buffe
  */
 export class EnvelopeClient {
   private readonly frameSize: number;
+  private readonly observer: DecryptObserver | undefined;
   private readonly dataKeys: DataKeySource;
 
   public constructor(private readonly provider: VersionKeyProvider, options: EnvelopeClientOptions = {}) {
+    this.observer = options.observer;
     this.frameSize = options.frameSize ?? ENVELOPE_LIMITS.frameSizeDefault;
     checkFrameSize(this.frameSize);
     this.dataKeys = (options as InternalClientOptions)[DATA_KEY_SOURCE] ?? createPooledDataKeySource();
@@ -129,6 +132,40 @@ export class EnvelopeClient {
    * const { plaintext, version } = await client.decrypt(envelope, { context: { tenant: 'acme' } });
    */
   public async decrypt(envelope: Buffer, opts: DecryptOptions = {}): Promise<Decrypted> {
+    if (this.observer === undefined) return this.open(envelope, opts);
+    let result: Decrypted;
+    try {
+      result = await this.open(envelope, opts);
+    } catch (err) {
+      this.notifyFailure(envelope, err);
+      throw err;
+    }
+    try {
+      this.observer.decrypted(result.keyring, result.version);
+    } catch {
+      // An observer is for metrics; it never changes the outcome of a decryption.
+    }
+    return result;
+  }
+
+  private notifyFailure(envelope: Buffer, err: unknown): void {
+    let keyring: string | undefined;
+    let version: number | undefined;
+    try {
+      const info = inspectEnvelope(envelope);
+      keyring = info.keyring;
+      version = info.version;
+    } catch {
+      // Unparseable header: counted without a keyring or version.
+    }
+    try {
+      this.observer?.failed(keyring, version, isRekeyError(err) ? err.code : 'UNEXPECTED');
+    } catch {
+      // See decrypt: the observer never changes the outcome.
+    }
+  }
+
+  private async open(envelope: Buffer, opts: DecryptOptions): Promise<Decrypted> {
     const header = parseEnvelope(envelope);
     const context = resolveDecryptContext(header, opts.context);
     const purpose = opts.purpose ?? 'read';

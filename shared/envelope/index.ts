@@ -9,6 +9,7 @@ export type { EnvelopeLimits } from './limits';
 export { encodeContext } from './context-encoding';
 export type {
   CallerContext,
+  DecryptObserver,
   DecryptOptions,
   Decrypted,
   EncryptOptions,

@@ -31,6 +31,7 @@ export { sanitizeAuditEvent } from './sanitize-audit-event';
 export { PowertoolsMetricsPublisher } from './rekey-metrics';
 export type { MetricsPublisher, MetricDimensions, RekeyMetricUnit } from './rekey-metrics';
 export { METRIC, METRIC_NAMESPACE } from './metric-names';
+export { DecryptMetrics, UNPARSEABLE } from './decrypt-metrics';
 export { EventBridgeAuditSink } from './eventbridge-audit-sink';
 export type { EventBridgeAuditSinkOptions } from './eventbridge-audit-sink';
 export { LoggerAuditSink } from './logger-audit-sink';
