@@ -14,6 +14,23 @@ export default tseslint.config(
     },
   },
   {
+    // Code bundled into the Lambda functions: full zod costs ~65 KB and several ms of cold start.
+    files: ['shared/**/*.ts', 'functions/**/*.ts', 'infra/key-access/**/*.ts'],
+    ignores: ['shared/runtime/zod.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'zod', message: 'Lambda code uses zod/mini: import * as z from shared/runtime/zod.' },
+            { name: 'zod/mini', message: 'Import shared/runtime/zod instead (zod/mini with English messages).' },
+          ],
+          patterns: [{ group: ['zod/v4', 'zod/v4/*', 'zod/v3'], message: 'Import shared/runtime/zod instead.' }],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },

@@ -6,11 +6,12 @@
  * nothing (every run pays the same node start-up, so ratios to the baseline stay honest).
  * Target: every function under 500 KB and within 1.5x of the baseline's load time.
  *
- * A function reads its configuration and builds its services on the first valid event, and
- * anything loaded lazily (`import()`) only then, so the load time alone can understate what a
- * cold start pays. `readyMs` adds that: load, then one valid event under a configuration that
- * fails validation after the services' modules are in (no network is touched). The baseline
- * builds its client at load, so its `readyMs` is its load time.
+ * A function builds its event schema on its first event (zod schemas are lazy), reads its
+ * configuration and builds its services on the first valid event, so the load time alone can
+ * understate what a cold start pays. `readyMs` adds that: load, then one valid event under a
+ * configuration that fails validation once every other variable is checked (no network is
+ * touched; see READY_PROBES). The baseline builds its client at load, so its `readyMs` is its
+ * load time.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { ESBUILD_OPTIONS } from '../infra/defaults';
+import { ENV } from '../shared/config/env-names';
 
 /** Measurements of one bundle. */
 export interface BundleFigures {
@@ -68,23 +70,45 @@ export const handler = middy(async (event: { blob: string }) => {
 });
 `;
 
+const BENCH_KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
 /**
- * A valid event per handler whose run stops at the configuration, after the lazy loads: the
- * functions get an environment without REKEY_* variables; key-access gets a valid configuration
- * and a keyring it does not know.
+ * The environment the stack gives every function (infra/rekey-stack.ts functionEnvironment),
+ * less REKEY_EVENT_BUS_NAME: the configuration loader validates every other variable (so its
+ * schemas are built and run, as on a real first event) and then fails, before any client exists.
+ */
+const FUNCTION_ENV_LESS_ONE: Readonly<Record<string, string>> = {
+  [ENV.catalogBucket]: 'rekey-catalog',
+  [ENV.catalogPrefix]: 'catalog/',
+  [ENV.keyringKeys]: JSON.stringify({ payments: BENCH_KEY_ARN }),
+  [ENV.escrowBucket]: 'rekey-escrow',
+  [ENV.escrowKeyArn]: BENCH_KEY_ARN,
+  [ENV.recordTargets]: JSON.stringify([{ keyring: 'payments', bucket: 'data-bucket', prefix: 'r/' }]),
+  [ENV.breakerThreshold]: '0.05',
+  [ENV.cacheName]: 'rekey-cache',
+};
+
+/**
+ * A valid event per handler whose run stops at the configuration: the functions get the stack's
+ * environment less one required variable (above); key-access gets a valid configuration and a
+ * keyring it does not know. Modules a function imports only once its services run (ioredis, the
+ * ElastiCache and Step Functions clients) are not loaded by this probe.
  */
 const READY_PROBES: Readonly<Record<string, { event: unknown; env?: Record<string, string> }>> = {
-  rotate: { event: { keyring: 'payments' } },
-  'grace-period': { event: {} },
-  reencrypt: { event: { BatchInput: { keyring: 'payments', bucket: 'data-bucket', prefix: 'r/', mode: 'rewrap' }, Items: [{ Key: 'r/1' }] } },
-  'cache-invalidate': { event: { keyring: 'payments' } },
-  escrow: { event: { action: 'drill' } },
-  revoke: { event: { version: '0', id: 'e-1', source: 'rekey', 'detail-type': 'Key Version Compromised', detail: { keyring: 'payments', version: 2, reason: 'bench' } } },
+  rotate: { event: { keyring: 'payments' }, env: FUNCTION_ENV_LESS_ONE },
+  'grace-period': { event: {}, env: FUNCTION_ENV_LESS_ONE },
+  reencrypt: { event: { BatchInput: { keyring: 'payments', bucket: 'data-bucket', prefix: 'r/', mode: 'rewrap' }, Items: [{ Key: 'r/1' }] }, env: FUNCTION_ENV_LESS_ONE },
+  'cache-invalidate': { event: { keyring: 'payments' }, env: FUNCTION_ENV_LESS_ONE },
+  escrow: { event: { action: 'drill' }, env: FUNCTION_ENV_LESS_ONE },
+  revoke: {
+    event: { version: '0', id: 'e-1', source: 'rekey', 'detail-type': 'Key Version Compromised', detail: { keyring: 'payments', version: 2, reason: 'bench' } },
+    env: FUNCTION_ENV_LESS_ONE,
+  },
   'key-access': {
     event: { keyring: 'not-configured' },
     env: {
       REKEY_CATALOG_BUCKET: 'rekey-catalog',
-      REKEY_KEYRING_KEYS: JSON.stringify({ payments: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' }),
+      REKEY_KEYRING_KEYS: JSON.stringify({ payments: BENCH_KEY_ARN }),
       REKEY_KEY_GRANTEES: JSON.stringify({ payments: ['arn:aws:iam::123456789012:role/app'] }),
     },
   },

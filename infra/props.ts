@@ -261,7 +261,9 @@ const awsId = (prefix: string) => z.string().regex(new RegExp(`^${prefix}-[0-9a-
 const elastiCacheId = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'must be an ElastiCache id (a letter, then letters, digits or "-", at most 40)');
 
 // The catalog core accepts lowercase names only (shared/catalog/policy.ts); refuse the rest at synth.
-const stackKeyringName = keyringName.regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lowercase letters, digits, ".", "_" or "-"');
+// The shared name schemas are zod/mini (they are bundled into the functions): compose them with
+// zod's functions (z.optional, .check) rather than full zod's methods.
+const stackKeyringName = keyringName.check(z.regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lowercase letters, digits, ".", "_" or "-"'));
 
 const keyringSchema = z.strictObject({
   name: stackKeyringName,
@@ -276,7 +278,7 @@ const keyringSchema = z.strictObject({
 const configSchema = z.strictObject({
   keyrings: z.array(keyringSchema).min(1, 'at least one keyring is required').max(50, 'at most 50 keyrings'),
   recordTargets: z
-    .array(z.strictObject({ keyring: stackKeyringName, bucket: bucketName, prefix: keyPrefix.optional(), bucketKmsKeyArn: kmsKeyArn.optional() }))
+    .array(z.strictObject({ keyring: stackKeyringName, bucket: bucketName, prefix: z.optional(keyPrefix), bucketKmsKeyArn: z.optional(kmsKeyArn) }))
     .max(100, 'at most 100 record targets')
     .optional(),
   cache: z
@@ -316,7 +318,7 @@ const configSchema = z.strictObject({
       keyAccessSync: duration.optional(),
     })
     .optional(),
-  catalogPrefix: keyPrefix.refine((p) => p.length > 1 && p.endsWith('/'), 'must be a folder such as "catalog/"').optional(),
+  catalogPrefix: z.optional(keyPrefix.check(z.refine((p: string) => p.length > 1 && p.endsWith('/'), 'must be a folder such as "catalog/"'))),
   breakerThreshold: z.number().gt(0, 'must be greater than 0').lte(1, 'must be at most 1').optional(),
   logRetentionDays: z
     .int()

@@ -34,7 +34,8 @@ export class RekeyError extends Error {
 
   public constructor(code: RekeyErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
+    // Subclasses pin their own name (minifiers rename classes); this covers the base class.
+    this.name = 'RekeyError';
     this.code = code;
     this.retryable = options?.retryable ?? false;
   }
@@ -46,6 +47,8 @@ export class RekeyError extends Error {
  * that a caller cannot use rekey as an oracle.
  */
 export class DecryptError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'DecryptError';
   /** The only message a DecryptError ever has. */
   public static readonly MESSAGE = 'unable to decrypt: the envelope is malformed, tampered with, or not for this key';
   public constructor(options?: { cause?: unknown }) {
@@ -56,6 +59,8 @@ export class DecryptError extends RekeyError {
 
 /** Bad input from a caller (CLI argument, event, option): nothing was changed. */
 export class ValidationError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'ValidationError';
   public constructor(message: string, options?: { cause?: unknown }) {
     super('VALIDATION', message, options);
   }
@@ -63,6 +68,8 @@ export class ValidationError extends RekeyError {
 
 /** An input to encrypt exceeds a documented hard limit (context size, keyring name, frame size). */
 export class LimitExceededError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'LimitExceededError';
   public constructor(message: string) {
     super('LIMIT_EXCEEDED', message);
   }
@@ -70,6 +77,8 @@ export class LimitExceededError extends RekeyError {
 
 /** The keyring does not exist in the catalog. */
 export class UnknownKeyringError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'UnknownKeyringError';
   public constructor(public readonly keyring: string) {
     super('UNKNOWN_KEYRING', `unknown keyring '${keyring}'`);
   }
@@ -77,6 +86,8 @@ export class UnknownKeyringError extends RekeyError {
 
 /** The keyring exists but has no such version (even after one catalog refresh). */
 export class UnknownVersionError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'UnknownVersionError';
   public constructor(public readonly keyring: string, public readonly version: number) {
     super('UNKNOWN_VERSION', `keyring '${keyring}' has no version ${version}`);
   }
@@ -84,6 +95,8 @@ export class UnknownVersionError extends RekeyError {
 
 /** The version was revoked in an emergency; only the re-encryption worker may still read it. */
 export class RevokedVersionError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'RevokedVersionError';
   public constructor(public readonly keyring: string, public readonly version: number) {
     super('VERSION_REVOKED', `version ${version} of keyring '${keyring}' is revoked`);
   }
@@ -91,6 +104,8 @@ export class RevokedVersionError extends RekeyError {
 
 /** The version exists but can no longer decrypt (disabled or destroyed). */
 export class VersionUnavailableError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'VersionUnavailableError';
   public constructor(public readonly keyring: string, public readonly version: number, public readonly state: string) {
     super('VERSION_UNAVAILABLE', `version ${version} of keyring '${keyring}' is ${state}`);
   }
@@ -98,6 +113,8 @@ export class VersionUnavailableError extends RekeyError {
 
 /** The envelope is bound to a caller context and none was supplied. */
 export class ContextRequiredError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'ContextRequiredError';
   public constructor() {
     super('CONTEXT_REQUIRED', 'this envelope is bound to a caller context; supply the same context to decrypt');
   }
@@ -105,6 +122,8 @@ export class ContextRequiredError extends RekeyError {
 
 /** The envelope stores its context in clear and the supplied one differs (names no values). */
 export class ContextMismatchError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'ContextMismatchError';
   public constructor() {
     super('CONTEXT_MISMATCH', 'the supplied context does not match the context stored in the envelope');
   }
@@ -112,6 +131,8 @@ export class ContextMismatchError extends RekeyError {
 
 /** A compare-and-swap or conditional write lost a race; re-read and retry. */
 export class ConflictError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'ConflictError';
   public constructor(message: string, options?: { cause?: unknown }) {
     super('CONFLICT', message, { ...options, retryable: true });
   }
@@ -119,6 +140,8 @@ export class ConflictError extends RekeyError {
 
 /** A named object (record, catalog, escrow entry) does not exist. */
 export class NotFoundError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'NotFoundError';
   public constructor(message: string) {
     super('NOT_FOUND', message);
   }
@@ -126,6 +149,8 @@ export class NotFoundError extends RekeyError {
 
 /** Creating something that already exists (keyring, record with if-absent). */
 export class AlreadyExistsError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'AlreadyExistsError';
   public constructor(message: string) {
     super('ALREADY_EXISTS', message);
   }
@@ -133,6 +158,8 @@ export class AlreadyExistsError extends RekeyError {
 
 /** A lifecycle transition that the state machine does not allow. */
 export class IllegalTransitionError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'IllegalTransitionError';
   public constructor(message: string) {
     super('ILLEGAL_TRANSITION', message);
   }
@@ -140,6 +167,8 @@ export class IllegalTransitionError extends RekeyError {
 
 /** Automatic transitions are paused (freeze or circuit breaker); revocation is never refused with this. */
 export class FrozenError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'FrozenError';
   public constructor(message: string) {
     super('FROZEN', message);
   }
@@ -147,6 +176,8 @@ export class FrozenError extends RekeyError {
 
 /** The key protecting version keys is disabled, pending deletion or otherwise unusable. */
 export class KeyUnavailableError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'KeyUnavailableError';
   public constructor(message: string, options?: { cause?: unknown }) {
     super('KEY_UNAVAILABLE', message, options);
   }
@@ -154,6 +185,8 @@ export class KeyUnavailableError extends RekeyError {
 
 /** The backend throttled us after the SDK's own retries. */
 export class ThrottledError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'ThrottledError';
   public constructor(message: string, options?: { cause?: unknown }) {
     super('THROTTLED', message, { ...options, retryable: true });
   }
@@ -161,6 +194,8 @@ export class ThrottledError extends RekeyError {
 
 /** The backend refused the call for lack of permission. */
 export class AccessDeniedError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'AccessDeniedError';
   public constructor(message: string, options?: { cause?: unknown }) {
     super('ACCESS_DENIED', message, options);
   }
@@ -168,6 +203,8 @@ export class AccessDeniedError extends RekeyError {
 
 /** Any other backend failure (I/O, network, unexpected response). */
 export class BackendError extends RekeyError {
+  // Explicit, so minified Lambda bundles still report the class name.
+  public override readonly name: string = 'BackendError';
   public constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super('BACKEND', message, { retryable: true, ...options });
   }

@@ -7,14 +7,13 @@
  */
 import { CreateGrantCommand, KMSClient, ListGrantsCommand, RevokeGrantCommand, type GrantListEntry } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
-import * as z from 'zod';
 import { S3CatalogStore } from '../../shared/adapters/aws/s3-catalog-store';
 import { ENV } from '../../shared/config/env-names';
 import { ValidationError } from '../../shared/errors';
 import { keyPrefix, bucketName, keyringName, kmsKeyArn, versionNumber } from '../../shared/runtime/names';
+import * as z from '../../shared/runtime/zod';
 import { KEY_GRANTEES_ENV } from './env-names';
 import { planGrants, type ExistingGrant, type GrantPlan } from './grant-plan';
-
 
 /** Outcome per keyring, returned to the invoker (no key material, only grant counts). */
 export interface KeyAccessResult {
@@ -23,23 +22,44 @@ export interface KeyAccessResult {
   readonly revoked: number;
 }
 
-const scheduledEvent = z.strictObject({ keyring: keyringName.optional() });
-const compromisedEvent = z.looseObject({
-  source: z.literal('rekey'),
-  'detail-type': z.literal('Key Version Compromised'),
-  detail: z.looseObject({ keyring: keyringName, version: versionNumber }),
-});
-const catalogWrittenEvent = z.looseObject({
-  source: z.literal('aws.s3'),
-  detail: z.looseObject({ object: z.looseObject({ key: z.string().max(1024) }) }),
-});
+// A JSON variable: text that fails to parse is an issue (so a ValidationError naming the variable).
+const jsonText = () =>
+  z.pipe(
+    z.string(),
+    z.transform((text: string, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.issues.push({ code: 'custom', message: 'must be valid JSON', input: text });
+        return z.NEVER;
+      }
+    }),
+  );
 
-const configSchema = z.object({
-  [ENV.catalogBucket]: bucketName,
-  [ENV.catalogPrefix]: keyPrefix.default('catalog/'),
-  [ENV.keyringKeys]: z.string().transform((s) => JSON.parse(s) as unknown).pipe(z.record(keyringName, kmsKeyArn)),
-  [KEY_GRANTEES_ENV]: z.string().transform((s) => JSON.parse(s) as unknown).pipe(z.record(keyringName, z.array(z.string().min(20).max(2048)))),
-});
+// Schemas are @__PURE__ z.lazy (see shared/runtime/names.ts): built on the first event, not at load.
+const scheduledEvent = /* @__PURE__ */ z.lazy(() => z.strictObject({ keyring: z.optional(keyringName) }));
+const compromisedEvent = /* @__PURE__ */ z.lazy(() =>
+  z.looseObject({
+    source: z.literal('rekey'),
+    'detail-type': z.literal('Key Version Compromised'),
+    detail: z.looseObject({ keyring: keyringName, version: versionNumber }),
+  }),
+);
+const catalogWrittenEvent = /* @__PURE__ */ z.lazy(() =>
+  z.looseObject({
+    source: z.literal('aws.s3'),
+    detail: z.looseObject({ object: z.looseObject({ key: z.string().check(z.maxLength(1024)) }) }),
+  }),
+);
+
+const configSchema = /* @__PURE__ */ z.lazy(() =>
+  z.object({
+    [ENV.catalogBucket]: bucketName,
+    [ENV.catalogPrefix]: z._default(keyPrefix, 'catalog/'),
+    [ENV.keyringKeys]: z.pipe(jsonText(), z.record(keyringName, kmsKeyArn)),
+    [KEY_GRANTEES_ENV]: z.pipe(jsonText(), z.record(keyringName, z.array(z.string().check(z.minLength(20), z.maxLength(2048))))),
+  }),
+);
 
 /** What one invocation must do. */
 export interface KeyAccessRequest {

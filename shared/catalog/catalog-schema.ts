@@ -1,46 +1,52 @@
-import * as z from 'zod';
+import * as z from '../runtime/zod';
 import { ValidationError } from '../errors';
 import type { Catalog } from './model';
 
-const timestamp = z.iso.datetime({ offset: true });
-const seconds = z.number().int().nonnegative();
-const hold = z.looseObject({ reason: z.string(), at: timestamp, by: z.string() });
+// Every schema is a @__PURE__ z.lazy (see ../runtime/names.ts): built on the first catalog read,
+// not when a function's bundle loads.
+const timestamp = /* @__PURE__ */ z.lazy(() => z.iso.datetime({ offset: true }));
+const seconds = /* @__PURE__ */ z.lazy(() => z.number().check(z.int(), z.nonnegative()));
+const hold = /* @__PURE__ */ z.lazy(() => z.looseObject({ reason: z.string(), at: timestamp, by: z.string() }));
 
-const version = z.looseObject({
-  version: z.number().int().positive(),
-  state: z.enum(['pending', 'active', 'rotating', 'deprecated', 'disabled', 'destroyed', 'revoked']),
-  wrappedKey: z.string().min(1).optional(),
-  wrappingKeyId: z.string().min(1),
-  createdAt: timestamp,
-  activatedAt: timestamp.optional(),
-  rotatingAt: timestamp.optional(),
-  deprecatedAt: timestamp.optional(),
-  disabledAt: timestamp.optional(),
-  destroyedAt: timestamp.optional(),
-  revokedAt: timestamp.optional(),
-  revokedReason: z.string().optional(),
-  escrowedAt: timestamp.optional(),
-  escrowVerifiedAt: timestamp.optional(),
-});
+const version = /* @__PURE__ */ z.lazy(() =>
+  z.looseObject({
+    version: z.number().check(z.int(), z.positive()),
+    state: z.enum(['pending', 'active', 'rotating', 'deprecated', 'disabled', 'destroyed', 'revoked']),
+    wrappedKey: z.optional(z.string().check(z.minLength(1))),
+    wrappingKeyId: z.string().check(z.minLength(1)),
+    createdAt: timestamp,
+    activatedAt: z.optional(timestamp),
+    rotatingAt: z.optional(timestamp),
+    deprecatedAt: z.optional(timestamp),
+    disabledAt: z.optional(timestamp),
+    destroyedAt: z.optional(timestamp),
+    revokedAt: z.optional(timestamp),
+    revokedReason: z.optional(z.string()),
+    escrowedAt: z.optional(timestamp),
+    escrowVerifiedAt: z.optional(timestamp),
+  }),
+);
 
 // Loose objects keep fields a newer rekey may add, so an older reader rewriting the document
 // does not silently drop them.
-const catalogSchema = z.looseObject({
-  schema: z.literal(1),
-  keyring: z.string().min(1),
-  generation: z.number().int().positive(),
-  policy: z.looseObject({
-    rotateEverySeconds: seconds,
-    graceSeconds: seconds,
-    propagationSeconds: seconds,
-    retentionSeconds: seconds,
+const catalogSchema = /* @__PURE__ */ z.lazy(() =>
+  z.looseObject({
+    schema: z.literal(1),
+    keyring: z.string().check(z.minLength(1)),
+    generation: z.number().check(z.int(), z.positive()),
+    policy: z.looseObject({
+      rotateEverySeconds: seconds,
+      graceSeconds: seconds,
+      propagationSeconds: seconds,
+      retentionSeconds: seconds,
+    }),
+    versions: z.array(version),
+    frozen: z.optional(hold),
+    breaker: z.optional(hold),
+    createdAt: timestamp,
+    updatedAt: timestamp,
   }),
-  versions: z.array(version),
-  frozen: hold.optional(),
-  breaker: hold.optional(),
-  createdAt: timestamp,
-  updatedAt: timestamp,
-});
+);
 
 /**
  * Validates the shape of a catalog document read from a store (types and formats only; the

@@ -1,10 +1,10 @@
 /**
- * The one module of rekey that reads `process.env`. Every variable is validated with zod, and a
+ * The one module of rekey that reads `process.env`. Every variable is validated with zod (zod/mini), and a
  * bad or missing one fails with a ValidationError that names it (never echoing its value, which
  * may be long or sensitive), so a misconfigured function fails at cold start, not mid-rotation.
  */
 import { createPublicKey } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../runtime/zod';
 import { ValidationError } from '../errors';
 import { bucketName, keyPrefix, keyringName, kmsKeyArn, stateMachineArn } from '../runtime/names';
 import { ENV } from './env-names';
@@ -67,64 +67,95 @@ export const CONFIG_DEFAULTS = {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const jsonText = <T extends z.ZodType>(inner: T) =>
-  z.string().transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
-      return z.NEVER;
-    }
-  }).pipe(inner);
+const jsonText = <T extends z.core.$ZodType>(inner: T) =>
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((text: string, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.issues.push({ code: 'custom', message: 'must be valid JSON', input: text });
+          return z.NEVER;
+        }
+      }),
+    ),
+    inner,
+  );
 
-const keyringKeysSchema = jsonText(
-  z
-    .record(keyringName, kmsKeyArn, 'must be a JSON object mapping keyring names to KMS key ARNs')
-    .refine((o) => Object.keys(o).length > 0, 'must name at least one keyring'),
+// Every schema is a @__PURE__ z.lazy (see ../runtime/names.ts): built by the first loadConfig, not
+// when a function's bundle loads.
+const keyringKeysSchema = /* @__PURE__ */ z.lazy(() =>
+  jsonText(
+    z
+      .record(keyringName, kmsKeyArn, 'must be a JSON object mapping keyring names to KMS key ARNs')
+      .check(z.refine((o: Record<string, string>) => Object.keys(o).length > 0, 'must name at least one keyring')),
+  ),
 );
 
-const recordTargetsSchema = jsonText(
-  z.array(z.strictObject({ keyring: keyringName, bucket: bucketName, prefix: keyPrefix }), 'must be a JSON array of { keyring, bucket, prefix }').max(100),
+const recordTargetsSchema = /* @__PURE__ */ z.lazy(() =>
+  jsonText(
+    z.array(z.strictObject({ keyring: keyringName, bucket: bucketName, prefix: keyPrefix }), 'must be a JSON array of { keyring, bucket, prefix }').check(z.maxLength(100)),
+  ),
 );
 
-const rsaPublicKeySchema = z.string().refine((pem) => {
-  try {
-    return createPublicKey(pem).asymmetricKeyType === 'rsa';
-  } catch {
-    return false;
-  }
-}, 'must be a PEM (SPKI) RSA public key');
+const rsaPublicKeySchema = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(
+    z.refine((pem: string) => {
+      try {
+        return createPublicKey(pem).asymmetricKeyType === 'rsa';
+      } catch {
+        return false;
+      }
+    }, 'must be a PEM (SPKI) RSA public key'),
+  ),
+);
 
-const cacheNameSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'must be an ElastiCache replication group id or serverless cache name');
-const cacheIamUserSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'must be an ElastiCache user id');
-const cacheEndpointSchema = z.string().refine((s) => {
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '' && u.username === '' && u.password === '';
-  } catch {
-    return false;
-  }
-}, 'must be redis://host:port or rediss://host:port without credentials');
+const cacheNameSchema = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'must be an ElastiCache replication group id or serverless cache name')),
+);
+const cacheIamUserSchema = /* @__PURE__ */ z.lazy(() => z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'must be an ElastiCache user id')));
+const cacheEndpointSchema = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(
+    z.refine((s: string) => {
+      try {
+        const u = new URL(s);
+        return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '' && u.username === '' && u.password === '';
+      } catch {
+        return false;
+      }
+    }, 'must be redis://host:port or rediss://host:port without credentials'),
+  ),
+);
 // Local mode may carry a password in the URL (a developer's own Redis); it is never logged.
-const redisUrlSchema = z.string().refine((s) => {
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}, 'must be redis://host:port or rediss://host:port');
-const eventBusSchema = z
-  .string()
-  .max(1600)
-  .regex(/^([A-Za-z0-9._\-/]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256})$/, 'must be an event bus name or ARN');
-const thresholdSchema = z
-  .string()
-  .regex(/^\d+(\.\d+)?$/, 'must be a decimal number in (0, 1]')
-  .transform(Number)
-  .pipe(z.number().gt(0, 'must be greater than 0').lte(1, 'must be at most 1'));
-const positiveIntSchema = z.string().regex(/^[1-9]\d{0,8}$/, 'must be a positive integer').transform(Number);
-const regionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region name');
+const redisUrlSchema = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(
+    z.refine((s: string) => {
+      try {
+        const u = new URL(s);
+        return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+      } catch {
+        return false;
+      }
+    }, 'must be redis://host:port or rediss://host:port'),
+  ),
+);
+const eventBusSchema = /* @__PURE__ */ z.lazy(() =>
+  z
+    .string()
+    .check(
+      z.maxLength(1600),
+      z.regex(/^([A-Za-z0-9._\-/]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256})$/, 'must be an event bus name or ARN'),
+    ),
+);
+const thresholdSchema = /* @__PURE__ */ z.lazy(() =>
+  z.pipe(
+    z.pipe(z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a decimal number in (0, 1]')), z.transform(Number)),
+    z.number().check(z.gt(0, 'must be greater than 0'), z.lte(1, 'must be at most 1')),
+  ),
+);
+const positiveIntSchema = /* @__PURE__ */ z.lazy(() => z.pipe(z.string().check(z.regex(/^[1-9]\d{0,8}$/, 'must be a positive integer')), z.transform(Number)));
+const regionSchema = /* @__PURE__ */ z.lazy(() => z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region name')));
 
 /** Collects per-variable failures so that one error names every bad variable at once. */
 class EnvReader {
@@ -132,7 +163,7 @@ class EnvReader {
 
   public constructor(private readonly env: Env) {}
 
-  public required<T>(name: string, schema: z.ZodType<T>): T {
+  public required<T>(name: string, schema: z.core.$ZodType<T>): T {
     const raw = this.env[name];
     if (raw === undefined || raw.trim() === '') {
       this.problems.push(`${name} is required but not set`);
@@ -141,7 +172,7 @@ class EnvReader {
     return this.parse(name, schema, raw);
   }
 
-  public optional<T>(name: string, schema: z.ZodType<T>): T | undefined {
+  public optional<T>(name: string, schema: z.core.$ZodType<T>): T | undefined {
     const raw = this.env[name];
     if (raw === undefined || raw.trim() === '') return undefined;
     return this.parse(name, schema, raw);
@@ -157,8 +188,8 @@ class EnvReader {
     }
   }
 
-  private parse<T>(name: string, schema: z.ZodType<T>, raw: string): T {
-    const result = schema.safeParse(raw.trim());
+  private parse<T>(name: string, schema: z.core.$ZodType<T>, raw: string): T {
+    const result = z.safeParse(schema, raw.trim());
     if (result.success) return result.data;
     const seen = new Set<string>();
     for (const issue of result.error.issues) {
@@ -188,7 +219,7 @@ export function loadConfig(env: Env = process.env): RekeyConfig {
   const escrowBucket = r.required(ENV.escrowBucket, bucketName);
   const escrowKeyArn = r.required(ENV.escrowKeyArn, kmsKeyArn);
   const escrowRsaPublicKey = r.optional(ENV.escrowRsaPublicKey, rsaPublicKeySchema);
-  const escrowRetentionDays = r.optional(ENV.escrowRetentionDays, positiveIntSchema.pipe(z.number().max(36_500, 'must be at most 36500'))) ?? CONFIG_DEFAULTS.escrowRetentionDays;
+  const escrowRetentionDays = r.optional(ENV.escrowRetentionDays, z.pipe(positiveIntSchema, z.number().check(z.lte(36_500, 'must be at most 36500')))) ?? CONFIG_DEFAULTS.escrowRetentionDays;
   const recordTargets = r.optional(ENV.recordTargets, recordTargetsSchema) ?? [];
   const cacheName = r.optional(ENV.cacheName, cacheNameSchema);
   const cacheEndpoint = r.optional(ENV.cacheEndpoint, cacheEndpointSchema);
@@ -245,7 +276,7 @@ export function loadConfig(env: Env = process.env): RekeyConfig {
  */
 export function loadLocalConfig(env: Env = process.env): LocalConfig {
   const r = new EnvReader(env);
-  const home = r.optional(ENV.home, z.string().max(4096, 'must be at most 4096 characters').refine((s) => !s.includes('\0'), 'must not contain NUL'));
+  const home = r.optional(ENV.home, z.string().check(z.maxLength(4096, 'must be at most 4096 characters'), z.refine((s: string) => !s.includes('\0'), 'must not contain NUL')));
   const redisUrl = r.optional(ENV.redisUrl, redisUrlSchema);
   r.throwIfProblems();
   return Object.freeze({ home: home ?? CONFIG_DEFAULTS.home, ...(redisUrl === undefined ? {} : { redisUrl }) });

@@ -3,7 +3,7 @@
  * catalog and no access to the key that wraps version keys in production. Serialized as JSON;
  * parsed back only through {@link parseEscrowRecord}, which refuses anything malformed.
  */
-import * as z from 'zod';
+import * as z from '../runtime/zod';
 import { BackendError, ValidationError } from '../errors';
 import { keyringName, versionNumber } from '../runtime/names';
 
@@ -30,18 +30,21 @@ export interface EscrowRecord {
   readonly wrappingKeyId: string;
 }
 
-const recordSchema = z.strictObject({
-  schema: z.literal(1),
-  keyring: keyringName,
-  version: versionNumber,
-  wrappedKey: z.base64().min(1).max(8192),
-  escrowKeyId: z.string().min(1).max(2048),
-  rsaWrapped: z.base64().min(1).max(8192).optional(),
-  rsaKeyFingerprint: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  canary: z.base64().min(1).max(65536),
-  createdAt: z.iso.datetime({ offset: true }),
-  wrappingKeyId: z.string().min(1).max(2048),
-});
+// A @__PURE__ z.lazy (see ../runtime/names.ts): built on first use, not when a bundle loads.
+const recordSchema = /* @__PURE__ */ z.lazy(() =>
+  z.strictObject({
+    schema: z.literal(1),
+    keyring: keyringName,
+    version: versionNumber,
+    wrappedKey: z.base64().check(z.minLength(1), z.maxLength(8192)),
+    escrowKeyId: z.string().check(z.minLength(1), z.maxLength(2048)),
+    rsaWrapped: z.optional(z.base64().check(z.minLength(1), z.maxLength(8192))),
+    rsaKeyFingerprint: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/))),
+    canary: z.base64().check(z.minLength(1), z.maxLength(65536)),
+    createdAt: z.iso.datetime({ offset: true }),
+    wrappingKeyId: z.string().check(z.minLength(1), z.maxLength(2048)),
+  }),
+);
 
 /** Largest serialized record accepted when reading one back. */
 export const MAX_ESCROW_RECORD_BYTES = 128 * 1024;

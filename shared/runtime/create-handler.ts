@@ -10,7 +10,7 @@ import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
-import type * as z from 'zod';
+import type * as z from './zod';
 import { loadConfig, type RekeyConfig } from '../config/load-config';
 import { createLogger } from './create-logger';
 import { METRIC } from './metric-names';
@@ -36,7 +36,7 @@ export interface HandlerDeps<V extends FunctionServices = RekeyServices> {
 }
 
 /** Options of {@link createHandler}. */
-export interface CreateHandlerOptions<S extends z.ZodType, R, V extends FunctionServices = RekeyServices> {
+export interface CreateHandlerOptions<S extends z.core.$ZodType, R, V extends FunctionServices = RekeyServices> {
   /** Function name: log service, metric dimension, error messages. */
   readonly name: string;
   readonly schema: S;
@@ -50,7 +50,7 @@ export interface CreateHandlerOptions<S extends z.ZodType, R, V extends Function
  * @example
  * export const handler = createHandler({ name: 'escrow', schema: escrowEventSchema, deps: defaultHandlerDeps('escrow'), run: runEscrow });
  */
-export function createHandler<S extends z.ZodType, R, V extends FunctionServices = RekeyServices>(options: CreateHandlerOptions<S, R, V>): MiddyfiedHandler<unknown, R | HandlerFailure, Error, Context> {
+export function createHandler<S extends z.core.$ZodType, R, V extends FunctionServices = RekeyServices>(options: CreateHandlerOptions<S, R, V>): MiddyfiedHandler<unknown, R | HandlerFailure, Error, Context> {
   const { name, schema, deps, run } = options;
   const job = async (event: unknown): Promise<R> => {
     const services = await deps.services();

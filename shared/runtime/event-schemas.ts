@@ -1,9 +1,12 @@
 /**
- * zod schemas of the events each rekey function accepts. Strict objects wherever rekey owns the
- * shape (extra fields are a mistake worth reporting); AWS-owned envelopes (EventBridge, Step
- * Functions, S3 Batch Operations) are checked for the fields rekey uses.
+ * zod schemas (zod/mini, see ./zod) of the events each rekey function accepts. Strict objects
+ * wherever rekey owns the shape (extra fields are a mistake worth reporting); AWS-owned envelopes
+ * (EventBridge, Step Functions, S3 Batch Operations) are checked for the fields rekey uses.
+ *
+ * Each schema is a `@__PURE__` `z.lazy`, like those of ./names: a function's bundle keeps only
+ * the schemas of its own events, and builds them on the first event rather than at load.
  */
-import * as z from 'zod';
+import * as z from './zod';
 import { actorText, bucketName, keyPrefix, keyringName, objectKey, reasonText, versionNumber } from './names';
 
 /** Most keyrings one scheduled invocation names explicitly. */
@@ -15,137 +18,154 @@ export const MAX_BATCH_ITEMS = 1000;
  * rotate: `{ keyring }` or `{ keyrings: [...] }` from the schedule (rotates only when the policy
  * says so), or `{ keyring, force: true, actor, reason }` from an operator ("rotate now").
  */
-export const rotateEventSchema = z
-  .strictObject({
-    keyring: keyringName.optional(),
-    keyrings: z.array(keyringName).min(1, 'must name at least one keyring').max(MAX_KEYRINGS_PER_EVENT).optional(),
-    force: z.literal(true, 'must be true when present').optional(),
-    actor: actorText.optional(),
-    reason: reasonText.optional(),
-  })
-  .superRefine((e, ctx) => {
-    if ((e.keyring === undefined) === (e.keyrings === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'exactly one of keyring or keyrings is required', path: ['keyring'] });
-    }
-    if (e.keyrings !== undefined && new Set(e.keyrings).size !== e.keyrings.length) {
-      ctx.addIssue({ code: 'custom', message: 'must not repeat a keyring', path: ['keyrings'] });
-    }
-    if (e.force === true) {
-      if (e.keyring === undefined) ctx.addIssue({ code: 'custom', message: 'a forced rotation names one keyring', path: ['keyring'] });
-      if (e.actor === undefined) ctx.addIssue({ code: 'custom', message: 'a forced rotation needs an actor', path: ['actor'] });
-      if (e.reason === undefined) ctx.addIssue({ code: 'custom', message: 'a forced rotation needs a reason', path: ['reason'] });
-    } else if (e.actor !== undefined || e.reason !== undefined) {
-      ctx.addIssue({ code: 'custom', message: 'actor and reason belong to a forced rotation (force: true)', path: ['force'] });
-    }
-  });
+export const rotateEventSchema = /* @__PURE__ */ z.lazy(() =>
+  z
+    .strictObject({
+      keyring: z.optional(keyringName),
+      keyrings: z.optional(z.array(keyringName).check(z.minLength(1, 'must name at least one keyring'), z.maxLength(MAX_KEYRINGS_PER_EVENT))),
+      force: z.optional(z.literal(true, 'must be true when present')),
+      actor: z.optional(actorText),
+      reason: z.optional(reasonText),
+    })
+    .check(
+      z.superRefine((e, ctx) => {
+        if ((e.keyring === undefined) === (e.keyrings === undefined)) {
+          ctx.addIssue({ code: 'custom', message: 'exactly one of keyring or keyrings is required', path: ['keyring'] });
+        }
+        if (e.keyrings !== undefined && new Set(e.keyrings).size !== e.keyrings.length) {
+          ctx.addIssue({ code: 'custom', message: 'must not repeat a keyring', path: ['keyrings'] });
+        }
+        if (e.force === true) {
+          if (e.keyring === undefined) ctx.addIssue({ code: 'custom', message: 'a forced rotation names one keyring', path: ['keyring'] });
+          if (e.actor === undefined) ctx.addIssue({ code: 'custom', message: 'a forced rotation needs an actor', path: ['actor'] });
+          if (e.reason === undefined) ctx.addIssue({ code: 'custom', message: 'a forced rotation needs a reason', path: ['reason'] });
+        } else if (e.actor !== undefined || e.reason !== undefined) {
+          ctx.addIssue({ code: 'custom', message: 'actor and reason belong to a forced rotation (force: true)', path: ['force'] });
+        }
+      }),
+    ),
+);
 /** The parsed rotate event. */
 export type RotateEvent = z.output<typeof rotateEventSchema>;
 
 /** grace-period: `{}` (every keyring) or `{ keyring }`. */
-export const gracePeriodEventSchema = z.strictObject({ keyring: keyringName.optional() });
+export const gracePeriodEventSchema = /* @__PURE__ */ z.lazy(() => z.strictObject({ keyring: z.optional(keyringName) }));
 /** The parsed grace-period event. */
 export type GracePeriodEvent = z.output<typeof gracePeriodEventSchema>;
 
-const sweepModeSchema = z.enum(['rewrap', 'reencrypt'], "must be 'rewrap' or 'reencrypt'");
+const sweepModeSchema = /* @__PURE__ */ z.lazy(() => z.enum(['rewrap', 'reencrypt'], "must be 'rewrap' or 'reencrypt'"));
 
 /** One item of a Distributed Map batch over an S3 listing (ListObjectsV2 or inventory fields). */
-const mapItemSchema = z.strictObject({
-  Key: objectKey,
-  ETag: z.string().max(256).optional(),
-  Size: z.int().min(0).optional(),
-  LastModified: z.union([z.string().max(64), z.number()]).optional(),
-  StorageClass: z.string().max(64).optional(),
-  Bucket: bucketName.optional(),
-});
+const mapItemSchema = /* @__PURE__ */ z.lazy(() =>
+  z.strictObject({
+    Key: objectKey,
+    ETag: z.optional(z.string().check(z.maxLength(256))),
+    Size: z.optional(z.int().check(z.gte(0))),
+    LastModified: z.optional(z.union([z.string().check(z.maxLength(64)), z.number()])),
+    StorageClass: z.optional(z.string().check(z.maxLength(64))),
+    Bucket: z.optional(bucketName),
+  }),
+);
 
 /** reencrypt, Step Functions Distributed Map ItemBatcher payload. */
-export const mapBatchEventSchema = z
-  .strictObject({
-    BatchInput: z.strictObject({
-      keyring: keyringName,
-      bucket: bucketName,
-      prefix: keyPrefix,
-      mode: sweepModeSchema,
-      version: versionNumber.optional(),
-    }),
-    Items: z.array(mapItemSchema).min(1, 'must hold at least one item').max(MAX_BATCH_ITEMS),
-  })
-  .superRefine((e, ctx) => {
-    e.Items.forEach((item, i) => {
-      if (!item.Key.startsWith(e.BatchInput.prefix)) {
-        ctx.addIssue({ code: 'custom', message: 'is outside the batch prefix', path: ['Items', i, 'Key'] });
-      }
-      if (item.Bucket !== undefined && item.Bucket !== e.BatchInput.bucket) {
-        ctx.addIssue({ code: 'custom', message: 'is not the batch bucket', path: ['Items', i, 'Bucket'] });
-      }
-    });
-  });
+export const mapBatchEventSchema = /* @__PURE__ */ z.lazy(() =>
+  z
+    .strictObject({
+      BatchInput: z.strictObject({
+        keyring: keyringName,
+        bucket: bucketName,
+        prefix: keyPrefix,
+        mode: sweepModeSchema,
+        version: z.optional(versionNumber),
+      }),
+      Items: z.array(mapItemSchema).check(z.minLength(1, 'must hold at least one item'), z.maxLength(MAX_BATCH_ITEMS)),
+    })
+    .check(
+      z.superRefine((e, ctx) => {
+        e.Items.forEach((item, i) => {
+          if (!item.Key.startsWith(e.BatchInput.prefix)) {
+            ctx.addIssue({ code: 'custom', message: 'is outside the batch prefix', path: ['Items', i, 'Key'] });
+          }
+          if (item.Bucket !== undefined && item.Bucket !== e.BatchInput.bucket) {
+            ctx.addIssue({ code: 'custom', message: 'is not the batch bucket', path: ['Items', i, 'Bucket'] });
+          }
+        });
+      }),
+    ),
+);
 /** The parsed Distributed Map batch. */
 export type MapBatchEvent = z.output<typeof mapBatchEventSchema>;
 
-const taskIdSchema = z.string().min(1).max(1024);
-const s3BatchKeySchema = z
-  .string()
-  .min(1)
-  .max(3072)
-  .transform((raw, ctx) => {
-    try {
-      return decodeURIComponent(raw.replace(/\+/g, ' '));
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not a URL-encoded key' });
-      return z.NEVER;
-    }
-  })
-  .pipe(objectKey);
+const taskIdSchema = /* @__PURE__ */ z.lazy(() => z.string().check(z.minLength(1), z.maxLength(1024)));
+const s3BatchKeySchema = /* @__PURE__ */ z.lazy(() =>
+  z.pipe(
+    z.pipe(
+      z.string().check(z.minLength(1), z.maxLength(3072)),
+      z.transform((raw: string, ctx) => {
+        try {
+          return decodeURIComponent(raw.replace(/\+/g, ' '));
+        } catch {
+          ctx.issues.push({ code: 'custom', message: 'is not a URL-encoded key', input: raw });
+          return z.NEVER;
+        }
+      }),
+    ),
+    objectKey,
+  ),
+);
 
 /** reencrypt, S3 Batch Operations invocation schema 1.0. */
-const s3BatchV1Schema = z.strictObject({
-  invocationSchemaVersion: z.literal('1.0'),
-  invocationId: z.string().min(1).max(1024),
-  job: z.looseObject({ id: z.string().min(1).max(256) }),
-  tasks: z
-    .array(
-      z.strictObject({
-        taskId: taskIdSchema,
-        s3Key: s3BatchKeySchema,
-        s3VersionId: z.string().max(1024).nullish(),
-        s3BucketArn: z.string().regex(/^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket ARN'),
-      }),
-    )
-    .min(1)
-    .max(MAX_BATCH_ITEMS),
-});
+const s3BatchV1Schema = () =>
+  z.strictObject({
+    invocationSchemaVersion: z.literal('1.0'),
+    invocationId: z.string().check(z.minLength(1), z.maxLength(1024)),
+    job: z.looseObject({ id: z.string().check(z.minLength(1), z.maxLength(256)) }),
+    tasks: z
+      .array(
+        z.strictObject({
+          taskId: taskIdSchema,
+          s3Key: s3BatchKeySchema,
+          s3VersionId: z.nullish(z.string().check(z.maxLength(1024))),
+          s3BucketArn: z.string().check(z.regex(/^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket ARN')),
+        }),
+      )
+      .check(z.minLength(1), z.maxLength(MAX_BATCH_ITEMS)),
+  });
 
 /** reencrypt, S3 Batch Operations invocation schema 2.0 (user arguments choose keyring and mode). */
-const s3BatchV2Schema = z.strictObject({
-  invocationSchemaVersion: z.literal('2.0'),
-  invocationId: z.string().min(1).max(1024),
-  job: z.looseObject({
-    id: z.string().min(1).max(256),
-    userArguments: z
-      .strictObject({ keyring: keyringName.optional(), mode: sweepModeSchema.optional(), version: z.string().regex(/^[1-9]\d{0,6}$/, 'must be a positive integer').optional() })
-      .optional(),
-  }),
-  tasks: z
-    .array(
-      z.strictObject({
-        taskId: taskIdSchema,
-        s3Key: s3BatchKeySchema,
-        s3VersionId: z.string().max(1024).nullish(),
-        s3Bucket: bucketName,
-      }),
-    )
-    .min(1)
-    .max(MAX_BATCH_ITEMS),
-});
+const s3BatchV2Schema = () =>
+  z.strictObject({
+    invocationSchemaVersion: z.literal('2.0'),
+    invocationId: z.string().check(z.minLength(1), z.maxLength(1024)),
+    job: z.looseObject({
+      id: z.string().check(z.minLength(1), z.maxLength(256)),
+      userArguments: z.optional(
+        z.strictObject({
+          keyring: z.optional(keyringName),
+          mode: z.optional(sweepModeSchema),
+          version: z.optional(z.string().check(z.regex(/^[1-9]\d{0,6}$/, 'must be a positive integer'))),
+        }),
+      ),
+    }),
+    tasks: z
+      .array(
+        z.strictObject({
+          taskId: taskIdSchema,
+          s3Key: s3BatchKeySchema,
+          s3VersionId: z.nullish(z.string().check(z.maxLength(1024))),
+          s3Bucket: bucketName,
+        }),
+      )
+      .check(z.minLength(1), z.maxLength(MAX_BATCH_ITEMS)),
+  });
 
 /** reencrypt, S3 Batch Operations task event (either schema version). */
-export const s3BatchEventSchema = z.discriminatedUnion('invocationSchemaVersion', [s3BatchV1Schema, s3BatchV2Schema]);
+export const s3BatchEventSchema = /* @__PURE__ */ z.lazy(() => z.discriminatedUnion('invocationSchemaVersion', [s3BatchV1Schema(), s3BatchV2Schema()]));
 /** The parsed S3 Batch Operations event. */
 export type S3BatchEvent = z.output<typeof s3BatchEventSchema>;
 
 /** Every event the reencrypt function accepts. */
-export const reencryptEventSchema = z.union([mapBatchEventSchema, s3BatchEventSchema]);
+export const reencryptEventSchema = /* @__PURE__ */ z.lazy(() => z.union([mapBatchEventSchema, s3BatchEventSchema]));
 /** The parsed reencrypt event. */
 export type ReencryptEvent = z.output<typeof reencryptEventSchema>;
 
@@ -153,28 +173,34 @@ export type ReencryptEvent = z.output<typeof reencryptEventSchema>;
  * cache-invalidate: `{}` or `{ keyring }` on schedule (drop entries of every version past its
  * grace period), or `{ keyring, version, reason: 'revoked' }` (purge one version now).
  */
-export const cacheInvalidateEventSchema = z
-  .strictObject({
-    keyring: keyringName.optional(),
-    version: versionNumber.optional(),
-    reason: z.literal('revoked', "must be 'revoked'").optional(),
-  })
-  .superRefine((e, ctx) => {
-    if ((e.version === undefined) !== (e.reason === undefined)) {
-      ctx.addIssue({ code: 'custom', message: "version and reason: 'revoked' go together", path: [e.version === undefined ? 'version' : 'reason'] });
-    }
-    if (e.version !== undefined && e.keyring === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'a purge names its keyring', path: ['keyring'] });
-    }
-  });
+export const cacheInvalidateEventSchema = /* @__PURE__ */ z.lazy(() =>
+  z
+    .strictObject({
+      keyring: z.optional(keyringName),
+      version: z.optional(versionNumber),
+      reason: z.optional(z.literal('revoked', "must be 'revoked'")),
+    })
+    .check(
+      z.superRefine((e, ctx) => {
+        if ((e.version === undefined) !== (e.reason === undefined)) {
+          ctx.addIssue({ code: 'custom', message: "version and reason: 'revoked' go together", path: [e.version === undefined ? 'version' : 'reason'] });
+        }
+        if (e.version !== undefined && e.keyring === undefined) {
+          ctx.addIssue({ code: 'custom', message: 'a purge names its keyring', path: ['keyring'] });
+        }
+      }),
+    ),
+);
 /** The parsed cache-invalidate event. */
 export type CacheInvalidateEvent = z.output<typeof cacheInvalidateEventSchema>;
 
 /** escrow: `{ action: 'archive' | 'drill', keyring? }` (every keyring when absent). */
-export const escrowEventSchema = z.strictObject({
-  action: z.enum(['archive', 'drill'], "must be 'archive' or 'drill'"),
-  keyring: keyringName.optional(),
-});
+export const escrowEventSchema = /* @__PURE__ */ z.lazy(() =>
+  z.strictObject({
+    action: z.enum(['archive', 'drill'], "must be 'archive' or 'drill'"),
+    keyring: z.optional(keyringName),
+  }),
+);
 /** The parsed escrow event. */
 export type EscrowEvent = z.output<typeof escrowEventSchema>;
 
@@ -184,16 +210,18 @@ export const REVOKE_SOURCE = 'rekey';
 export const REVOKE_DETAIL_TYPE = 'Key Version Compromised';
 
 /** revoke: the EventBridge event `Key Version Compromised` from source `rekey`. */
-export const revokeEventSchema = z.looseObject({
-  version: z.literal('0', "must be '0' (an EventBridge event)").optional(),
-  id: z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable characters'),
-  source: z.literal(REVOKE_SOURCE, `must be '${REVOKE_SOURCE}'`),
-  'detail-type': z.literal(REVOKE_DETAIL_TYPE, `must be '${REVOKE_DETAIL_TYPE}'`),
-  account: z.string().max(32).optional(),
-  time: z.string().max(64).optional(),
-  region: z.string().max(32).optional(),
-  resources: z.array(z.string().max(2048)).max(20).optional(),
-  detail: z.strictObject({ keyring: keyringName, version: versionNumber, reason: reasonText }),
-});
+export const revokeEventSchema = /* @__PURE__ */ z.lazy(() =>
+  z.looseObject({
+    version: z.optional(z.literal('0', "must be '0' (an EventBridge event)")),
+    id: z.string().check(z.minLength(1), z.maxLength(128), z.regex(/^[\x21-\x7e]+$/, 'must be printable characters')),
+    source: z.literal(REVOKE_SOURCE, `must be '${REVOKE_SOURCE}'`),
+    'detail-type': z.literal(REVOKE_DETAIL_TYPE, `must be '${REVOKE_DETAIL_TYPE}'`),
+    account: z.optional(z.string().check(z.maxLength(32))),
+    time: z.optional(z.string().check(z.maxLength(64))),
+    region: z.optional(z.string().check(z.maxLength(32))),
+    resources: z.optional(z.array(z.string().check(z.maxLength(2048))).check(z.maxLength(20))),
+    detail: z.strictObject({ keyring: keyringName, version: versionNumber, reason: reasonText }),
+  }),
+);
 /** The parsed revoke event. */
 export type RevokeEvent = z.output<typeof revokeEventSchema>;

@@ -1,9 +1,13 @@
 /**
- * zod schemas of the names that cross rekey's boundaries (events, environment): keyrings,
+ * zod schemas (zod/mini) of the names that cross rekey's boundaries (events, environment): keyrings,
  * versions, S3 buckets and keys, AWS ARNs. Shared by the config loader and the event schemas,
  * so that a name accepted in one place is accepted in the other.
+ *
+ * Every schema here is `z.lazy`: built on its first parse, not when a Lambda bundle loads
+ * (building zod schemas is most of what zod costs a cold start), and `@__PURE__` so that
+ * esbuild drops the ones a function never uses.
  */
-import * as z from 'zod';
+import * as z from './zod';
 
 /** Longest keyring name accepted anywhere (it is bound into every envelope header). */
 export const KEYRING_NAME_MAX = 64;
@@ -15,63 +19,72 @@ export const KEYRING_NAME_MAX = 64;
  * @example
  * keyringName.parse('payments'); // 'payments'
  */
-export const keyringName = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(KEYRING_NAME_MAX, `must be at most ${KEYRING_NAME_MAX} characters`)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-", starting with a letter or digit');
+export const keyringName = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(
+    z.minLength(1, 'must not be empty'),
+    z.maxLength(KEYRING_NAME_MAX, `must be at most ${KEYRING_NAME_MAX} characters`),
+    z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-", starting with a letter or digit'),
+  ),
+);
 
 /** A logical key version: a positive safe integer (never a float, NaN or a numeric string). */
-export const versionNumber = z.int('must be a positive integer').min(1, 'must be a positive integer').max(1_000_000, 'is out of range');
+export const versionNumber = /* @__PURE__ */ z.lazy(() => z.int('must be a positive integer').check(z.gte(1, 'must be a positive integer'), z.lte(1_000_000, 'is out of range')));
 
 /** An S3 bucket name (the general-purpose naming rules). */
-export const bucketName = z
-  .string()
-  .min(3, 'must be 3 to 63 characters')
-  .max(63, 'must be 3 to 63 characters')
-  .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, 'must be lowercase letters, digits, "." or "-"')
-  .refine((s) => !s.includes('..') && !/^\d+\.\d+\.\d+\.\d+$/.test(s), 'is not a valid bucket name');
+export const bucketName = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(
+    z.minLength(3, 'must be 3 to 63 characters'),
+    z.maxLength(63, 'must be 3 to 63 characters'),
+    z.regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, 'must be lowercase letters, digits, "." or "-"'),
+    z.refine((s: string) => !s.includes('..') && !/^\d+\.\d+\.\d+\.\d+$/.test(s), 'is not a valid bucket name'),
+  ),
+);
 
 /** An S3 key prefix: may be empty; never starts with `/`; at most 512 characters. */
-export const keyPrefix = z
-  .string()
-  .max(512, 'must be at most 512 characters')
-  .refine((s) => !s.startsWith('/'), 'must not start with "/"')
-  // eslint-disable-next-line no-control-regex
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+export const keyPrefix = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(
+    z.maxLength(512, 'must be at most 512 characters'),
+    z.refine((s: string) => !s.startsWith('/'), 'must not start with "/"'),
+    // eslint-disable-next-line no-control-regex
+    z.refine((s: string) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters'),
+  ),
+);
 
 /** An S3 object key (1–1024 characters, no control characters). */
-export const objectKey = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(1024, 'must be at most 1024 characters')
-  // eslint-disable-next-line no-control-regex
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+export const objectKey = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(
+    z.minLength(1, 'must not be empty'),
+    z.maxLength(1024, 'must be at most 1024 characters'),
+    // eslint-disable-next-line no-control-regex
+    z.refine((s: string) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters'),
+  ),
+);
 
 /** An AWS KMS key or alias ARN. */
-export const kmsKeyArn = z
-  .string()
-  .max(2048)
-  .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+$/, 'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)');
+export const kmsKeyArn = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(
+    z.maxLength(2048),
+    z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_-]+$/, 'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)'),
+  ),
+);
 
 /** A Step Functions state machine ARN. */
-export const stateMachineArn = z
-  .string()
-  .max(2048)
-  .regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/, 'must be a state machine ARN');
+export const stateMachineArn = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(z.maxLength(2048), z.regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/, 'must be a state machine ARN')),
+);
 
 /** Free text from operators and security events (reasons): bounded, no control characters. */
-export const reasonText = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(512, 'must be at most 512 characters')
-  // eslint-disable-next-line no-control-regex
-  .refine((s) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(s), 'must not contain control characters');
+export const reasonText = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(
+    z.trim(),
+    z.minLength(1, 'must not be empty'),
+    z.maxLength(512, 'must be at most 512 characters'),
+    // eslint-disable-next-line no-control-regex
+    z.refine((s: string) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(s), 'must not contain control characters'),
+  ),
+);
 
 /** Who asked for an operation (an IAM principal, `cli:<user>`, an event id). */
-export const actorText = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(256, 'must be at most 256 characters')
-  .regex(/^[\x21-\x7e]+$/, 'must be printable characters without spaces');
+export const actorText = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(256, 'must be at most 256 characters'), z.regex(/^[\x21-\x7e]+$/, 'must be printable characters without spaces')),
+);

@@ -1,7 +1,9 @@
 import { CreateKeyCommand, KMSClient, ListGrantsCommand } from '@aws-sdk/client-kms';
 import type { Catalog, VersionState } from '../../shared/catalog/model';
 import { ValidationError } from '../../shared/errors';
-import { parseKeyAccessEvent, reconcileKeyAccess, type KeyAccessDeps } from '../../infra/key-access/handler';
+import { handler, parseKeyAccessEvent, reconcileKeyAccess, type KeyAccessDeps } from '../../infra/key-access/handler';
+import { KEY_GRANTEES_ENV } from '../../infra/key-access/env-names';
+import { ENV } from '../../shared/config/env-names';
 
 const APP = 'arn:aws:iam::123456789012:role/app';
 const ESCROW = 'arn:aws:iam::123456789012:role/escrow';
@@ -46,6 +48,32 @@ describe('key-access handler', () => {
     ])('throws ValidationError for %s', (_name, event) => {
       // Prepare / Act / Assess
       expect(() => parseKeyAccessEvent(event, ['pii'], 'catalog/')).toThrow(ValidationError);
+    });
+  });
+
+  describe('handler configuration', () => {
+    const saved = { ...process.env };
+    afterEach(() => {
+      process.env = { ...saved };
+    });
+
+    it.each<[string, string]>([
+      [ENV.keyringKeys, '{not json'],
+      [KEY_GRANTEES_ENV, '[1,'],
+    ])('rejects %s that is not JSON with a ValidationError naming it', async (name, value) => {
+      // Prepare
+      process.env = {
+        ...saved,
+        [ENV.catalogBucket]: 'rekey-catalog',
+        [ENV.keyringKeys]: JSON.stringify({ pii: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' }),
+        [KEY_GRANTEES_ENV]: JSON.stringify({ pii: [APP] }),
+        [name]: value,
+      };
+      // Act
+      const run = handler({});
+      // Assess
+      await expect(run).rejects.toThrow(ValidationError);
+      await expect(run).rejects.toThrow(`invalid configuration: ${name}`);
     });
   });
 

@@ -1,17 +1,17 @@
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import * as z from 'zod';
+import * as z from '../../runtime/zod';
 import { BackendError, ValidationError } from '../../errors';
 import type { AuditEvent, AuditSink } from '../../ports/audit-sink';
 
 const eventSchema = z.strictObject({
   at: z.iso.datetime({ offset: true }),
-  actor: z.string().min(1).max(1024),
-  action: z.string().min(1).max(128),
-  keyring: z.string().min(1).max(64),
-  version: z.number().int().positive().optional(),
-  reason: z.string().max(1024).optional(),
-  details: z.record(z.string(), z.union([z.string().max(1024), z.number(), z.boolean()])).optional(),
+  actor: z.string().check(z.minLength(1), z.maxLength(1024)),
+  action: z.string().check(z.minLength(1), z.maxLength(128)),
+  keyring: z.string().check(z.minLength(1), z.maxLength(64)),
+  version: z.optional(z.number().check(z.int(), z.positive())),
+  reason: z.optional(z.string().check(z.maxLength(1024))),
+  details: z.optional(z.record(z.string(), z.union([z.string().check(z.maxLength(1024)), z.number(), z.boolean()]))),
 });
 
 /** Filters of {@link JsonlAuditSink.read}. */

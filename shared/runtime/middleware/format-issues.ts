@@ -2,7 +2,7 @@
  * Turns zod issues into one short, safe ValidationError message: paths and rule messages only,
  * never the offending values, bounded in length whatever the input (huge keys, deep garbage).
  */
-import type * as z from 'zod';
+import type * as z from '../zod';
 
 const MAX_ISSUES = 5;
 const MAX_PART = 160;

@@ -4,13 +4,13 @@
  * ValidationError, raised before any adapter is touched, so nothing is changed.
  */
 import type { MiddlewareObj } from '@middy/core';
-import type * as z from 'zod';
 import { ValidationError } from '../../errors';
+import * as z from '../zod';
 import { formatIssues } from './format-issues';
 
 /** Options of {@link validateEvent}. */
-export interface ValidateEventOptions<S extends z.ZodType> {
-  /** The schema of the event the handler accepts. */
+export interface ValidateEventOptions<S extends z.core.$ZodType> {
+  /** The schema of the event the handler accepts (zod/mini, as ../zod exports; full zod works too). */
   readonly schema: S;
   /** Prefix of the error message. @default 'invalid event' */
   readonly label?: string;
@@ -23,13 +23,13 @@ export interface ValidateEventOptions<S extends z.ZodType> {
  * @example
  * middy(handler).use(validateEvent({ schema: rotateEventSchema }));
  */
-export function validateEvent<S extends z.ZodType>(options: ValidateEventOptions<S>): MiddlewareObj<unknown> {
-  if (options === null || typeof options !== 'object' || typeof options.schema?.safeParse !== 'function') {
+export function validateEvent<S extends z.core.$ZodType>(options: ValidateEventOptions<S>): MiddlewareObj<unknown> {
+  if (options === null || typeof options !== 'object' || typeof options.schema?._zod?.run !== 'function') {
     throw new TypeError('validateEvent: options.schema must be a zod schema');
   }
   const label = options.label ?? 'invalid event';
   const validateEventBefore = (request: { event: unknown }): void => {
-    const result = options.schema.safeParse(request.event);
+    const result = z.safeParse(options.schema, request.event);
     if (!result.success) throw new ValidationError(formatIssues(label, result.error.issues));
     request.event = result.data;
   };
