@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { ESBUILD_OPTIONS } from '../infra/defaults';
+import { ESBUILD_OPTIONS, FUNCTION_ENTRIES } from '../infra/defaults';
 import { ENV } from '../shared/config/env-names';
 
 /** Measurements of one bundle. */
@@ -49,16 +49,8 @@ export interface Result {
 
 const ROOT = resolve(__dirname, '..');
 
-/** The handlers the stack bundles (infra/rekey-stack.ts ENTRIES). */
-export const BUNDLED_HANDLERS: Readonly<Record<string, string>> = {
-  rotate: 'functions/rotate/handler.ts',
-  'grace-period': 'functions/grace-period/handler.ts',
-  reencrypt: 'functions/reencrypt/handler.ts',
-  'cache-invalidate': 'functions/cache-invalidate/handler.ts',
-  escrow: 'functions/escrow/handler.ts',
-  revoke: 'functions/revoke/handler.ts',
-  'key-access': 'infra/key-access/handler.ts',
-};
+/** The handlers the stack bundles: the stack's own list. */
+export const BUNDLED_HANDLERS: Readonly<Record<string, string>> = FUNCTION_ENTRIES;
 
 const BASELINE_SOURCE = `
 import middy from '@middy/core';

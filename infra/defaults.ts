@@ -95,3 +95,14 @@ export function deadLetterQueueProps(): sqs.QueueProps {
 
 /** Retries of a scheduled or event-driven invocation before its event goes to a dead-letter queue. */
 export const DELIVERY_RETRY = { attempts: 3, maxEventAge: Duration.hours(1) } as const;
+
+/** The handler file of every function the stack deploys (and the bundle benchmark builds). */
+export const FUNCTION_ENTRIES: Readonly<Record<FunctionName, string>> = {
+  rotate: 'functions/rotate/handler.ts',
+  'grace-period': 'functions/grace-period/handler.ts',
+  reencrypt: 'functions/reencrypt/handler.ts',
+  'cache-invalidate': 'functions/cache-invalidate/handler.ts',
+  escrow: 'functions/escrow/handler.ts',
+  revoke: 'functions/revoke/handler.ts',
+  'key-access': 'infra/key-access/handler.ts',
+};

@@ -25,7 +25,7 @@ import { Monitoring } from './constructs/monitoring';
 import { RekeyFunction, type FunctionNetwork } from './constructs/rekey-function';
 import { ScheduledInvocation, schedulerRole } from './constructs/scheduled-invocation';
 import { SweepStateMachine } from './constructs/sweep-state-machine';
-import { DELIVERY_RETRY, deadLetterQueueProps, secureBucketProps, type FunctionName } from './defaults';
+import { DELIVERY_RETRY, FUNCTION_ENTRIES, deadLetterQueueProps, secureBucketProps, type FunctionName } from './defaults';
 import { KEY_GRANTEES_ENV } from './key-access/env-names';
 import { REKEY_CONFIG_KEYS, resolveRekeyProps, type RekeyConfigProps, type ResolvedRekeyConfig } from './props';
 import type { StackOutputKey } from './outputs';
@@ -36,15 +36,6 @@ export interface RekeyStackProps extends StackProps, RekeyConfigProps {}
 /** Prefix of sweep reports (Distributed Map results) in the catalog bucket. */
 export const SWEEP_REPORT_PREFIX = 'sweeps/';
 
-const ENTRIES: Readonly<Record<FunctionName, string>> = {
-  rotate: 'functions/rotate/handler.ts',
-  'grace-period': 'functions/grace-period/handler.ts',
-  reencrypt: 'functions/reencrypt/handler.ts',
-  'cache-invalidate': 'functions/cache-invalidate/handler.ts',
-  escrow: 'functions/escrow/handler.ts',
-  revoke: 'functions/revoke/handler.ts',
-  'key-access': 'infra/key-access/handler.ts',
-};
 
 /** Functions that reach the cache, hence run in its VPC when one is configured. */
 const CACHE_FUNCTIONS: ReadonlySet<FunctionName> = new Set<FunctionName>(['grace-period', 'cache-invalidate', 'revoke']);
@@ -143,7 +134,7 @@ export class RekeyStack extends Stack {
     const make = (name: FunctionName, extra: { reserved?: number; asyncInvoked?: boolean; env?: Record<string, string> } = {}): RekeyFunction =>
       new RekeyFunction(this, `Fn-${name}`, {
         name,
-        entry: ENTRIES[name],
+        entry: FUNCTION_ENTRIES[name],
         environment: { ...environment, POWERTOOLS_SERVICE_NAME: `rekey-${name}`, ...extra.env },
         logRetention,
         ...(extra.reserved === undefined ? {} : { reservedConcurrency: extra.reserved }),

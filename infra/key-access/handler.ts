@@ -12,6 +12,7 @@ import { ENV } from '../../shared/config/env-names';
 import { ValidationError } from '../../shared/errors';
 import { keyPrefix, bucketName, keyringName, kmsKeyArn, versionNumber } from '../../shared/runtime/names';
 import * as z from '../../shared/runtime/zod';
+import { jsonText } from '../../shared/runtime/json-text';
 import { KEY_GRANTEES_ENV } from './env-names';
 import { planGrants, type ExistingGrant, type GrantPlan } from './grant-plan';
 
@@ -21,20 +22,6 @@ export interface KeyAccessResult {
   readonly created: number;
   readonly revoked: number;
 }
-
-// A JSON variable: text that fails to parse is an issue (so a ValidationError naming the variable).
-const jsonText = () =>
-  z.pipe(
-    z.string(),
-    z.transform((text: string, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.issues.push({ code: 'custom', message: 'must be valid JSON', input: text });
-        return z.NEVER;
-      }
-    }),
-  );
 
 // Schemas are @__PURE__ z.lazy (see shared/runtime/names.ts): built on the first event, not at load.
 const scheduledEvent = /* @__PURE__ */ z.lazy(() => z.strictObject({ keyring: z.optional(keyringName) }));
@@ -56,8 +43,8 @@ const configSchema = /* @__PURE__ */ z.lazy(() =>
   z.object({
     [ENV.catalogBucket]: bucketName,
     [ENV.catalogPrefix]: z._default(keyPrefix, 'catalog/'),
-    [ENV.keyringKeys]: z.pipe(jsonText(), z.record(keyringName, kmsKeyArn)),
-    [KEY_GRANTEES_ENV]: z.pipe(jsonText(), z.record(keyringName, z.array(z.string().check(z.minLength(20), z.maxLength(2048))))),
+    [ENV.keyringKeys]: jsonText(z.record(keyringName, kmsKeyArn)),
+    [KEY_GRANTEES_ENV]: jsonText(z.record(keyringName, z.array(z.string().check(z.minLength(20), z.maxLength(2048))))),
   }),
 );
 

@@ -5,6 +5,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import * as z from '../runtime/zod';
+import { jsonText } from '../runtime/json-text';
 import { ValidationError } from '../errors';
 import { bucketName, keyPrefix, keyringName, kmsKeyArn, stateMachineArn } from '../runtime/names';
 import { ENV } from './env-names';
@@ -66,22 +67,6 @@ export const CONFIG_DEFAULTS = {
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
-
-const jsonText = <T extends z.core.$ZodType>(inner: T) =>
-  z.pipe(
-    z.pipe(
-      z.string(),
-      z.transform((text: string, ctx) => {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          ctx.issues.push({ code: 'custom', message: 'must be valid JSON', input: text });
-          return z.NEVER;
-        }
-      }),
-    ),
-    inner,
-  );
 
 // Every schema is a @__PURE__ z.lazy (see ../runtime/names.ts): built by the first loadConfig, not
 // when a function's bundle loads.
