@@ -19,7 +19,8 @@ import { KeyringService } from '../shared/catalog';
 import { CatalogKeyProvider } from '../shared/keys';
 import { EnvelopeClient } from '../shared/envelope';
 import { EncryptedCache } from '../shared/cache';
-import { EmergencyRevocation, RecordService, StoreFactsSource, Sweeper, withHeaderRewrap } from '../shared/reencrypt';
+import { EmergencyRevocation, RecordService, Sweeper, withHeaderRewrap } from '../shared/reencrypt';
+import { buildLifecycleFacts } from '../shared/runtime/services/lifecycle-facts';
 import { EscrowService } from '../shared/escrow';
 import type { CacheStore } from '../shared/ports/cache-store';
 
@@ -114,14 +115,9 @@ export async function openLocal(options: LocalOptions = {}): Promise<LocalServic
   const envelopes = new EnvelopeClient(provider);
   const escrowStore = new FileEscrowStore({ home });
   const escrow = new EscrowService({ store: escrowStore, catalogs, vault, escrowVault, clock });
-  const facts = new StoreFactsSource({
-    records,
-    cache: cacheStore,
-    escrowVerified: async (keyring, version) => {
-      const report = await escrow.verify(keyring);
-      return report.results.some((r) => r.version === version && r.ok);
-    },
-  });
+  // The same facts as on AWS: destruction needs a drill-verified catalog stamp and the escrow
+  // record itself (the drill runs on its own schedule, not on every tick).
+  const facts = buildLifecycleFacts({ records, cache: cacheStore, catalogs, escrowStore });
   const keyrings = new KeyringService({ store: catalogs, vault, audit, clock, facts });
   const cache = new EncryptedCache({ store: cacheStore, envelopes, versions: provider });
   const recordService = new RecordService({ records, envelopes, versions: provider });

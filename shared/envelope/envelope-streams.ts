@@ -16,6 +16,17 @@ export interface EncryptStreamStart {
   readonly sealer: FrameSealer;
 }
 
+/** Runs a synchronous transform step and reports its outcome to the stream callback exactly once. */
+function settle(step: () => void, callback: TransformCallback): void {
+  try {
+    step();
+  } catch (err) {
+    callback(err as Error);
+    return;
+  }
+  callback();
+}
+
 /** Transform: plaintext in, framed envelope out. Built by EnvelopeClient.encryptStream. */
 export class EnvelopeEncryptStream extends Transform {
   private sealer: FrameSealer | undefined;
@@ -52,15 +63,7 @@ export class EnvelopeEncryptStream extends Transform {
   }
 
   private whenStarted(step: () => void, callback: TransformCallback): void {
-    const run = (): void => {
-      try {
-        step();
-      } catch (err) {
-        callback(err as Error);
-        return;
-      }
-      callback();
-    };
+    const run = (): void => settle(step, callback);
     if (this.sealer !== undefined) {
       run();
       return;
@@ -101,7 +104,7 @@ export class EnvelopeDecryptStream extends Transform {
   public override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.queue.push(chunk);
     if (this.header !== undefined) {
-      this.settle(() => this.drainBody(), callback);
+      settle(() => this.drainBody(), callback);
       return;
     }
     let headerLength: number | undefined;
@@ -121,14 +124,14 @@ export class EnvelopeDecryptStream extends Transform {
       (keys) => {
         this.opening = false;
         this.accept(keys);
-        this.settle(() => this.drainBody(), callback);
+        settle(() => this.drainBody(), callback);
       },
       (err: unknown) => callback(err as Error),
     );
   }
 
   public override _flush(callback: TransformCallback): void {
-    this.settle(() => {
+    settle(() => {
       const header = this.header;
       if (header === undefined || this.opening) throw new DecryptError();
       if (this.opener !== undefined) {
@@ -179,16 +182,6 @@ export class EnvelopeDecryptStream extends Transform {
     while (this.queue.length >= full + MIN_FINAL_FRAME_LENGTH) {
       this.push(opener.openFrame(this.queue.take(full)));
     }
-  }
-
-  private settle(step: () => void, callback: TransformCallback): void {
-    try {
-      step();
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    callback();
   }
 }
 

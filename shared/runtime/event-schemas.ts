@@ -114,6 +114,13 @@ const s3BatchKeySchema = /* @__PURE__ */ z.lazy(() =>
   ),
 );
 
+/** Fields every S3 Batch Operations task carries, in both invocation schema versions. */
+const s3BatchTaskFields = () => ({
+  taskId: taskIdSchema,
+  s3Key: s3BatchKeySchema,
+  s3VersionId: z.nullish(z.string().check(z.maxLength(1024))),
+});
+
 /** reencrypt, S3 Batch Operations invocation schema 1.0. */
 const s3BatchV1Schema = () =>
   z.strictObject({
@@ -123,9 +130,7 @@ const s3BatchV1Schema = () =>
     tasks: z
       .array(
         z.strictObject({
-          taskId: taskIdSchema,
-          s3Key: s3BatchKeySchema,
-          s3VersionId: z.nullish(z.string().check(z.maxLength(1024))),
+          ...s3BatchTaskFields(),
           s3BucketArn: z.string().check(z.regex(/^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket ARN')),
         }),
       )
@@ -150,9 +155,7 @@ const s3BatchV2Schema = () =>
     tasks: z
       .array(
         z.strictObject({
-          taskId: taskIdSchema,
-          s3Key: s3BatchKeySchema,
-          s3VersionId: z.nullish(z.string().check(z.maxLength(1024))),
+          ...s3BatchTaskFields(),
           s3Bucket: bucketName,
         }),
       )
