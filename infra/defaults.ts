@@ -62,6 +62,8 @@ export const FUNCTION_SIZING = {
   escrow: { memoryMiB: 512, timeout: Duration.minutes(5) },
   revoke: { memoryMiB: 512, timeout: Duration.minutes(10) },
   'key-access': { memoryMiB: 256, timeout: Duration.minutes(1) },
+  // One keyring per custom resource request: a catalog read, at most one KMS call, one write.
+  provision: { memoryMiB: 256, timeout: Duration.minutes(1) },
 } as const satisfies Record<string, FunctionSizing>;
 
 /** Names of the functions the stack deploys. */
@@ -105,4 +107,5 @@ export const FUNCTION_ENTRIES: Readonly<Record<FunctionName, string>> = {
   escrow: 'functions/escrow/handler.ts',
   revoke: 'functions/revoke/handler.ts',
   'key-access': 'infra/key-access/handler.ts',
+  provision: 'functions/provision/handler.ts',
 };

@@ -42,7 +42,7 @@ export function acknowledgeNagFindings(stack: RekeyStack): NagAcknowledgement[] 
     iam5(
       fn.role,
       `<${catalog}.Arn>/${config.catalogPrefix}*`,
-      `${name} reads${['rotate', 'grace-period', 'escrow', 'revoke'].includes(name) ? ' and writes' : ''} catalog documents (one object per keyring, keyrings are created at run time) and their history: objects under the catalog prefix only.`,
+      `${name} reads${['rotate', 'grace-period', 'escrow', 'revoke', 'provision'].includes(name) ? ' and writes' : ''} catalog documents (one object per keyring, named by keyring): objects under the catalog prefix only.`,
     );
     if (fn.failureQueue !== undefined) {
       ack(fn.failureQueue, 'AwsSolutions-SQS3', `This queue is the on-failure destination of the ${name} function's asynchronous invocations: it is itself the dead-letter queue.`);
@@ -54,11 +54,20 @@ export function acknowledgeNagFindings(stack: RekeyStack): NagAcknowledgement[] 
     iam5(fns.revoke.role, resource, `A revocation of a small keyring re-encrypts its records inline: any record under s3://${t.bucket}/${t.prefix}.`);
     iam5(fns['grace-period'].role, resource, `The reconciler counts references per version before disabling one: it reads record headers under s3://${t.bucket}/${t.prefix}.`);
   }
-  iam5(fns.escrow.role, `<${logicalId(stack, stack.escrowBucket)}.Arn>/*`, 'One escrow record per keyring version, named at run time; the escrow bucket holds nothing else and Object Lock (compliance) prevents deletes and overwrites.');
+  const escrowObjects = `<${logicalId(stack, stack.escrowBucket)}.Arn>/*`;
+  iam5(fns.escrow.role, escrowObjects, 'One escrow record per keyring version, named at run time; the escrow bucket holds nothing else and Object Lock (compliance) prevents deletes and overwrites.');
+  for (const name of ['grace-period', 'revoke'] as const) {
+    iam5(
+      fns[name].role,
+      escrowObjects,
+      `${name} reconciles the lifecycle, which destroys a version only once its escrow record (one per keyring version, named at run time) exists: it reads records (GET, and the newest version behind a delete marker) and cannot unwrap them (the escrow key admits it through S3 only).`,
+    );
+  }
+  const eni = 'ENI management for a VPC function (ec2:Describe/Create/DeleteNetworkInterface): EC2 offers no resource-level permission for DescribeNetworkInterfaces.';
+  const metricData = 'The circuit breaker reads decrypt metrics with cloudwatch:GetMetricData, which has no resource type or condition key in the Service Authorization Reference; it reads metrics only.';
+  iam5(fns['grace-period'].role, '*', config.cache !== undefined ? `${metricData} ${eni}` : metricData);
   if (config.cache !== undefined) {
-    for (const name of ['grace-period', 'cache-invalidate', 'revoke'] as const) {
-      iam5(fns[name].role, '*', 'ENI management for a VPC function (ec2:Describe/Create/DeleteNetworkInterface): EC2 offers no resource-level permission for DescribeNetworkInterfaces.');
-    }
+    for (const name of ['cache-invalidate', 'revoke'] as const) iam5(fns[name].role, '*', eni);
   }
 
   const sm = stack.sweep.stateMachine;

@@ -199,6 +199,13 @@ export interface RekeyConfigProps {
    * @default true
    */
   readonly reserveConcurrency?: boolean;
+  /**
+   * ARNs of IAM roles of the operators who run `rekey --aws` (status, rotate, freeze, unfreeze,
+   * revoke, escrow verify). They get exactly what those commands call and no key material; see
+   * docs/deploy.md for the identity policy a role of another account needs on its side.
+   * @default - none
+   */
+  readonly operatorRoleArns?: readonly string[];
 }
 
 /** A keyring after validation: durations in seconds. */
@@ -230,6 +237,7 @@ export interface ResolvedRekeyConfig {
   readonly breakerThreshold: number;
   readonly logRetentionDays: number;
   readonly reserveConcurrency: boolean;
+  readonly operatorRoleArns: readonly string[];
 }
 
 /** Defaults applied by {@link resolveRekeyProps}. */
@@ -325,6 +333,7 @@ const configSchema = z.strictObject({
     .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), `must be one of ${LOG_RETENTION_DAYS.join(', ')}`)
     .optional(),
   reserveConcurrency: z.boolean().optional(),
+  operatorRoleArns: z.array(roleArn).max(20, 'at most 20 operator roles').optional(),
 });
 
 /** Keys of {@link RekeyConfigProps}; the stack passes only these to validation (not StackProps). */
@@ -388,6 +397,8 @@ export function resolveRekeyProps(input: unknown): ResolvedRekeyConfig {
   const sweepTimeout = secondsOf(sweep.timeout);
   if (sweepEvery < 60 || sweepEvery % 60 !== 0) problems.push('sweep.every: must be a whole number of minutes (at least 1m)');
   if (sweepTimeout < 60 || sweepTimeout > 365 * 86_400) problems.push('sweep.timeout: must be between 1m and 365d');
+  const operators = props.operatorRoleArns ?? [];
+  if (new Set(operators).size !== operators.length) problems.push('operatorRoleArns: duplicate role ARN');
 
   if (problems.length > 0) throw new ValidationError(`invalid rekey props: ${problems.join('; ')}`);
 
@@ -403,5 +414,6 @@ export function resolveRekeyProps(input: unknown): ResolvedRekeyConfig {
     breakerThreshold: props.breakerThreshold ?? REKEY_PROPS_DEFAULTS.breakerThreshold,
     logRetentionDays: props.logRetentionDays ?? REKEY_PROPS_DEFAULTS.logRetentionDays,
     reserveConcurrency: props.reserveConcurrency ?? true,
+    operatorRoleArns: operators,
   };
 }

@@ -3,7 +3,7 @@
  * rule, the sweep state machine, alarms, dashboard and outputs. Composition only: secure
  * defaults live in defaults.ts, validation in props.ts, building blocks in constructs/.
  */
-import { Aws, CfnOutput, Duration, Lazy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Lazy, Names, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -18,15 +18,19 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ENV } from '../shared/config/env-names';
 import { METRIC_NAMESPACE } from '../shared/runtime/metric-names';
+import { ARCHIVED_EVENT_SOURCES, COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../shared/runtime/event-names';
 import { UnknownKeyringError } from '../shared/errors';
 import { KeyringKey } from './constructs/keyring-key';
 import { createManagedKey, viaS3Statement } from './constructs/key-policy';
 import { Monitoring } from './constructs/monitoring';
 import { RekeyFunction, type FunctionNetwork } from './constructs/rekey-function';
-import { ScheduledInvocation, schedulerRole } from './constructs/scheduled-invocation';
+import { ScheduledInvocation, schedulerRole, staggerOffsets } from './constructs/scheduled-invocation';
 import { SweepStateMachine } from './constructs/sweep-state-machine';
 import { DELIVERY_RETRY, FUNCTION_ENTRIES, deadLetterQueueProps, secureBucketProps, type FunctionName } from './defaults';
 import { KEY_GRANTEES_ENV } from './key-access/env-names';
+import { VERSION_CREATORS, allowBreakerFacts, catalogActions, escrowActions, recordTargetActions } from './access/function-access';
+import { grantOperatorAccess } from './access/operator-access';
+import { KeyringProvisioning } from './constructs/keyring-provisioning';
 import { REKEY_CONFIG_KEYS, resolveRekeyProps, type RekeyConfigProps, type ResolvedRekeyConfig } from './props';
 import type { StackOutputKey } from './outputs';
 
@@ -70,6 +74,8 @@ export class RekeyStack extends Stack {
   public readonly alarmTopic: sns.ITopic;
   /** Alarms and dashboard. */
   public readonly monitoring: Monitoring;
+  /** The keyrings' custom resources (created on deploy by the provision function). */
+  public readonly provisioning: KeyringProvisioning;
 
   private readonly catalogReaders: iam.PolicyStatement;
   private readonly catalogWriters: iam.PolicyStatement;
@@ -122,8 +128,9 @@ export class RekeyStack extends Stack {
 
     this.eventBus = new events.EventBus(this, 'Bus', { eventBusName: `${this.stackName}-events` });
     this.eventBus.archive('AuditArchive', {
-      description: 'rekey audit events (who, what, which version, why)',
-      eventPattern: { source: ['rekey'] },
+      description: 'rekey audit events (who, what, which version, why) and the compromise reports they answer',
+      // The audit sink's source and the compromise reports (shared/runtime/event-names.ts).
+      eventPattern: { source: [...ARCHIVED_EVENT_SOURCES] },
       retention: Duration.days(365),
     });
 
@@ -153,6 +160,8 @@ export class RekeyStack extends Stack {
       revoke: make('revoke', reserved(2)),
       // One at a time: the last run always reads the last catalog (see key-access/handler.ts).
       'key-access': make('key-access', { ...reserved(1), env: { [KEY_GRANTEES_ENV]: this.toJsonString(grantees) } }),
+      // CloudFormation's custom resource provider of the keyrings (constructs/keyring-provisioning.ts).
+      provision: make('provision'),
     };
     this.functions = fns;
 
@@ -171,7 +180,7 @@ export class RekeyStack extends Stack {
     fns.revoke.fn.addEnvironment(ENV.sweepStateMachineArn, this.sweep.stateMachine.stateMachineArn);
 
     // ---- permissions (each function: exactly what its step needs)
-    const catalogRW: FunctionName[] = ['rotate', 'grace-period', 'escrow', 'revoke'];
+    const catalogRW: FunctionName[] = ['rotate', 'grace-period', 'escrow', 'revoke', 'provision'];
     const catalogRO: FunctionName[] = ['reencrypt', 'cache-invalidate', 'key-access'];
     for (const name of catalogRW) this.allowCatalog(fns[name].role, 'write');
     for (const name of catalogRO) this.allowCatalog(fns[name].role, 'read');
@@ -180,7 +189,9 @@ export class RekeyStack extends Stack {
       fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [this.eventBus.eventBusArn] }));
     }
     for (const key of keyrings.values()) {
-      key.allowVersionGeneration(fns.rotate.role);
+      // Who creates version keys (wrapped only): rotate, the reconciler's create-pending, the
+      // revocation's replacement, and keyring creation's version 1 (access/function-access.ts).
+      for (const name of VERSION_CREATORS) key.allowVersionGeneration(fns[name].role);
       key.allowReencryption(fns.reencrypt.role);
       // A small keyring is swept inline by revoke (REKEY_INLINE_SWEEP_LIMIT); it re-encrypts like the worker.
       key.allowReencryption(fns.revoke.role);
@@ -192,6 +203,11 @@ export class RekeyStack extends Stack {
     this.allowRecordTargets(fns['grace-period'].role, 'read');
     this.sweep.stateMachine.grantStartExecution(fns.revoke.role);
     this.allowEscrow(fns.escrow.role);
+    // The lifecycle's facts: a version is destroyed only once its escrow record exists (both
+    // reconcile: grace-period on schedule, revoke to disable the revoked version).
+    this.allowEscrowRead(fns['grace-period'].role);
+    this.allowEscrowRead(fns.revoke.role);
+    allowBreakerFacts(fns['grace-period'].role);
     if (config.cache !== undefined) {
       for (const name of CACHE_FUNCTIONS) this.allowCache(fns[name].role);
     }
@@ -215,20 +231,32 @@ export class RekeyStack extends Stack {
     const cacheRole = invokeRole('cache-invalidate');
     const accessRole = invokeRole('key-access');
     const sweepRole = schedulerRole(this, 'SchedulerRole-sweep', { action: 'states:StartExecution', arn: this.sweep.stateMachine.stateMachineArn }, schedulerDlq, Aws.ACCOUNT_ID);
-    const schedule = (sid: string, targetArn: string, role: iam.IRole, everySeconds: number, input: Record<string, unknown>, description: string): void => {
-      new ScheduledInvocation(this, sid, { targetArn, role, everySeconds, input, deadLetterQueue: schedulerDlq, description });
+    const schedule = (sid: string, targetArn: string, role: iam.IRole, everySeconds: number, input: Record<string, unknown>, description: string, offsetMinutes = 0): void => {
+      new ScheduledInvocation(this, sid, { targetArn, role, everySeconds, input, deadLetterQueue: schedulerDlq, description, offsetMinutes });
     };
-    for (const k of config.keyrings) {
-      const s = config.schedules;
-      schedule(`Rotate-${k.name}`, fns.rotate.fn.functionArn, rotateRole, s.rotationCheck, { keyring: k.name }, `rekey: rotation check of ${k.name}`);
-      schedule(`GracePeriod-${k.name}`, fns['grace-period'].fn.functionArn, graceRole, s.gracePeriod, { keyring: k.name }, `rekey: lifecycle reconciler of ${k.name}`);
-      schedule(`EscrowArchive-${k.name}`, fns.escrow.fn.functionArn, escrowRole, s.escrowArchive, { keyring: k.name, action: 'archive' }, `rekey: escrow archive of ${k.name}`);
-      schedule(`EscrowDrill-${k.name}`, fns.escrow.fn.functionArn, escrowRole, s.escrowDrill, { keyring: k.name, action: 'drill' }, `rekey: escrow restore drill of ${k.name}`);
-      schedule(`CacheInvalidate-${k.name}`, fns['cache-invalidate'].fn.functionArn, cacheRole, s.cacheInvalidate, { keyring: k.name }, `rekey: cache invalidation of ${k.name}`);
-    }
+    // Staggered (constructs/scheduled-invocation.ts): the schedules of one kind spread over their
+    // interval, each kind a minute or more after the previous one, and the drills midway between
+    // two archive runs (both run the escrow function).
+    const s = config.schedules;
+    const nk = config.keyrings.length;
+    const offsets = {
+      rotate: staggerOffsets(nk, s.rotationCheck, 0),
+      grace: staggerOffsets(nk, s.gracePeriod, 1),
+      archive: staggerOffsets(nk, s.escrowArchive, 2),
+      drill: staggerOffsets(nk, s.escrowDrill, 2 + Math.floor(s.escrowArchive / 60 / (2 * Math.max(nk, 1)))),
+      cache: staggerOffsets(nk, s.cacheInvalidate, 3),
+      sweep: staggerOffsets(config.recordTargets.length, config.sweep.everySeconds, 0),
+    };
+    config.keyrings.forEach((k, ki) => {
+      schedule(`Rotate-${k.name}`, fns.rotate.fn.functionArn, rotateRole, s.rotationCheck, { keyring: k.name }, `rekey: rotation check of ${k.name}`, offsets.rotate[ki]);
+      schedule(`GracePeriod-${k.name}`, fns['grace-period'].fn.functionArn, graceRole, s.gracePeriod, { keyring: k.name }, `rekey: lifecycle reconciler of ${k.name}`, offsets.grace[ki]);
+      schedule(`EscrowArchive-${k.name}`, fns.escrow.fn.functionArn, escrowRole, s.escrowArchive, { keyring: k.name, action: 'archive' }, `rekey: escrow archive of ${k.name}`, offsets.archive[ki]);
+      schedule(`EscrowDrill-${k.name}`, fns.escrow.fn.functionArn, escrowRole, s.escrowDrill, { keyring: k.name, action: 'drill' }, `rekey: escrow restore drill of ${k.name}`, offsets.drill[ki]);
+      schedule(`CacheInvalidate-${k.name}`, fns['cache-invalidate'].fn.functionArn, cacheRole, s.cacheInvalidate, { keyring: k.name }, `rekey: cache invalidation of ${k.name}`, offsets.cache[ki]);
+    });
     schedule('KeyAccessSync', fns['key-access'].fn.functionArn, accessRole, config.schedules.keyAccessSync, {}, 'rekey: KMS grant reconciler (backstop)');
     config.recordTargets.forEach((t, i) => {
-      schedule(`Sweep-${i}`, this.sweep.stateMachine.stateMachineArn, sweepRole, config.sweep.everySeconds, { keyring: t.keyring, bucket: t.bucket, prefix: t.prefix, mode: 'rewrap' }, `rekey: sweep s3://${t.bucket}/${t.prefix}`);
+      schedule(`Sweep-${i}`, this.sweep.stateMachine.stateMachineArn, sweepRole, config.sweep.everySeconds, { keyring: t.keyring, bucket: t.bucket, prefix: t.prefix, mode: 'rewrap' }, `rekey: sweep s3://${t.bucket}/${t.prefix}`, offsets.sweep[i]);
     });
 
     const deliver = { deadLetterQueue: ruleDlq, retryAttempts: DELIVERY_RETRY.attempts, maxEventAge: DELIVERY_RETRY.maxEventAge };
@@ -236,8 +264,8 @@ export class RekeyStack extends Stack {
       description: 'rekey: emergency revocation of a compromised key version',
       eventBus: this.eventBus,
       eventPattern: {
-        source: ['rekey'],
-        detailType: ['Key Version Compromised'],
+        source: [COMPROMISE_EVENT_SOURCE],
+        detailType: [COMPROMISE_EVENT_DETAIL_TYPE],
         detail: { keyring: config.keyrings.map((k) => k.name), version: [{ numeric: ['>', 0] }], reason: [{ exists: true }] },
       },
       targets: [new targets.LambdaFunction(fns.revoke.fn, deliver), new targets.LambdaFunction(fns['key-access'].fn, deliver)],
@@ -252,6 +280,17 @@ export class RekeyStack extends Stack {
       targets: [new targets.LambdaFunction(fns['key-access'].fn, deliver)],
     });
 
+    // ---- keyrings exist on deploy (created with their policy, policy kept in step, never deleted)
+    this.provisioning = new KeyringProvisioning(this, 'Keyrings', {
+      provider: fns.provision.fn,
+      keyrings: config.keyrings,
+      // Its permissions first; and the grant reconciler wired to the first catalog write.
+      dependsOn: [fns.provision.role, this.catalogBucket, this.node.findChild('CatalogWritten'), fns['key-access'].fn],
+    });
+
+    // Operators of the CLI's AWS mode (status, rotate, freeze, unfreeze, revoke, escrow verify).
+    config.operatorRoleArns.forEach((arn, i) => this.grantOperatorAccess(iam.Role.fromRoleArn(this, `Operator-${i}`, arn, { mutable: false })));
+
     // ---- alarms, dashboard
     this.alarmTopic = this.createAlarmTopic();
     const queues: Record<string, sqs.IQueue> = { 'scheduler-dlq': schedulerDlq, 'compromise-rule-dlq': ruleDlq };
@@ -265,6 +304,8 @@ export class RekeyStack extends Stack {
       functions: Object.fromEntries(Object.entries(fns).map(([n, f]) => [n, f.fn as lambda.IFunction])),
       sweep: this.sweep.stateMachine,
       sweepEverySeconds: config.sweep.everySeconds,
+      gracePeriodEverySeconds: config.schedules.gracePeriod,
+      escrowDrillEverySeconds: config.schedules.escrowDrill,
       dashboardName: `${this.stackName}-rekey`,
     });
 
@@ -295,18 +336,41 @@ export class RekeyStack extends Stack {
     this.catalogReaders.addPrincipals(principal);
   }
 
+  /**
+   * Lets an operator role run the CLI's AWS mode (cli/aws-commands.ts): read the stack outputs,
+   * read the catalogs and write them (freeze, unfreeze), invoke the rotate and escrow functions,
+   * put `Key Version Compromised` events (revoke) and the audit events of its own freezes. No key
+   * material: no keyring key, no escrow key. Resource policies (bucket, ops key, bus, function
+   * permissions) make it work for imported roles of this account; the identity statements take
+   * effect only on roles this app owns (other roles need them on their side: docs/deploy.md).
+   *
+   * @example
+   * stack.grantOperatorAccess(iam.Role.fromRoleArn(stack, 'Ops', 'arn:aws:iam::123456789012:role/rekey-operator'));
+   */
+  public grantOperatorAccess(role: iam.IRole): void {
+    grantOperatorAccess(
+      {
+        stack: this,
+        catalogBucket: this.catalogBucket,
+        catalogPrefix: this.config.catalogPrefix,
+        opsKey: this.opsKey,
+        catalogWriters: this.catalogWriters,
+        eventBus: this.eventBus,
+        invoked: [this.functions.rotate.fn, this.functions.escrow.fn],
+        recordTargets: this.config.recordTargets,
+      },
+      role,
+    );
+  }
+
   private allowCatalog(role: iam.IRole, access: 'read' | 'write'): void {
     const prefix = this.config.catalogPrefix;
     const objects = this.catalogBucket.arnForObjects(`${prefix}*`);
+    const s3Actions = catalogActions(access);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: s3Actions.objects, resources: [objects] }));
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: access === 'write' ? ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'] : ['s3:GetObject', 's3:GetObjectVersion'],
-        resources: [objects],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:ListBucket', 's3:ListBucketVersions'],
+        actions: s3Actions.bucket,
         resources: [this.catalogBucket.bucketArn],
         conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
       }),
@@ -322,21 +386,17 @@ export class RekeyStack extends Stack {
   }
 
   private allowRecordTargets(role: iam.IRole, access: 'read' | 'write'): void {
+    const actions = recordTargetActions(access);
     this.config.recordTargets.forEach((t) => {
       const bucketArn = `arn:${Aws.PARTITION}:s3:::${t.bucket}`;
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: actions.objects, resources: [`${bucketArn}/${t.prefix}*`] }));
       role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          actions: access === 'write' ? ['s3:GetObject', 's3:PutObject'] : ['s3:GetObject'],
-          resources: [`${bucketArn}/${t.prefix}*`],
-        }),
-      );
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${t.prefix}*`] } } }),
+        new iam.PolicyStatement({ actions: actions.bucket, resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${t.prefix}*`] } } }),
       );
       if (t.bucketKmsKeyArn !== undefined) {
         role.addToPrincipalPolicy(
           new iam.PolicyStatement({
-            actions: access === 'write' ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
+            actions: actions.bucketKey,
             resources: [t.bucketKmsKeyArn],
             conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
           }),
@@ -346,13 +406,9 @@ export class RekeyStack extends Stack {
   }
 
   private allowEscrow(role: iam.IRole): void {
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectRetention', 's3:GetObjectRetention'],
-        resources: [this.escrowBucket.arnForObjects('*')],
-      }),
-    );
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.escrowBucket.bucketArn] }));
+    const s3Actions = escrowActions('write');
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: s3Actions.objects, resources: [this.escrowBucket.arnForObjects('*')] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: s3Actions.bucket, resources: [this.escrowBucket.bucketArn] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.escrowKey.keyArn] }));
     this.escrowKey.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -365,6 +421,18 @@ export class RekeyStack extends Stack {
       }),
     );
     this.escrowKey.addToResourcePolicy(viaS3Statement('EscrowBucketObjects', [role], ['kms:Decrypt', 'kms:GenerateDataKey'], Aws.REGION));
+  }
+
+  /**
+   * Lets a reconciler check that a version's escrow record exists (S3EscrowStore.get): the
+   * record objects through S3 only; it cannot unwrap them (no EscrowWrapAndDrill).
+   */
+  private allowEscrowRead(role: iam.IRole): void {
+    const s3Actions = escrowActions('read');
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: s3Actions.objects, resources: [this.escrowBucket.arnForObjects('*')] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: s3Actions.bucket, resources: [this.escrowBucket.bucketArn] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.escrowKey.keyArn] }));
+    this.escrowKey.addToResourcePolicy(viaS3Statement(`EscrowBucketReader${Names.uniqueId(role).slice(-48)}`, [role], ['kms:Decrypt'], Aws.REGION));
   }
 
   private allowEscrowRestore(principal: iam.ArnPrincipal): void {
@@ -413,6 +481,8 @@ export class RekeyStack extends Stack {
       [ENV.recordTargets]: JSON.stringify(this.config.recordTargets.map((t) => ({ keyring: t.keyring, bucket: t.bucket, prefix: t.prefix }))),
       [ENV.eventBusName]: this.eventBus.eventBusName,
       [ENV.breakerThreshold]: String(this.config.breakerThreshold),
+      // The escrow store locks each record this long; it must match the bucket's default retention.
+      [ENV.escrowRetentionDays]: String(this.config.escrow.retentionDays),
       ...(this.config.cache === undefined ? {} : { [ENV.cacheName]: this.config.cache.name }),
       ...(this.config.cache?.iamUser === undefined ? {} : { [ENV.cacheIamUser]: this.config.cache.iamUser }),
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
@@ -423,11 +493,30 @@ export class RekeyStack extends Stack {
     const alarms = this.config.alarms;
     if (alarms.topicArn !== undefined) return sns.Topic.fromTopicArn(this, 'AlarmTopic', alarms.topicArn);
     const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: this.opsKey, enforceSSL: true, displayName: 'rekey alarms' });
+    // enforceSSL gives the topic a policy holding only the TLS deny; CloudWatch needs its own
+    // allow to publish, limited to this account's alarms (confused deputy). Amazon CloudWatch
+    // User Guide, "Notifying users on alarm changes" / re:Post "Why didn't I receive an SNS
+    // notification for my CloudWatch alarm trigger?" (statement Allow_Publish_Alarms).
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+        },
+      }),
+    );
+    // The topic is SSE-KMS: the publishing service needs Decrypt and GenerateDataKey* on its key
+    // (Amazon SNS Developer Guide, "Key management", "Enable compatibility between event sources
+    // from AWS services and encrypted topics").
     this.opsKey.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublish',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
         conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
       }),

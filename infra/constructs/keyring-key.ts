@@ -3,7 +3,9 @@
  * data keys bound to the encryption context `{ keyring, version }`; this construct decides who
  * may do what with them:
  *
- * - the rotation role generates new version keys (GenerateDataKey) and can decrypt nothing;
+ * - the roles that create versions (rotate, the reconcilers, keyring provisioning) generate new
+ *   version keys in wrapped form only (GenerateDataKeyWithoutPlaintext): they never receive key
+ *   material and can decrypt nothing with this policy statement;
  * - the re-encryption roles decrypt any version of this keyring, revoked ones included
  *   (an emergency re-encryption must read what it replaces);
  * - every other reader (application roles, the escrow function) holds no key-policy permission
@@ -60,13 +62,17 @@ export class KeyringKey extends Construct {
     return [...this.grantees];
   }
 
-  /** Lets `role` generate new version keys (and only that) with this keyring's context. */
+  /**
+   * Lets `role` generate new version keys with this keyring's context, wrapped only
+   * (kms:GenerateDataKeyWithoutPlaintext: the response carries no plaintext, so the role never
+   * holds key material through this statement).
+   */
   public allowVersionGeneration(role: iam.IRole): void {
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: `GenerateVersionKeys${this.sidSuffix(role)}`,
         principals: [role],
-        actions: ['kms:GenerateDataKey'],
+        actions: ['kms:GenerateDataKeyWithoutPlaintext'],
         resources: ['*'],
         conditions: this.versionContextConditions(),
       }),

@@ -35,6 +35,64 @@ export interface SweepStateMachineProps {
   readonly logRetention: logs.RetentionDays;
 }
 
+/** A Step Functions retrier, as the sweep's task renders it (seconds, like the ASL fields). */
+export interface SweepRetry {
+  readonly errors: readonly string[];
+  readonly intervalSeconds: number;
+  readonly backoffRate: number;
+  readonly maxDelaySeconds: number;
+  readonly maxAttempts: number;
+}
+
+/** Lambda's error when the worker's reserved concurrency is exhausted (synchronous Invoke). */
+export const THROTTLE_ERRORS: readonly string[] = ['Lambda.TooManyRequestsException'];
+
+/**
+ * Errors the reencrypt job throws to have its batch retried (shared/runtime/jobs/reencrypt-job.ts:
+ * items failed temporarily); Lambda reports a thrown error's `name` as its error type.
+ */
+export const BATCH_RETRY_ERRORS: readonly string[] = ['ThrottledError', 'BackendError', 'ConflictError'];
+
+/** First wait and cap of the throttling back-off. */
+const THROTTLE_FIRST_WAIT_SECONDS = 2;
+const THROTTLE_MAX_DELAY_SECONDS = 300;
+
+/**
+ * The retrier for a throttled batch. Throttling is contention, not failure: sweeps of several
+ * targets may overlap (their schedules are staggered, but a long sweep can still run into the
+ * next one) and then share the worker's reserved concurrency, sized for one sweep. A batch
+ * therefore waits with capped, jittered exponential back-off for as long as the sweep itself may
+ * run: enough attempts that the capped waits add up to the sweep's timeout, which (alarmed as
+ * SweepStalled) stays the one bound on a sweep that never gets capacity.
+ *
+ * @example
+ * throttleRetry(Duration.hours(12)).maxAttempts; // 151
+ */
+export function throttleRetry(timeout: Duration): SweepRetry {
+  const budget = timeout.toSeconds();
+  let waited = 0;
+  let attempts = 0;
+  while (waited < budget) {
+    waited += Math.min(THROTTLE_FIRST_WAIT_SECONDS * 2 ** attempts, THROTTLE_MAX_DELAY_SECONDS);
+    attempts += 1;
+  }
+  return { errors: THROTTLE_ERRORS, intervalSeconds: THROTTLE_FIRST_WAIT_SECONDS, backoffRate: 2, maxDelaySeconds: THROTTLE_MAX_DELAY_SECONDS, maxAttempts: Math.max(attempts, 1) };
+}
+
+/** The retrier for a batch whose items failed temporarily (throttled or unavailable backends, lost races). */
+export const BATCH_RETRY: SweepRetry = { errors: BATCH_RETRY_ERRORS, intervalSeconds: 5, backoffRate: 2, maxDelaySeconds: 120, maxAttempts: 6 };
+
+function toRetryProps(r: SweepRetry): sfn.RetryProps {
+  return {
+    errors: [...r.errors],
+    interval: Duration.seconds(r.intervalSeconds),
+    backoffRate: r.backoffRate,
+    maxDelay: Duration.seconds(r.maxDelaySeconds),
+    maxAttempts: r.maxAttempts,
+    jitterStrategy: sfn.JitterType.FULL,
+  };
+}
+
 /** An S3 listing reader whose permission covers the record target buckets only (not `*`). */
 class RecordTargetsReader extends sfn.S3ObjectsItemReader {
   public constructor(private readonly bucketArns: readonly string[]) {
@@ -82,14 +140,10 @@ export class SweepStateMachine extends Construct {
         payloadResponseOnly: true,
         retryOnServiceExceptions: true,
       });
-      // The worker's reserved concurrency throttles on purpose; back off instead of failing the sweep.
-      invoke.addRetry({
-        errors: ['Lambda.TooManyRequestsException'],
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxAttempts: 8,
-        jitterStrategy: sfn.JitterType.FULL,
-      });
+      // The worker's reserved concurrency throttles on purpose; back off instead of failing the sweep
+      // (toleratedFailurePercentage is 0: one batch that gives up fails the whole map run).
+      invoke.addRetry(toRetryProps(throttleRetry(props.timeout)));
+      invoke.addRetry(toRetryProps(BATCH_RETRY));
       const map = new sfn.DistributedMap(this, `SweepTarget${suffix}`, {
         comment: 'Re-encrypt every object of one record target, in batches',
         itemReader: new RecordTargetsReader(props.targetBucketArns),

@@ -10,6 +10,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { S3CatalogStore } from '../../shared/adapters/aws/s3-catalog-store';
 import { ENV } from '../../shared/config/env-names';
 import { ValidationError } from '../../shared/errors';
+import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../shared/runtime/event-names';
 import { keyPrefix, bucketName, keyringName, kmsKeyArn, versionNumber } from '../../shared/runtime/names';
 import * as z from '../../shared/runtime/zod';
 import { jsonText } from '../../shared/runtime/json-text';
@@ -27,8 +28,8 @@ export interface KeyAccessResult {
 const scheduledEvent = /* @__PURE__ */ z.lazy(() => z.strictObject({ keyring: z.optional(keyringName) }));
 const compromisedEvent = /* @__PURE__ */ z.lazy(() =>
   z.looseObject({
-    source: z.literal('rekey'),
-    'detail-type': z.literal('Key Version Compromised'),
+    source: z.literal(COMPROMISE_EVENT_SOURCE),
+    'detail-type': z.literal(COMPROMISE_EVENT_DETAIL_TYPE),
     detail: z.looseObject({ keyring: keyringName, version: versionNumber }),
   }),
 );

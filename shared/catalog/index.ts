@@ -15,6 +15,7 @@ export {
   pendingVersion,
   setHold,
   setEscrow,
+  setPolicy,
   SUPERSEDED_REASON_PREFIX,
 } from './lifecycle';
 export type { NewVersionKey, LifecycleFacts, PlannedTransition, Transition, FactRequest } from './lifecycle';
@@ -22,4 +23,6 @@ export { checkInvariants } from './invariants';
 export { parseCatalog } from './catalog-schema';
 export type { FactsSource } from './facts-source';
 export { KeyringService } from './keyring-service';
-export type { KeyringServiceOptions, RotateResult, RevokeResult, KeyringTickResult, TickSummary } from './keyring-service';
+export type { KeyringServiceOptions, RotateResult, RevokeResult, KeyringTickResult, TickSummary, PolicyUpdateResult } from './keyring-service';
+export { provisionKeyring } from './provision-keyring';
+export type { ProvisionOutcome, ProvisionResult } from './provision-keyring';

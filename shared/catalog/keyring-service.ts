@@ -25,6 +25,7 @@ import {
   planTransitions,
   setEscrow,
   setHold,
+  setPolicy,
   type NewVersionKey,
   type PlannedTransition,
   type Transition,
@@ -67,6 +68,13 @@ export interface RevokeResult {
   readonly replacement?: KeyVersion;
   /** False when the version was already revoked and nothing was written. */
   readonly created: boolean;
+}
+
+/** Result of {@link KeyringService.updatePolicy}. */
+export interface PolicyUpdateResult {
+  readonly catalog: Catalog;
+  /** False when the stored policy already was the requested one and nothing was written. */
+  readonly changed: boolean;
 }
 
 /** What one tick did to one keyring. */
@@ -323,6 +331,31 @@ export class KeyringService {
   }
 
   /**
+   * Replaces a keyring's rotation policy with one compare-and-swap; versions are never touched
+   * (the new periods apply from the next tick on). A no-op when the policy is already `policy`.
+   *
+   * @example
+   * await service.updatePolicy('payments', { rotateEverySeconds: 30 * 86_400 }, { actor: 'deploy:stack' });
+   * @throws ValidationError on a bad name, policy or actor; UnknownKeyringError.
+   */
+  public async updatePolicy(name: string, policy: Partial<KeyringPolicy> | undefined, options: { actor: string; now?: Date }): Promise<PolicyUpdateResult> {
+    validateKeyringName(name);
+    const resolved = resolvePolicy(policy);
+    const actor = requireText(options.actor, 'actor');
+    const now = options.now ?? this.clock();
+    return this.casLoop(name, actor, now, async (current): Promise<Decision<PolicyUpdateResult>> => {
+      if (samePolicy(current.policy, resolved)) {
+        return { events: [], result: (catalog) => ({ catalog, changed: false }) };
+      }
+      const changes: Record<string, number> = {};
+      for (const field of POLICY_FIELDS) {
+        if (current.policy[field] !== resolved[field]) changes[field] = resolved[field];
+      }
+      return { next: setPolicy(current, resolved, now), events: [{ action: 'keyring.policy-updated', details: changes }], result: (catalog) => ({ catalog, changed: true }) };
+    });
+  }
+
+  /**
    * Pauses every automatic transition of a keyring (an incident in progress). Revocation still
    * works. Idempotent: an existing freeze is kept as it is.
    *
@@ -483,8 +516,15 @@ export class KeyringService {
   }
 
   private async generate(keyring: string, version: number): Promise<NewVersionKey> {
-    const key = await this.vault.generateKey({ keyring, version: String(version) }, this.wrappingKeyIdFor(keyring));
-    // The catalog needs only the wrapped form; the plaintext is wiped before anything else runs.
+    const context = { keyring, version: String(version) };
+    const wrappingKeyId = this.wrappingKeyIdFor(keyring);
+    // The catalog needs only the wrapped form: ask the vault for nothing else when it can
+    // (KMS GenerateDataKeyWithoutPlaintext), else wipe the plaintext before anything else runs.
+    if (this.vault.generateWrappedKey !== undefined) {
+      const wrapped = await this.vault.generateWrappedKey(context, wrappingKeyId);
+      return { wrappedKey: wrapped.wrapped.toString('base64'), wrappingKeyId: wrapped.wrappingKeyId };
+    }
+    const key = await this.vault.generateKey(context, wrappingKeyId);
     key.plaintext.fill(0);
     return { wrappedKey: key.wrapped.toString('base64'), wrappingKeyId: key.wrappingKeyId };
   }
@@ -513,6 +553,12 @@ function auditOf(t: PlannedTransition, references: ReadonlyMap<number, number>):
       throw new IllegalTransitionError(`unknown transition ${JSON.stringify(never)}`);
     }
   }
+}
+
+const POLICY_FIELDS = ['rotateEverySeconds', 'graceSeconds', 'propagationSeconds', 'retentionSeconds'] as const;
+
+function samePolicy(a: KeyringPolicy, b: KeyringPolicy): boolean {
+  return POLICY_FIELDS.every((field) => a[field] === b[field]);
 }
 
 function assertSound(catalog: Catalog): void {

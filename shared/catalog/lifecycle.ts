@@ -287,6 +287,18 @@ export function setHold(catalog: Catalog, hold: 'frozen' | 'breaker', info: Free
 }
 
 /**
+ * Replaces the keyring's rotation policy and nothing else (versions keep their states and
+ * times; the new periods apply from the next plan on). Pure.
+ *
+ * @throws ValidationError when the policy is invalid.
+ */
+export function setPolicy(catalog: Catalog, policy: KeyringPolicy, now: Date): Catalog {
+  validatePolicy(policy);
+  const at = iso(new Date(Math.max(now.getTime(), Date.parse(catalog.updatedAt))));
+  return { ...catalog, policy: { ...policy }, updatedAt: at };
+}
+
+/**
  * Records when a version was escrowed and when a restore drill last verified it. Pure.
  *
  * @throws UnknownVersionError when the version does not exist.

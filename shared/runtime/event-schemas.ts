@@ -1,12 +1,14 @@
 /**
  * zod schemas (zod/mini, see ./zod) of the events each rekey function accepts. Strict objects
  * wherever rekey owns the shape (extra fields are a mistake worth reporting); AWS-owned envelopes
- * (EventBridge, Step Functions, S3 Batch Operations) are checked for the fields rekey uses.
+ * (EventBridge, Step Functions, S3 Batch Operations, S3 inventory) are loose objects that type
+ * the documented fields rekey may read, each schema citing the AWS page its shape comes from.
  *
  * Each schema is a `@__PURE__` `z.lazy`, like those of ./names: a function's bundle keeps only
  * the schemas of its own events, and builds them on the first event rather than at load.
  */
 import * as z from './zod';
+import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from './event-names';
 import { actorText, bucketName, keyPrefix, keyringName, objectKey, reasonText, versionNumber } from './names';
 
 /** Most keyrings one scheduled invocation names explicitly. */
@@ -55,17 +57,46 @@ export type GracePeriodEvent = z.output<typeof gracePeriodEventSchema>;
 
 const sweepModeSchema = /* @__PURE__ */ z.lazy(() => z.enum(['rewrap', 'reencrypt'], "must be 'rewrap' or 'reencrypt'"));
 
-/** One item of a Distributed Map batch over an S3 listing (ListObjectsV2 or inventory fields). */
-const mapItemSchema = /* @__PURE__ */ z.lazy(() =>
-  z.strictObject({
-    Key: objectKey,
-    ETag: z.optional(z.string().check(z.maxLength(256))),
-    Size: z.optional(z.int().check(z.gte(0))),
-    LastModified: z.optional(z.union([z.string().check(z.maxLength(64)), z.number()])),
-    StorageClass: z.optional(z.string().check(z.maxLength(64))),
-    Bucket: z.optional(bucketName),
-  }),
-);
+// The fields below are AWS's, not rekey's: each item schema is a loose object (AWS may add
+// fields to its own envelope) that types the documented fields, and the job reads only `Key`.
+
+/**
+ * One object of the Step Functions S3 listing reader (`arn:aws:states:::s3:listObjectsV2`).
+ * Step Functions renames ListObjectsV2's `ETag` to `Etag` (quotes kept) and sends `LastModified`
+ * as epoch seconds (a JSON number), per "ItemReader (Map)", section "A list of Amazon S3 objects"
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemreader.html#itemsource-example-s3-object-data):
+ * `{ "Etag": "\"05704fbdccb224cb01c59005bebbad28\"", "Key": "processData/images/n02085620_1073.jpg",
+ * "LastModified": 1668699881, "Size": 34910, "StorageClass": "STANDARD" }`.
+ */
+const listedObjectFields = () => ({
+  Key: objectKey,
+  Etag: z.optional(z.string().check(z.maxLength(256))),
+  LastModified: z.optional(z.number().check(z.gte(0))),
+  Size: z.optional(z.int().check(z.gte(0))),
+  StorageClass: z.optional(z.string().check(z.maxLength(64))),
+});
+
+/**
+ * One row of an S3 inventory read by the `MANIFEST` item reader: the manifest's `fileSchema`
+ * names the fields ("Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate,
+ * ETag, StorageClass, ...", Amazon S3 User Guide, "Locating your inventory list", example
+ * manifest.json) and a CSV inventory carries every value as text, hence `Size` as digits and
+ * `LastModifiedDate` as an ISO 8601 string.
+ */
+const inventoryRowFields = () => ({
+  Bucket: bucketName,
+  Key: objectKey,
+  VersionId: z.optional(z.string().check(z.maxLength(1024))),
+  IsLatest: z.optional(z.enum(['true', 'false'])),
+  IsDeleteMarker: z.optional(z.enum(['true', 'false'])),
+  Size: z.optional(z.union([z.int().check(z.gte(0)), z.string().check(z.regex(/^\d{1,20}$/, 'must be a byte count'))])),
+  LastModifiedDate: z.optional(z.string().check(z.maxLength(64))),
+  ETag: z.optional(z.string().check(z.maxLength(256))),
+  StorageClass: z.optional(z.string().check(z.maxLength(64))),
+});
+
+/** One item of a Distributed Map batch: an S3 listing object or an S3 inventory row. */
+const mapItemSchema = /* @__PURE__ */ z.lazy(() => z.union([z.looseObject(inventoryRowFields()), z.looseObject(listedObjectFields())]));
 
 /** reencrypt, Step Functions Distributed Map ItemBatcher payload. */
 export const mapBatchEventSchema = /* @__PURE__ */ z.lazy(() =>
@@ -86,7 +117,7 @@ export const mapBatchEventSchema = /* @__PURE__ */ z.lazy(() =>
           if (!item.Key.startsWith(e.BatchInput.prefix)) {
             ctx.addIssue({ code: 'custom', message: 'is outside the batch prefix', path: ['Items', i, 'Key'] });
           }
-          if (item.Bucket !== undefined && item.Bucket !== e.BatchInput.bucket) {
+          if ('Bucket' in item && item.Bucket !== e.BatchInput.bucket) {
             ctx.addIssue({ code: 'custom', message: 'is not the batch bucket', path: ['Items', i, 'Bucket'] });
           }
         });
@@ -131,7 +162,10 @@ const s3BatchV1Schema = () =>
       .array(
         z.strictObject({
           ...s3BatchTaskFields(),
-          s3BucketArn: z.string().check(z.regex(/^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket ARN')),
+          // The bucket is the ARN's last field; AWS's own example ("Invoke AWS Lambda function",
+          // Amazon S3 User Guide) shows `arn:aws:s3:us-east-1:0123456788:awsexamplebucket1`, so
+          // region and account are accepted, as the canonical `arn:aws:s3:::bucket` is.
+          s3BucketArn: z.string().check(z.regex(/^arn:aws[a-z-]*:s3:[a-z0-9-]*:\d{0,12}:[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket ARN')),
         }),
       )
       .check(z.minLength(1), z.maxLength(MAX_BATCH_ITEMS)),
@@ -207,10 +241,10 @@ export const escrowEventSchema = /* @__PURE__ */ z.lazy(() =>
 /** The parsed escrow event. */
 export type EscrowEvent = z.output<typeof escrowEventSchema>;
 
-/** The EventBridge source of a compromise report. */
-export const REVOKE_SOURCE = 'rekey';
-/** The EventBridge detail-type of a compromise report. */
-export const REVOKE_DETAIL_TYPE = 'Key Version Compromised';
+/** The EventBridge source of a compromise report (./event-names, kept under this name for existing callers). */
+export const REVOKE_SOURCE = COMPROMISE_EVENT_SOURCE;
+/** The EventBridge detail-type of a compromise report (./event-names). */
+export const REVOKE_DETAIL_TYPE = COMPROMISE_EVENT_DETAIL_TYPE;
 
 /** revoke: the EventBridge event `Key Version Compromised` from source `rekey`. */
 export const revokeEventSchema = /* @__PURE__ */ z.lazy(() =>

@@ -1,10 +1,12 @@
 /**
- * An AuditSink that publishes each audit event to an EventBridge bus (source `rekey.audit`),
+ * An AuditSink that publishes each audit event to an EventBridge bus (source
+ * {@link AUDIT_EVENT_SOURCE}, `rekey.audit`; the stack's audit archive matches the same constant),
  * so that security tooling can subscribe with rules. Events are sanitized first: identifiers,
  * reasons and small counts only, never key material.
  */
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { BackendError } from '../errors';
+import { AUDIT_EVENT_DETAIL_TYPE, AUDIT_EVENT_SOURCE } from './event-names';
 import type { AuditEvent, AuditSink } from '../ports/audit-sink';
 import { mapAwsError } from './map-aws-error';
 import { sanitizeAuditEvent } from './sanitize-audit-event';
@@ -14,9 +16,9 @@ export interface EventBridgeAuditSinkOptions {
   readonly client: EventBridgeClient;
   /** Bus name or ARN. */
   readonly eventBusName: string;
-  /** @default 'rekey.audit' */
+  /** @default AUDIT_EVENT_SOURCE ('rekey.audit') */
   readonly source?: string;
-  /** @default 'Rekey Audit Event' */
+  /** @default AUDIT_EVENT_DETAIL_TYPE ('Rekey Audit Event') */
   readonly detailType?: string;
 }
 
@@ -29,9 +31,9 @@ export interface EventBridgeAuditSinkOptions {
  */
 export class EventBridgeAuditSink implements AuditSink {
   /** The event source of every audit event. */
-  public static readonly SOURCE = 'rekey.audit';
+  public static readonly SOURCE = AUDIT_EVENT_SOURCE;
   /** The detail-type of every audit event. */
-  public static readonly DETAIL_TYPE = 'Rekey Audit Event';
+  public static readonly DETAIL_TYPE = AUDIT_EVENT_DETAIL_TYPE;
 
   private readonly options: Required<EventBridgeAuditSinkOptions>;
 

@@ -4,6 +4,7 @@ import { UnknownKeyringError } from '../../shared/errors';
 import { ENV } from '../../shared/config/env-names';
 import type { RekeyStack } from '../../infra/rekey-stack';
 import { STACK_OUTPUTS } from '../../infra/outputs';
+import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../shared/runtime/event-names';
 import { FULL_CONFIG, synthStack } from './support/stack-fixture';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DependsOn?: unknown }>;
@@ -59,7 +60,7 @@ describe('RekeyStack', () => {
         KeyPolicy: Match.objectLike({
           Statement: Match.arrayWith([
             Match.objectLike({
-              Action: 'kms:GenerateDataKey',
+              Action: 'kms:GenerateDataKeyWithoutPlaintext',
               Condition: Match.objectLike({
                 StringEquals: { 'kms:EncryptionContext:keyring': 'pii' },
                 'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['keyring', 'version'] },
@@ -147,14 +148,14 @@ describe('RekeyStack', () => {
   });
 
   describe('functions', () => {
-    it('deploys seven arm64 Node.js 24 functions, each with its own role', () => {
+    it('deploys eight arm64 Node.js 24 functions, each with its own role', () => {
       // Prepare
       const fns = Object.values(template.findResources('AWS::Lambda::Function') as Resources);
       // Act
       const roles = new Set(fns.map((f) => JSON.stringify(f.Properties?.['Role'])));
       // Assess
-      expect(fns).toHaveLength(7);
-      expect(roles.size).toBe(7);
+      expect(fns).toHaveLength(8);
+      expect(roles.size).toBe(8);
       for (const f of fns) {
         expect(f.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
         expect(f.Properties?.['MemorySize']).toBeGreaterThanOrEqual(256);
@@ -192,7 +193,7 @@ describe('RekeyStack', () => {
       // Prepare
       const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig') as Resources);
       // Act / Assess
-      expect(configs).toHaveLength(6);
+      expect(configs).toHaveLength(7);
       for (const c of configs) {
         expect(c.Properties).toMatchObject({ MaximumRetryAttempts: 2, DestinationConfig: { OnFailure: { Destination: expect.anything() } } });
       }
@@ -230,15 +231,16 @@ describe('RekeyStack', () => {
       for (const s of listing) expect(s['Condition']).toEqual({ StringLike: { 's3:prefix': ['catalog/*'] } });
     });
 
-    it('lets only the rotation role generate version keys and only re-encryption roles decrypt any version', () => {
+    it('lets only the version-creating roles generate (wrapped) version keys and only re-encryption roles decrypt any version', () => {
       // Prepare
       const stmts = statementsOf(template, 'AWS::KMS::Key', 'KeyPolicy');
       // Act
       const generators = stmts.filter((s) => String(s['Sid']).startsWith('GenerateVersionKeys')).map((s) => JSON.stringify(s['Principal']));
       const decrypters = stmts.filter((s) => String(s['Sid']).startsWith('ReencryptAnyVersion')).map((s) => JSON.stringify(s['Principal']));
       // Assess
-      expect(generators).toHaveLength(2);
-      for (const g of generators) expect(g).toContain('Fnrotate');
+      // rotate, grace-period, revoke and provision, on each of the two keyring keys.
+      expect(generators).toHaveLength(8);
+      for (const g of generators) expect(g).toMatch(/Fnrotate|Fngraceperiod|Fnrevoke|Fnprovision/);
       expect(decrypters).toHaveLength(4);
       for (const d of decrypters) expect(d).toMatch(/Fnreencrypt|Fnrevoke/);
     });
@@ -265,7 +267,7 @@ describe('RekeyStack', () => {
       // Act
       const tlsDenies = policies.filter((s) => s['Effect'] === 'Deny' && JSON.stringify(s['Condition']).includes('"aws:SecureTransport":"false"'));
       // Assess
-      expect(queues.length).toBe(8);
+      expect(queues.length).toBe(9);
       for (const q of queues) expect(q.Properties?.['SqsManagedSseEnabled']).toBe(true);
       expect(tlsDenies).toHaveLength(queues.length);
     });
@@ -274,8 +276,8 @@ describe('RekeyStack', () => {
       // Prepare / Act / Assess
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
-          source: ['rekey'],
-          'detail-type': ['Key Version Compromised'],
+          source: [COMPROMISE_EVENT_SOURCE],
+          'detail-type': [COMPROMISE_EVENT_DETAIL_TYPE],
           detail: { keyring: ['pii', 'ops'], version: [{ numeric: ['>', 0] }], reason: [{ exists: true }] },
         },
         Targets: [
@@ -303,17 +305,22 @@ describe('RekeyStack', () => {
   });
 
   describe('monitoring', () => {
-    it('alarms on decrypt failures, overdue rotation, stalled sweeps, failed drills and non-empty DLQs', () => {
+    it('alarms on decrypt failures, overdue rotation, stalled sweeps, failed drills, handler failures and non-empty DLQs', () => {
       // Prepare
       const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm') as Resources);
+      const queues = Object.keys(template.findResources('AWS::SQS::Queue')).length;
+      const keyrings = FULL_CONFIG.keyrings.length;
       // Act
       const text = alarms.map((a) => JSON.stringify(a.Properties));
-      // Assess
-      expect(text.filter((t) => t.includes('DecryptFailures'))).toHaveLength(2);
-      expect(text.filter((t) => t.includes('OldestReferencedVersionAge'))).toHaveLength(2);
-      expect(text.filter((t) => t.includes('EscrowDrillFailures'))).toHaveLength(1);
+      // Assess: per keyring decrypt failures, age, breaker, drill and failed sweep items; per
+      // function handler failures; per queue (DLQs and failure queues) a non-empty alarm.
+      expect(text.filter((t) => t.includes('DecryptFailures'))).toHaveLength(keyrings);
+      expect(text.filter((t) => t.includes('OldestReferencedVersionAge'))).toHaveLength(keyrings);
+      expect(text.filter((t) => t.includes('EscrowDrillFailures'))).toHaveLength(keyrings);
+      expect(text.filter((t) => t.includes('SweepItemsFailed'))).toHaveLength(keyrings);
       expect(text.filter((t) => t.includes('ExecutionsTimedOut'))).toHaveLength(1);
-      expect(text.filter((t) => t.includes('ApproximateNumberOfMessagesVisible'))).toHaveLength(8);
+      expect(text.filter((t) => t.includes('HandlerFailures'))).toHaveLength(Object.keys(stack.functions).length);
+      expect(text.filter((t) => t.includes('ApproximateNumberOfMessagesVisible'))).toHaveLength(queues);
       for (const a of alarms) expect(a.Properties?.['AlarmActions']).toHaveLength(1);
     });
 

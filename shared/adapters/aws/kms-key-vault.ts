@@ -7,11 +7,12 @@ import {
   DecryptCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
+  GenerateDataKeyWithoutPlaintextCommand,
   KMSClient,
   type KMSClientConfig,
 } from '@aws-sdk/client-kms';
 import { BackendError, ValidationError } from '../../errors';
-import type { EncryptionContext, GeneratedKey, KeyVault } from '../../ports/key-vault';
+import type { EncryptionContext, GeneratedKey, KeyVault, WrappedKey } from '../../ports/key-vault';
 import { mapKmsError } from './kms-errors';
 
 /** Options of {@link KmsKeyVault}. */
@@ -83,6 +84,27 @@ export class KmsKeyVault implements KeyVault {
       // The ARN KMS reports, not the alias the caller used: the catalog must name the real key.
       wrappingKeyId: out.KeyId ?? keyId,
     };
+  }
+
+  /**
+   * Generates a 256-bit data key under the KMS key, bound to `context`, and receives only its
+   * wrapped form (GenerateDataKeyWithoutPlaintext): the caller needs no permission that returns
+   * key material.
+   */
+  public async generateWrappedKey(context: EncryptionContext, wrappingKeyId?: string): Promise<WrappedKey> {
+    const keyId = this.keyIdFor(wrappingKeyId);
+    const encryptionContext = checkContext(context);
+    let out;
+    try {
+      out = await this.client.send(new GenerateDataKeyWithoutPlaintextCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContext }));
+    } catch (err) {
+      throw mapKmsError(err, keyId);
+    }
+    if (out.CiphertextBlob === undefined || out.CiphertextBlob.length === 0) {
+      throw new BackendError(`KMS GenerateDataKeyWithoutPlaintext for key ${keyId} returned an unexpected response`, { retryable: false });
+    }
+    // The ARN KMS reports, not the alias the caller used: the catalog must name the real key.
+    return { wrapped: Buffer.from(out.CiphertextBlob), wrappingKeyId: out.KeyId ?? keyId };
   }
 
   /** Decrypts a wrapped key with KeyId and context pinned; any mismatch is a DecryptError. */

@@ -8,7 +8,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { encodeContext } from '../../envelope/context-encoding';
 import { BackendError, KeyUnavailableError, ValidationError } from '../../errors';
-import type { EncryptionContext, GeneratedKey, KeyVault } from '../../ports/key-vault';
+import type { EncryptionContext, GeneratedKey, KeyVault, WrappedKey } from '../../ports/key-vault';
 
 /** Options of {@link FileKeyVault}. */
 export interface FileKeyVaultOptions {
@@ -78,6 +78,17 @@ export class FileKeyVault implements KeyVault {
     const master = await this.masterFor(wrappingKeyId);
     const plaintext = randomBytes(KEY_LENGTH);
     return { plaintext, wrapped: seal(master.key, plaintext, encodeContext(context)), wrappingKeyId: master.id };
+  }
+
+  /** Generates a 32-byte key and returns it only wrapped under `context` (the clear copy is wiped). */
+  public async generateWrappedKey(context: EncryptionContext, wrappingKeyId?: string): Promise<WrappedKey> {
+    const master = await this.masterFor(wrappingKeyId);
+    const plaintext = randomBytes(KEY_LENGTH);
+    try {
+      return { wrapped: seal(master.key, plaintext, encodeContext(context)), wrappingKeyId: master.id };
+    } finally {
+      plaintext.fill(0);
+    }
   }
 
   /** Wraps existing key material under `context`. */

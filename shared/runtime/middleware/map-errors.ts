@@ -1,19 +1,35 @@
 /**
- * Middy middleware: maps a failed invocation to what its invoker should do.
+ * Middy middleware: maps a failed invocation to what its invoker should do. Every failure is
+ * loud: each path below ends at an alarm of the stack (infra/constructs/monitoring.ts).
  *
- * - A non-retryable RekeyError (bad input, unknown keyring, frozen, access denied, ...) becomes a
- *   structured failure *response*: the invocation succeeds, so neither Lambda's async retries
- *   nor EventBridge Scheduler replays a call that cannot succeed; the failure is logged and
- *   counted in the `HandlerFailures` metric (alarmed by the stack).
+ * - A *deployment fault* ({@link DEPLOYMENT_FAULT_CODES}: access denied, unknown keyring, key
+ *   unavailable) fails the invocation: the RekeyError is rethrown unchanged. The stack built the
+ *   event and the permissions, so only a human can fix it; a failed invocation reaches the
+ *   FunctionErrors alarm, and for asynchronous invokers (Scheduler, EventBridge) Lambda's two
+ *   retries (which also ride out IAM propagation right after a deploy) end in the function's
+ *   failure queue, alarmed by DlqNotEmpty; in a sweep it fails the map run (SweepStalled).
+ * - Any other non-retryable RekeyError is the *caller's fault* (bad input, frozen keyring, illegal
+ *   transition, ...): it becomes a structured failure *response*, so nobody replays a call that
+ *   cannot succeed and the CLI shows the refusal; it is logged and counted in `HandlerFailures`
+ *   (dimensions `function`, `code`), which the stack alarms per function.
  * - A retryable RekeyError (conflict, throttling, backend) is rethrown so Lambda, Scheduler or
  *   Step Functions retries with backoff.
  * - Anything else is a bug or an unmapped backend failure: rethrown as a retryable BackendError
  *   whose message names no internals.
+ *
+ * Deployment faults are counted in `HandlerFailures` too, so that metric covers every
+ * non-retryable failure whatever its path.
  */
 import type { MiddlewareObj } from '@middy/core';
 import { BackendError, isRekeyError, type RekeyErrorCode } from '../../errors';
 import { METRIC } from '../metric-names';
 import type { MetricsPublisher } from '../rekey-metrics';
+
+/**
+ * Non-retryable codes that mean the deployment is broken rather than the request: the caller
+ * cannot fix them, so they fail the invocation instead of answering `{ ok: false }`.
+ */
+export const DEPLOYMENT_FAULT_CODES: ReadonlySet<RekeyErrorCode> = new Set<RekeyErrorCode>(['ACCESS_DENIED', 'UNKNOWN_KEYRING', 'KEY_UNAVAILABLE']);
 
 /** The response of an invocation that failed for good. */
 export interface HandlerFailure {
@@ -64,8 +80,13 @@ export function mapErrors(options: MapErrorsOptions): MiddlewareObj {
   const mapErrorsOnError = (request: { error: unknown; response: unknown }): void => {
     const err = request.error;
     if (isRekeyError(err) && !err.retryable) {
-      logger.warn('invocation failed; not retrying', { error: { code: err.code, name: err.name, message: err.message } });
+      const error = { code: err.code, name: err.name, message: err.message };
       metrics?.put(METRIC.handlerFailures, 1, { function: functionName, code: err.code });
+      if (DEPLOYMENT_FAULT_CODES.has(err.code)) {
+        logger.error('invocation failed: the deployment needs fixing; failing the invocation', { error });
+        return;
+      }
+      logger.warn('invocation refused; not retrying', { error });
       request.response = toHandlerFailure(err);
       return;
     }

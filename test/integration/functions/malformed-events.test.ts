@@ -102,7 +102,8 @@ function corpora(h: Harness, keys: string[]): Array<[string, Factory, unknown[]]
         { BatchInput: { ...batch, prefix: '/abs' }, Items: [item] },
         { BatchInput: batch, Items: [{ Key: 'outside/prefix' }] },
         { BatchInput: batch, Items: [{ Key: keys[0], Size: -1 }] },
-        { BatchInput: batch, Items: [{ Key: keys[0], Extra: true }] },
+        // Items are AWS's envelope (extra fields allowed); LastModified is epoch seconds (ItemReader docs).
+        { BatchInput: batch, Items: [{ Key: keys[0], LastModified: '2022-11-16T00:29:32.000Z' }] },
         { BatchInput: batch, Items: [{ Key: '' }] },
         { BatchInput: batch, Items: [{ Key: HUGE }] },
         { BatchInput: batch, Items: Array.from({ length: 1001 }, () => item) },

@@ -58,13 +58,13 @@ describe('rotate function (moto KMS + S3)', () => {
       expect(await statesOf(h)).toEqual([[1, 'active'], [2, 'pending']]);
     });
 
-    it('answers an unknown keyring with a structured non-retryable failure', async () => {
+    it('fails the invocation on an unknown keyring (a deployment fault: schedules name configured keyrings)', async () => {
       // Prepare
       h = await createHarness();
       // Act
-      const out = await createRotateHandler(h.deps)({ keyring: 'no-such-keyring', force: true, actor: 'cli:alice', reason: 'x' }, lambdaContext());
-      // Assess
-      expect(out).toMatchObject({ ok: false, error: { code: 'UNKNOWN_KEYRING', retryable: false } });
+      const attempt = createRotateHandler(h.deps)({ keyring: 'no-such-keyring', force: true, actor: 'cli:alice', reason: 'x' }, lambdaContext());
+      // Assess: thrown, so Lambda's async retries, the failure queue and the Errors alarm see it.
+      await expect(attempt).rejects.toMatchObject({ code: 'UNKNOWN_KEYRING', retryable: false });
     });
   });
 });

@@ -1,8 +1,8 @@
 import middy from '@middy/core';
 import * as z from 'zod';
-import { ConflictError, UnknownKeyringError, ValidationError } from '../../../shared/errors';
+import { AccessDeniedError, ConflictError, FrozenError, KeyUnavailableError, UnknownKeyringError, ValidationError } from '../../../shared/errors';
 import { formatIssues } from '../../../shared/runtime/middleware/format-issues';
-import { mapErrors } from '../../../shared/runtime/middleware/map-errors';
+import { DEPLOYMENT_FAULT_CODES, mapErrors } from '../../../shared/runtime/middleware/map-errors';
 import { validateEvent } from '../../../shared/runtime/middleware/validate-event';
 import { rotateEventSchema, reencryptEventSchema } from '../../../shared/runtime/event-schemas';
 
@@ -72,17 +72,47 @@ describe('validateEvent', () => {
 
 describe('mapErrors', () => {
   describe('onError', () => {
-    it('turns a non-retryable RekeyError into a failure response and counts it', async () => {
+    it('answers a caller-fault RekeyError with a failure response, counts it and warns', async () => {
       // Prepare
       const { handler, points, lines } = build(async () => {
-        throw new UnknownKeyringError('k');
+        throw new FrozenError("keyring 'k' is frozen; rotation is paused");
       });
       // Act
       const out = await handler({ keyring: 'k' }, {} as never);
       // Assess
-      expect(out).toEqual({ ok: false, error: { code: 'UNKNOWN_KEYRING', name: 'UnknownKeyringError', message: "unknown keyring 'k'", retryable: false } });
-      expect(points).toEqual([{ name: 'HandlerFailures', dims: { function: 'test', code: 'UNKNOWN_KEYRING' } }]);
+      expect(out).toEqual({ ok: false, error: { code: 'FROZEN', name: 'FrozenError', message: "keyring 'k' is frozen; rotation is paused", retryable: false } });
+      expect(points).toEqual([{ name: 'HandlerFailures', dims: { function: 'test', code: 'FROZEN' } }]);
       expect(lines[0]?.level).toBe('warn');
+    });
+
+    it('answers an invalid event with a VALIDATION failure response, counted in HandlerFailures', async () => {
+      // Prepare
+      const { handler, points } = build(async () => ({ ok: true }));
+      // Act
+      const out = await handler({ keyring: 7 }, {} as never);
+      // Assess
+      expect(out).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+      expect(points).toEqual([{ name: 'HandlerFailures', dims: { function: 'test', code: 'VALIDATION' } }]);
+    });
+
+    it.each([
+      ['ACCESS_DENIED', () => new AccessDeniedError('s3:GetObject denied on the catalog')],
+      ['UNKNOWN_KEYRING', () => new UnknownKeyringError('k')],
+      ['KEY_UNAVAILABLE', () => new KeyUnavailableError('the keyring key is disabled')],
+    ])('fails the invocation on the deployment fault %s, counted and logged as an error', async (code, make) => {
+      // Prepare
+      const thrown = make();
+      const { handler, points, lines } = build(async () => {
+        throw thrown;
+      });
+      // Act
+      const err = await handler({ keyring: 'k' }, {} as never).catch((e: unknown) => e);
+      // Assess: the invocation fails with the error itself, so async retries, the failure queue
+      // and the Errors metric (all alarmed) see it.
+      expect(err).toBe(thrown);
+      expect(DEPLOYMENT_FAULT_CODES.has(code as never)).toBe(true);
+      expect(points).toEqual([{ name: 'HandlerFailures', dims: { function: 'test', code } }]);
+      expect(lines[0]).toMatchObject({ level: 'error', extra: { error: { code } } });
     });
 
     it('rethrows a retryable RekeyError so the invoker retries', async () => {

@@ -1,0 +1,79 @@
+/**
+ * What the functions' code paths call, as IAM actions: one list per store and access level,
+ * each action next to the calls that need it, so that a grant in the stack can be read against
+ * the adapter it serves (shared/adapters/aws/*). Action names and their resource types are
+ * those of the Service Authorization Reference ("Actions, resources, and condition keys for
+ * Amazon S3", "... for Amazon CloudWatch", "... for AWS Key Management Service").
+ */
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { FunctionName } from '../defaults';
+
+/**
+ * The functions that create version keys. None needs the key's plaintext: KeyringService asks
+ * the vault for the wrapped form only (KmsKeyVault.generateWrappedKey, i.e.
+ * kms:GenerateDataKeyWithoutPlaintext), for
+ * - rotate: the next version (forced or due);
+ * - grace-period: a `create-pending` the reconciler plans when a rotation is due;
+ * - revoke: the replacement version of a revocation, and a `create-pending` its closing tick may plan;
+ * - provision: version 1 of a keyring created on deploy.
+ */
+export const VERSION_CREATORS: readonly FunctionName[] = ['rotate', 'grace-period', 'revoke', 'provision'];
+
+/** S3 actions on catalog objects (S3CatalogStore get/put; history and getVersion run in no function). */
+export function catalogActions(access: 'read' | 'write'): { objects: string[]; bucket: string[] } {
+  return {
+    // get → GetObject without VersionId; put → PutObject with If-Match / If-None-Match.
+    objects: access === 'write' ? ['s3:GetObject', 's3:PutObject'] : ['s3:GetObject'],
+    // list → ListObjectsV2; ListBucket also makes a missing catalog a 404 instead of a 403.
+    bucket: ['s3:ListBucket'],
+  };
+}
+
+/**
+ * S3 actions on record targets, for the S3RecordStore calls of the function code paths: the
+ * Sweeper (reencrypt worker through ItemRecordView, revoke's inline sweep) uses get, put,
+ * scanByVersion and countByVersion; grace-period counts (countByVersion).
+ *
+ * - get / HeadObject (headRef, scan and count): s3:GetObject, never with a VersionId;
+ * - put (conditional PutObject): s3:PutObject;
+ * - ListObjectsV2 (listPage): s3:ListBucket, which also turns a vanished record into a 404.
+ *
+ * S3RecordStore.rewrapObject (version-pinned ranged GETs and UploadPartCopy, multipart upload
+ * with AbortMultipartUpload) and delete are on no function's path: wiring them in needs
+ * s3:GetObjectVersion, s3:AbortMultipartUpload (and s3:DeleteObject) added here.
+ */
+export function recordTargetActions(access: 'read' | 'write'): { objects: string[]; bucket: string[]; bucketKey: string[] } {
+  return {
+    objects: access === 'write' ? ['s3:GetObject', 's3:PutObject'] : ['s3:GetObject'],
+    bucket: ['s3:ListBucket'],
+    // SSE-KMS with a customer key: GETs decrypt, PUTs generate a data key.
+    bucketKey: access === 'write' ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
+  };
+}
+
+/**
+ * S3 actions on the escrow bucket (S3EscrowStore).
+ *
+ * - get: GetObject; when the current version is a delete marker, ListObjectVersions
+ *   (s3:ListBucketVersions) and GetObject with the newest version's VersionId (s3:GetObjectVersion);
+ * - list (the drill): ListObjectsV2 (s3:ListBucket, also the 404 of a missing record);
+ * - put (archive): PutObject with If-None-Match and an Object Lock retain-until date, which
+ *   needs s3:PutObjectRetention besides s3:PutObject.
+ */
+export function escrowActions(access: 'read' | 'write'): { objects: string[]; bucket: string[] } {
+  const read = ['s3:GetObject', 's3:GetObjectVersion'];
+  return {
+    objects: access === 'write' ? [...read, 's3:PutObject', 's3:PutObjectRetention'] : read,
+    bucket: ['s3:ListBucket', 's3:ListBucketVersions'],
+  };
+}
+
+/**
+ * Lets the circuit breaker read its facts (CloudWatchBreakerFacts: GetMetricData over the
+ * `Rekey` namespace). cloudwatch:GetMetricData has no resource type and no condition key in the
+ * Service Authorization Reference ("Actions, resources, and condition keys for Amazon
+ * CloudWatch"), so the statement's resource must be "*"; it reads metrics, it changes nothing.
+ */
+export function allowBreakerFacts(role: iam.IRole): void {
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+}
