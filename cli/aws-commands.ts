@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { buildAwsServices } from '../shared/runtime/build-aws-services';
 import { REVOKE_DETAIL_TYPE, REVOKE_SOURCE } from '../shared/runtime/event-schemas';
 import { BackendError, NotFoundError, ValidationError } from '../shared/errors';
+import { mapAwsError } from '../shared/runtime/map-aws-error';
 import { openAws, type AwsModeContext, type OpenAwsOptions } from './aws-context';
 import { parsePositiveInt } from './parse';
 import { writeStdout } from './io';
@@ -32,7 +33,12 @@ function actor(): string {
 async function invoke(ctx: AwsModeContext, fn: string, payload: unknown): Promise<unknown> {
   const name = ctx.functions[fn];
   if (name === undefined) throw new NotFoundError(`stack '${ctx.stackName}' has no ${fn} function in its FunctionNames output`);
-  const res = await ctx.clients.lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(payload)) }));
+  // A refused invoke (a role without the operator grant) must read as one clear line, not an "unexpected" error.
+  const res = await ctx.clients.lambda
+    .send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify(payload)) }))
+    .catch((err: unknown) => {
+      throw mapAwsError(err, `lambda:InvokeFunction on the ${fn} function of stack '${ctx.stackName}'`);
+    });
   const text = res.Payload ? Buffer.from(res.Payload).toString('utf8') : 'null';
   if (res.FunctionError) throw new BackendError(`the ${fn} function failed (${res.FunctionError}); see its logs`);
   const body = JSON.parse(text) as { ok?: boolean; error?: { message?: string } } | null;
@@ -116,7 +122,9 @@ export function registerAwsCommands(program: Command, opener: AwsOpener = openAw
             },
           ],
         }),
-      );
+      ).catch((err: unknown) => {
+        throw mapAwsError(err, `events:PutEvents on bus ${ctx.config.eventBusName}`);
+      });
       const entry = res.Entries?.[0];
       if ((res.FailedEntryCount ?? 0) > 0 || entry?.EventId === undefined) {
         throw new BackendError(`EventBridge did not accept the event (${entry?.ErrorCode ?? 'unknown error'})`);

@@ -11,7 +11,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { STACK_OUTPUTS, type StackOutputKey } from '../infra/outputs';
 import { loadConfig, type RekeyConfig } from '../shared/config/load-config';
-import { BackendError, NotFoundError, ValidationError } from '../shared/errors';
+import { AccessDeniedError, BackendError, NotFoundError, ValidationError } from '../shared/errors';
 
 /** SDK clients of AWS mode (injectable for tests). */
 export interface AwsModeClients {
@@ -72,6 +72,10 @@ export async function openAws(options: OpenAwsOptions = {}): Promise<AwsModeCont
   } catch (err) {
     const name = (err as { name?: string }).name ?? '';
     if (name === 'ValidationError') throw new NotFoundError(`stack '${stackName}' was not found in this account and region`);
+    // IAM decides before CloudFormation looks the stack up, so a role scoped to its own stack cannot tell "missing" from "not mine".
+    if (name === 'AccessDenied' || name === 'AccessDeniedException') {
+      throw new AccessDeniedError(`cloudformation:DescribeStacks on stack '${stackName}' was denied: no such stack in this account and region, or this role may not describe it`, { cause: err });
+    }
     throw new BackendError(`could not read stack '${stackName}': ${name || 'error'}`, { cause: err });
   }
   if (outputs === undefined) throw new NotFoundError(`stack '${stackName}' has no outputs; is it a rekey stack?`);

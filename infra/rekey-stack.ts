@@ -252,7 +252,10 @@ export class RekeyStack extends Stack {
       schedule(`GracePeriod-${k.name}`, fns['grace-period'].fn.functionArn, graceRole, s.gracePeriod, { keyring: k.name }, `rekey: lifecycle reconciler of ${k.name}`, offsets.grace[ki]);
       schedule(`EscrowArchive-${k.name}`, fns.escrow.fn.functionArn, escrowRole, s.escrowArchive, { keyring: k.name, action: 'archive' }, `rekey: escrow archive of ${k.name}`, offsets.archive[ki]);
       schedule(`EscrowDrill-${k.name}`, fns.escrow.fn.functionArn, escrowRole, s.escrowDrill, { keyring: k.name, action: 'drill' }, `rekey: escrow restore drill of ${k.name}`, offsets.drill[ki]);
-      schedule(`CacheInvalidate-${k.name}`, fns['cache-invalidate'].fn.functionArn, cacheRole, s.cacheInvalidate, { keyring: k.name }, `rekey: cache invalidation of ${k.name}`, offsets.cache[ki]);
+      // Without a cache the function refuses every run (VALIDATION): HandlerFailures would page hourly.
+      if (config.cache !== undefined) {
+        schedule(`CacheInvalidate-${k.name}`, fns['cache-invalidate'].fn.functionArn, cacheRole, s.cacheInvalidate, { keyring: k.name }, `rekey: cache invalidation of ${k.name}`, offsets.cache[ki]);
+      }
     });
     schedule('KeyAccessSync', fns['key-access'].fn.functionArn, accessRole, config.schedules.keyAccessSync, {}, 'rekey: KMS grant reconciler (backstop)');
     config.recordTargets.forEach((t, i) => {

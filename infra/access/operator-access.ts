@@ -53,10 +53,14 @@ export const OPERATOR_EVENTS: readonly { readonly source: string; readonly detai
 
 /**
  * The events:PutEvents conditions of one allowed event: `events:source` and `events:detail-type`
- * ("Using IAM policy conditions in Amazon EventBridge").
+ * ("Using IAM policy conditions in Amazon EventBridge"). Both keys are multivalued (`ArrayOfString`
+ * in the Service Authorization Reference, "Actions, resources, and condition keys for Amazon
+ * EventBridge"), and IAM requires a set operator on a multivalued key ("Single-valued vs.
+ * multivalued context keys"): a bare StringEquals does not match. `ForAnyValue` rather than
+ * `ForAllValues`, which an absent key would satisfy (the same page warns against it with Allow).
  */
 export function putEventsConditions(event: { source: string; detailType: string }): Record<string, unknown> {
-  return { StringEquals: { 'events:source': event.source, 'events:detail-type': event.detailType } };
+  return { 'ForAnyValue:StringEquals': { 'events:source': event.source, 'events:detail-type': event.detailType } };
 }
 
 /**

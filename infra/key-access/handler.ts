@@ -14,6 +14,9 @@ import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../sha
 import { keyPrefix, bucketName, keyringName, kmsKeyArn, versionNumber } from '../../shared/runtime/names';
 import * as z from '../../shared/runtime/zod';
 import { jsonText } from '../../shared/runtime/json-text';
+import { mapAwsError } from '../../shared/runtime/map-aws-error';
+import { METRIC } from '../../shared/runtime/metric-names';
+import { PowertoolsMetricsPublisher, type MetricsPublisher } from '../../shared/runtime/rekey-metrics';
 import { KEY_GRANTEES_ENV } from './env-names';
 import { planGrants, type ExistingGrant, type GrantPlan } from './grant-plan';
 
@@ -176,11 +179,28 @@ function fromEnvironment(): { deps: KeyAccessDeps; prefix: string } {
   return cached;
 }
 
-/** Lambda entry point. */
+let metrics: MetricsPublisher | undefined;
+
+/**
+ * Lambda entry point. Every failure fails the invocation (FunctionErrors; Lambda's retries, then
+ * the failure queue); a non-retryable one is also counted in `HandlerFailures` (dimensions
+ * `function`, `code`) like every other rekey function (shared/runtime/middleware/map-errors.ts),
+ * so the stack's HandlerFailures-key-access alarm watches a metric this function emits.
+ */
 export async function handler(event: unknown): Promise<KeyAccessResult[]> {
-  const { deps, prefix } = fromEnvironment();
-  const request = parseKeyAccessEvent(event, Object.keys(deps.keyringKeys), prefix);
-  const results = await reconcileKeyAccess(request, deps);
-  console.log(JSON.stringify({ message: 'key access reconciled', results }));
-  return results;
+  try {
+    const { deps, prefix } = fromEnvironment();
+    const request = parseKeyAccessEvent(event, Object.keys(deps.keyringKeys), prefix);
+    const results = await reconcileKeyAccess(request, deps);
+    console.log(JSON.stringify({ message: 'key access reconciled', results }));
+    return results;
+  } catch (err) {
+    const mapped = mapAwsError(err, 'key-access');
+    if (!mapped.retryable) {
+      metrics ??= new PowertoolsMetricsPublisher({ serviceName: 'rekey-key-access' });
+      metrics.put(METRIC.handlerFailures, 1, { function: 'key-access', code: mapped.code });
+    }
+    console.error(JSON.stringify({ message: 'key access failed', error: { code: mapped.code, name: mapped.name, message: mapped.message } }));
+    throw err;
+  }
 }

@@ -18,6 +18,7 @@ import {
   ValidationError,
   VersionUnavailableError,
 } from '../errors';
+import { canDecrypt } from '../catalog/lifecycle';
 import type { CatalogStore } from '../ports/catalog-store';
 import type { EncryptionContext, KeyVault } from '../ports/key-vault';
 import { keyringName, versionNumber } from '../runtime/names';
@@ -179,7 +180,9 @@ export class EscrowService {
   /**
    * The restore drill: for every version of the keyring (or of every keyring) that is not
    * destroyed, and every version that has a record, restores the key from the escrow record
-   * alone and decrypts its canary. Reports per version; never returns key material.
+   * alone and decrypts its canary. Reports per version; never returns key material. A version
+   * revoked or disabled before it was ever escrowed is not expected to have a record (its key is
+   * unreadable by design, see the escrow job's archive): it is not reported missing.
    */
   public async verify(keyring?: string): Promise<EscrowDrillReport> {
     const checkedAt = this.clock().toISOString();
@@ -190,7 +193,9 @@ export class EscrowService {
       const stored = await this.catalogs.get(name);
       const escrowed = await this.store.list(name);
       if (stored === undefined && escrowed.length === 0) throw new UnknownKeyringError(name);
-      const live = (stored?.catalog.versions ?? []).filter((v) => v.state !== 'destroyed').map((v) => v.version);
+      const live = (stored?.catalog.versions ?? [])
+        .filter((v) => v.state !== 'destroyed' && (canDecrypt(v.state, 'read') || v.escrowedAt !== undefined))
+        .map((v) => v.version);
       const versions = [...new Set([...live, ...escrowed])].sort((a, b) => a - b);
       for (const version of versions) results.push(await this.check(name, version));
     }

@@ -75,6 +75,28 @@ describe('key-access handler', () => {
       await expect(run).rejects.toThrow(ValidationError);
       await expect(run).rejects.toThrow(`invalid configuration: ${name}`);
     });
+
+    it('counts a refused event in HandlerFailures (function, code) and still fails the invocation', async () => {
+      // Prepare
+      process.env = {
+        ...saved,
+        [ENV.catalogBucket]: 'rekey-catalog',
+        [ENV.keyringKeys]: JSON.stringify({ pii: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' }),
+        [KEY_GRANTEES_ENV]: JSON.stringify({ pii: [APP] }),
+      };
+      const lines: string[] = [];
+      const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+      // Act
+      const run = handler({ bogus: true });
+      try {
+        await expect(run).rejects.toThrow(ValidationError);
+      } finally {
+        spy.mockRestore();
+      }
+      // Assess
+      const points = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"HandlerFailures"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(points).toEqual([expect.objectContaining({ function: 'key-access', code: 'VALIDATION', HandlerFailures: 1 })]);
+    });
   });
 
   describe('reconcileKeyAccess', () => {

@@ -71,8 +71,9 @@ describe('operator access', () => {
       const mine = naming(policies, OPERATOR);
       // Assess
       expect(mine.map((s) => s['Condition'])).toEqual([
-        { StringEquals: { 'events:source': 'rekey', 'events:detail-type': 'Key Version Compromised' } },
-        { StringEquals: { 'events:source': 'rekey.audit', 'events:detail-type': 'Rekey Audit Event' } },
+        // Multivalued keys need a set operator (IAM "Single-valued vs. multivalued context keys").
+        { 'ForAnyValue:StringEquals': { 'events:source': 'rekey', 'events:detail-type': 'Key Version Compromised' } },
+        { 'ForAnyValue:StringEquals': { 'events:source': 'rekey.audit', 'events:detail-type': 'Rekey Audit Event' } },
       ]);
       for (const s of mine) expect(s).toMatchObject({ Action: 'events:PutEvents', Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Bus/), 'Arn'] } });
     });
@@ -120,7 +121,7 @@ describe('operator access', () => {
       );
       expect(describe?.['Resource']).toEqual({ Ref: 'AWS::StackId' });
       expect(events).toHaveLength(2);
-      for (const e of events) expect(e['Condition']).toMatchObject({ StringEquals: { 'events:source': expect.any(String), 'events:detail-type': expect.any(String) } });
+      for (const e of events) expect(e['Condition']).toMatchObject({ 'ForAnyValue:StringEquals': { 'events:source': expect.any(String), 'events:detail-type': expect.any(String) } });
     });
 
     it('gets no key material: KMS only on the ops key and the target bucket key, each through S3', () => {

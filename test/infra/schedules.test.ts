@@ -65,6 +65,21 @@ describe('schedules', () => {
   });
 
   describe('in the stack', () => {
+    it('schedules cache invalidation only when the stack has a cache (without one every run is refused and pages)', () => {
+      // Prepare
+      const { cache: _cache, ...noCache } = FULL_CONFIG;
+      const bare = synthStack(noCache).template;
+      const inputs = (t: Template): unknown[] =>
+        Object.values(t.findResources('AWS::Scheduler::Schedule') as Resources).map((s) => (s.Properties.Target as { Arn: unknown }).Arn);
+      const cacheFn = (t: Template): string => Object.keys(t.findResources('AWS::Lambda::Function')).find((id) => id.startsWith('Fncacheinvalidate')) ?? 'none';
+      // Act
+      const withCache = inputs(template).filter((arn) => JSON.stringify(arn).includes(cacheFn(template)));
+      const without = inputs(bare).filter((arn) => JSON.stringify(arn).includes(cacheFn(bare)));
+      // Assess
+      expect(withCache).toHaveLength(FULL_CONFIG.keyrings.length);
+      expect(without).toHaveLength(0);
+    });
+
     it('never fires two schedules of the same target in the same minute', () => {
       // Prepare
       const invocations = stack.node.findAll().filter((c): c is ScheduledInvocation => c instanceof ScheduledInvocation);

@@ -127,7 +127,7 @@ describe('execution environments', () => {
     const seen = out.payload as Inspection;
     expect(seen.version).toMatch(/^v24\./);
     const lambdaDefined = RESERVED_VARIABLES.filter((k) => !['_X_AMZN_TRACE_ID', 'AWS_LAMBDA_RUNTIME_API'].includes(k));
-    const expected = [...Object.keys(fn.environment), ...lambdaDefined, 'LANG', 'PATH', 'LD_LIBRARY_PATH', 'NODE_PATH', 'AWS_ENDPOINT_URL'].sort();
+    const expected = [...Object.keys(fn.environment), ...lambdaDefined, 'LANG', 'PATH', 'LD_LIBRARY_PATH', 'NODE_PATH', 'AWS_ENDPOINT_URL', 'NODE_EXTRA_CA_CERTS'].sort();
     expect(Object.keys(seen.env).sort()).toEqual(expected);
     expect(seen.env).toMatchObject({
       REKEY_PROBE: 'from-the-template',
@@ -191,6 +191,17 @@ describe('execution environments', () => {
     expect([(a.payload as Inspection).invocations, (b.payload as Inspection).invocations]).toEqual([1, 2]);
     expect(a.logs.map((l) => l.text)[0]).toBe(`START RequestId: ${a.requestId} Version: $LATEST`);
     expect(b.logs.some((l) => l.text.startsWith(`REPORT RequestId: ${b.requestId}\tDuration: `))).toBe(true);
+  });
+
+  it('starts a new environment after a redeploy changed the configuration (never a warm one of the old environment)', async () => {
+    const fn = twinFunction('probe', probeDir);
+    const { world, runtime } = setup([fn]);
+    const a = await runtime.invokeSync(fn.name, { action: 'inspect' });
+    world.functions.set(fn.name, { ...fn, environment: { ...fn.environment, REKEY_PROBE: 'after-the-redeploy' } });
+    const b = await runtime.invokeSync(fn.name, { action: 'inspect' });
+    expect([a.coldStart, b.coldStart]).toEqual([true, true]);
+    expect([(a.payload as Inspection).env['REKEY_PROBE'], (b.payload as Inspection).env['REKEY_PROBE']]).toEqual(['from-the-template', 'after-the-redeploy']);
+    expect(runtime.workerCount(fn.name)).toBe(1);
   });
 
   it('throttles the invocation beyond reserved concurrency with TooManyRequestsException (429)', async () => {

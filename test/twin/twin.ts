@@ -19,7 +19,7 @@ import { roleClientConfig } from './application';
 import { Authorizer } from './authz/authorize';
 import { MotoGrantSource } from './authz/kms-grants';
 import { runCustomResource } from './drivers/custom-resource';
-import { TwinAlarms } from './drivers/alarms';
+import { TwinAlarms, alarmPeriod } from './drivers/alarms';
 import { TwinEventBus, type ArchiveSpec } from './drivers/event-bus';
 import { TwinS3Notifications } from './drivers/s3-notifications';
 import { TwinScheduler } from './drivers/scheduler';
@@ -183,6 +183,15 @@ export class Twin {
     for (const s of this.world.schedules.values()) {
       if (s.state === 'ENABLED') for (const t of this.scheduler.occurrences(s, this.clock.now(), to)) times.add(t);
     }
+    // CloudWatch evaluates alarms every minute; the twin at least once in the period after each
+    // step's data (the period's end), or a datum of a period with no later step is never evaluated.
+    const periods = new Set([...this.world.alarms.values()].map((a) => alarmPeriod(a.properties) * 1000));
+    for (const t of [...times, this.clock.now()]) {
+      for (const p of periods) {
+        const end = (Math.floor(t / p) + 1) * p;
+        if (end <= to) times.add(end);
+      }
+    }
     for (const t of [...times].sort((a, b) => a - b)) {
       await this.scheduler.advanceTo(t);
       await this.settle();
@@ -211,7 +220,9 @@ export class Twin {
    * the simulated time for the duration of the command.
    */
   public async cli(argv: readonly string[], role: TwinRole): Promise<CliResult> {
-    const config = this.clientConfig(role);
+    // The command runs under a shifted Date (below) that already reads the simulated time: an
+    // offset on top would sign every request that far in the future again.
+    const config = { ...this.clientConfig(role), systemClockOffset: 0 };
     const clients = {
       cloudFormation: new CloudFormationClient(config),
       s3: new S3Client({ ...config, forcePathStyle: true }),
@@ -292,6 +303,7 @@ export class Twin {
       clock: this.clock,
       authorizer: this.authorizer,
       invokeLambda: async (functionArn, payload) => toStepFunctionsResult(await this.runtime.invokeForStepFunctions(functionArn, payload)),
+      metrics: this.metrics,
     });
     const invoker: TargetInvoker = {
       invokeLambdaAsync: async (functionArn, payload) => {
@@ -373,6 +385,10 @@ export class Twin {
     if (req.service === 'lambda' && req.operation === 'Invoke') return this.serveInvoke(req);
     if (req.service === 'states') {
       const { status, body } = await this.stepFunctions.serveStepFunctionsRequest(req.operation, req.params as Record<string, unknown>, caller);
+      // An execution a function started (revoke's hand-off to the sweep) is background work too:
+      // settle() waits for it as for the ones schedules and rules start.
+      const started = req.operation === 'StartExecution' && status === 200 ? (body as { executionArn?: string }).executionArn : undefined;
+      if (started !== undefined) this.background(this.stepFunctions.waitForExecution(started), `execution ${started}`);
       return { status, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: Buffer.from(JSON.stringify(body)) };
     }
     if (req.service === 'events' && req.operation === 'PutEvents') {

@@ -4,6 +4,7 @@
  * `EscrowDrillFailures` per keyring (0 = success) and records `verifiedAt` for the versions that
  * passed, which is what lets the lifecycle destroy a version after its retention.
  */
+import { canDecrypt } from '../../catalog/lifecycle';
 import type { JobContext } from '../create-handler';
 import type { EscrowEvent } from '../event-schemas';
 import { METRIC } from '../metric-names';
@@ -53,6 +54,14 @@ async function archive(keyring: string, context: JobContext<EscrowServices>): Pr
   const versions: EscrowVersionOutcome[] = [];
   for (const v of catalog.versions) {
     if (v.state === 'destroyed' || v.wrappedKey === undefined || v.escrowedAt !== undefined) continue;
+    // A version revoked (or disabled) before its first archive run can no longer be escrowed: the
+    // escrow function reads keys through per-version grants, which exist only for readable states
+    // (docs/deploy.md "4. How revocation is enforced"). Trying would fail the whole run every
+    // time and leave the keyring's other versions, the fresh active one included, unescrowed.
+    if (!canDecrypt(v.state, 'read')) {
+      context.logger.warn('version not escrowed: it was revoked or disabled before its first archive run', { keyring, version: v.version, state: v.state });
+      continue;
+    }
     // archive() is idempotent (an existing record holding the same key is kept), so a crash
     // between the record and the catalog update is repaired by the next run.
     const result = await services.escrow.archive(keyring, v.version);

@@ -6,6 +6,8 @@
  * the configuration never deletes its catalog, versions or KMS key, because records and escrow
  * may still need them.
  */
+import { ValidationError, UnknownKeyringError } from '../../errors';
+import type { Catalog } from '../../catalog/model';
 import { parsePolicy } from '../../catalog/policy';
 import { provisionKeyring, type ProvisionOutcome } from '../../catalog/provision-keyring';
 import type { KeyringService } from '../../catalog/keyring-service';
@@ -14,8 +16,10 @@ import type { KeyringProperties, ProvisionEvent } from '../provision-event-schem
 
 /** The services the provision job reads. */
 export interface ProvisionServices {
-  readonly keyrings: Pick<KeyringService, 'createKeyring' | 'updatePolicy'>;
+  readonly keyrings: Pick<KeyringService, 'createKeyring' | 'updatePolicy' | 'get'>;
   readonly clock: () => Date;
+  /** The stack's KMS key of each keyring (KeyringKeys): an existing keyring must be wrapped by it. */
+  readonly config?: { readonly keyringKeys: Readonly<Record<string, string>> };
 }
 
 /** What the job did, for the response object. */
@@ -50,6 +54,7 @@ export async function runProvision(event: ProvisionEvent, context: { services: P
   const renamed = event.RequestType === 'Update' && event.OldResourceProperties.Keyring !== props.Keyring;
   let outcome: ProvisionOutcome;
   let activeVersion: number | undefined;
+  await refuseForeignKey(services, props.Keyring);
   if (event.RequestType === 'Create' || renamed) {
     const result = await provisionKeyring(services.keyrings, props.Keyring, policy, { actor, now });
     outcome = result.outcome;
@@ -72,4 +77,37 @@ export async function runProvision(event: ProvisionEvent, context: { services: P
 
 function policyOf(props: KeyringProperties) {
   return parsePolicy({ rotateEvery: props.RotateEvery, grace: props.Grace, propagation: props.Propagation, retention: props.Retention });
+}
+
+/** The key id of a KMS key ARN or id (`arn:aws:kms:r:a:key/<id>` → `<id>`). */
+function keyIdOf(arnOrId: string): string {
+  return arnOrId.slice(arnOrId.lastIndexOf('/') + 1);
+}
+
+/**
+ * Refuses to adopt an existing keyring whose version keys are wrapped by another KMS key than the
+ * stack's key of that keyring. That happens when a keyring removed from the configuration (its
+ * key retained, no longer the stack's) is added back: CloudFormation creates a new key, and
+ * adopting the catalog would split the keyring across two keys: the old versions' grants would
+ * stay on a key key-access no longer maintains (a revocation would not reach them) and that key's
+ * policy would no longer follow the stack. Nothing is written: the request answers FAILED with
+ * both keys.
+ */
+async function refuseForeignKey(services: ProvisionServices, keyring: string): Promise<void> {
+  const configured = services.config?.keyringKeys[keyring];
+  if (configured === undefined) return;
+  let catalog: Catalog;
+  try {
+    catalog = await services.keyrings.get(keyring);
+  } catch (err) {
+    if (err instanceof UnknownKeyringError) return;
+    throw err;
+  }
+  const foreign = catalog.versions.filter((v) => v.wrappedKey !== undefined && keyIdOf(v.wrappingKeyId) !== keyIdOf(configured));
+  if (foreign.length === 0) return;
+  const keys = [...new Set(foreign.map((v) => v.wrappingKeyId))].join(', ');
+  throw new ValidationError(
+    `keyring '${keyring}' exists with versions ${foreign.map((v) => v.version).join(', ')} wrapped by KMS key ${keys}, not by this stack's key ${configured}: ` +
+      'a keyring removed from the configuration keeps its retained key, which the stack no longer manages; see docs/deploy.md, 9. Keyrings on deploy',
+  );
 }

@@ -22,6 +22,23 @@ describe('escrow function (moto KMS + S3 Object Lock)', () => {
       expect(catalog.versions.every((v) => v.escrowedAt !== undefined)).toBe(true);
       expect(h.metrics.values('EscrowVersionsArchived', { keyring: h.keyring })).toEqual([1, 1]);
     });
+
+    it('skips a version revoked before its first archive (no grant by design) and still archives the others', async () => {
+      // Prepare: version 1 revoked before any archive run; its replacement (2) is active.
+      h = await createHarness();
+      await h.services.keyrings.revoke(h.keyring, 1, { reason: 'leaked', actor: 'test' });
+      const handler = createEscrowHandler(h.deps);
+      // Act
+      const archived = await handler({ keyring: h.keyring, action: 'archive' }, lambdaContext());
+      const drilled = await handler({ keyring: h.keyring, action: 'drill' }, lambdaContext());
+      // Assess: in AWS the escrow role cannot unwrap version 1 any more (its grant is revoked),
+      // so trying would fail every run and leave version 2 unescrowed; the drill does not count
+      // version 1 as missing either.
+      expect(archived).toMatchObject({ ok: true, results: [{ keyring: h.keyring, versions: [{ version: 2, created: true }] }] });
+      expect(await h.services.escrowStore.list(h.keyring)).toEqual([2]);
+      expect(drilled).toMatchObject({ ok: true, results: [{ failures: 0, versions: [{ version: 2, ok: true }] }] });
+      expect(h.metrics.values('EscrowDrillFailures', { keyring: h.keyring })).toEqual([0]);
+    });
   });
 
   describe('drill', () => {

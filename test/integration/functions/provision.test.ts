@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { createProvisionHandler, type ProvisionAnswer } from '../../../shared/runtime/provision-handler';
 import { createHarness, lambdaContext, type Harness } from './support/harness';
 
@@ -154,6 +155,29 @@ describe('provision function (moto KMS + S3, loopback ResponseURL)', () => {
       expect(catalog.policy.rotateEverySeconds).toBe(90 * 86_400);
       expect(catalog.versions).toEqual(versions);
       expect(srv.puts[0]?.body).toMatchObject({ Status: 'SUCCESS', Data: { Outcome: 'updated' } });
+    });
+
+    it('refuses (FAILED, nothing written) an existing keyring whose versions another KMS key wraps: a removed keyring added back', async () => {
+      // Prepare: the keyring exists under key A; the stack now names a new key B for it, as
+      // CloudFormation does when a keyring removed from the configuration (A retained) comes back.
+      await h.services.keyrings.createKeyring(h.keyring, undefined, { actor: 'test' });
+      const oldKey = h.config.keyringKeys[h.keyring] ?? '';
+      const newKey = (await h.clients.kms.send(new CreateKeyCommand({ Description: 'the re-added keyring key' }))).KeyMetadata?.Arn ?? '';
+      const readded = createProvisionHandler({
+        services: () => ({ ...h.services, config: { ...h.config, keyringKeys: { [h.keyring]: newKey } } }),
+        logger: h.deps.logger,
+        metrics: h.metrics,
+        responder: { allowLoopbackHttp: true, timeoutMs: 2000, attempts: 2 },
+      });
+      const before = await h.snapshot();
+      kmsCommands.length = 0;
+      // Act
+      await readded(request('Create', srv.url, properties(h.keyring, { rotateEvery: '90d' })), lambdaContext('rekey-provision'));
+      // Assess
+      expect(await h.snapshot()).toBe(before);
+      expect(kmsCommands).toEqual([]);
+      expect(srv.puts[0]?.body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: h.keyring });
+      expect(String(srv.puts[0]?.body['Reason'])).toContain(`VALIDATION: keyring '${h.keyring}' exists with versions 1 wrapped by KMS key ${oldKey}, not by this stack's key ${newKey}`);
     });
   });
 

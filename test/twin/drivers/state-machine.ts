@@ -14,6 +14,7 @@ import { runDistributedMap } from './asl/distributed-map';
 import { asStatesError } from './asl/errors';
 import { ExecutionAborted, ExecutionTimedOut, runMachine, type AslMachine, type InterpreterHost } from './asl/interpreter';
 import type { ExecutionRecord, ExecutionStatus, InvokeLambda, LambdaInvokeResult } from './asl/types';
+import type { MetricDatum } from './types';
 
 export type { ChildExecutionRecord, ExecutionRecord, ExecutionStatus, FailureRecord, LambdaInvokeResult, MapRunRecord, RetryRecord } from './asl/types';
 
@@ -29,7 +30,22 @@ export interface TwinStepFunctionsOptions {
   readonly listPageSize?: number;
   /** Randomness of JitterStrategy FULL (default Math.random). */
   readonly random?: () => number;
+  /** Where the service's AWS/States execution metrics go (see {@link TwinStepFunctions}). */
+  readonly metrics?: { put(datum: MetricDatum): void };
 }
+
+/**
+ * AWS/States execution metrics by terminal status, dimension StateMachineArn ("Monitoring Step
+ * Functions metrics using Amazon CloudWatch", Execution metrics: ExecutionsStarted,
+ * ExecutionsSucceeded, ExecutionsFailed, ExecutionsAborted, ExecutionsTimedOut;
+ * https://docs.aws.amazon.com/step-functions/latest/dg/procedure-cw-metrics.html).
+ */
+const EXECUTION_METRIC: Readonly<Partial<Record<ExecutionStatus, string>>> = {
+  SUCCEEDED: 'ExecutionsSucceeded',
+  FAILED: 'ExecutionsFailed',
+  TIMED_OUT: 'ExecutionsTimedOut',
+  ABORTED: 'ExecutionsAborted',
+};
 
 /** A Step Functions API error (`code` is the SDK's exception name, e.g. ExecutionAlreadyExists). */
 export class StepFunctionsError extends Error {
@@ -169,6 +185,16 @@ export class TwinStepFunctions {
       if (!(err instanceof ExecutionAborted)) exec.record.failures.push({ executionArn: exec.arn, state: '(execution)', error: failure.error, cause: failure.cause });
     }
     exec.stopDate = new Date(Math.max(this.options.clock.now(), startMs + ctx.elapsedMs));
+    this.publishExecution(exec);
+  }
+
+  private publishExecution(exec: Execution): void {
+    const metrics = this.options.metrics;
+    const name = EXECUTION_METRIC[exec.status];
+    if (metrics === undefined || name === undefined) return;
+    const dimensions = { StateMachineArn: exec.stateMachine.arn };
+    metrics.put({ namespace: 'AWS/States', name: 'ExecutionsStarted', dimensions, value: 1, unit: 'Count', timestamp: exec.startDate.getTime() });
+    metrics.put({ namespace: 'AWS/States', name, dimensions, value: 1, unit: 'Count', timestamp: (exec.stopDate ?? exec.startDate).getTime() });
   }
 
   private find(executionArn: string): Execution {
@@ -204,6 +230,7 @@ export class TwinStepFunctions {
       e.error = opts.error;
       e.cause = opts.cause;
       e.stopDate = new Date(this.options.clock.now());
+      this.publishExecution(e);
     }
     return { stopDate: e.stopDate ?? new Date(this.options.clock.now()) };
   }

@@ -73,6 +73,8 @@ export class LambdaRuntime {
   private readonly live = new Map<Worker, string>();
   private readonly inFlight = new Map<string, number>();
   private readonly coldStarts = new Map<string, number>();
+  /** The function configuration each environment was initialized with (see {@link configFingerprint}). */
+  private readonly configOf = new WeakMap<Worker, string>();
   private readonly waiters: (() => void)[] = [];
   private readonly pendingAsync = new Set<Promise<AsyncOutcome>>();
   private readonly forwarder: CloudWatchForwarder;
@@ -239,9 +241,14 @@ export class LambdaRuntime {
   /** A warm idle environment, or a new one (cold start: spawn and require the bundle). */
   private async acquire(fn: TwinFunction): Promise<{ worker: Worker; init?: PhaseOutcome; coldStart: boolean }> {
     const pool = this.idle.get(fn.name) ?? [];
+    const config = configFingerprint(fn);
     for (let w = pool.pop(); w !== undefined; w = pool.pop()) {
-      if (w.alive) return { worker: w, coldStart: false };
-      this.live.delete(w);
+      if (w.alive && this.configOf.get(w) === config) return { worker: w, coldStart: false };
+      // An environment of an earlier configuration (a redeploy changed the code, environment or
+      // role) is never reused: after UpdateFunctionConfiguration / UpdateFunctionCode the function
+      // "is processing events with the new configuration" (Lambda API Reference,
+      // UpdateFunctionConfiguration), in new execution environments.
+      this.discard(w);
     }
     const role = this.options.world.roles.get(fn.roleArn);
     if (role === undefined) throw new Error(`twin: ${fn.name}'s execution role ${fn.roleArn} is not in the world`);
@@ -258,6 +265,7 @@ export class LambdaRuntime {
     });
     const { worker, init } = await Worker.start({ node, taskRoot: path.resolve(fn.assetDir), env, now, initTimeoutMs: this.options.initTimeoutMs ?? 10_000 });
     this.live.set(worker, fn.name);
+    this.configOf.set(worker, config);
     this.coldStarts.set(fn.name, this.coldStartCount(fn.name) + 1);
     return { worker, init, coldStart: true };
   }
@@ -316,4 +324,10 @@ export class LambdaRuntime {
     this.lostEvents.push({ functionName: fn.name, requestId: outcome.requestId, event, reason, ...(dest === undefined ? {} : { destinationArn: dest.arn, record: dest.record }) });
     if (dest !== undefined) void this.publish([this.lambdaMetric(fn, 'DestinationDeliveryFailures', 1, 'Count', this.options.clock.now())]);
   }
+}
+
+/** What an execution environment is initialized from: a change of any of it needs a new one. */
+function configFingerprint(fn: TwinFunction): string {
+  const { assetDir, handler, environment, roleArn, runtime, timeoutSeconds, memoryMiB } = fn;
+  return JSON.stringify({ assetDir, handler, roleArn, runtime, timeoutSeconds, memoryMiB, environment: Object.entries(environment).sort(([a], [b]) => a.localeCompare(b)) });
 }
