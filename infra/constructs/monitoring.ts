@@ -150,7 +150,8 @@ export class Monitoring extends Construct {
     const ageCadence = gaugeCadence(props.gracePeriodEverySeconds, ROTATION_OVERDUE_RUNS);
     const drillCadence = gaugeCadence(props.escrowDrillEverySeconds, 1);
     const decryptCadence = eventCadence('metrics-insights');
-    const itemsCadence = eventCadence('metric');
+    // Metrics Insights: the sweep worker counts by {keyring}, revoke's inline sweep by {keyring, version}; a single-metric alarm would see only one of them.
+    const itemsCadence = eventCadence('metrics-insights');
     const gauge = (name: string, keyring: string, cadence: AlarmCadence, statistic: string): cloudwatch.Metric =>
       new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName: name, dimensionsMap: { keyring }, statistic, period: Duration.seconds(cadence.periodSeconds) });
     for (const k of props.keyrings) {
@@ -163,7 +164,7 @@ export class Monitoring extends Construct {
       });
       add(`SweepItemsFailed-${k.name}`, itemsCadence, {
         alarmDescription: `rekey: sweep items of keyring ${k.name} failed for good (they stay on their old version); the map run's results name them (${RUNBOOK_SECTIONS.sweep}).`,
-        metric: new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName: METRIC.sweepFailed, dimensionsMap: { keyring: k.name }, statistic: 'Sum', period: EVENT_PERIOD(itemsCadence) }),
+        metric: insights(`${k.name} sweep items failed`, `SELECT SUM(${METRIC.sweepFailed}) FROM "${METRIC_NAMESPACE}" ${where}`, EVENT_PERIOD(itemsCadence)),
         ...atLeastOnce,
       });
       // Data may lawfully sit on a version for rotateEvery + propagation + grace, plus one sweep

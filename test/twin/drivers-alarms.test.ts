@@ -4,8 +4,7 @@
  * an SQS subscription), Metrics Insights, a denied publish, and canAlarmFire on the synthesized
  * template's own alarms.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { synthesizeTwin } from './synth';
 import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { AuthzDecision, AuthzRequest, RequestAuthorizer } from './authz/types';
@@ -170,7 +169,7 @@ describe('TwinAlarms', () => {
   });
 
   it('evaluates metric math (failed + timedOut + aborted) and Insights alarms as the stack renders them', async () => {
-    const template = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.out', 'Rekey.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const template = (await synthesizeTwin()).template as unknown as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
     const world = new TwinWorld();
     const sm = 'arn:aws:states:us-east-1:123456789012:stateMachine:sweep';
     const resolve = (props: Record<string, unknown>): Record<string, unknown> => JSON.parse(JSON.stringify({ ...props, AlarmActions: [] }).replace(/\{"Ref":"SweepStateMachineE9432328"\}/g, JSON.stringify(sm))) as Record<string, unknown>;
@@ -195,16 +194,17 @@ describe('TwinAlarms', () => {
     expect([alarms.state('sweep'), alarms.state('decrypt')]).toEqual(['OK', 'OK']);
   });
 
-  it('canAlarmFire on the synthesized alarms: 3 of 3 five-minute periods need a datapoint at least every 5 minutes', () => {
-    const template = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.out', 'Rekey.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+  it('canAlarmFire on the synthesized alarms: a gauge alarm fires at its own cadence and never when its metric arrives less often than its evaluation range', async () => {
+    const template = (await synthesizeTwin()).template as unknown as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
     const alarms = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm').map(([id, r]): TwinAlarm => ({ logicalId: id, name: id, properties: r.Properties }));
     const overdue = alarms.find((a) => a.logicalId.startsWith('MonitoringRotationOverduepii'));
     const decrypt = alarms.find((a) => a.logicalId.startsWith('MonitoringDecryptFailurespii'));
     if (overdue === undefined || decrypt === undefined) throw new Error('expected alarms missing from the template');
-    expect(overdue.properties.EvaluationPeriods).toBe(3);
-    expect(canAlarmFire(overdue, 300)).toBe(true);
-    expect(canAlarmFire(overdue, 900)).toBe(false);
-    expect(canAlarmFire(overdue, 3600)).toBe(false);
+    const period = Number(overdue.properties.Period);
+    const n = Number(overdue.properties.EvaluationPeriods);
+    expect(canAlarmFire(overdue, period)).toBe(true);
+    // CloudWatch looks back N + 2 periods at most (AlarmThatSendsEmail, "evaluation range"): a slower metric can never fill M of N.
+    expect(canAlarmFire(overdue, period * (n + 3))).toBe(false);
     expect(canAlarmFire(decrypt, 3600)).toBe(true);
     expect(canAlarmFire(decrypt, 86_400)).toBe(true);
   });

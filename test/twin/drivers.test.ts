@@ -5,8 +5,7 @@
  * MetricStore, and the synthesized template's alarms. The authorizer is a table; the Lambda and
  * Step Functions sides of the invoker record their calls (the integrator wires the real ones).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { synthesizeTwin } from './synth';
 import { CreateEventBusCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -196,9 +195,11 @@ describe('event patterns', () => {
 });
 
 describe('TwinEventBus', () => {
-  const template = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.out', 'Rekey.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
-  const rulePattern = (id: string): Record<string, unknown> => template.Resources[id]?.Properties.EventPattern as Record<string, unknown>;
-  const compromisePattern = rulePattern('KeyVersionCompromised2178DBAD');
+  let compromisePattern: Record<string, unknown>;
+  beforeAll(async () => {
+    const template = (await synthesizeTwin()).template as unknown as { Resources: Record<string, { Properties: Record<string, unknown> }> };
+    compromisePattern = template.Resources.KeyVersionCompromised2178DBAD?.Properties.EventPattern as Record<string, unknown>;
+  }, 180_000);
 
   it('matches the stack pattern exactly as moto delivers it (cross-check on moto rules + SQS targets)', async () => {
     // moto 5.2.1 does not implement TestEventPattern (events/models.py raises NotImplementedError), so
@@ -273,7 +274,7 @@ describe('S3 → EventBridge', () => {
     const clock = new SimClock(T0 + 1234);
     world.buckets.set('catalog-b', { name: 'catalog-b', arn: 'arn:aws:s3:::catalog-b', versioning: true, eventBridge: true });
     world.buckets.set('quiet-b', { name: 'quiet-b', arn: 'arn:aws:s3:::quiet-b', versioning: false, eventBridge: false });
-    const template = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.out', 'Rekey.template.json'), 'utf8')) as { Resources: Record<string, { Properties: { EventPattern: { detail: { bucket: { name: unknown[] } } } } }> };
+    const template = (await synthesizeTwin()).template as unknown as { Resources: Record<string, { Properties: { EventPattern: { detail: { bucket: { name: unknown[] } } } } }> };
     const pattern = structuredClone(template.Resources.CatalogWrittenE14D69A0?.Properties.EventPattern);
     if (pattern === undefined) throw new Error('CatalogWritten rule missing from the template');
     pattern.detail.bucket.name = ['catalog-b'];

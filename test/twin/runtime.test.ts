@@ -313,6 +313,20 @@ describe('asynchronous invocation', () => {
     await runtime.settled();
   });
 
+  it('wakes a throttled event even when the invocation holding the capacity ended while the throttle was recorded', async () => {
+    // Many short events against reserved concurrency 1: some blocker always ends while a throttled
+    // attempt is still publishing its Throttles metric (a lost wake-up hung the year scenario).
+    const fn = twinFunction('probe', probeDir, { reservedConcurrency: 1 });
+    const { runtime } = setup([fn]);
+    const runs = Array.from({ length: 12 }, () => runtime.invokeAsync(fn.name, { action: 'sleep', ms: 1 }));
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 30_000)));
+    const outcome = await Promise.race([Promise.all(runs), hung]);
+    clearTimeout(timer);
+    expect(outcome === 'hung' ? 'hung' : outcome.map((o) => o.succeeded)).toEqual(Array(12).fill(true));
+    expect((outcome as { throttles: number }[]).reduce((n, o) => n + o.throttles, 0)).toBeGreaterThan(0);
+  });
+
   it('honours MaximumRetryAttempts 0 and records an undeliverable record as a lost event', async () => {
     const missing = 'arn:aws:sqs:us-east-1:123456789012:no-such-queue';
     const fn = twinFunction('probe', probeDir, { asyncConfig: { maximumRetryAttempts: 0, onFailureArn: missing } });

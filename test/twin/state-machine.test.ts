@@ -11,11 +11,9 @@
  * the StartExecution API reference (idempotent names), all at
  * https://docs.aws.amazon.com/step-functions/latest/.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { synthesizeTwin } from './synth';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { AuthzRequest, RequestAuthorizer } from './authz/types';
@@ -23,8 +21,6 @@ import { TwinStepFunctions, StepFunctionsError, type LambdaInvokeResult } from '
 import { startPrivateMoto, type PrivateMoto } from './moto';
 import { SimClock, TwinWorld, TWIN_ACCOUNT } from './world';
 
-const ROOT = join(__dirname, '..', '..');
-const TEMPLATE = join(ROOT, 'cdk.out', 'Rekey.template.json');
 const RECORDS = 'twin-records';
 const CATALOG = 'twin-catalog';
 const FN_ARN = `arn:aws:lambda:us-east-1:${TWIN_ACCOUNT}:function:reencrypt`;
@@ -105,8 +101,7 @@ const world = new TwinWorld();
 const SIZES = new Map<string, number>();
 
 beforeAll(async () => {
-  if (!existsSync(TEMPLATE)) execFileSync('npm', ['run', 'synth'], { cwd: ROOT, stdio: 'ignore', timeout: 180_000 });
-  definition = resolveDefinition(JSON.parse(readFileSync(TEMPLATE, 'utf8')) as Template);
+  definition = resolveDefinition((await synthesizeTwin()).template as unknown as Template);
   moto = await startPrivateMoto();
   s3 = new S3Client({ endpoint: moto.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   await s3.send(new CreateBucketCommand({ Bucket: RECORDS }));

@@ -184,12 +184,14 @@ export class Twin {
       if (s.state === 'ENABLED') for (const t of this.scheduler.occurrences(s, this.clock.now(), to)) times.add(t);
     }
     // CloudWatch evaluates alarms every minute; the twin at least once in the period after each
-    // step's data (the period's end), or a datum of a period with no later step is never evaluated.
+    // step's data, or a datum of a period followed by no step is never evaluated. An evaluation at
+    // u covers the period before floor(u / p): add the period's end only when no step does.
     const periods = new Set([...this.world.alarms.values()].map((a) => alarmPeriod(a.properties) * 1000));
-    for (const t of [...times, this.clock.now()]) {
+    const steps = [...times];
+    for (const t of [...steps, this.clock.now()]) {
       for (const p of periods) {
         const end = (Math.floor(t / p) + 1) * p;
-        if (end <= to) times.add(end);
+        if (end <= to && !steps.some((u) => u >= end && u < end + p)) times.add(end);
       }
     }
     for (const t of [...times].sort((a, b) => a - b)) {

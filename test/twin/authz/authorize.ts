@@ -35,7 +35,7 @@ import {
   type SimulationRequestPrincipal,
 } from '@cloud-copilot/iam-simulate';
 import type { TwinRole, TwinWorld } from '../world';
-import { installIamSimulatePatch, runSimulationWithTemplatedKeys } from './iam-simulate-patch';
+import { installIamSimulatePatch, isIamSimulatePatchInstalled, runSimulationWithTemplatedKeys } from './iam-simulate-patch';
 import { encryptionContextOf, grantVerdict, type GrantVerdict } from './kms-grants';
 import { parseArn, resourcePolicyFor, type ResourcePolicyChoice } from './resource-policies';
 import type { AuthzDecision, AuthzRequest, GrantSource, RequestAuthorizer, RequestContext } from './types';
@@ -88,6 +88,9 @@ export class Authorizer implements RequestAuthorizer {
     installIamSimulatePatch();
   }
 
+  /** Policy evaluations by their whole input (see {@link Authorizer.simulate}). */
+  private readonly simulations = new Map<string, Promise<RunSimulationResults>>();
+
   /** May `request.principal` do `request.action` on `request.resource`? With AWS's reason. */
   public async authorize(request: AuthzRequest): Promise<AuthzDecision> {
     const { action } = request;
@@ -111,7 +114,7 @@ export class Authorizer implements RequestAuthorizer {
       resourceControlPolicies: [],
       ...(choice.policy !== undefined ? { resourcePolicy: choice.policy } : {}),
     };
-    const outcome = await runSimulationWithTemplatedKeys(simulation);
+    const outcome = await this.simulate(simulation);
     if (outcome.resultType === 'error') {
       // An invalid policy or action is a twin/template defect: deny loudly rather than guess.
       return { allowed: false, reason: `twin authorizer could not evaluate ${action} on ${resource}: ${outcome.errors.message} ${JSON.stringify(outcome.errors)}` };
@@ -134,6 +137,29 @@ export class Authorizer implements RequestAuthorizer {
       if (verdicts.some((v) => v.verdict === 'constraint-mismatch')) grantNote = ', and no grant allows it: grant constraint does not match the encryption context';
     }
     return { allowed: false, reason: `${prefix} because no ${this.missingAllow(caller, choice, analysis)} policy allows the ${action} action${grantNote}` };
+  }
+
+  /**
+   * runSimulation, memoized: it is a pure function of its input (request, context keys, identity
+   * and resource policies, all in the key), and at several milliseconds a call it dominated long
+   * scenarios that repeat the same requests every schedule tick. KMS grants are live and never
+   * cached here. The patch state is part of the key (the authz test evaluates without it too).
+   */
+  private simulate(simulation: Simulation): Promise<RunSimulationResults> {
+    const policies = JSON.stringify({ ...simulation, request: null });
+    // Every request carries its own time; a decision depends on it only where a policy names it.
+    const timeFree = !/aws:(currenttime|epochtime)/i.test(policies);
+    const { 'aws:CurrentTime': _time, 'aws:EpochTime': _epoch, ...timeless } = simulation.request.contextVariables;
+    const request = timeFree ? { ...simulation.request, contextVariables: timeless } : simulation.request;
+    const key = `${isIamSimulatePatchInstalled() ? 'patched' : 'stock'}\0${policies}\0${JSON.stringify(request)}`;
+    const known = this.simulations.get(key);
+    if (known !== undefined) return known;
+    if (this.simulations.size >= 20_000) this.simulations.clear();
+    const running = runSimulationWithTemplatedKeys(simulation);
+    this.simulations.set(key, running);
+    // A failed evaluation is not remembered.
+    running.catch(() => this.simulations.get(key) === running && this.simulations.delete(key));
+    return running;
   }
 
   /** Maps the request's principal to the twin's role (role ARN or assumed-role session ARN), a service or anonymous. */

@@ -30,6 +30,7 @@ export interface PutEventsRequestEntry {
   /** Bus name or ARN; `default` when absent. */
   readonly EventBusName?: string;
   readonly Resources?: readonly string[];
+  /** A number is epoch seconds, as the JSON wire format carries it. */
   readonly Time?: Date | string | number;
 }
 
@@ -167,7 +168,9 @@ export class TwinEventBus {
       return { ErrorCode: 'ResourceNotFoundException', ErrorMessage: `Event bus ${busName} does not exist.` };
     }
     const w = this.opts.world;
-    const time = entry.Time === undefined ? this.opts.clock.now() : new Date(entry.Time).getTime();
+    // awsJson1_1 sends a timestamp as epoch *seconds* by default (Smithy, "AWS JSON 1.1 protocol",
+    // timestamp serialization; @aws-sdk/client-eventbridge's PutEventsRequestEntry schema types Time as a default timestamp).
+    const time = entry.Time === undefined ? this.opts.clock.now() : typeof entry.Time === 'number' ? entry.Time * 1000 : new Date(entry.Time).getTime();
     const event: EventEnvelope = {
       version: '0',
       id: randomUUID(),

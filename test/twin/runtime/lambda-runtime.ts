@@ -115,7 +115,9 @@ export class LambdaRuntime {
       requestId,
       now: () => this.options.clock.now(),
       attempt: () => this.attempt(fn, event, requestId, 'Event'),
-      capacityFreed: () => new Promise<void>((resolve) => this.waiters.push(resolve)),
+      // The invocation that held the capacity may have ended while the throttled attempt was
+      // publishing its Throttles metric: waiting for its wake-up then would wait forever.
+      capacityFreed: () => (this.throttleReason(fn) === undefined ? Promise.resolve() : new Promise<void>((resolve) => this.waiters.push(resolve))),
       deliver: (arn, record) => this.deliver(fn, arn, record),
     }).then((outcome) => {
       this.recordLoss(fn, event, outcome);

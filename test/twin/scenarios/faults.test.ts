@@ -280,16 +280,16 @@ describe('faults', () => {
         ...[...twin.world.schedules.values()].map((s) => s.deadLetterArn),
         ...[...twin.world.rules.values()].flatMap((r) => r.targets.map((t) => t.deadLetterArn)),
       ].filter((a): a is string => a !== undefined));
-      const names = JSON.parse(twin.world.outputs.FunctionNames ?? '{}') as Record<string, string>;
       const report = [...twin.world.alarms.values()].map((alarm) => {
         const metrics = alarmMetrics(alarm);
         const queue = metrics.every((m) => m.namespace === 'AWS/SQS');
         // A queue metric exists for every queue; what matters is that something sends to the queue.
         const fed = queue && metrics.every((m) => [...twin.world.queues.values()].some((q) => q.name === m.filter.QueueName && feeds.has(q.arn)));
-        // Not seen for this alarm's own function or keyring: the same code path (same metric and
-        // dimension keys) seen for another one, and the alarm names a function, keyring or state machine of the stack.
+        // Not seen for this alarm's own keyring or Lambda function: the same code path (same metric
+        // and dimension keys) seen for another one, and the alarm names a keyring, function or state
+        // machine of the stack. A rekey `function` dimension needs its own data: each function counts its failures itself.
         const known = (m: (typeof metrics)[number]): boolean =>
-          Object.entries(m.filter).every(([k, v]) => (k === 'keyring' ? [...twin.world.outputs.KeyringKeys?.matchAll(/"([^"]+)":/g) ?? []].some((x) => x[1] === v) : k === 'function' ? v in names : k === 'FunctionName' ? twin.world.fn(v) !== undefined : k === 'StateMachineArn' ? twin.world.outputs.SweepStateMachineArn === v : false));
+          Object.entries(m.filter).every(([k, v]) => (k === 'keyring' ? [...twin.world.outputs.KeyringKeys?.matchAll(/"([^"]+)":/g) ?? []].some((x) => x[1] === v) : k === 'function' ? false : k === 'FunctionName' ? twin.world.fn(v) !== undefined : k === 'StateMachineArn' ? twin.world.outputs.SweepStateMachineArn === v : false));
         const sameCode = metrics.every((m) => shapes.has(shapeOf(m.namespace, m.name, Object.keys(m.filter))) && known(m));
         return { alarm: alarm.logicalId, parsed: metrics.length > 0, emitted: queue ? fed : emitted.has(alarm.logicalId) || sameCode, canFire: canAlarmFire(alarm, cadenceOf(twin, alarm)) };
       });

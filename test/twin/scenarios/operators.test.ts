@@ -5,9 +5,11 @@
  * role without the grant is refused by each command with one line and a non-zero exit code,
  * changing nothing.
  */
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { Catalog } from '../../../shared/catalog/model';
+import { extrasOf } from '../standup/standup';
 import { Twin, type CliResult } from '../twin';
 import { TWIN_ACCOUNT, TWIN_REGION, type PolicyDocument, type RequestLogEntry, type TwinRole } from '../world';
 import { adminS3, catalogVersions, createRecordBuckets, deployedValues, operatorPolicyFromDoc, readCatalog } from './operators-setup';
@@ -76,9 +78,7 @@ describe('scenario 5: operators', () => {
   });
 
   afterAll(async () => {
-    const t = Date.now();
     await twin?.close();
-    console.log(`close ${Date.now() - t} ms`);
     console.log(`operators scenario wall time ${Date.now() - started} ms`);
   });
 
@@ -95,9 +95,11 @@ describe('scenario 5: operators', () => {
       expect(k.versions.length).toBeGreaterThan(0);
     }
     const text = await cli(['status']);
-    expect(text.code).toBe(0);
-    for (const k of keyrings) expect(text.stdout).toContain(k);
-    console.log(text.stdout);
+    expect(text).toMatchObject({ code: 0, stderr: '' });
+    for (const k of report.keyrings) {
+      expect(text.stdout).toContain(`keyring ${k.keyring} `);
+      for (const v of k.versions) expect(text.stdout).toMatch(new RegExp(`\\n\\s+${v.version}\\s+${v.state}\\s`));
+    }
   });
 
   it('escrow verify runs the escrow function\'s drill, which passes once the archive ran', async () => {
@@ -106,9 +108,9 @@ describe('scenario 5: operators', () => {
     for (const k of keyrings) expect((await readCatalog(twin, k)).versions.every((v) => v.escrowedAt !== undefined)).toBe(true);
     const escrowName = twin.fn('escrow').name;
     const invocations = twin.runtime.invocationLogs.filter((l) => l.functionName === escrowName).length;
+    const drillAt = twin.clock.now();
     const res = await cli(['escrow', 'verify']);
-    console.log(res);
-    expect(res.code).toBe(0);
+    expect(res).toMatchObject({ code: 0, stderr: '' });
     const report = JSON.parse(res.stdout) as { ok: boolean; action: string; results: { keyring: string; failures: number; versions: { version: number; ok: boolean }[] }[] };
     expect(report).toMatchObject({ ok: true, action: 'drill' });
     expect(report.results.flatMap((r) => r.versions.map((v) => `${r.keyring}/${v.version}:${String(v.ok)}`)).sort()).toEqual(keyrings.map((k) => `${k}/1:true`));
@@ -116,6 +118,10 @@ describe('scenario 5: operators', () => {
     const after = twin.runtime.invocationLogs.filter((l) => l.functionName === escrowName);
     expect(after.length).toBe(invocations + 1);
     expect(after[after.length - 1]?.invocationType).toBe('RequestResponse');
+    // The drill records what it verified, which is what later lets the lifecycle destroy a version.
+    for (const k of keyrings) {
+      for (const v of (await readCatalog(twin, k)).versions) expect(Date.parse(v.escrowVerifiedAt ?? '')).toBeGreaterThanOrEqual(drillAt);
+    }
   });
 
   it('gives the operator no key material, but the catalog', async () => {
@@ -166,9 +172,13 @@ describe('scenario 5: operators', () => {
 
   it('freeze pauses scheduled rotation: past due, the rotation check runs and rotates nothing', async () => {
     const res = await cli(['freeze', 'pii', '--reason', 'incident 42 under investigation']);
-    console.log(res);
     expect(res).toMatchObject({ code: 0, stdout: '' });
     expect(res.stderr).toBe(`froze pii in stack ${twin.world.stackName}\n`);
+    // The CLI's audit event of the freeze reached the bus (and its archive), stamped with the time of the freeze.
+    const audit = extrasOf(twin.world).archives.flatMap((a) => twin.bus.archived(a.name)).filter((e) => e.source === 'rekey.audit' && (e.detail as { action?: string }).action === 'keyring.frozen');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ 'detail-type': 'Rekey Audit Event', detail: { keyring: 'pii', reason: 'incident 42 under investigation' } });
+    expect(Math.abs(Date.parse(audit[0]?.time ?? '') - twin.clock.now())).toBeLessThan(60_000);
     const frozen = await readCatalog(twin, 'pii');
     expect(frozen.frozen).toMatchObject({ reason: 'incident 42 under investigation' });
     const fired = twin.scheduler.fired.length;
@@ -196,8 +206,8 @@ describe('scenario 5: operators', () => {
 
   it('rotate adds the next version now, through the rotate function', async () => {
     const res = await cli(['rotate', 'ops', '--reason', 'operator drill']);
-    console.log(res);
-    expect(res.code).toBe(0);
+    expect(res).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(res.stdout)).toEqual({ ok: true, results: [{ keyring: 'ops', status: 'created', version: 2 }] });
     const ops = await readCatalog(twin, 'ops');
     expect(ops.versions.map((v) => [v.version, v.state])).toEqual([
       [1, 'active'],
@@ -208,8 +218,7 @@ describe('scenario 5: operators', () => {
   it('revoke delivers the compromise event to revoke and key-access', async () => {
     const before = twin.bus.deliveries.length;
     const res = await cli(['revoke', 'pii', '--version', '1', '--reason', 'leaked in incident 42']);
-    console.log(res);
-    expect(res.code).toBe(0);
+    expect(res).toMatchObject({ code: 0, stderr: '' });
     const eventId = /^revocation requested: event (\S+) on bus /.exec(res.stdout)?.[1];
     expect(eventId).toBeDefined();
     const deliveries = twin.bus.deliveries.slice(before).filter((d) => d.eventId === eventId);
@@ -226,29 +235,44 @@ describe('scenario 5: operators', () => {
   });
 
   it('refuses a role without the operator grant, command by command, changing nothing', async () => {
-    const commands: readonly (readonly string[])[] = [
-      ['status'],
-      ['freeze', 'ops', '--reason', 'not mine to freeze'],
-      ['unfreeze', 'pii'],
-      ['rotate', 'ops', '--reason', 'not mine to rotate'],
-      ['revoke', 'ops', '--version', '1', '--reason', 'not mine to revoke'],
-      ['escrow', 'verify'],
+    // Each refusal names what was denied (exit 6: access denied), not an "unexpected" error.
+    const catalogDenied = (k: string): string => `rekey: access denied to catalog of keyring '${k}'\n`;
+    const invokeDenied = (fn: string): string => `rekey: lambda:InvokeFunction on the ${fn} function of stack '${STACK}' was denied (AccessDeniedException)\n`;
+    const commands: readonly (readonly [readonly string[], string])[] = [
+      [['status'], `rekey: access denied to s3://${twin.world.outputs.CatalogBucket ?? ''}/${twin.world.outputs.CatalogPrefix ?? ''}\n`],
+      [['freeze', 'ops', '--reason', 'not mine to freeze'], catalogDenied('ops')],
+      [['unfreeze', 'pii'], catalogDenied('pii')],
+      [['rotate', 'ops', '--reason', 'not mine to rotate'], invokeDenied('rotate')],
+      [['revoke', 'ops', '--version', '1', '--reason', 'not mine to revoke'], catalogDenied('ops')],
+      [['escrow', 'verify'], invokeDenied('escrow')],
     ];
     const invoked = (): number => twin.runtime.invocationLogs.length;
-    for (const argv of commands) {
+    for (const [argv, reason] of commands) {
       const catalogs = await catalogVersions(twin);
       const deliveries = twin.bus.deliveries.length;
       const invocations = invoked();
       const from = twin.world.requestLog.length;
       const res = await cli(argv, outsider);
-      console.log(argv.join(' '), res);
       expectRefused(res);
+      expect(res).toMatchObject({ code: 6, stderr: reason });
       expect(await catalogVersions(twin)).toEqual(catalogs);
       expect(twin.bus.deliveries.length).toBe(deliveries);
       expect(invoked()).toBe(invocations);
       const denied = deniedSince(from);
       expect(denied.length).toBeGreaterThan(0);
       expect(denied.every((d) => d.caller === outsider.arn)).toBe(true);
+    }
+    // The CLI's catalog check is not the gate: the bus itself refuses the outsider's compromise report.
+    const events = new EventBridgeClient({ ...twin.clientConfig(outsider), maxAttempts: 1 });
+    try {
+      const from = twin.world.requestLog.length;
+      const deliveries = twin.bus.deliveries.length;
+      const entry = { Source: 'rekey', DetailType: 'Key Version Compromised', EventBusName: twin.world.outputs.EventBusName, Detail: JSON.stringify({ keyring: 'ops', version: 1, reason: 'not mine' }) };
+      await expect(events.send(new PutEventsCommand({ Entries: [entry] }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+      expect(deniedSince(from).map((d) => `${d.caller} ${d.action}`)).toEqual([`${outsider.arn} events:PutEvents`]);
+      expect(twin.bus.deliveries.length).toBe(deliveries);
+    } finally {
+      events.destroy();
     }
   });
 

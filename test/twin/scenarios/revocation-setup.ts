@@ -13,7 +13,7 @@ import { S3CatalogStore } from '../../../shared/adapters/aws/s3-catalog-store';
 import type { Catalog } from '../../../shared/catalog/model';
 import { openApplication, type Application } from '../application';
 import { Twin } from '../twin';
-import type { PolicyDocument, TwinRole } from '../world';
+import { TWIN_ACCOUNT, type PolicyDocument, type TwinRole } from '../world';
 
 /** The application team's role (uses keyring `pii`). */
 export const APP_ROLE = 'orders-app';
@@ -24,7 +24,7 @@ export const RECORD_BUCKET = 'example-orders-records';
 export const RECORD_PREFIX = 'pii/';
 const OTHER_BUCKET = 'example-ops-records';
 
-const roleArn = (name: string): string => `arn:aws:iam::123456789012:role/${name}`;
+const roleArn = (name: string): string => `arn:aws:iam::${TWIN_ACCOUNT}:role/${name}`;
 
 /** The `rekey` context of the scenario: cdk.json's keyrings plus the two roles. */
 export function revocationContext(piiOverrides: Record<string, unknown> = {}): Record<string, unknown> {

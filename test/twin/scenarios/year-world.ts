@@ -198,3 +198,15 @@ export function costSince(twin: Twin, m: CostMark, callers?: ReadonlySet<string>
     wallMs: Date.now() - m.wall,
   };
 }
+
+/** The `top` most frequent kinds of request (caller role name and action), with their count and bytes. */
+export function requestBreakdown(twin: Twin, top: number): string[] {
+  const byKind = new Map<string, { n: number; bytes: number }>();
+  for (const r of twin.world.requestLog) {
+    const caller = r.caller.split('/').pop() ?? r.caller;
+    const k = `${caller.replace(/^Rekey-/, '').replace(/[A-F0-9]{8}-[A-Z0-9]+$/, '')} ${r.action}`;
+    const e = byKind.get(k) ?? { n: 0, bytes: 0 };
+    byKind.set(k, { n: e.n + 1, bytes: e.bytes + r.bytesIn + r.bytesOut });
+  }
+  return [...byKind].sort((a, b) => b[1].n - a[1].n).slice(0, top).map(([k, e]) => `${String(e.n).padStart(6)} ${k} (${e.bytes} B)`);
+}

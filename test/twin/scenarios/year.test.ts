@@ -22,11 +22,10 @@
 import { randomBytes } from 'node:crypto';
 import { METRIC, METRIC_NAMESPACE } from '../../../shared/runtime/metric-names';
 import { Twin } from '../twin';
-import { checkCatalogHistory, checkEscrow, checkGrants, checkRunHealth, expectedEndStates } from './year-checks';
+import { checkCatalogHistory, checkEscrow, checkGrants, checkRunHealth, checkShredded, expectedEndStates } from './year-checks';
 import {
   APP_ROLE,
   DAY,
-  HOUR,
   KEYRINGS,
   MINUTE,
   adminS3,
@@ -40,6 +39,7 @@ import {
   openApps,
   readAllReadOnly,
   readAllThroughService,
+  requestBreakdown,
   scheduleOf,
   yearContext,
   type Cost,
@@ -52,7 +52,7 @@ jest.setTimeout(900_000);
 const START = Date.parse('2027-01-01T00:00:00Z');
 const END = START + 365 * DAY;
 /** Longest coalesced step between due instants: the application writes at every step. */
-const FILLER_MS = 7 * DAY;
+const FILLER_MS = 14 * DAY;
 /** Below this gap to the next due instant the walk stays at the real rate instead of coalescing. */
 const EXACT_GAP_MS = 30 * MINUTE;
 /** Run time a scheduled function may add to its tick before it stamps the catalog. */
@@ -68,6 +68,10 @@ interface Waypoint {
   readonly to: number;
 }
 
+/** `YEAR_TRACE=1` prints the walk as it goes (jest holds console output until the test ends). */
+const trace = (line: string): void => {
+  if (process.env.YEAR_TRACE === '1') process.stderr.write(`${line}\n`);
+};
 const at = (iso: string | undefined): number => (iso === undefined ? Number.NaN : Date.parse(iso));
 
 describe('a year of scheduled life', () => {
@@ -106,8 +110,10 @@ describe('a year of scheduled life', () => {
       const promotedAt: Partial<Record<string, number>> = {};
       let written = 0;
 
+      // One record per step, the keyrings in turn (what the walk can afford: every reconciler
+      // run heads every record, see the report); about a record every 3.5 simulated days.
       const write = async (): Promise<void> => {
-        for (const k of KEYRINGS) {
+        for (const k of [KEYRINGS[written % KEYRINGS.length]!]) {
           const entry: LedgerEntry = { id: `${k.name}-${String(written).padStart(4, '0')}`, keyring: k.name, plaintext: randomBytes(96 + (written % 160)), writtenAt: twin.clock.now() };
           await apps[k.name].records.put(entry.id, k.name, entry.plaintext);
           const back = await apps[k.name].records.get(entry.id);
@@ -163,8 +169,13 @@ describe('a year of scheduled life', () => {
           expect({ label, t: new Date(t).toISOString(), ok: t >= w.due && t <= w.to }).toEqual({ label, t: new Date(t).toISOString(), ok: true });
         };
         if (w.kind === 'rotate') {
-          expect({ label, state: v?.state }).toEqual({ label, state: 'pending' });
+          // With a 15-minute propagation the reconciler tick that promotes can fall inside this window too.
+          expect({ label, state: v?.state === 'pending' || v?.state === 'active' }).toEqual({ label, state: true });
           within(at(v?.createdAt));
+          if (v?.state === 'active') {
+            if (v.escrowedAt === undefined) await twin.advanceTo(nextTick(twin, sched[w.keyring.name]!.archive, at(v.createdAt)) + SLACK_MS);
+            await check({ ...w, kind: 'promote', due: at(v.createdAt) + w.keyring.propagation, to: Math.max(w.to, twin.clock.now()) }, before, m);
+          }
         } else if (w.kind === 'promote') {
           expect({ label, state: v?.state }).toEqual({ label, state: 'active' });
           within(at(v?.activatedAt));
@@ -201,17 +212,19 @@ describe('a year of scheduled life', () => {
         }
       };
 
-      // The deploy's first hour at the real rate: version 1 of each keyring escrowed, grants made.
+      // The deploy's first 35 minutes at the real rate: version 1 of each keyring escrowed (:02 and :32), grants made.
+      await write();
       await write();
       const m0 = mark(twin);
-      await twin.advance(HOUR);
-      steps.push({ kind: 'first-hour', cost: costSince(twin, m0) });
+      await twin.advance(35 * MINUTE);
+      steps.push({ kind: 'first-35min', cost: costSince(twin, m0) });
       healthy();
       await write();
       while (twin.clock.now() < END) {
         const now = twin.clock.now();
         const next = (await plan())[0];
         const fillerAt = Math.min(now + FILLER_MS, END);
+        trace(`${new Date(now).toISOString()} next ${next === undefined ? '-' : `${next.kind} ${next.keyring.name} v${next.version} ${new Date(next.due).toISOString()}`} (${Date.now() - wallStart} ms)`);
         if (next === undefined || next.due > fillerAt) {
           const m = mark(twin);
           await twin.advanceTo(fillerAt, { coalesce: true });
@@ -241,10 +254,13 @@ describe('a year of scheduled life', () => {
         const { byVersion } = await readAllThroughService(apps[k.name], entriesOf(k));
         expect({ keyring: k.name, byVersion: [...byVersion] }).toEqual({ keyring: k.name, byVersion: [[active?.version, entriesOf(k).length]] });
         const lastRun = Math.max(...twin.metrics.query({ namespace: METRIC_NAMESPACE, name: METRIC.recordsByVersion, dimensions: { keyring: k.name }, from: START, to: END + DAY }).map((d) => d.timestamp));
-        checkDistribution(twin, k.name, lastRun, lastRun + 1, new Map([[active?.version ?? 0, entriesOf(k).filter((e) => e.writtenAt < lastRun).length]]), at(active?.createdAt));
+        checkDistribution(twin, k.name, lastRun, lastRun + 1, new Map([[active?.version ?? 0, entriesOf(k).filter((e) => e.writtenAt < twin.clock.now()).length]]), at(active?.createdAt));
         checkCatalogHistory(c, k, every[k.name]!, SLACK_MS, twin.clock.now());
         expect({ keyring: k.name, states: c.versions.map((v) => v.state) }).toEqual({ keyring: k.name, states: expectedEndStates(k.name) });
         await checkEscrow(twin, admin, c, 400);
+        // The first record's first object version was written under version 1, destroyed long ago.
+        const first = entriesOf(k)[0]!;
+        expect(await checkShredded(admin, apps[k.name], k.bucket, `${k.prefix}${first.id}`, first.id)).toBe(1);
         await checkGrants(twin, c, twin.role(APP_ROLE).arn);
       }
       await checkRunHealth(twin, START, twin.clock.now() + 1, FILLER_MS);
@@ -273,9 +289,12 @@ function checkDistribution(twin: Twin, keyring: string, from: number, to: number
   const published = new Map(run.map((p) => [Number(p.dimensions.version), p.value]));
   for (const [version, value] of published) expect({ keyring, version, value }).toEqual({ keyring, version, value: truth.get(version) ?? 0 });
   for (const version of truth.keys()) expect(published.has(version)).toBe(true);
-  const age = twin.metrics.query({ namespace: METRIC_NAMESPACE, name: METRIC.oldestReferencedVersionAge, dimensions: { keyring }, from: last, to: last + 1 });
-  expect(age.map((a) => Object.keys(a.dimensions))).toEqual([['keyring']]);
-  expect(Math.abs((age[0]?.value ?? 0) - (last - activeCreatedAt) / 1000)).toBeLessThanOrEqual(60);
+  // Published by the same run, a few (simulated, run-time) milliseconds apart.
+  const age = twin.metrics.query({ namespace: METRIC_NAMESPACE, name: METRIC.oldestReferencedVersionAge, dimensions: { keyring }, from: last - MINUTE, to: last + MINUTE });
+  expect(age.length).toBeGreaterThan(0);
+  for (const a of age) expect(Object.keys(a.dimensions)).toEqual(['keyring']);
+  const nearest = [...age].sort((a, b) => Math.abs(a.timestamp - last) - Math.abs(b.timestamp - last))[0]!;
+  expect(Math.abs(nearest.value - (nearest.timestamp - activeCreatedAt) / 1000)).toBeLessThanOrEqual(60);
 }
 
 /** Prints the per-step cost table and the sweep's cost per re-wrapped record. */
@@ -292,6 +311,8 @@ function report(standUpMs: number, wallMs: number, steps: readonly { kind: strin
       `year walk: stand-up ${standUpMs} ms, total ${wallMs} ms, ${steps.length} steps, ${twin.scheduler.fired.length} firings, ${twin.runtime.invocationLogs.length} invocations, ${twin.world.requestLog.length} requests, ${records} records, lazy re-wraps ${JSON.stringify(lazy)}`,
       ...lines,
       ...sweepLines,
+      'requests by caller and action:',
+      ...requestBreakdown(twin, 25),
     ].join('\n'),
   );
 }
