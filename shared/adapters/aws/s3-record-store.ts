@@ -6,7 +6,11 @@
  * the truth when the two disagree. The revision is the ETag; writes are conditional
  * (`If-Match` / `If-None-Match`).
  *
- * Scale note: `scanByVersion` and `countByVersion` list the prefix and HEAD every object. That is
+ * Scale note: `scanByVersion` and `countByVersion` list the prefix and HEAD every object the
+ * store has not seen before. A listing memo (key → ETag and LastModified from the listing, and
+ * the record's keyring and version from its HEAD), kept while the store lives (a warm Lambda),
+ * turns a repeated count of unchanged objects into LIST calls alone: an overwrite changes the
+ * ETag or the LastModified, so a changed object is always HEADed again. That is
  * right for thousands of records and for a sweep that bounds its work per call; at millions of
  * objects an S3 Inventory report (or a version index kept beside the records) should feed the
  * same API, and a bulk re-encryption fans out on Step Functions Distributed Map over that
@@ -54,6 +58,11 @@ export interface S3RecordStoreOptions {
   readonly clientConfig?: S3ClientConfig;
   /** Parallel HeadObject calls while scanning. @default 16 */
   readonly headConcurrency?: number;
+  /**
+   * Objects whose HEAD the listing memo keeps (about 200 bytes each; oldest dropped first); 0
+   * turns the memo off. @default 100000
+   */
+  readonly listingMemoEntries?: number;
   /**
    * Objects examined by one `scanByVersion` call at most; the page may then hold fewer than
    * `limit` items and still carry a cursor, which keeps one call inside a Lambda's time. @default 2000
@@ -111,6 +120,9 @@ export class S3RecordStore implements RecordStore {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly headConcurrency: number;
+  private readonly memoLimit: number;
+  /** Key → what its last HEAD found, valid while the listing shows the same ETag and second. */
+  private readonly memo = new Map<string, MemoEntry>();
   private readonly maxExamined: number;
   private readonly multipartThreshold: number;
   private readonly copyPartBytes: number;
@@ -121,6 +133,7 @@ export class S3RecordStore implements RecordStore {
     this.prefix = options.prefix ?? 'records/';
     this.client = options.client ?? new S3Client({ ...options.clientConfig });
     this.headConcurrency = positiveInt(options.headConcurrency ?? 16, 'headConcurrency', 1, 256);
+    this.memoLimit = options.listingMemoEntries === 0 ? 0 : positiveInt(options.listingMemoEntries ?? 100_000, 'listingMemoEntries', 1, 10_000_000);
     this.maxExamined = positiveInt(options.maxExaminedPerScan ?? 2000, 'maxExaminedPerScan', 1, 1_000_000);
     this.multipartThreshold = positiveInt(options.multipartThresholdBytes ?? 16 * 1024 * 1024, 'multipartThresholdBytes', MIN_PART_BYTES + 1, Number.MAX_SAFE_INTEGER);
     this.copyPartBytes = positiveInt(options.copyPartBytes ?? 512 * 1024 * 1024, 'copyPartBytes', MIN_PART_BYTES, MAX_PART_BYTES);
@@ -192,15 +205,15 @@ export class S3RecordStore implements RecordStore {
     let examined = 0;
     for (;;) {
       const page = await this.listPage(after, Math.min(1000, this.maxExamined - examined));
-      const refs = await this.headAll(page.keys);
-      for (let i = 0; i < page.keys.length; i++) {
-        const key = page.keys[i] as string;
+      const refs = await this.headAll(page.objects);
+      for (let i = 0; i < page.objects.length; i++) {
+        const key = (page.objects[i] as ListedObject).key;
         after = key;
         examined++;
         const ref = refs[i];
         if (ref !== undefined && ref.keyring === keyring && ref.version === version) items.push(ref);
         if (items.length === limit) {
-          const more = i < page.keys.length - 1 || page.truncated;
+          const more = i < page.objects.length - 1 || page.truncated;
           return more ? { items, cursor: encodeCursor({ a: key }) } : { items };
         }
       }
@@ -217,7 +230,7 @@ export class S3RecordStore implements RecordStore {
     let after: string | undefined;
     for (;;) {
       const page = await this.listPage(after, 1000);
-      for (const ref of await this.headAll(page.keys)) {
+      for (const ref of await this.headAll(page.objects)) {
         if (ref !== undefined && ref.keyring === keyring) counts.set(ref.version, (counts.get(ref.version) ?? 0) + 1);
       }
       if (!page.truncated) return counts;
@@ -377,31 +390,41 @@ export class S3RecordStore implements RecordStore {
     }
   }
 
-  private async listPage(after: string | undefined, maxKeys: number): Promise<{ keys: string[]; last: string | undefined; truncated: boolean }> {
+  private async listPage(after: string | undefined, maxKeys: number): Promise<{ objects: ListedObject[]; last: string | undefined; truncated: boolean }> {
     try {
       const out = await this.client.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, StartAfter: after, MaxKeys: Math.max(1, maxKeys) }),
       );
-      const all = (out.Contents ?? []).map((o) => o.Key).filter((k): k is string => k !== undefined);
+      const all = (out.Contents ?? []).filter((o): o is typeof o & { Key: string } => o.Key !== undefined);
       // The prefix's own "folder" object is listed but is no record.
-      const keys = all.filter((k) => k.length > this.prefix.length);
-      return { keys, last: all[all.length - 1], truncated: out.IsTruncated === true && all.length > 0 };
+      const objects = all.filter((o) => o.Key.length > this.prefix.length).map((o) => ({ key: o.Key, etag: o.ETag, second: secondOf(o.LastModified) }));
+      return { objects, last: all[all.length - 1]?.Key, truncated: out.IsTruncated === true && all.length > 0 };
     } catch (err) {
       throw mapS3Error(err, `s3://${this.bucket}/${this.prefix}`);
     }
   }
 
-  /** HEADs keys with bounded parallelism; undefined for objects gone meanwhile or not rekey records. */
-  private async headAll(keys: readonly string[]): Promise<(RecordRef | undefined)[]> {
-    const out: (RecordRef | undefined)[] = new Array(keys.length);
+  /**
+   * The records behind listed objects, HEADing (with bounded parallelism) only those the memo
+   * has not seen with the same ETag and LastModified; undefined for objects gone meanwhile or
+   * not rekey records.
+   */
+  private async headAll(objects: readonly ListedObject[]): Promise<(RecordRef | undefined)[]> {
+    const out: (RecordRef | undefined)[] = new Array(objects.length);
+    const misses: number[] = [];
+    objects.forEach((o, i) => {
+      const hit = this.memo.get(o.key);
+      if (hit !== undefined && o.etag !== undefined && o.second !== undefined && hit.etag === o.etag && hit.second === o.second) out[i] = hit.ref;
+      else misses.push(i);
+    });
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < keys.length) {
-        const i = next++;
-        out[i] = await this.headRef(keys[i] as string);
+      while (next < misses.length) {
+        const i = misses[next++] as number;
+        out[i] = await this.headRef((objects[i] as ListedObject).key);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.headConcurrency, keys.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.headConcurrency, misses.length) }, worker));
     return out;
   }
 
@@ -411,12 +434,24 @@ export class S3RecordStore implements RecordStore {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       const keyring = out.Metadata?.[KEYRING_METADATA];
       const version = Number(out.Metadata?.[VERSION_METADATA]);
-      if (keyring === undefined || !versionNumber.safeParse(version).success || out.ETag === undefined) return undefined;
-      return { id, keyring, version, revision: out.ETag };
+      const ref = keyring === undefined || !versionNumber.safeParse(version).success || out.ETag === undefined ? undefined : { id, keyring, version, revision: out.ETag };
+      this.remember(key, out.ETag, secondOf(out.LastModified), ref);
+      return ref;
     } catch (err) {
-      if (isS3NotFound(err)) return undefined;
+      if (isS3NotFound(err)) {
+        this.memo.delete(key);
+        return undefined;
+      }
       throw mapS3Error(err, `record '${id}'`);
     }
+  }
+
+  /** Keeps a HEAD's answer for the next listing; the oldest entry goes first when full. */
+  private remember(key: string, etag: string | undefined, second: number | undefined, ref: RecordRef | undefined): void {
+    if (this.memoLimit === 0 || etag === undefined || second === undefined) return;
+    this.memo.delete(key);
+    this.memo.set(key, { etag, second, ref });
+    if (this.memo.size > this.memoLimit) this.memo.delete(this.memo.keys().next().value as string);
   }
 
   private keyFor(id: string): string {
@@ -487,4 +522,23 @@ function decodeCursor(cursor: string): string {
     // fall through to the one error below
   }
   throw new ValidationError('invalid scan cursor');
+}
+
+/** One object of a listing page. */
+interface ListedObject {
+  readonly key: string;
+  readonly etag: string | undefined;
+  /** LastModified in whole seconds: a listing carries milliseconds, a HEAD's HTTP date does not. */
+  readonly second: number | undefined;
+}
+
+/** What a HEAD found for an object, valid while its ETag and LastModified stay the same. */
+interface MemoEntry {
+  readonly etag: string;
+  readonly second: number;
+  readonly ref: RecordRef | undefined;
+}
+
+function secondOf(date: Date | undefined): number | undefined {
+  return date === undefined || Number.isNaN(date.getTime()) ? undefined : Math.floor(date.getTime() / 1000);
 }

@@ -159,6 +159,61 @@ describe('S3RecordStore (moto)', () => {
       // Assess
       expect([...counts.entries()].sort((x, y) => x[0] - y[0])).toEqual([[1, 1], [2, 2], [5, 1]]);
     });
+
+    it('HEADs only objects changed since its last listing, and counts what changed, appeared or vanished', async () => {
+      // Prepare: a store whose client counts its HeadObject calls
+      const client = motoS3();
+      const heads: string[] = [];
+      client.middlewareStack.add(
+        (next, ctx) => async (args) => {
+          if (ctx.commandName === 'HeadObjectCommand') heads.push(String((args.input as { Key?: string }).Key));
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
+      const memoized = new S3RecordStore({ bucket, client, prefix: 'data/' });
+      await seed([['a', 'orders', 1], ['b', 'orders', 1], ['c', 'orders', 2]]);
+      const first = await memoized.countByVersion('orders');
+      const headsFirst = heads.splice(0);
+      // Act: unchanged, then one overwritten (new version), one deleted, one added
+      const again = await memoized.countByVersion('orders');
+      const headsAgain = heads.splice(0);
+      const b = await store.get('b');
+      await store.put({ id: 'b', keyring: 'orders', version: 2, envelope: Buffer.from('env-b2') }, b?.revision ?? null);
+      await store.delete('a', (await store.get('a'))?.revision ?? '');
+      await store.put({ id: 'd', keyring: 'orders', version: 2, envelope: Buffer.from('env-d') }, null);
+      const changed = await memoized.countByVersion('orders');
+      const headsChanged = heads.splice(0);
+      const page = await memoized.scanByVersion('orders', 2, { limit: 10 });
+      // Assess
+      expect(headsFirst.sort()).toEqual(['data/a', 'data/b', 'data/c']);
+      expect([...again]).toEqual([...first]);
+      expect(headsAgain).toEqual([]);
+      expect(headsChanged.sort()).toEqual(['data/b', 'data/d']);
+      expect([...changed.entries()].sort((x, y) => x[0] - y[0])).toEqual([[2, 3]]);
+      expect(heads).toEqual([]);
+      expect(page.items.map((r) => [r.id, r.revision])).toEqual(await Promise.all(['b', 'c', 'd'].map(async (id) => [id, (await store.get(id))?.revision])));
+    });
+
+    it('HEADs every object on every count with the memo turned off', async () => {
+      // Prepare
+      const client = motoS3();
+      let heads = 0;
+      client.middlewareStack.add(
+        (next, ctx) => async (args) => {
+          if (ctx.commandName === 'HeadObjectCommand') heads++;
+          return next(args);
+        },
+        { step: 'initialize' },
+      );
+      const plain = new S3RecordStore({ bucket, client, prefix: 'data/', listingMemoEntries: 0 });
+      await seed([['a', 'orders', 1], ['b', 'orders', 2]]);
+      // Act
+      await plain.countByVersion('orders');
+      await plain.countByVersion('orders');
+      // Assess
+      expect(heads).toBe(4);
+    });
   });
 
   describe('readHeader', () => {

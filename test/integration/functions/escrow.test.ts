@@ -55,9 +55,24 @@ describe('escrow function (moto KMS + S3 Object Lock)', () => {
       expect((await h.services.keyrings.get(h.keyring)).versions[0]!.escrowVerifiedAt).toBe(h.now().toISOString());
     });
 
-    it('publishes the number of failed versions when escrow records are missing', async () => {
-      // Prepare
+    it('archives a version the archive schedule has not reached yet instead of reporting it missing', async () => {
+      // Prepare: version 2 created after the last archive run (a rotation between the hourly archive and the daily drill).
       h = await createHarness();
+      const handler = createEscrowHandler(h.deps);
+      await handler({ keyring: h.keyring, action: 'archive' }, lambdaContext());
+      await h.services.keyrings.rotate(h.keyring, { actor: 'test', reason: 'second version' });
+      // Act
+      const out = await handler({ keyring: h.keyring, action: 'drill' }, lambdaContext());
+      // Assess
+      expect(out).toMatchObject({ ok: true, results: [{ failures: 0, versions: [{ version: 1, ok: true }, { version: 2, ok: true }] }] });
+      expect(await h.services.escrowStore.list(h.keyring)).toEqual([1, 2]);
+      expect(h.metrics.values('EscrowDrillFailures', { keyring: h.keyring })).toEqual([0]);
+    });
+
+    it('publishes the number of failed versions when escrow records are missing', async () => {
+      // Prepare: the catalog says version 1 was archived, but its record is not there (lost).
+      h = await createHarness();
+      await h.services.keyrings.recordEscrow(h.keyring, 1, { escrowedAt: h.now(), actor: 'test' });
       // Act
       const out = await createEscrowHandler(h.deps)({ keyring: h.keyring, action: 'drill' }, lambdaContext());
       // Assess

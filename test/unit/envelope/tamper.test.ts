@@ -45,8 +45,17 @@ describe('EnvelopeClient', () => {
     it('rejects every single-bit flip of a one-shot header with DecryptError', async () => {
       // Prepare
       const header = inspectEnvelope(oneShot).headerLength;
+      // Setting the stored-context flag (bit 17) makes the parser read the following header
+      // bytes as a stored context; when those (random) bytes happen to parse, the caller's
+      // context is compared against them first. Either answer refuses the envelope and
+      // reveals nothing about the key, so both are accepted there, and only there.
+      const storedFlagBit = 2 * 8 + 1;
       // Act / Assess
-      for (let bit = 0; bit < header * 8; bit += 1) expectDecryptError(await failure(flip(oneShot, bit), ctx), `bit ${bit}`);
+      for (let bit = 0; bit < header * 8; bit += 1) {
+        const err = await failure(flip(oneShot, bit), ctx);
+        if (bit === storedFlagBit && err instanceof ContextMismatchError) continue;
+        expectDecryptError(err, `bit ${bit}`);
+      }
     });
 
     it('rejects every single-bit flip of a stored-context header (ContextMismatchError inside the stored context field)', async () => {
