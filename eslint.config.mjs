@@ -16,16 +16,16 @@ export default tseslint.config(
   {
     // Code bundled into the Lambda functions: full zod costs ~65 KB and several ms of cold start.
     files: ['shared/**/*.ts', 'functions/**/*.ts', 'infra/key-access/**/*.ts'],
-    ignores: ['shared/runtime/zod.ts'],
+    ignores: ['shared/vocabulary/zod.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           paths: [
-            { name: 'zod', message: 'Lambda code uses zod/mini: import * as z from shared/runtime/zod.' },
-            { name: 'zod/mini', message: 'Import shared/runtime/zod instead (zod/mini with English messages).' },
+            { name: 'zod', message: 'Lambda code uses zod/mini: import * as z from shared/vocabulary/zod.' },
+            { name: 'zod/mini', message: 'Import shared/vocabulary/zod instead (zod/mini with English messages).' },
           ],
-          patterns: [{ group: ['zod/v4', 'zod/v4/*', 'zod/v3'], message: 'Import shared/runtime/zod instead.' }],
+          patterns: [{ group: ['zod/v4', 'zod/v4/*', 'zod/v3'], message: 'Import shared/vocabulary/zod instead.' }],
         },
       ],
     },

@@ -10,7 +10,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openLocal, type LocalServices } from '../cli/local-services';
+import { openLocal, type LocalServices } from '../shared/compose/local/local-services';
 import { collectStatus, sweepWithProgress } from '../cli/local-commands';
 import { renderStatus } from '../cli/render';
 import { activeVersion } from '../shared/catalog';

@@ -7,10 +7,10 @@
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Command } from 'commander';
-import { buildAwsServices } from '../shared/runtime/build-aws-services';
-import { REVOKE_DETAIL_TYPE, REVOKE_SOURCE } from '../shared/runtime/event-schemas';
+import { buildAwsServices } from '../shared/compose/aws/build-aws-services';
+import { REVOKE_DETAIL_TYPE, REVOKE_SOURCE } from '../shared/vocabulary/event-schemas';
 import { BackendError, NotFoundError, ValidationError } from '../shared/errors';
-import { mapAwsError } from '../shared/runtime/map-aws-error';
+import { mapAwsError } from '../shared/adapters/aws/map-aws-error';
 import { openAws, type AwsModeContext, type OpenAwsOptions } from './aws-context';
 import { parsePositiveInt } from './parse';
 import { writeStdout } from './io';

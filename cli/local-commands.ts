@@ -8,7 +8,7 @@ import { parsePolicy, activeVersion } from '../shared/catalog';
 import { ConflictError, ValidationError, NotFoundError } from '../shared/errors';
 import { recordContext } from '../shared/reencrypt';
 import type { SweepMode, SweepOptions, SweepResult } from '../shared/reencrypt';
-import { openLocal, type LocalServices } from './local-services';
+import { openLocal, type LocalServices } from '../shared/compose/local/local-services';
 import { collect, parseContext, parseInstant, parsePositiveInt } from './parse';
 import { readInput, streamToFileAtomic, writeSecretFile, writeStdout } from './io';
 import { keyringStatus, progressLine, renderStatus, type KeyringStatus } from './render';

@@ -9,7 +9,7 @@ import type { KeyringPolicy } from '../shared/catalog/model';
 import { parseDuration } from '../shared/catalog/duration';
 import { parsePolicy } from '../shared/catalog/policy';
 import { RekeyError, ValidationError } from '../shared/errors';
-import { bucketName, keyPrefix, keyringName, kmsKeyArn } from '../shared/runtime/names';
+import { bucketName, keyPrefix, keyringName, kmsKeyArn } from '../shared/vocabulary/names';
 
 /** How sensitive a keyring's data is; drives alarm thresholds (see docs/deploy.md). */
 export type Sensitivity = 'low' | 'moderate' | 'high';

@@ -17,8 +17,8 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ENV } from '../shared/config/env-names';
-import { METRIC_NAMESPACE } from '../shared/runtime/metric-names';
-import { ARCHIVED_EVENT_SOURCES, COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../shared/runtime/event-names';
+import { METRIC_NAMESPACE } from '../shared/vocabulary/metric-names';
+import { ARCHIVED_EVENT_SOURCES, COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../shared/vocabulary/event-names';
 import { UnknownKeyringError } from '../shared/errors';
 import { KeyringKey } from './constructs/keyring-key';
 import { createManagedKey, viaS3Statement } from './constructs/key-policy';
@@ -129,7 +129,7 @@ export class RekeyStack extends Stack {
     this.eventBus = new events.EventBus(this, 'Bus', { eventBusName: `${this.stackName}-events` });
     this.eventBus.archive('AuditArchive', {
       description: 'rekey audit events (who, what, which version, why) and the compromise reports they answer',
-      // The audit sink's source and the compromise reports (shared/runtime/event-names.ts).
+      // The audit sink's source and the compromise reports (shared/vocabulary/event-names.ts).
       eventPattern: { source: [...ARCHIVED_EVENT_SOURCES] },
       retention: Duration.days(365),
     });

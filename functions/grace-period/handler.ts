@@ -1,12 +1,12 @@
 /**
  * The `grace-period` Lambda function. Scheduled reconciler: circuit-breaker check, then every due lifecycle transition, then the version distribution metrics.
- * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
+ * Thin by design: validation, wiring, metrics and error mapping live in shared/lambda (the handler kit), shared/usecases and shared/compose/aws.
  */
-import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
-import type { FunctionServices } from '../../shared/runtime/rekey-services';
-import { buildGracePeriodServices } from '../../shared/runtime/services/grace-period-services';
-import { gracePeriodEventSchema } from '../../shared/runtime/event-schemas';
-import { runGracePeriod, type GracePeriodServices } from '../../shared/runtime/jobs/grace-period-job';
+import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/lambda/create-handler';
+import type { FunctionServices } from '../../shared/compose/aws/rekey-services';
+import { buildGracePeriodServices } from '../../shared/compose/aws/grace-period-services';
+import { gracePeriodEventSchema } from '../../shared/vocabulary/event-schemas';
+import { runGracePeriod, type GracePeriodServices } from '../../shared/usecases/reconcile';
 
 /**
  * Builds the handler over injected dependencies (tests pass services built on moto_server).

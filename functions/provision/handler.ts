@@ -2,13 +2,13 @@
  * The `provision` Lambda function. CloudFormation custom resource provider of the stack's
  * keyrings: creates each keyring with its policy on deploy, updates the policy when the
  * configuration changes, and keeps everything when a keyring leaves the configuration.
- * Thin by design: validation, wiring, the response PUT and error mapping live in shared/runtime.
+ * Thin by design: validation, wiring, the response PUT and error mapping live in shared/lambda (the handler kit), shared/usecases and shared/compose/aws.
  */
 import { loadConfig } from '../../shared/config/load-config';
-import { createLogger } from '../../shared/runtime/create-logger';
-import { createProvisionHandler, type ProvisionFunctionServices } from '../../shared/runtime/provision-handler';
-import { PowertoolsMetricsPublisher } from '../../shared/runtime/rekey-metrics';
-import { buildProvisionServices } from '../../shared/runtime/services/provision-services';
+import { createLogger } from '../../shared/lambda/create-logger';
+import { createProvisionHandler, type ProvisionFunctionServices } from '../../shared/lambda/provision-handler';
+import { PowertoolsMetricsPublisher } from '../../shared/lambda/rekey-metrics';
+import { buildProvisionServices } from '../../shared/compose/aws/provision-services';
 
 const logger = createLogger({ serviceName: 'rekey-provision' });
 let services: ProvisionFunctionServices | undefined;

@@ -1,12 +1,12 @@
 /**
  * The `revoke` Lambda function. Emergency revocation on an EventBridge 'Key Version Compromised' event; never paused by freeze or breaker.
- * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
+ * Thin by design: validation, wiring, metrics and error mapping live in shared/lambda (the handler kit), shared/usecases and shared/compose/aws.
  */
-import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
-import type { FunctionServices } from '../../shared/runtime/rekey-services';
-import { buildRevokeServices } from '../../shared/runtime/services/revoke-services';
-import { revokeEventSchema } from '../../shared/runtime/event-schemas';
-import { runRevoke, type RevokeServices } from '../../shared/runtime/jobs/revoke-job';
+import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/lambda/create-handler';
+import type { FunctionServices } from '../../shared/compose/aws/rekey-services';
+import { buildRevokeServices } from '../../shared/compose/aws/revoke-services';
+import { revokeEventSchema } from '../../shared/vocabulary/event-schemas';
+import { runRevoke, type RevokeServices } from '../../shared/usecases/revoke';
 
 /**
  * Builds the handler over injected dependencies (tests pass services built on moto_server).

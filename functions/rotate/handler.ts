@@ -1,12 +1,12 @@
 /**
  * The `rotate` Lambda function. Scheduled rotation: creates the next version as pending when the keyring's policy says a rotation is due, or at once for an operator's forced rotation.
- * Thin by design: validation, wiring, metrics and error mapping live in shared/runtime.
+ * Thin by design: validation, wiring, metrics and error mapping live in shared/lambda (the handler kit), shared/usecases and shared/compose/aws.
  */
-import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/runtime/create-handler';
-import type { FunctionServices } from '../../shared/runtime/rekey-services';
-import { buildRotateServices } from '../../shared/runtime/services/rotate-services';
-import { rotateEventSchema } from '../../shared/runtime/event-schemas';
-import { runRotate, type RotateServices } from '../../shared/runtime/jobs/rotate-job';
+import { createHandler, defaultHandlerDeps, type HandlerDeps } from '../../shared/lambda/create-handler';
+import type { FunctionServices } from '../../shared/compose/aws/rekey-services';
+import { buildRotateServices } from '../../shared/compose/aws/rotate-services';
+import { rotateEventSchema } from '../../shared/vocabulary/event-schemas';
+import { runRotate, type RotateServices } from '../../shared/usecases/rotate';
 
 /**
  * Builds the handler over injected dependencies (tests pass services built on moto_server).

@@ -15,7 +15,7 @@
  * (PutMetricAlarm, "EvaluationPeriods"), at most three hours for an alarm on a Metrics Insights
  * query (CloudWatch User Guide, "Limits": "Only the latest 3 hours of data can be used for
  * evaluating the alarm's conditions"). Gauges therefore alarm on the exact metric (their
- * dimension set is exactly `keyring`, see shared/runtime/rekey-metrics.ts), not on a query.
+ * dimension set is exactly `keyring`, see shared/lambda/rekey-metrics.ts), not on a query.
  */
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 

@@ -1,7 +1,7 @@
 /**
  * Alarms and the dashboard. Metrics come from the functions' EMF output (names in
- * shared/runtime/metric-names.ts, namespace `Rekey`), each data point with exactly the
- * dimensions it names and no implicit `service` (shared/runtime/rekey-metrics.ts).
+ * shared/vocabulary/metric-names.ts, namespace `Rekey`), each data point with exactly the
+ * dimensions it names and no implicit `service` (shared/lambda/rekey-metrics.ts).
  *
  * Each alarm's period and evaluation follow the cadence its metric arrives at (./alarm-cadence):
  * events over 5 minutes, scheduled gauges over their schedule's interval. Gauges published per
@@ -18,7 +18,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRIC, METRIC_NAMESPACE } from '../../shared/runtime/metric-names';
+import { METRIC, METRIC_NAMESPACE } from '../../shared/vocabulary/metric-names';
 import type { ResolvedKeyring, Sensitivity } from '../props';
 import { type AlarmCadence, SQS_METRIC_INTERVAL_SECONDS, evaluationProps, eventCadence, gaugeCadence } from './alarm-cadence';
 

@@ -4,7 +4,7 @@
  * in batches to the reencrypt function. Scheduler starts it per record target in `rewrap` mode;
  * the revoke function starts it in `reencrypt` mode for a revoked version.
  *
- * Execution input (shared/runtime/sfn-sweep-starter.ts): `{ "keyring": "pii", "bucket": "records",
+ * Execution input (shared/adapters/aws/sfn-sweep-starter.ts): `{ "keyring": "pii", "bucket": "records",
  * "prefix": "pii/", "mode": "rewrap" | "reencrypt", "version"?: 3 }`. Each reencrypt invocation
  * receives `{ "BatchInput": { keyring, bucket, prefix, mode, version? }, "Items": [<S3 object>...] }`.
  */
@@ -48,7 +48,7 @@ export interface SweepRetry {
 export const THROTTLE_ERRORS: readonly string[] = ['Lambda.TooManyRequestsException'];
 
 /**
- * Errors the reencrypt job throws to have its batch retried (shared/runtime/jobs/reencrypt-job.ts:
+ * Errors the reencrypt job throws to have its batch retried (shared/usecases/reencrypt.ts:
  * items failed temporarily); Lambda reports a thrown error's `name` as its error type.
  */
 export const BATCH_RETRY_ERRORS: readonly string[] = ['ThrottledError', 'BackendError', 'ConflictError'];

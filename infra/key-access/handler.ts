@@ -10,13 +10,13 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { S3CatalogStore } from '../../shared/adapters/aws/s3-catalog-store';
 import { ENV } from '../../shared/config/env-names';
 import { ValidationError } from '../../shared/errors';
-import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../shared/runtime/event-names';
-import { keyPrefix, bucketName, keyringName, kmsKeyArn, versionNumber } from '../../shared/runtime/names';
-import * as z from '../../shared/runtime/zod';
-import { jsonText } from '../../shared/runtime/json-text';
-import { mapAwsError } from '../../shared/runtime/map-aws-error';
-import { METRIC } from '../../shared/runtime/metric-names';
-import { PowertoolsMetricsPublisher, type MetricsPublisher } from '../../shared/runtime/rekey-metrics';
+import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../shared/vocabulary/event-names';
+import { keyPrefix, bucketName, keyringName, kmsKeyArn, versionNumber } from '../../shared/vocabulary/names';
+import * as z from '../../shared/vocabulary/zod';
+import { jsonText } from '../../shared/vocabulary/json-text';
+import { mapAwsError } from '../../shared/adapters/aws/map-aws-error';
+import { METRIC } from '../../shared/vocabulary/metric-names';
+import { PowertoolsMetricsPublisher, type MetricsPublisher } from '../../shared/lambda/rekey-metrics';
 import { KEY_GRANTEES_ENV } from './env-names';
 import { planGrants, type ExistingGrant, type GrantPlan } from './grant-plan';
 
@@ -27,7 +27,7 @@ export interface KeyAccessResult {
   readonly revoked: number;
 }
 
-// Schemas are @__PURE__ z.lazy (see shared/runtime/names.ts): built on the first event, not at load.
+// Schemas are @__PURE__ z.lazy (see shared/vocabulary/names.ts): built on the first event, not at load.
 const scheduledEvent = /* @__PURE__ */ z.lazy(() => z.strictObject({ keyring: z.optional(keyringName) }));
 const compromisedEvent = /* @__PURE__ */ z.lazy(() =>
   z.looseObject({
@@ -184,7 +184,7 @@ let metrics: MetricsPublisher | undefined;
 /**
  * Lambda entry point. Every failure fails the invocation (FunctionErrors; Lambda's retries, then
  * the failure queue); a non-retryable one is also counted in `HandlerFailures` (dimensions
- * `function`, `code`) like every other rekey function (shared/runtime/middleware/map-errors.ts),
+ * `function`, `code`) like every other rekey function (shared/lambda/middleware/map-errors.ts),
  * so the stack's HandlerFailures-key-access alarm watches a metric this function emits.
  */
 export async function handler(event: unknown): Promise<KeyAccessResult[]> {

@@ -1,8 +1,8 @@
-import * as z from '../runtime/zod';
+import * as z from '../vocabulary/zod';
 import { ValidationError } from '../errors';
 import type { Catalog } from './model';
 
-// Every schema is a @__PURE__ z.lazy (see ../runtime/names.ts): built on the first catalog read,
+// Every schema is a @__PURE__ z.lazy (see ../vocabulary/names.ts): built on the first catalog read,
 // not when a function's bundle loads.
 const timestamp = /* @__PURE__ */ z.lazy(() => z.iso.datetime({ offset: true }));
 const seconds = /* @__PURE__ */ z.lazy(() => z.number().check(z.int(), z.nonnegative()));

@@ -21,7 +21,7 @@ export {
 export type { NewVersionKey, LifecycleFacts, PlannedTransition, Transition, FactRequest } from './lifecycle';
 export { checkInvariants } from './invariants';
 export { parseCatalog } from './catalog-schema';
-export type { FactsSource } from './facts-source';
+export type { FactsSource } from '../ports/facts-source';
 export { KeyringService } from './keyring-service';
 export type { KeyringServiceOptions, RotateResult, RevokeResult, KeyringTickResult, TickSummary, PolicyUpdateResult } from './keyring-service';
 export { provisionKeyring } from './provision-keyring';

@@ -11,7 +11,7 @@ import {
 import type { AuditEvent, AuditSink } from '../ports/audit-sink';
 import type { CatalogStore, StoredCatalog } from '../ports/catalog-store';
 import type { KeyVault } from '../ports/key-vault';
-import type { FactsSource } from './facts-source';
+import type { FactsSource } from '../ports/facts-source';
 import { checkInvariants } from './invariants';
 import {
   SUPERSEDED_REASON_PREFIX,

@@ -4,10 +4,10 @@
  * may be long or sensitive), so a misconfigured function fails at cold start, not mid-rotation.
  */
 import { createPublicKey } from 'node:crypto';
-import * as z from '../runtime/zod';
-import { jsonText } from '../runtime/json-text';
+import * as z from '../vocabulary/zod';
+import { jsonText } from '../vocabulary/json-text';
 import { ValidationError } from '../errors';
-import { bucketName, keyPrefix, keyringName, kmsKeyArn, stateMachineArn } from '../runtime/names';
+import { bucketName, keyPrefix, keyringName, kmsKeyArn, stateMachineArn } from '../vocabulary/names';
 import { ENV } from './env-names';
 
 /** One bucket/prefix of application records that belongs to a keyring. */
@@ -68,7 +68,7 @@ export const CONFIG_DEFAULTS = {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-// Every schema is a @__PURE__ z.lazy (see ../runtime/names.ts): built by the first loadConfig, not
+// Every schema is a @__PURE__ z.lazy (see ../vocabulary/names.ts): built by the first loadConfig, not
 // when a function's bundle loads.
 const keyringKeysSchema = /* @__PURE__ */ z.lazy(() =>
   jsonText(

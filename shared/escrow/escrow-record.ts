@@ -3,9 +3,9 @@
  * catalog and no access to the key that wraps version keys in production. Serialized as JSON;
  * parsed back only through {@link parseEscrowRecord}, which refuses anything malformed.
  */
-import * as z from '../runtime/zod';
+import * as z from '../vocabulary/zod';
 import { BackendError, ValidationError } from '../errors';
-import { keyringName, versionNumber } from '../runtime/names';
+import { keyringName, versionNumber } from '../vocabulary/names';
 
 /** One version key in escrow. Holds only wrapped key material, never a plaintext key. */
 export interface EscrowRecord {
@@ -30,7 +30,7 @@ export interface EscrowRecord {
   readonly wrappingKeyId: string;
 }
 
-// A @__PURE__ z.lazy (see ../runtime/names.ts): built on first use, not when a bundle loads.
+// A @__PURE__ z.lazy (see ../vocabulary/names.ts): built on first use, not when a bundle loads.
 const recordSchema = /* @__PURE__ */ z.lazy(() =>
   z.strictObject({
     schema: z.literal(1),

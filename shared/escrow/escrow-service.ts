@@ -21,9 +21,9 @@ import {
 import { canDecrypt } from '../catalog/lifecycle';
 import type { CatalogStore } from '../ports/catalog-store';
 import type { EncryptionContext, KeyVault } from '../ports/key-vault';
-import { keyringName, versionNumber } from '../runtime/names';
+import { keyringName, versionNumber } from '../vocabulary/names';
 import { canaryText, type EscrowRecord } from './escrow-record';
-import type { EscrowStore } from './escrow-store';
+import type { EscrowStore } from '../ports/escrow-store';
 import { loadRsaPublicKey, rsaKeyFingerprint, rsaWrapVersionKey } from './rsa-escrow';
 import { SingleKeyProvider } from './single-key-provider';
 

@@ -17,7 +17,7 @@ import { UnknownVersionError } from '../errors';
 import type { Catalog, VersionState } from '../catalog/model';
 import type { AuditSink } from '../ports/audit-sink';
 import type { RecordStore } from '../ports/record-store';
-import type { CheckpointStore } from './checkpoint-store';
+import type { CheckpointStore } from '../ports/checkpoint-store';
 import type { SweepOptions, SweepResult, Sweeper } from './sweeper';
 
 /** The KeyringService operations a revocation uses. */

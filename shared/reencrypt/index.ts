@@ -12,8 +12,8 @@ export type {
   SweeperOptions,
   RewrapVerification,
 } from './sweeper';
-export { sweepIdOf } from './checkpoint-store';
-export type { CheckpointStore, SweepCheckpoint } from './checkpoint-store';
+export { sweepIdOf } from '../ports/checkpoint-store';
+export type { CheckpointStore, SweepCheckpoint } from '../ports/checkpoint-store';
 export { TokenBucket, systemClock, systemSleep } from './rate-limiter';
 export type { Clock, Sleep, TokenBucketOptions } from './rate-limiter';
 export { runBounded } from './bounded';

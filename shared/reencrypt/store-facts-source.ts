@@ -3,7 +3,7 @@
  * key version: stored records and cache entries (both counted per version by index, never by
  * reading payloads), plus an injected escrow check.
  */
-import type { FactsSource } from '../catalog/facts-source';
+import type { FactsSource } from '../ports/facts-source';
 import type { CacheStore } from '../ports/cache-store';
 import type { RecordStore } from '../ports/record-store';
 

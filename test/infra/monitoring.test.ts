@@ -10,8 +10,8 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { INSIGHTS_ALARM_WINDOW_SECONDS, METRIC_ALARM_WINDOW_SECONDS, EVENT_PERIOD_SECONDS } from '../../infra/constructs/alarm-cadence';
 import { ROTATION_OVERDUE_RUNS, type MonitoredAlarm } from '../../infra/constructs/monitoring';
 import type { RekeyStack } from '../../infra/rekey-stack';
-import { METRIC } from '../../shared/runtime/metric-names';
-import { PowertoolsMetricsPublisher } from '../../shared/runtime/rekey-metrics';
+import { METRIC } from '../../shared/vocabulary/metric-names';
+import { PowertoolsMetricsPublisher } from '../../shared/lambda/rekey-metrics';
 import { FULL_CONFIG, synthStack } from './support/stack-fixture';
 
 type AlarmProps = {

@@ -4,7 +4,7 @@ import { UnknownKeyringError } from '../../shared/errors';
 import { ENV } from '../../shared/config/env-names';
 import type { RekeyStack } from '../../infra/rekey-stack';
 import { STACK_OUTPUTS } from '../../infra/outputs';
-import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../shared/runtime/event-names';
+import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../shared/vocabulary/event-names';
 import { FULL_CONFIG, synthStack } from './support/stack-fixture';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DependsOn?: unknown }>;

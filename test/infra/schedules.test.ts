@@ -7,9 +7,9 @@ import { Duration } from 'aws-cdk-lib';
 import { ScheduledInvocation, rateExpression, scheduleTiming, staggerOffsets } from '../../infra/constructs/scheduled-invocation';
 import { BATCH_RETRY, THROTTLE_ERRORS, throttleRetry } from '../../infra/constructs/sweep-state-machine';
 import type { RekeyStack } from '../../infra/rekey-stack';
-import { EventBridgeAuditSink } from '../../shared/runtime/eventbridge-audit-sink';
-import { AUDIT_EVENT_SOURCE, COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../shared/runtime/event-names';
-import { REVOKE_DETAIL_TYPE, REVOKE_SOURCE } from '../../shared/runtime/event-schemas';
+import { EventBridgeAuditSink } from '../../shared/adapters/aws/eventbridge-audit-sink';
+import { AUDIT_EVENT_SOURCE, COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../shared/vocabulary/event-names';
+import { REVOKE_DETAIL_TYPE, REVOKE_SOURCE } from '../../shared/vocabulary/event-schemas';
 import { FULL_CONFIG, synthStack } from './support/stack-fixture';
 
 type Resources = Record<string, { Properties: Record<string, unknown> }>;

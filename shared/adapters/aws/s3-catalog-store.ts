@@ -14,7 +14,7 @@ import {
 import { parseCatalog, type Catalog } from '../../catalog';
 import { BackendError, ConflictError, RekeyError, ValidationError } from '../../errors';
 import type { CatalogStore, StoredCatalog } from '../../ports/catalog-store';
-import { keyringName } from '../../runtime/names';
+import { keyringName } from '../../vocabulary/names';
 import { isS3NotFound, mapS3Error } from './s3-errors';
 
 /** Options of {@link S3CatalogStore}. */

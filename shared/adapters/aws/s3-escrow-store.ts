@@ -14,8 +14,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { AlreadyExistsError, ValidationError } from '../../errors';
 import { parseEscrowRecord, serializeEscrowRecord, MAX_ESCROW_RECORD_BYTES, type EscrowRecord } from '../../escrow/escrow-record';
-import type { EscrowStore } from '../../escrow/escrow-store';
-import { keyringName, versionNumber } from '../../runtime/names';
+import type { EscrowStore } from '../../ports/escrow-store';
+import { keyringName, versionNumber } from '../../vocabulary/names';
 import { isS3NotFound, mapS3Error, s3Code, s3Status } from './s3-errors';
 
 /** Options of {@link S3EscrowStore}. */

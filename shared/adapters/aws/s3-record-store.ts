@@ -33,7 +33,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { BackendError, ConflictError, ValidationError } from '../../errors';
 import type { RecordPage, RecordRef, RecordStore, StoredRecord } from '../../ports/record-store';
-import { keyringName, versionNumber } from '../../runtime/names';
+import { keyringName, versionNumber } from '../../vocabulary/names';
 import { isS3NotFound, mapS3Error } from './s3-errors';
 
 /** Metadata key (without `x-amz-meta-`) holding the record's keyring. */

@@ -9,8 +9,8 @@ import { promises as fs, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import { AlreadyExistsError, BackendError, ValidationError } from '../../errors';
 import { parseEscrowRecord, serializeEscrowRecord, MAX_ESCROW_RECORD_BYTES, type EscrowRecord } from '../../escrow/escrow-record';
-import type { EscrowStore } from '../../escrow/escrow-store';
-import { keyringName, versionNumber } from '../../runtime/names';
+import type { EscrowStore } from '../../ports/escrow-store';
+import { keyringName, versionNumber } from '../../vocabulary/names';
 
 /** Options of {@link FileEscrowStore}. */
 export interface FileEscrowStoreOptions {

@@ -1,6 +1,6 @@
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import * as z from '../../runtime/zod';
+import * as z from '../../vocabulary/zod';
 import { BackendError, ValidationError } from '../../errors';
 import type { AuditEvent, AuditSink } from '../../ports/audit-sink';
 

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackendError, ValidationError } from '../../errors';
-import type { CheckpointStore, SweepCheckpoint } from '../../reencrypt/checkpoint-store';
+import type { CheckpointStore, SweepCheckpoint } from '../../ports/checkpoint-store';
 
 /** Options of {@link SqliteCheckpointStore}. */
 export interface SqliteCheckpointStoreOptions {

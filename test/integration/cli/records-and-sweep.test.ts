@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { openLocal } from '../../../cli/local-services';
+import { openLocal } from '../../../shared/compose/local/local-services';
 import { TestHome, T0, at, expectFailure } from './support/test-home';
 
 interface StatusJson { keyrings: Array<{ keyring: string; versions: Array<{ version: number; state: string; records: number }> }> }

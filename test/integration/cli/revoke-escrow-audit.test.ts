@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { openLocal } from '../../../cli/local-services';
+import { openLocal } from '../../../shared/compose/local/local-services';
 import { RedisCacheStore, createRedisClient } from '../../../shared/adapters/redis';
 import { EncryptedCache } from '../../../shared/cache';
 import { EnvelopeClient } from '../../../shared/envelope';

@@ -19,7 +19,7 @@ import { createGracePeriodHandler } from '../../../functions/grace-period/handle
 import { createReencryptHandler } from '../../../functions/reencrypt/handler';
 import { createRevokeHandler } from '../../../functions/revoke/handler';
 import { createRotateHandler } from '../../../functions/rotate/handler';
-import { createProvisionHandler } from '../../../shared/runtime/provision-handler';
+import { createProvisionHandler } from '../../../shared/lambda/provision-handler';
 import { FULL_CONFIG, synthStack } from '../../infra/support/stack-fixture';
 import { createHarness, lambdaContext, putRecords, uniqueName, type Harness } from './support/harness';
 

@@ -4,16 +4,16 @@ import { createGracePeriodHandler } from '../../../functions/grace-period/handle
 import { createReencryptHandler } from '../../../functions/reencrypt/handler';
 import { createRevokeHandler } from '../../../functions/revoke/handler';
 import { createRotateHandler } from '../../../functions/rotate/handler';
-import type { HandlerDeps } from '../../../shared/runtime/create-handler';
-import { createLogger } from '../../../shared/runtime/create-logger';
-import type { FunctionServices } from '../../../shared/runtime/rekey-services';
-import { buildCacheInvalidateServices } from '../../../shared/runtime/services/cache-invalidate-services';
-import { buildEscrowServices } from '../../../shared/runtime/services/escrow-services';
-import { buildGracePeriodServices } from '../../../shared/runtime/services/grace-period-services';
-import { buildReencryptServices } from '../../../shared/runtime/services/reencrypt-services';
-import { buildRevokeServices } from '../../../shared/runtime/services/revoke-services';
-import { buildRotateServices } from '../../../shared/runtime/services/rotate-services';
-import type { BuildAwsServicesOptions } from '../../../shared/runtime/services/aws-core';
+import type { HandlerDeps } from '../../../shared/lambda/create-handler';
+import { createLogger } from '../../../shared/lambda/create-logger';
+import type { FunctionServices } from '../../../shared/compose/aws/rekey-services';
+import { buildCacheInvalidateServices } from '../../../shared/compose/aws/cache-invalidate-services';
+import { buildEscrowServices } from '../../../shared/compose/aws/escrow-services';
+import { buildGracePeriodServices } from '../../../shared/compose/aws/grace-period-services';
+import { buildReencryptServices } from '../../../shared/compose/aws/reencrypt-services';
+import { buildRevokeServices } from '../../../shared/compose/aws/revoke-services';
+import { buildRotateServices } from '../../../shared/compose/aws/rotate-services';
+import type { BuildAwsServicesOptions } from '../../../shared/compose/aws/aws-core';
 import type { RekeyConfig } from '../../../shared/config/load-config';
 import { createHarness, lambdaContext, putRecords, statesOf, uniqueName, type Harness } from './support/harness';
 

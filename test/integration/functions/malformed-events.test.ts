@@ -4,7 +4,7 @@ import { createGracePeriodHandler } from '../../../functions/grace-period/handle
 import { createReencryptHandler } from '../../../functions/reencrypt/handler';
 import { createRevokeHandler } from '../../../functions/revoke/handler';
 import { createRotateHandler } from '../../../functions/rotate/handler';
-import type { HandlerDeps } from '../../../shared/runtime/create-handler';
+import type { HandlerDeps } from '../../../shared/lambda/create-handler';
 import { createHarness, lambdaContext, putRecords, type Harness } from './support/harness';
 
 type Factory = (deps: HandlerDeps) => (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;

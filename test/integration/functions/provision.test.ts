@@ -10,7 +10,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
-import { createProvisionHandler, type ProvisionAnswer } from '../../../shared/runtime/provision-handler';
+import { createProvisionHandler, type ProvisionAnswer } from '../../../shared/lambda/provision-handler';
 import { createHarness, lambdaContext, type Harness } from './support/harness';
 
 interface ReceivedPut {

@@ -9,7 +9,7 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { canAlarmFire } from '../drivers/alarms';
-import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../../shared/runtime/event-names';
+import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../../shared/vocabulary/event-names';
 import { extrasOf } from '../standup/standup';
 import { externalRole, type Twin, type TwinFault } from '../twin';
 import type { PolicyDocument } from '../world';

@@ -13,11 +13,11 @@ import type { Context } from 'aws-lambda';
 import type { KeyringPolicy } from '../../../../shared/catalog/model';
 import { loadConfig, type RekeyConfig } from '../../../../shared/config/load-config';
 import { ENV } from '../../../../shared/config/env-names';
-import { buildAwsServices, type AwsClients } from '../../../../shared/runtime/build-aws-services';
-import type { HandlerDeps } from '../../../../shared/runtime/create-handler';
-import { createLogger } from '../../../../shared/runtime/create-logger';
-import type { MetricDimensions, MetricsPublisher } from '../../../../shared/runtime/rekey-metrics';
-import type { RekeyServices } from '../../../../shared/runtime/rekey-services';
+import { buildAwsServices, type AwsClients } from '../../../../shared/compose/aws/build-aws-services';
+import type { HandlerDeps } from '../../../../shared/lambda/create-handler';
+import { createLogger } from '../../../../shared/lambda/create-logger';
+import type { MetricDimensions, MetricsPublisher } from '../../../../shared/lambda/rekey-metrics';
+import type { RekeyServices } from '../../../../shared/compose/aws/rekey-services';
 
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 

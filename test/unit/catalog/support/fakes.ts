@@ -7,7 +7,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { DecryptError } from '../../../../shared/errors';
 import type { AuditEvent, AuditSink } from '../../../../shared/ports/audit-sink';
 import type { EncryptionContext, GeneratedKey, KeyVault } from '../../../../shared/ports/key-vault';
-import type { FactsSource } from '../../../../shared/catalog/facts-source';
+import type { FactsSource } from '../../../../shared/ports/facts-source';
 
 function aad(context: EncryptionContext): Buffer {
   const sorted = Object.keys(context)

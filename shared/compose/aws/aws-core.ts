@@ -1,0 +1,95 @@
+/**
+ * The part of the AWS wiring every rekey function shares: KMS and S3 clients, the key vault,
+ * the catalog store, the audit sinks (EventBridge, plus the function's logger) and the
+ * KeyringService over them. Per-function builders add only what their job uses on top, so a
+ * function's bundle carries no SDK client or driver it never calls.
+ */
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { KmsKeyVault } from '../../adapters/aws/kms-key-vault';
+import { S3CatalogStore } from '../../adapters/aws/s3-catalog-store';
+import type { FactsSource } from '../../ports/facts-source';
+import { KeyringService } from '../../catalog/keyring-service';
+import type { RekeyConfig } from '../../config/load-config';
+import type { AuditSink } from '../../ports/audit-sink';
+import type { KeyVault } from '../../ports/key-vault';
+import { CompositeAuditSink } from '../../adapters/audit/composite-audit-sink';
+import { EventBridgeAuditSink } from '../../adapters/aws/eventbridge-audit-sink';
+import { countCalls, type CallCounter } from '../../adapters/aws/kms-call-counter';
+import { LoggerAuditSink } from '../../adapters/audit/logger-audit-sink';
+
+/** SDK clients to use instead of default ones. */
+export interface AwsClients {
+  readonly kms?: KMSClient;
+  readonly s3?: S3Client;
+  readonly eventBridge?: EventBridgeClient;
+  readonly cloudWatch?: CloudWatchClient;
+  readonly sfn?: SFNClient;
+  readonly elastiCache?: ElastiCacheClient;
+}
+
+/** Options of the service builders beyond the configuration. */
+export interface BuildAwsServicesOptions {
+  readonly clients?: AwsClients;
+  /** Also writes audit events to this logger (the functions pass theirs). */
+  readonly logger?: Pick<Logger, 'info'>;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
+}
+
+/** The shared part of every AWS service set. */
+export interface AwsCore {
+  readonly config: RekeyConfig;
+  readonly options: BuildAwsServicesOptions;
+  /** `{ region }` when configured, else `{}` (the SDK's own resolution). */
+  readonly region: { readonly region?: string };
+  readonly clock: () => Date;
+  readonly kms: KMSClient;
+  readonly s3: S3Client;
+  readonly kmsCalls: CallCounter;
+  readonly vault: KeyVault;
+  readonly catalogs: S3CatalogStore;
+  readonly audit: AuditSink;
+  /** A KeyringService over this core, with the lifecycle facts the caller can supply. */
+  keyringsWith(facts: FactsSource): KeyringService;
+}
+
+/**
+ * Builds the shared core from `config`. Nothing connects until first used.
+ *
+ * @example
+ * const core = buildAwsCore(loadConfig(), { logger });
+ * const keyrings = core.keyringsWith(facts);
+ */
+export function buildAwsCore(config: RekeyConfig, options: BuildAwsServicesOptions = {}): AwsCore {
+  const region = config.region === undefined ? {} : { region: config.region };
+  const clients = options.clients ?? {};
+  const kms = clients.kms ?? new KMSClient({ ...region });
+  const s3 = clients.s3 ?? new S3Client({ ...region });
+  const eventBridge = clients.eventBridge ?? new EventBridgeClient({ ...region });
+  const clock = options.clock ?? (() => new Date());
+  const vault = new KmsKeyVault({ client: kms });
+  const catalogs = new S3CatalogStore({ client: s3, bucket: config.catalogBucket, prefix: config.catalogPrefix });
+  const sinks: AuditSink[] = [new EventBridgeAuditSink({ client: eventBridge, eventBusName: config.eventBusName })];
+  if (options.logger !== undefined) sinks.push(new LoggerAuditSink(options.logger));
+  const audit = new CompositeAuditSink(sinks);
+  return {
+    config,
+    options,
+    region,
+    clock,
+    kms,
+    s3,
+    kmsCalls: countCalls(kms),
+    vault,
+    catalogs,
+    audit,
+    keyringsWith: (facts) =>
+      new KeyringService({ store: catalogs, vault, audit, clock, facts, wrappingKeyIdFor: (keyring) => config.keyringKeys[keyring] }),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Wiring on AWS: every adapter and service from configuration, for the CLI's AWS mode and the
+ * tests. The Lambda functions use their own builders in ./services (the same parts, only those
+ * their job uses), so each bundle carries only the SDK clients and drivers it calls. SDK clients
+ * are injectable (tests point them at moto_server or wrap them with fault injection); by
+ * default each is created once with the configured region and the SDK's standard retry with
+ * backoff and jitter.
+ */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { RekeyConfig } from '../../config/load-config';
+import { CloudWatchBreakerFacts } from '../../adapters/aws/cloudwatch-breaker-facts';
+import type { RekeyServices } from './rekey-services';
+import { buildAwsCache } from './aws-cache';
+import { buildAwsCore, type AwsClients, type BuildAwsServicesOptions } from './aws-core';
+import { buildEscrowService } from './escrow-wiring';
+import { buildKeyProvider } from './key-provider-wiring';
+import { buildLifecycleFacts } from './lifecycle-facts';
+import { buildRevocation } from './revocation-wiring';
+import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores';
+
+export type { AwsClients, BuildAwsServicesOptions };
+
+/**
+ * Builds every adapter and service from `config`. Nothing connects until first used.
+ *
+ * @example
+ * const services = buildAwsServices(loadConfig(), { logger });
+ * await services.keyrings.tick();
+ */
+export function buildAwsServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): RekeyServices {
+  const core = buildAwsCore(config, options);
+  const { cache, close } = buildAwsCache(config, options.clients);
+  const recordTargets = buildRecordTargets(core);
+  const escrowStore = buildEscrowStore(core);
+  const withCache = cache === undefined ? {} : { cache };
+  const keyrings = core.keyringsWith(buildLifecycleFacts({ records: recordCounts(recordTargets), ...withCache, catalogs: core.catalogs, escrowStore }));
+  const { provider, envelopes } = buildKeyProvider(core);
+  const cloudWatch = options.clients?.cloudWatch ?? new CloudWatchClient({ ...core.region });
+  return {
+    config,
+    clock: core.clock,
+    catalogs: core.catalogs,
+    keyrings,
+    audit: core.audit,
+    provider,
+    envelopes,
+    recordTargets,
+    escrow: buildEscrowService(core, escrowStore),
+    escrowStore,
+    ...withCache,
+    breakerFacts: new CloudWatchBreakerFacts({ client: cloudWatch, now: core.clock }),
+    revocation: buildRevocation(core, { keyrings, provider, envelopes, recordTargets, ...withCache }),
+    kmsCalls: core.kmsCalls,
+    close,
+  };
+}

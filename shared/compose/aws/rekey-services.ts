@@ -1,0 +1,46 @@
+/**
+ * The set of adapters and services one rekey process works with, as built by
+ * `buildAwsServices` (Lambda functions, CLI AWS mode). Handlers receive it and call the core.
+ */
+import type { RekeyConfig } from '../../config/load-config';
+import type { KeyringService } from '../../catalog/keyring-service';
+import type { EnvelopeOps, VersionLookup } from '../../reencrypt/dependencies';
+import type { EmergencyRevocation } from '../../reencrypt/emergency-revocation';
+import type { EscrowService } from '../../escrow/escrow-service';
+import type { EscrowStore } from '../../ports/escrow-store';
+import type { AuditSink } from '../../ports/audit-sink';
+import type { CacheStore } from '../../ports/cache-store';
+import type { CatalogStore } from '../../ports/catalog-store';
+import type { BreakerFactsSource } from '../../ports/breaker-facts-source';
+import type { CallCounter } from '../../adapters/aws/kms-call-counter';
+import type { TargetStore } from '../../usecases/target-sweeper';
+
+/** Everything a handler may need, wired from configuration. */
+export interface RekeyServices {
+  readonly config: RekeyConfig;
+  readonly clock: () => Date;
+  readonly catalogs: CatalogStore;
+  readonly keyrings: KeyringService;
+  readonly audit: AuditSink;
+  /** Version keys and states (CatalogKeyProvider); `invalidate` drops its caches. */
+  readonly provider: VersionLookup & { invalidate(keyring?: string): void | Promise<void> };
+  readonly envelopes: EnvelopeOps;
+  /** One store per configured record target. */
+  readonly recordTargets: readonly TargetStore[];
+  readonly escrow: EscrowService;
+  readonly escrowStore: EscrowStore;
+  /** Undefined when no cache is configured; connects on first use. */
+  readonly cache?: CacheStore;
+  readonly breakerFacts: BreakerFactsSource;
+  readonly revocation: EmergencyRevocation;
+  /** KMS calls made since the last `take()`. */
+  readonly kmsCalls: CallCounter;
+  /** Closes connections (the Redis client); the services must not be used afterwards. */
+  close(): Promise<void>;
+}
+
+/**
+ * The service set of one Lambda function: what its job reads (`K`), plus what every handler
+ * uses (configuration, clock, the KMS call counter, close).
+ */
+export type FunctionServices<K extends keyof RekeyServices = never> = Pick<RekeyServices, K | 'config' | 'clock' | 'kmsCalls' | 'close'>;

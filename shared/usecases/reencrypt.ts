@@ -1,0 +1,218 @@
+/**
+ * reencrypt: the sweep worker for objects that an AWS engine has already listed, one batch at a
+ * time: a Step Functions Distributed Map ItemBatcher payload, or an S3 Batch Operations task
+ * list. Each object goes through the Sweeper (its verification and conditional write) over a
+ * one-record view, so the worker migrates exactly the listed objects and reports each one.
+ *
+ * Idempotent: an object already at the active version (or moved by a concurrent writer) is
+ * skipped, and every write is conditional on the revision read, so a retried batch does no harm.
+ */
+import { ThrottledError, BackendError, isRekeyError, ValidationError } from '../errors';
+import { activeVersion } from '../catalog/lifecycle';
+import type { Catalog } from '../catalog/model';
+import { runBounded } from '../reencrypt/bounded';
+import { Sweeper, type SweepMode } from '../reencrypt/sweeper';
+import type { JobContext } from '../lambda/create-handler';
+import type { MapBatchEvent, ReencryptEvent, S3BatchEvent } from '../vocabulary/event-schemas';
+import { ItemRecordView } from './item-record-view';
+import { MemoryCheckpointStore } from '../adapters/local/memory-checkpoint-store';
+import { METRIC } from '../vocabulary/metric-names';
+import type { TargetStore } from './target-sweeper';
+import type { RekeyServices } from '../compose/aws/rekey-services';
+
+/** The services the reencrypt job reads. */
+export type ReencryptServices = Pick<RekeyServices, 'keyrings' | 'recordTargets' | 'provider' | 'envelopes'>;
+
+/** Objects migrated at the same time within one batch. */
+export const ITEM_CONCURRENCY = 8;
+
+/** The outcome of one object. */
+export interface ItemResult {
+  readonly key: string;
+  readonly status: 'done' | 'skipped' | 'failed';
+  readonly reason?: string;
+  /** For failures: whether a later retry may succeed. */
+  readonly retryable?: boolean;
+}
+
+/** Counts of a batch. */
+export interface ItemCounts {
+  readonly done: number;
+  readonly skipped: number;
+  readonly failed: number;
+}
+
+/** The response to a Distributed Map batch. */
+export interface MapBatchResponse {
+  readonly ok: boolean;
+  readonly keyring: string;
+  readonly mode: SweepMode;
+  readonly counts: ItemCounts;
+  readonly results: readonly ItemResult[];
+}
+
+/** The response to an S3 Batch Operations invocation (response schema 1.0). */
+export interface S3BatchResponse {
+  readonly invocationSchemaVersion: '1.0';
+  readonly treatMissingKeysAs: 'PermanentFailure';
+  readonly invocationId: string;
+  readonly results: readonly { taskId: string; resultCode: 'Succeeded' | 'TemporaryFailure' | 'PermanentFailure'; resultString: string }[];
+}
+
+// Sweep failure reasons (and error codes) that a retry may fix.
+const RETRYABLE_REASONS = new Set(['throttled', 'backend', 'THROTTLED', 'BACKEND', 'CONFLICT', 'internal']);
+const DECRYPT_REASONS = new Set(['decrypt-failed', 'verification-failed', 'context-mismatch']);
+
+/**
+ * Runs the reencrypt job on either event shape.
+ *
+ * @example
+ * await runReencrypt({ BatchInput: { keyring: 'k', bucket: 'b', prefix: 'p/', mode: 'rewrap' }, Items: [{ Key: 'p/r1' }] }, context);
+ */
+export async function runReencrypt(event: ReencryptEvent, context: JobContext<ReencryptServices>): Promise<MapBatchResponse | S3BatchResponse> {
+  return 'invocationSchemaVersion' in event ? runS3Batch(event, context) : runMapBatch(event, context);
+}
+
+async function runMapBatch(event: MapBatchEvent, context: JobContext<ReencryptServices>): Promise<MapBatchResponse> {
+  const { keyring, bucket, prefix, mode, version } = event.BatchInput;
+  const target = context.services.recordTargets.find((t) => t.target.keyring === keyring && t.target.bucket === bucket && prefix.startsWith(t.target.prefix));
+  if (target === undefined) throw new ValidationError(`BatchInput: bucket/prefix is not a configured record target of keyring '${keyring}'`);
+  const catalog = await context.services.keyrings.get(keyring);
+  const results = await migrateItems(catalog, target, event.Items.map((i) => i.Key), mode, version, context);
+  const counts = countOf(results);
+  const retryable = results.filter((r) => r.status === 'failed' && r.retryable === true);
+  if (retryable.length > 0) {
+    // Step Functions retries the batch; the done items are skipped next time.
+    const message = `reencrypt: ${retryable.length} of ${results.length} item(s) failed temporarily; retrying the batch`;
+    throw retryable.every((r) => r.reason === 'throttled' || r.reason === 'THROTTLED') ? new ThrottledError(message) : new BackendError(message);
+  }
+  return { ok: counts.failed === 0, keyring, mode, counts, results };
+}
+
+async function runS3Batch(event: S3BatchEvent, context: JobContext<ReencryptServices>): Promise<S3BatchResponse> {
+  const args = event.invocationSchemaVersion === '2.0' ? event.job.userArguments : undefined;
+  const mode: SweepMode = args?.mode ?? 'rewrap';
+  const version = args?.version === undefined ? undefined : Number(args.version);
+  const out = new Map<string, S3BatchResponse['results'][number]>();
+  const groups = new Map<TargetStore, { taskId: string; key: string }[]>();
+  for (const task of event.tasks) {
+    const bucket = 's3Bucket' in task ? task.s3Bucket : task.s3BucketArn.slice(task.s3BucketArn.lastIndexOf(':') + 1);
+    const target = context.services.recordTargets
+      .filter((t) => t.target.bucket === bucket && task.s3Key.startsWith(t.target.prefix) && (args?.keyring === undefined || t.target.keyring === args.keyring))
+      .sort((a, b) => b.target.prefix.length - a.target.prefix.length)[0];
+    if (target === undefined) {
+      out.set(task.taskId, { taskId: task.taskId, resultCode: 'PermanentFailure', resultString: 'not a configured record target' });
+      continue;
+    }
+    groups.set(target, [...(groups.get(target) ?? []), { taskId: task.taskId, key: task.s3Key }]);
+  }
+  for (const [target, tasks] of groups) {
+    let results: ItemResult[];
+    try {
+      const catalog = await context.services.keyrings.get(target.target.keyring);
+      results = await migrateItems(catalog, target, tasks.map((t) => t.key), mode, version, context);
+    } catch (err) {
+      const code = isRekeyError(err) ? err.code : 'internal';
+      const retryable = !isRekeyError(err) || err.retryable;
+      results = tasks.map((t) => ({ key: t.key, status: 'failed', reason: code, retryable }));
+    }
+    tasks.forEach((task, i) => {
+      const r = results[i] as ItemResult;
+      const resultCode = r.status !== 'failed' ? 'Succeeded' : r.retryable === true ? 'TemporaryFailure' : 'PermanentFailure';
+      out.set(task.taskId, { taskId: task.taskId, resultCode, resultString: r.reason === undefined ? r.status : `${r.status}: ${r.reason}` });
+    });
+  }
+  return {
+    invocationSchemaVersion: '1.0',
+    treatMissingKeysAs: 'PermanentFailure',
+    invocationId: event.invocationId,
+    results: event.tasks.map((t) => out.get(t.taskId) as S3BatchResponse['results'][number]),
+  };
+}
+
+async function migrateItems(
+  catalog: Catalog,
+  target: TargetStore,
+  keys: readonly string[],
+  mode: SweepMode,
+  onlyVersion: number | undefined,
+  context: JobContext<ReencryptServices>,
+): Promise<ItemResult[]> {
+  const keyring = catalog.keyring;
+  const active = activeVersion(catalog)?.version;
+  // The batch was planned against a catalog newer than this process's cached one (a warm
+  // Lambda): re-read it, or the sweeper would still see the previous active version.
+  await context.services.provider.invalidate(keyring);
+  const attempts = new Map<number, { attempts: number; failures: number }>();
+  const results = await runBounded(keys, ITEM_CONCURRENCY, async (key): Promise<ItemResult> => {
+    const r = await migrateOne(catalog, target, key, mode, onlyVersion, active, context, attempts);
+    return r;
+  });
+  const counts = countOf(results);
+  context.metrics.put(METRIC.sweepDone, counts.done, { keyring });
+  context.metrics.put(METRIC.sweepSkipped, counts.skipped, { keyring });
+  context.metrics.put(METRIC.sweepFailed, counts.failed, { keyring });
+  for (const [version, n] of attempts) {
+    context.metrics.put(METRIC.decryptAttempts, n.attempts, { keyring, version });
+    context.metrics.put(METRIC.decryptFailures, n.failures, { keyring, version });
+  }
+  context.logger.info('batch migrated', { keyring, mode, ...counts });
+  return results;
+}
+
+async function migrateOne(
+  catalog: Catalog,
+  { target, store }: TargetStore,
+  key: string,
+  mode: SweepMode,
+  onlyVersion: number | undefined,
+  active: number | undefined,
+  context: JobContext<ReencryptServices>,
+  attempts: Map<number, { attempts: number; failures: number }>,
+): Promise<ItemResult> {
+  const id = key.slice(target.prefix.length);
+  if (!key.startsWith(target.prefix) || id.length === 0) return { key, status: 'failed', reason: 'not a record key', retryable: false };
+  let record;
+  try {
+    record = await store.get(id);
+  } catch (err) {
+    return failed(key, err);
+  }
+  if (record === undefined) return { key, status: 'skipped', reason: 'gone' };
+  if (record.keyring !== catalog.keyring) return { key, status: 'skipped', reason: 'another keyring' };
+  if (onlyVersion !== undefined && record.version !== onlyVersion) return { key, status: 'skipped', reason: 'not at the batch version' };
+  if (active === undefined || record.version >= active) return { key, status: 'skipped', reason: 'already at the active version' };
+  const state = catalog.versions.find((v) => v.version === record.version)?.state;
+  if (mode === 'rewrap' && state === 'revoked') return { key, status: 'failed', reason: 'version-revoked: needs reencrypt', retryable: false };
+
+  const tally = attempts.get(record.version) ?? { attempts: 0, failures: 0 };
+  attempts.set(record.version, tally);
+  tally.attempts += 1;
+  const view = new ItemRecordView(store, record);
+  const sweeper = new Sweeper({ records: view, envelopes: context.services.envelopes, versions: context.services.provider });
+  try {
+    const result = await sweeper.sweep(catalog.keyring, record.version, { mode, checkpoint: new MemoryCheckpointStore(), batchSize: 1, concurrency: 1 });
+    if (view.written) return { key, status: 'done' };
+    const failure = result.failed[0];
+    if (failure !== undefined) {
+      if (DECRYPT_REASONS.has(failure.reason)) tally.failures += 1;
+      return { key, status: 'failed', reason: failure.reason, retryable: RETRYABLE_REASONS.has(failure.reason) };
+    }
+    return { key, status: 'skipped', reason: view.conflicted ? 'changed concurrently' : 'already moved' };
+  } catch (err) {
+    return failed(key, err);
+  }
+}
+
+function failed(key: string, err: unknown): ItemResult {
+  if (isRekeyError(err)) return { key, status: 'failed', reason: err.code, retryable: err.retryable || RETRYABLE_REASONS.has(err.code) };
+  return { key, status: 'failed', reason: 'internal', retryable: true };
+}
+
+function countOf(results: readonly ItemResult[]): ItemCounts {
+  return {
+    done: results.filter((r) => r.status === 'done').length,
+    skipped: results.filter((r) => r.status === 'skipped').length,
+    failed: results.filter((r) => r.status === 'failed').length,
+  };
+}

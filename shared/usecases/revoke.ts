@@ -1,0 +1,68 @@
+/**
+ * revoke: the emergency sequence for a `Key Version Compromised` event: revoke (a fresh version
+ * active at once), drop the key caches, purge the cache entries, re-encrypt the records
+ * (inline for small targets, else the Step Functions Distributed Map started under a
+ * deterministic name), and disable the version once nothing references it. Each step is
+ * idempotent, so a duplicated or retried event finishes the job and never does it twice.
+ * Neither freeze nor the circuit breaker can pause it.
+ */
+import { BackendError } from '../errors';
+import type { JobContext } from '../lambda/create-handler';
+import type { RevokeEvent } from '../vocabulary/event-schemas';
+import { METRIC } from '../vocabulary/metric-names';
+import type { RekeyServices } from '../compose/aws/rekey-services';
+
+/** The services the revoke job reads. */
+export type RevokeServices = Pick<RekeyServices, 'revocation'>;
+
+/** The response of the revoke function. */
+export interface RevokeResponse {
+  readonly ok: true;
+  readonly keyring: string;
+  readonly version: number;
+  readonly revokedNow: boolean;
+  readonly activeVersion?: number;
+  readonly cacheEntriesPurged: number;
+  readonly sweep?: { readonly done: number; readonly skipped: number; readonly failed: number };
+  /** Records still under the version (handed to the state machine, or failed). */
+  readonly remaining: number;
+  readonly state: string;
+  readonly complete: boolean;
+}
+
+/**
+ * Runs the revoke job.
+ *
+ * @example
+ * await runRevoke(event, context); // { ok: true, keyring: 'payments', version: 3, revokedNow: true, ... }
+ */
+export async function runRevoke(event: RevokeEvent, context: JobContext<RevokeServices>): Promise<RevokeResponse> {
+  const { keyring, version, reason } = event.detail;
+  const actor = `event:${event.id}`;
+  const result = await context.services.revocation.revoke(keyring, version, { reason, actor });
+  const { metrics, logger } = context;
+  metrics.put(METRIC.cacheEntriesInvalidated, result.cacheEntriesPurged, { keyring, version });
+  if (result.sweep !== undefined) {
+    metrics.put(METRIC.sweepDone, result.sweep.done, { keyring, version });
+    metrics.put(METRIC.sweepSkipped, result.sweep.skipped, { keyring, version });
+    metrics.put(METRIC.sweepFailed, result.sweep.failedCount, { keyring, version });
+  }
+  logger.warn('key version revoked', { keyring, version, revokedNow: result.revokedNow, remaining: result.remaining, state: result.state });
+  if (result.sweep !== undefined && result.sweep.failedCount > 0) {
+    // Records still readable with the revoked key: retry the whole idempotent sequence; after
+    // the invoker's retries the event lands in the dead-letter queue, which is alarmed.
+    throw new BackendError(`revocation of ${keyring} v${version} left ${result.sweep.failedCount} record(s) failed; retrying`);
+  }
+  return {
+    ok: true,
+    keyring,
+    version,
+    revokedNow: result.revokedNow,
+    ...(result.activeVersion === undefined ? {} : { activeVersion: result.activeVersion }),
+    cacheEntriesPurged: result.cacheEntriesPurged,
+    ...(result.sweep === undefined ? {} : { sweep: { done: result.sweep.done, skipped: result.sweep.skipped, failed: result.sweep.failedCount } }),
+    remaining: result.remaining,
+    state: result.state,
+    complete: result.complete,
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * The sweeper a revocation uses on AWS: for each record target (bucket/prefix) of the keyring,
+ * a small target is swept inline by the Sweeper; a large one is handed to the Step Functions
+ * Distributed Map (started idempotently), and its records are reported as remaining until the
+ * state machine's workers have moved them. The lifecycle disables the version only once no
+ * reference remains, so handing off never ends a revocation early.
+ */
+import type { RecordTarget } from '../config/load-config';
+import type { RecordStore } from '../ports/record-store';
+import { sweepIdOf, type CheckpointStore, type SweepCheckpoint } from '../ports/checkpoint-store';
+import type { EnvelopeOps, VersionLookup } from '../reencrypt/dependencies';
+import { Sweeper, MAX_REPORTED_FAILURES, type SweepFailure, type SweepOptions, type SweepResult } from '../reencrypt/sweeper';
+import type { SfnSweepStarter } from '../adapters/aws/sfn-sweep-starter';
+
+/** One record target and its store. */
+export interface TargetStore {
+  readonly target: RecordTarget;
+  readonly store: RecordStore;
+}
+
+/** Dependencies of {@link TargetSweeper}. */
+export interface TargetSweeperOptions {
+  readonly targets: readonly TargetStore[];
+  readonly envelopes: EnvelopeOps;
+  readonly versions: VersionLookup;
+  /** Absent: always sweep inline. */
+  readonly starter?: Pick<SfnSweepStarter, 'start'>;
+  /** Targets with more records than this under the version go to the state machine. */
+  readonly inlineLimit: number;
+}
+
+/** Checkpoints of one target, kept apart from the other targets' under the same sweep id. */
+class PrefixedCheckpoints implements CheckpointStore {
+  public constructor(private readonly inner: CheckpointStore, private readonly prefix: string) {}
+  public get(id: string): Promise<SweepCheckpoint | undefined> {
+    return this.inner.get(`${this.prefix}${id}`);
+  }
+  public put(id: string, checkpoint: SweepCheckpoint): Promise<void> {
+    return this.inner.put(`${this.prefix}${id}`, checkpoint);
+  }
+  public clear(id: string): Promise<void> {
+    return this.inner.clear(`${this.prefix}${id}`);
+  }
+}
+
+/**
+ * Sweeps a version over every record target of its keyring.
+ *
+ * @example
+ * const sweeper = new TargetSweeper({ targets, envelopes, versions: provider, starter, inlineLimit: 1000 });
+ * await sweeper.sweep('payments', 3, { mode: 'reencrypt', checkpoint: new MemoryCheckpointStore() });
+ */
+export class TargetSweeper {
+  public constructor(private readonly options: TargetSweeperOptions) {}
+
+  public async sweep(keyring: string, version: number, options: SweepOptions): Promise<SweepResult> {
+    const mine = this.options.targets.filter((t) => t.target.keyring === keyring);
+    const parts: SweepResult[] = [];
+    let handedOff = 0;
+    for (const { target, store } of mine) {
+      const count = (await store.countByVersion(keyring)).get(version) ?? 0;
+      if (this.options.starter !== undefined && count > this.options.inlineLimit) {
+        await this.options.starter.start({ keyring, version, bucket: target.bucket, prefix: target.prefix, mode: options.mode });
+        handedOff += count;
+        continue;
+      }
+      const sweeper = new Sweeper({ records: store, envelopes: this.options.envelopes, versions: this.options.versions });
+      const checkpoint = new PrefixedCheckpoints(options.checkpoint, `${target.bucket}/${target.prefix}#`);
+      parts.push(await sweeper.sweep(keyring, version, { ...options, checkpoint }));
+    }
+    return merge(keyring, version, options.mode, parts, handedOff);
+  }
+}
+
+function merge(keyring: string, version: number, mode: SweepOptions['mode'], parts: readonly SweepResult[], handedOff: number): SweepResult {
+  const failed: SweepFailure[] = parts.flatMap((p) => p.failed).slice(0, MAX_REPORTED_FAILURES);
+  const toVersion = parts.find((p) => p.toVersion !== undefined)?.toVersion;
+  return {
+    sweepId: sweepIdOf(keyring, version, mode),
+    keyring,
+    version,
+    mode,
+    ...(toVersion === undefined ? {} : { toVersion }),
+    done: sum(parts, (p) => p.done),
+    skipped: sum(parts, (p) => p.skipped),
+    failed,
+    failedCount: sum(parts, (p) => p.failedCount),
+    remaining: sum(parts, (p) => p.remaining) + handedOff,
+    resumed: parts.some((p) => p.resumed),
+    alreadyComplete: handedOff === 0 && parts.every((p) => p.alreadyComplete),
+    aborted: parts.some((p) => p.aborted),
+    rateLimiter: { taken: sum(parts, (p) => p.rateLimiter.taken), sleeps: sum(parts, (p) => p.rateLimiter.sleeps) },
+  };
+}
+
+function sum<T>(items: readonly T[], f: (t: T) => number): number {
+  return items.reduce((n, t) => n + f(t), 0);
+}
