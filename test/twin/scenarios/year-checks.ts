@@ -9,7 +9,7 @@ import { KMSClient, ListGrantsCommand } from '@aws-sdk/client-kms';
 import type { Catalog, KeyVersion } from '../../../shared/catalog/model';
 import { VersionUnavailableError } from '../../../shared/errors';
 import { recordContext } from '../../../shared/reencrypt/dependencies';
-import { METRIC, METRIC_NAMESPACE } from '../../../shared/runtime/metric-names';
+import { METRIC, METRIC_NAMESPACE } from '../../../shared/vocabulary/metric-names';
 import type { Application } from '../application';
 import type { Twin } from '../twin';
 import { DAY, type YearKeyring } from './year-world';

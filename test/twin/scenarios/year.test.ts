@@ -23,7 +23,7 @@
  * plus SLACK_MS of run time after it; escrow archive within one archive interval (1 h) of creation.
  */
 import { randomBytes } from 'node:crypto';
-import { METRIC, METRIC_NAMESPACE } from '../../../shared/runtime/metric-names';
+import { METRIC, METRIC_NAMESPACE } from '../../../shared/vocabulary/metric-names';
 import { Twin } from '../twin';
 import { checkCatalogHistory, checkEscrow, checkGrants, checkRunHealth, checkShredded, expectedEndStates } from './year-checks';
 import {
