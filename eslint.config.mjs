@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // Code bundled into the Lambda functions: full zod costs ~65 KB and several ms of cold start.
-    files: ['shared/**/*.ts', 'functions/**/*.ts', 'infra/key-access/**/*.ts'],
+    files: ['shared/**/*.ts', 'functions/**/*.ts'],
     ignores: ['shared/vocabulary/zod.ts'],
     rules: {
       'no-restricted-imports': [

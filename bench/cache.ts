@@ -244,7 +244,7 @@ export async function runCacheBench(opts: CacheBenchOptions = {}): Promise<Cache
       vault,
       audit: { record: async () => undefined },
       clock: () => new Date(),
-      facts: { references: async () => 0, escrowVerified: async () => true },
+      facts: { referenceCounts: async () => ({ records: new Map() }), escrowVerified: async () => true },
     });
     await keyrings.createKeyring('bench', undefined, { actor: 'bench' });
     const provider = new CatalogKeyProvider({ store: catalogStore, vault });

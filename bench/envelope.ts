@@ -114,7 +114,7 @@ export async function runEnvelopeBench(opts: { rounds?: number; minMs?: number }
       vault,
       audit: { record: async () => undefined },
       clock: () => new Date(),
-      facts: { references: async () => 0, escrowVerified: async () => true },
+      facts: { referenceCounts: async () => ({ records: new Map() }), escrowVerified: async () => true },
     });
     await keyrings.createKeyring(keyringName, undefined, { actor: 'bench' });
     const provider = new CatalogKeyProvider({ store, vault });

@@ -4,14 +4,22 @@
  * (an injected clock moves time, nothing sleeps); lazy re-wrap on reads; a background sweep to
  * zero old records; escrow and its restore drill; destruction after retention; an emergency
  * revocation. The version distribution is printed after each stage with its timing, and at
- * the end every record is decrypted and compared with a digest of its original.
+ * the end every record is decrypted and compared with a digest of its original. The scheduled
+ * jobs (tick, cache invalidation, escrow archive and drill, revocation) run through the same
+ * use cases the Lambda functions run, over the local composition root.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLocal, type LocalServices } from '../shared/compose/local/local-services';
-import { collectStatus, sweepWithProgress } from '../cli/local-commands';
+import { localJobContext } from '../shared/compose/local/local-jobs';
+import { runCacheInvalidate } from '../shared/usecases/cache-invalidate';
+import { runEscrow } from '../shared/usecases/escrow';
+import { readKeyringStatus } from '../shared/usecases/keyring-status';
+import { runGracePeriod } from '../shared/usecases/reconcile';
+import { revokeVersion } from '../shared/usecases/revoke';
+import { sweepWithProgress } from '../cli/commands/sweep';
 import { renderStatus } from '../cli/render';
 import { activeVersion } from '../shared/catalog';
 import { recordContext } from '../shared/reencrypt';
@@ -36,11 +44,14 @@ async function main(): Promise<void> {
   };
   const started = Date.now();
   const rk = await openLocal({ home, clock, actor: 'npm-start', redisUrl: process.env.REKEY_REDIS_URL });
+  // What the scheduled Lambda functions get on AWS, here over the local home.
+  const job = localJobContext(rk);
+  const tick = () => runGracePeriod({}, job);
   let stageStart = Date.now();
   const stage = async (title: string, keyrings: readonly string[] = ['pii', 'ops']) => {
     const ms = Date.now() - stageStart;
     console.log(`\n== ${title}  [${ms} ms, clock ${clock().toISOString()}]`);
-    for (const k of keyrings) process.stdout.write(renderStatus(await collectStatus(rk, k)));
+    for (const k of keyrings) process.stdout.write(renderStatus(await readKeyringStatus({ keyring: k }, job.services)));
     stageStart = Date.now();
   };
 
@@ -83,13 +94,13 @@ async function main(): Promise<void> {
 
     // 3. Time passes: pii's rotation falls due; the scheduled tick adds v2 as pending.
     advance(30 * DAY + 1000);
-    const t1 = await rk.keyrings.tick({ actor: 'scheduler' });
-    console.log(`tick: ${t1.keyrings.map((k) => `${k.keyring}: ${k.applied.map((t) => `${t.kind} v${t.version}`).join(', ') || 'nothing due'}`).join('; ')}`);
+    const t1 = await tick();
+    console.log(`tick: ${t1.results.map((k) => `${k.keyring}: ${k.applied.map((t) => `${t.kind} v${t.version}`).join(', ') || 'nothing due'}`).join('; ')}`);
     await stage('30 days later: pii v2 is pending (readers learn it during the propagation window)', ['pii']);
 
     // 4. The propagation window passes: v2 becomes active, v1 rotating.
     advance(600_000 + 1000);
-    await rk.keyrings.tick({ actor: 'scheduler' });
+    await tick();
     await stage('10 minutes later: pii v2 active, v1 rotating (still decrypts)', ['pii']);
 
     // The message of stage 1 moves to v2 by re-wrapping its header only: payload bytes identical.
@@ -116,40 +127,42 @@ async function main(): Promise<void> {
 
     // 6. The grace period ends: v1 deprecated; its cache entries are dropped by version.
     advance(7 * DAY + 1000);
-    await rk.keyrings.tick({ actor: 'scheduler' });
-    const dropped = await rk.cache.invalidateVersion('pii', 1);
+    await tick();
+    const invalidated = await runCacheInvalidate({ keyring: 'pii' }, job);
+    const dropped = invalidated.results.flatMap((r) => (r.status === 'done' ? [r.dropped['1'] ?? 0] : []))[0] ?? 0;
     await stage(`7 days later: v1 deprecated; ${dropped} cache entries of v1 dropped through the per-version index`, ['pii']);
 
     // 7. The background sweep re-wraps the cold rest (header only), checkpointed.
-    const sweep = await sweepWithProgress(rk, 'pii', 1, 'rewrap', { concurrency: 8, batch: 500 });
+    const [sweep] = await sweepWithProgress(rk, 'pii', { version: 1, mode: 'rewrap', concurrency: 8, batch: 500 });
+    if (sweep === undefined) throw new Error('pii has no version 1 to sweep');
     console.log(`sweep pii v1: done ${sweep.done}, skipped ${sweep.skipped}, failed ${sweep.failedCount}, remaining ${sweep.remaining}`);
-    await rk.keyrings.tick({ actor: 'scheduler' });
+    await tick();
     await stage('sweep finished: no record references v1, so the tick disabled it', ['pii']);
 
     // 8. Escrow: archive every version, run the restore drill; after retention v1 is destroyed.
-    for (const c of await rk.keyrings.list()) {
-      for (const v of c.versions) {
-        const a = await rk.escrow.archive(c.keyring, v.version);
-        if (a.created) await rk.keyrings.recordEscrow(c.keyring, v.version, { escrowedAt: clock() });
-      }
-    }
-    const drill = await rk.escrow.verify();
-    for (const r of drill.results.filter((x) => x.ok)) await rk.keyrings.recordEscrow(r.keyring, r.version, { verifiedAt: new Date(drill.checkedAt) });
-    console.log(`escrow drill: ${drill.results.filter((r) => r.ok).length}/${drill.results.length} versions restored from escrow alone and their canaries decrypted`);
+    await runEscrow({ action: 'archive' }, job);
+    const drill = await runEscrow({ action: 'drill' }, job);
+    const checks = drill.results.flatMap((r) => (r.status === 'done' ? r.versions : []));
+    console.log(`escrow drill: ${checks.filter((r) => r.ok).length}/${checks.length} versions restored from escrow alone and their canaries decrypted`);
     if (!drill.ok) throw new Error('escrow drill failed');
     advance(30 * DAY + 1000);
-    await rk.keyrings.tick({ actor: 'scheduler' });
+    await tick();
     await stage('30 days of retention later: v1 destroyed (escrow verified, zero references)');
 
     // 9. A security event: ops v1 is compromised. Revocation does it all in one command.
     // Re-encryption must decrypt every record, so the application says how to rebuild each
     // record's context (here the tenant follows from the id; it is authenticated, not stored).
     const tenantOf = (id: string) => ({ tenant: `t${Number(id.slice(id.indexOf('-') + 1)) % 7}` });
-    const rev = await rk.revocation.revoke('ops', 1, {
-      reason: 'security event SEC-1234: key material exposed in a log',
-      actor: 'security-team',
-      sweep: { concurrency: 8, batchSize: 500, contextFor: (record) => recordContext(record.id, tenantOf(record.id)) },
-    });
+    const rev = await revokeVersion(
+      {
+        keyring: 'ops',
+        version: 1,
+        reason: 'security event SEC-1234: key material exposed in a log',
+        actor: 'security-team',
+        sweep: { concurrency: 8, batchSize: 500, contextFor: (record) => recordContext(record.id, tenantOf(record.id)) },
+      },
+      job,
+    );
     if (!rev.complete) throw new Error(`revocation incomplete: ${rev.remaining} records remain under ops v1`);
     const refused = await rk.envelopes.decrypt(staleCopy).then(
       () => 'decrypted (WRONG)',

@@ -9,7 +9,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { STACK_OUTPUTS, type StackOutputKey } from '../infra/outputs';
+import { STACK_OUTPUTS, type StackOutputKey } from '../shared/config/stack-outputs';
 import { loadConfig, type RekeyConfig } from '../shared/config/load-config';
 import { AccessDeniedError, BackendError, NotFoundError, ValidationError } from '../shared/errors';
 

@@ -39,6 +39,11 @@ export function writeStdout(data: Buffer | string): Promise<void> {
   });
 }
 
+/** Writes `data` to stdout as indented JSON and a newline. */
+export function writeJson(data: unknown): Promise<void> {
+  return writeStdout(`${JSON.stringify(data, null, 2)}\n`);
+}
+
 /**
  * Streams `input` through `transform` into `outPath` atomically: a private temp file beside it,
  * fsync'd and linked into place only when the transform finished without error. Like every

@@ -3,8 +3,16 @@
  * Every failure ends with one line on stderr and a non-zero exit code (see errors-to-exit.ts).
  */
 import { Command, CommanderError } from 'commander';
-import { registerLocalCommands } from './local-commands';
-import { registerAwsCommands, type AwsOpener } from './aws-commands';
+import { registerAuditCommand } from './commands/audit';
+import { registerCacheCommands } from './commands/cache';
+import { registerEnvelopeCommands } from './commands/envelope';
+import { registerEscrowCommands } from './commands/escrow';
+import { registerKeyringCommands } from './commands/keyring';
+import { registerLifecycleCommands } from './commands/lifecycle';
+import { registerRecordsCommands } from './commands/records';
+import { registerStatusCommand } from './commands/status';
+import { registerSweepCommand } from './commands/sweep';
+import { registerAwsCommands, type AwsOpener } from './aws/register';
 import { describeFailure } from './errors-to-exit';
 
 /** True when `--aws` comes before the subcommand: the command tree is then AWS mode's. */
@@ -15,6 +23,19 @@ function wantsAws(argv: readonly string[]): boolean {
   }
   return false;
 }
+
+/** The local command groups, in the order `--help` lists them. */
+const LOCAL_GROUPS: ReadonlyArray<(program: Command) => void> = [
+  registerKeyringCommands,
+  registerEnvelopeCommands,
+  registerLifecycleCommands,
+  registerStatusCommand,
+  registerSweepCommand,
+  registerRecordsCommands,
+  registerCacheCommands,
+  registerEscrowCommands,
+  registerAuditCommand,
+];
 
 /** Builds the command tree of local mode, or of AWS mode (exported for tests). */
 export function buildProgram(mode: 'local' | 'aws' = 'local', awsOpener?: AwsOpener): Command {
@@ -34,7 +55,7 @@ export function buildProgram(mode: 'local' | 'aws' = 'local', awsOpener?: AwsOpe
     program
       .option('--home <dir>', 'rekey home for local mode (default $REKEY_HOME or ./.rekey)')
       .option('--now <iso-time>', 'local mode: act as if it were this time (every lifecycle decision)');
-    registerLocalCommands(program);
+    for (const register of LOCAL_GROUPS) register(program);
   }
   return program;
 }

@@ -1,65 +1,8 @@
 /**
- * Human output of the CLI: the status table with a bar per version, and the progress bar of
- * long operations. JSON output is the same data, unformatted.
+ * Human output of the CLI: the status table with a bar per version (from the keyring status
+ * use case), and the progress bar of long operations. JSON output is the same data, unformatted.
  */
-import type { Catalog, KeyVersion } from '../shared/catalog';
-import { formatDuration } from '../shared/catalog';
-
-/** One version's row of `rekey status`. */
-export interface VersionStatus {
-  readonly version: number;
-  readonly state: string;
-  readonly since: string;
-  readonly records: number;
-  readonly cacheEntries: number;
-}
-
-/** One keyring's block of `rekey status`. */
-export interface KeyringStatus {
-  readonly keyring: string;
-  readonly generation: number;
-  readonly policy: { rotateEvery: string; grace: string; propagation: string; retention: string };
-  readonly frozen?: { reason: string; at: string; by: string };
-  readonly breaker?: { reason: string; at: string; by: string };
-  readonly versions: readonly VersionStatus[];
-}
-
-/** The time a version entered its current state. */
-export function stateSince(v: KeyVersion): string {
-  const byState: Record<string, string | undefined> = {
-    pending: v.createdAt,
-    active: v.activatedAt,
-    rotating: v.rotatingAt,
-    deprecated: v.deprecatedAt,
-    disabled: v.disabledAt,
-    destroyed: v.destroyedAt,
-    revoked: v.revokedAt,
-  };
-  return byState[v.state] ?? v.createdAt;
-}
-
-/** Builds the status of one keyring from its catalog and reference counts. */
-export function keyringStatus(catalog: Catalog, records: ReadonlyMap<number, number>, cache: ReadonlyMap<number, number>): KeyringStatus {
-  return {
-    keyring: catalog.keyring,
-    generation: catalog.generation,
-    policy: {
-      rotateEvery: formatDuration(catalog.policy.rotateEverySeconds),
-      grace: formatDuration(catalog.policy.graceSeconds),
-      propagation: formatDuration(catalog.policy.propagationSeconds),
-      retention: formatDuration(catalog.policy.retentionSeconds),
-    },
-    ...(catalog.frozen ? { frozen: { ...catalog.frozen } } : {}),
-    ...(catalog.breaker ? { breaker: { ...catalog.breaker } } : {}),
-    versions: catalog.versions.map((v) => ({
-      version: v.version,
-      state: v.state,
-      since: stateSince(v),
-      records: records.get(v.version) ?? 0,
-      cacheEntries: cache.get(v.version) ?? 0,
-    })),
-  };
-}
+import type { KeyringStatus } from '../shared/usecases/keyring-status';
 
 const BAR_WIDTH = 30;
 

@@ -18,7 +18,9 @@ export const ESBUILD_TARGET = 'node24';
 /**
  * esbuild options shared by the stack's NodejsFunctions and bench/bundles.ts. Everything is
  * bundled (the SDK too, so the deployed code runs the versions the tests ran); `module` before
- * `main` picks the SDK's ES builds, which tree-shake about a third smaller.
+ * `main` picks the SDK's ES builds, which tree-shake about a third smaller. `keepNames` keeps
+ * class and function names through minification, so an error's `name` (what Step Functions
+ * retries and the handlers map on) is its class name without pinning it by hand.
  */
 export const ESBUILD_OPTIONS = {
   bundle: true,
@@ -26,6 +28,7 @@ export const ESBUILD_OPTIONS = {
   format: 'cjs',
   target: ESBUILD_TARGET,
   minify: true,
+  keepNames: true,
   sourcemap: true,
   sourcesContent: false,
   mainFields: ['module', 'main'],
@@ -35,6 +38,7 @@ export const ESBUILD_OPTIONS = {
 /** The same options in NodejsFunction's vocabulary (local esbuild, never Docker). */
 export const FUNCTION_BUNDLING: BundlingOptions = {
   minify: ESBUILD_OPTIONS.minify,
+  keepNames: ESBUILD_OPTIONS.keepNames,
   sourceMap: ESBUILD_OPTIONS.sourcemap,
   sourcesContent: ESBUILD_OPTIONS.sourcesContent,
   mainFields: [...ESBUILD_OPTIONS.mainFields],
@@ -106,6 +110,6 @@ export const FUNCTION_ENTRIES: Readonly<Record<FunctionName, string>> = {
   'cache-invalidate': 'functions/cache-invalidate/handler.ts',
   escrow: 'functions/escrow/handler.ts',
   revoke: 'functions/revoke/handler.ts',
-  'key-access': 'infra/key-access/handler.ts',
+  'key-access': 'functions/key-access/handler.ts',
   provision: 'functions/provision/handler.ts',
 };

@@ -34,8 +34,10 @@ export class RekeyError extends Error {
 
   public constructor(code: RekeyErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    // Subclasses pin their own name (minifiers rename classes); this covers the base class.
-    this.name = 'RekeyError';
+    // The class name is part of the wire contract (responses, logs, Step Functions retriers
+    // match it): bundles keep class names (esbuild keepNames, infra/defaults.ts), and
+    // test/unit/errors.test.ts checks every name in a bundle built with the deployed options.
+    this.name = new.target.name;
     this.code = code;
     this.retryable = options?.retryable ?? false;
   }
@@ -47,8 +49,6 @@ export class RekeyError extends Error {
  * that a caller cannot use rekey as an oracle.
  */
 export class DecryptError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'DecryptError';
   /** The only message a DecryptError ever has. */
   public static readonly MESSAGE = 'unable to decrypt: the envelope is malformed, tampered with, or not for this key';
   public constructor(options?: { cause?: unknown }) {
@@ -59,8 +59,6 @@ export class DecryptError extends RekeyError {
 
 /** Bad input from a caller (CLI argument, event, option): nothing was changed. */
 export class ValidationError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'ValidationError';
   public constructor(message: string, options?: { cause?: unknown }) {
     super('VALIDATION', message, options);
   }
@@ -68,8 +66,6 @@ export class ValidationError extends RekeyError {
 
 /** An input to encrypt exceeds a documented hard limit (context size, keyring name, frame size). */
 export class LimitExceededError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'LimitExceededError';
   public constructor(message: string) {
     super('LIMIT_EXCEEDED', message);
   }
@@ -77,8 +73,6 @@ export class LimitExceededError extends RekeyError {
 
 /** The keyring does not exist in the catalog. */
 export class UnknownKeyringError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'UnknownKeyringError';
   public constructor(public readonly keyring: string) {
     super('UNKNOWN_KEYRING', `unknown keyring '${keyring}'`);
   }
@@ -86,8 +80,6 @@ export class UnknownKeyringError extends RekeyError {
 
 /** The keyring exists but has no such version (even after one catalog refresh). */
 export class UnknownVersionError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'UnknownVersionError';
   public constructor(public readonly keyring: string, public readonly version: number) {
     super('UNKNOWN_VERSION', `keyring '${keyring}' has no version ${version}`);
   }
@@ -95,8 +87,6 @@ export class UnknownVersionError extends RekeyError {
 
 /** The version was revoked in an emergency; only the re-encryption worker may still read it. */
 export class RevokedVersionError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'RevokedVersionError';
   public constructor(public readonly keyring: string, public readonly version: number) {
     super('VERSION_REVOKED', `version ${version} of keyring '${keyring}' is revoked`);
   }
@@ -104,8 +94,6 @@ export class RevokedVersionError extends RekeyError {
 
 /** The version exists but can no longer decrypt (disabled or destroyed). */
 export class VersionUnavailableError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'VersionUnavailableError';
   public constructor(public readonly keyring: string, public readonly version: number, public readonly state: string) {
     super('VERSION_UNAVAILABLE', `version ${version} of keyring '${keyring}' is ${state}`);
   }
@@ -113,8 +101,6 @@ export class VersionUnavailableError extends RekeyError {
 
 /** The envelope is bound to a caller context and none was supplied. */
 export class ContextRequiredError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'ContextRequiredError';
   public constructor() {
     super('CONTEXT_REQUIRED', 'this envelope is bound to a caller context; supply the same context to decrypt');
   }
@@ -122,8 +108,6 @@ export class ContextRequiredError extends RekeyError {
 
 /** The envelope stores its context in clear and the supplied one differs (names no values). */
 export class ContextMismatchError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'ContextMismatchError';
   public constructor() {
     super('CONTEXT_MISMATCH', 'the supplied context does not match the context stored in the envelope');
   }
@@ -131,8 +115,6 @@ export class ContextMismatchError extends RekeyError {
 
 /** A compare-and-swap or conditional write lost a race; re-read and retry. */
 export class ConflictError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'ConflictError';
   public constructor(message: string, options?: { cause?: unknown }) {
     super('CONFLICT', message, { ...options, retryable: true });
   }
@@ -140,8 +122,6 @@ export class ConflictError extends RekeyError {
 
 /** A named object (record, catalog, escrow entry) does not exist. */
 export class NotFoundError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'NotFoundError';
   public constructor(message: string) {
     super('NOT_FOUND', message);
   }
@@ -149,8 +129,6 @@ export class NotFoundError extends RekeyError {
 
 /** Creating something that already exists (keyring, record with if-absent). */
 export class AlreadyExistsError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'AlreadyExistsError';
   public constructor(message: string) {
     super('ALREADY_EXISTS', message);
   }
@@ -158,8 +136,6 @@ export class AlreadyExistsError extends RekeyError {
 
 /** A lifecycle transition that the state machine does not allow. */
 export class IllegalTransitionError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'IllegalTransitionError';
   public constructor(message: string) {
     super('ILLEGAL_TRANSITION', message);
   }
@@ -167,8 +143,6 @@ export class IllegalTransitionError extends RekeyError {
 
 /** Automatic transitions are paused (freeze or circuit breaker); revocation is never refused with this. */
 export class FrozenError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'FrozenError';
   public constructor(message: string) {
     super('FROZEN', message);
   }
@@ -176,8 +150,6 @@ export class FrozenError extends RekeyError {
 
 /** The key protecting version keys is disabled, pending deletion or otherwise unusable. */
 export class KeyUnavailableError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'KeyUnavailableError';
   public constructor(message: string, options?: { cause?: unknown }) {
     super('KEY_UNAVAILABLE', message, options);
   }
@@ -185,8 +157,6 @@ export class KeyUnavailableError extends RekeyError {
 
 /** The backend throttled us after the SDK's own retries. */
 export class ThrottledError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'ThrottledError';
   public constructor(message: string, options?: { cause?: unknown }) {
     super('THROTTLED', message, { ...options, retryable: true });
   }
@@ -194,8 +164,6 @@ export class ThrottledError extends RekeyError {
 
 /** The backend refused the call for lack of permission. */
 export class AccessDeniedError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'AccessDeniedError';
   public constructor(message: string, options?: { cause?: unknown }) {
     super('ACCESS_DENIED', message, options);
   }
@@ -203,8 +171,6 @@ export class AccessDeniedError extends RekeyError {
 
 /** Any other backend failure (I/O, network, unexpected response). */
 export class BackendError extends RekeyError {
-  // Explicit, so minified Lambda bundles still report the class name.
-  public override readonly name: string = 'BackendError';
   public constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super('BACKEND', message, { retryable: true, ...options });
   }
@@ -213,4 +179,36 @@ export class BackendError extends RekeyError {
 /** Narrows an unknown thrown value to a RekeyError. */
 export function isRekeyError(err: unknown): err is RekeyError {
   return err instanceof RekeyError;
+}
+
+/** What a response or a log line says about a failure: a code, a safe message, retryable or not. */
+export interface ErrorSummary {
+  readonly code: RekeyErrorCode;
+  readonly message: string;
+  readonly retryable: boolean;
+}
+
+/**
+ * The one summary of a failure for responses and logs. A RekeyError speaks for itself; anything
+ * else is what a handler turns it into, a retryable `BACKEND` failure, and its message names only
+ * the error's class (an unknown error's message may carry internals, so it is never repeated).
+ *
+ * @example
+ * summarizeError(new ConflictError('lost a race')); // { code: 'CONFLICT', message: 'lost a race', retryable: true }
+ * summarizeError(new TypeError('x is undefined')); // { code: 'BACKEND', message: 'unexpected failure (TypeError)', retryable: true }
+ */
+export function summarizeError(err: unknown): ErrorSummary {
+  if (isRekeyError(err)) return { code: err.code, message: err.message, retryable: err.retryable };
+  return { code: 'BACKEND', message: `unexpected failure (${errorName(err)})`, retryable: true };
+}
+
+/**
+ * The name of a thrown value for a message: an Error's `name`, else its `typeof`; never its
+ * message or contents.
+ *
+ * @example
+ * errorName(new RangeError('...')); // 'RangeError'
+ */
+export function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
 }

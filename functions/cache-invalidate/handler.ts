@@ -14,7 +14,7 @@ import { runCacheInvalidate, type CacheInvalidateServices } from '../../shared/u
  * @example
  * const handler = createCacheInvalidateHandler(deps);
  */
-export function createCacheInvalidateHandler(deps: HandlerDeps<FunctionServices & CacheInvalidateServices>) {
+export function createCacheInvalidateHandler(deps: HandlerDeps<FunctionServices<CacheInvalidateServices>>) {
   return createHandler({ name: 'cache-invalidate', schema: cacheInvalidateEventSchema, deps, run: runCacheInvalidate });
 }
 

@@ -14,7 +14,7 @@ import { runEscrow, type EscrowServices } from '../../shared/usecases/escrow';
  * @example
  * const handler = createEscrowHandler(deps);
  */
-export function createEscrowHandler(deps: HandlerDeps<FunctionServices & EscrowServices>) {
+export function createEscrowHandler(deps: HandlerDeps<FunctionServices<EscrowServices>>) {
   return createHandler({ name: 'escrow', schema: escrowEventSchema, deps, run: runEscrow });
 }
 

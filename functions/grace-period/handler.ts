@@ -14,7 +14,7 @@ import { runGracePeriod, type GracePeriodServices } from '../../shared/usecases/
  * @example
  * const handler = createGracePeriodHandler(deps);
  */
-export function createGracePeriodHandler(deps: HandlerDeps<FunctionServices & GracePeriodServices>) {
+export function createGracePeriodHandler(deps: HandlerDeps<FunctionServices<GracePeriodServices>>) {
   return createHandler({ name: 'grace-period', schema: gracePeriodEventSchema, deps, run: runGracePeriod });
 }
 

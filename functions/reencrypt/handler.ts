@@ -14,7 +14,7 @@ import { runReencrypt, type ReencryptServices } from '../../shared/usecases/reen
  * @example
  * const handler = createReencryptHandler(deps);
  */
-export function createReencryptHandler(deps: HandlerDeps<FunctionServices & ReencryptServices>) {
+export function createReencryptHandler(deps: HandlerDeps<FunctionServices<ReencryptServices>>) {
   return createHandler({ name: 'reencrypt', schema: reencryptEventSchema, deps, run: runReencrypt });
 }
 

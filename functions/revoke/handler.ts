@@ -14,7 +14,7 @@ import { runRevoke, type RevokeServices } from '../../shared/usecases/revoke';
  * @example
  * const handler = createRevokeHandler(deps);
  */
-export function createRevokeHandler(deps: HandlerDeps<FunctionServices & RevokeServices>) {
+export function createRevokeHandler(deps: HandlerDeps<FunctionServices<RevokeServices>>) {
   return createHandler({ name: 'revoke', schema: revokeEventSchema, deps, run: runRevoke });
 }
 

@@ -14,7 +14,7 @@ import { runRotate, type RotateServices } from '../../shared/usecases/rotate';
  * @example
  * const handler = createRotateHandler(deps);
  */
-export function createRotateHandler(deps: HandlerDeps<FunctionServices & RotateServices>) {
+export function createRotateHandler(deps: HandlerDeps<FunctionServices<RotateServices>>) {
   return createHandler({ name: 'rotate', schema: rotateEventSchema, deps, run: runRotate });
 }
 

@@ -5,8 +5,10 @@
  * those of the Service Authorization Reference ("Actions, resources, and condition keys for
  * Amazon S3", "... for Amazon CloudWatch", "... for AWS Key Management Service").
  */
+import { Aws } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { FunctionName } from '../defaults';
+import type { ResolvedRekeyConfig, ResolvedRecordTarget } from '../props';
 
 /**
  * The functions that create version keys. None needs the key's plaintext: KeyringService asks
@@ -76,4 +78,35 @@ export function escrowActions(access: 'read' | 'write'): { objects: string[]; bu
  */
 export function allowBreakerFacts(role: iam.IRole): void {
   role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+}
+
+/**
+ * Lets `role` read (or read and write) the records of every target: objects under the target
+ * prefix, listing limited to it, and the bucket's customer key through S3 only.
+ */
+export function allowRecordTargets(role: iam.IRole, recordTargets: readonly ResolvedRecordTarget[], access: 'read' | 'write'): void {
+  const actions = recordTargetActions(access);
+  for (const t of recordTargets) {
+    const bucketArn = `arn:${Aws.PARTITION}:s3:::${t.bucket}`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: actions.objects, resources: [`${bucketArn}/${t.prefix}*`] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: actions.bucket, resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${t.prefix}*`] } } }));
+    if (t.bucketKmsKeyArn !== undefined) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: actions.bucketKey, resources: [t.bucketKmsKeyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } } }),
+      );
+    }
+  }
+}
+
+/**
+ * Lets `role` find the cache (the Redis client's endpoint discovery, shared/adapters/redis: Describe on the replication
+ * group or serverless cache) and, with IAM authentication, connect as the cache user.
+ */
+export function allowCache(role: iam.IRole, cache: NonNullable<ResolvedRekeyConfig['cache']>): void {
+  const arn = (resource: string): string => `arn:${Aws.PARTITION}:elasticache:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`;
+  const caches = [arn(`replicationgroup:${cache.name}`), arn(`serverlesscache:${cache.name}`)];
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticache:DescribeReplicationGroups', 'elasticache:DescribeServerlessCaches'], resources: caches }));
+  if (cache.iamUser !== undefined) {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticache:Connect'], resources: [...caches, arn(`user:${cache.iamUser}`)] }));
+  }
 }

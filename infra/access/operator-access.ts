@@ -29,7 +29,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { AUDIT_EVENT_DETAIL_TYPE, AUDIT_EVENT_SOURCE, COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../shared/vocabulary/event-names';
 import type { ResolvedRecordTarget } from '../props';
-import { catalogActions, recordTargetActions } from './function-access';
+import { allowRecordTargets, catalogActions } from './function-access';
 
 /** The parts of the stack an operator grant touches. */
 export interface OperatorAccessParts {
@@ -110,15 +110,5 @@ export function grantOperatorAccess(parts: OperatorAccessParts, role: iam.IRole)
 
   // Identity side only: the stack's outputs, and `status --count-records` over the record targets.
   role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [parts.stack.stackId] }));
-  const targets = recordTargetActions('read');
-  for (const t of parts.recordTargets) {
-    const bucketArn = `arn:${Aws.PARTITION}:s3:::${t.bucket}`;
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: targets.objects, resources: [`${bucketArn}/${t.prefix}*`] }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: targets.bucket, resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${t.prefix}*`] } } }));
-    if (t.bucketKmsKeyArn !== undefined) {
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ actions: targets.bucketKey, resources: [t.bucketKmsKeyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } } }),
-      );
-    }
-  }
+  allowRecordTargets(role, parts.recordTargets, 'read');
 }

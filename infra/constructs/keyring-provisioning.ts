@@ -17,7 +17,7 @@
 import { CustomResource, Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, type IDependable } from 'constructs';
-import { formatDuration } from '../../shared/catalog/duration';
+import { formatDuration } from '../../shared/vocabulary/duration';
 import { PROVISION_RESOURCE_TYPE } from '../../shared/vocabulary/provision-event-schema';
 import type { ResolvedKeyring } from '../props';
 

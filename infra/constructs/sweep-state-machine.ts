@@ -16,6 +16,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { BackendError, ConflictError, ThrottledError } from '../../shared/errors';
 
 /** Props of {@link SweepStateMachine}. */
 export interface SweepStateMachineProps {
@@ -49,9 +50,10 @@ export const THROTTLE_ERRORS: readonly string[] = ['Lambda.TooManyRequestsExcept
 
 /**
  * Errors the reencrypt job throws to have its batch retried (shared/usecases/reencrypt.ts:
- * items failed temporarily); Lambda reports a thrown error's `name` as its error type.
+ * items failed temporarily); Lambda reports a thrown error's `name` as its error type, which is
+ * its class name (shared/errors.ts; the bundles keep class names: defaults.ts `keepNames`).
  */
-export const BATCH_RETRY_ERRORS: readonly string[] = ['ThrottledError', 'BackendError', 'ConflictError'];
+export const BATCH_RETRY_ERRORS: readonly string[] = [ThrottledError.name, BackendError.name, ConflictError.name];
 
 /** First wait and cap of the throttling back-off. */
 const THROTTLE_FIRST_WAIT_SECONDS = 2;

@@ -3,21 +3,20 @@
  * that both refuse the same things with the same ValidationError (and change nothing).
  */
 import { ValidationError } from '../errors';
+import { assertKeyringName, KEYRING_NAME_MAX } from '../vocabulary/keyring-name';
 
 /** Hard limits of cache inputs. */
 export const CACHE_LIMITS = Object.freeze({
   /** Longest application key, in UTF-8 bytes. */
   keyMaxBytes: 4096,
-  /** Longest keyring name, in characters. */
-  keyringMaxLength: 256,
+  /** Longest keyring name, in characters (the one keyring-name rule's limit). */
+  keyringMaxLength: KEYRING_NAME_MAX,
   /** Longest TTL: 30 days. */
   ttlMaxSeconds: 30 * 24 * 3600,
   /** Highest version number (u32, as in the envelope header). */
   versionMax: 0xffff_ffff,
 });
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
 const SURROGATE = /[\ud800-\udfff]/;
 
 /**
@@ -37,11 +36,13 @@ export function assertCacheKey(key: unknown): asserts key is string {
   }
 }
 
-/** Throws ValidationError unless `keyring` is a non-empty name without control characters. */
+/**
+ * Throws ValidationError unless `keyring` is a keyring name (the one rule of
+ * shared/vocabulary/keyring-name.ts): a cache entry is encrypted under it, so a name no catalog
+ * can hold is refused before anything is stored.
+ */
 export function assertKeyring(keyring: unknown): asserts keyring is string {
-  if (typeof keyring !== 'string' || keyring.length === 0 || keyring.length > CACHE_LIMITS.keyringMaxLength || CONTROL.test(keyring)) {
-    throw new ValidationError(`keyring must be 1-${CACHE_LIMITS.keyringMaxLength} characters without control characters`);
-  }
+  assertKeyringName(keyring);
 }
 
 /** Throws ValidationError unless `version` is a version number (1 .. 2^32-1). */

@@ -1,5 +1,6 @@
 import { ValidationError } from '../errors';
-import { MAX_DURATION_SECONDS, parseDuration } from './duration';
+import { assertKeyringName } from '../vocabulary/keyring-name';
+import { MAX_DURATION_SECONDS, parseDuration } from '../vocabulary/duration';
 import type { KeyringPolicy } from './model';
 
 /**
@@ -14,7 +15,6 @@ export const DEFAULT_POLICY: KeyringPolicy = Object.freeze({
   retentionSeconds: 30 * 86_400,
 });
 
-const KEYRING_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /**
  * Checks a keyring name: 1 to 64 characters of `[a-z0-9._-]`, starting with a letter or digit.
@@ -25,10 +25,9 @@ const KEYRING_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
  * @throws ValidationError when the name is not allowed.
  */
 export function validateKeyringName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !KEYRING_NAME.test(name)) {
-    const shown = typeof name === 'string' ? `'${name.slice(0, 80)}'` : typeof name;
-    throw new ValidationError(`invalid keyring name ${shown}: use 1-64 characters of [a-z0-9._-], starting with a letter or digit`);
-  }
+  // The one keyring-name rule (shared/vocabulary/keyring-name.ts), shared with the envelope's
+  // header check, the event schemas and the configuration.
+  assertKeyringName(name);
 }
 
 /**

@@ -41,3 +41,9 @@ export const ENV = {
   /** AWS region of the functions (set by Lambda itself). */
   region: 'AWS_REGION',
 } as const;
+
+/**
+ * Environment variable of the key-access function only: JSON object keyring → role ARNs that
+ * read the keyring's version keys through per-version KMS grants.
+ */
+export const KEY_GRANTEES_ENV = 'REKEY_KEY_GRANTEES';

@@ -8,13 +8,14 @@ import { encodeContext, isEmptyContext } from './context-encoding';
 import { KEY_LENGTH, commitmentMatches, deriveKeys, unwrapDataKey, wrapDataKey, type DataKeySource } from './envelope-crypto';
 import { isValidKeyringName, writeHeaderPrefix, writeKeySlot, type HeaderFields, type HeaderLayout, type ParsedHeader } from './format';
 import { ENVELOPE_LIMITS } from './limits';
+import { KEYRING_NAME_RULE } from '../vocabulary/keyring-name';
 
 /** Throws ValidationError / LimitExceededError unless `keyring` can be written into a header. */
 export function checkKeyring(keyring: string): void {
   if (typeof keyring === 'string' && keyring.length > ENVELOPE_LIMITS.keyringMaxLength) {
     throw new LimitExceededError(`keyring names are at most ${ENVELOPE_LIMITS.keyringMaxLength} characters`);
   }
-  if (!isValidKeyringName(keyring)) throw new ValidationError('keyring name must be 1-64 characters of [A-Za-z0-9._-]');
+  if (!isValidKeyringName(keyring)) throw new ValidationError(`keyring name must be ${KEYRING_NAME_RULE}`);
 }
 
 /** Throws ValidationError unless `frameSize` is an integer within the format's bounds. */

@@ -5,6 +5,7 @@
  * The byte-by-byte specification is docs/envelope-format.md.
  */
 import { DecryptError } from '../errors';
+import { KEYRING_NAME_CHARS, KEYRING_NAME_FIRST_CHARS, KEYRING_NAME_MAX } from '../vocabulary/keyring-name';
 import { ENVELOPE_LIMITS } from './limits';
 
 /** Format version byte of this layout. */
@@ -36,16 +37,35 @@ export const SUITE_NAMES: Readonly<Record<number, string>> = Object.freeze({
   [SUITE_FRAMED]: 'AES-256-GCM/AES-KW/SHA512-KDF-commit/framed',
 });
 
-// Keyring names are ASCII [A-Za-z0-9._-]; a table keeps the check branch-free per byte.
+// The one keyring-name rule (shared/vocabulary/keyring-name.ts) as a byte table, so that the
+// parser checks a header's name branch-free per byte: bit 1 = allowed, bit 2 = allowed first.
 const KEYRING_BYTE = new Uint8Array(256);
-for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-') KEYRING_BYTE[ch.charCodeAt(0)] = 1;
+const KEYRING_ANY = 1;
+const KEYRING_FIRST = 2;
+for (const ch of KEYRING_NAME_CHARS) KEYRING_BYTE[ch.charCodeAt(0)] = KEYRING_ANY;
+for (const ch of KEYRING_NAME_FIRST_CHARS) KEYRING_BYTE[ch.charCodeAt(0)] = KEYRING_ANY | KEYRING_FIRST;
 
-/** True when `name` is a keyring name the header can carry (1..64 bytes of [A-Za-z0-9._-]). */
+/**
+ * True when bytes `start` .. `end` of `buf` are a keyring name (the one rule, byte by byte):
+ * the envelope parser's check of the name in a header.
+ */
+export function isKeyringNameBytes(buf: Uint8Array, start: number, end: number): boolean {
+  const length = end - start;
+  if (length < 1 || length > KEYRING_NAME_MAX || end > buf.length) return false;
+  if (((KEYRING_BYTE[buf[start] as number] ?? 0) & KEYRING_FIRST) === 0) return false;
+  for (let i = start + 1; i < end; i += 1) {
+    if (((KEYRING_BYTE[buf[i] as number] ?? 0) & KEYRING_ANY) === 0) return false;
+  }
+  return true;
+}
+
+/** True when `name` is a keyring name the header can carry (the one rule, without a regex). */
 export function isValidKeyringName(name: string): boolean {
-  if (typeof name !== 'string' || name.length === 0 || name.length > ENVELOPE_LIMITS.keyringMaxLength) return false;
-  for (let i = 0; i < name.length; i += 1) {
-    const c = name.charCodeAt(i);
-    if (c > 255 || KEYRING_BYTE[c] !== 1) return false;
+  if (typeof name !== 'string' || name.length === 0 || name.length > KEYRING_NAME_MAX) return false;
+  if (((KEYRING_BYTE[name.charCodeAt(0)] ?? 0) & KEYRING_FIRST) === 0) return false;
+  for (let i = 1; i < name.length; i += 1) {
+    // A char code above 255 indexes past the table: undefined, refused.
+    if (((KEYRING_BYTE[name.charCodeAt(i)] ?? 0) & KEYRING_ANY) === 0) return false;
   }
   return true;
 }
@@ -159,9 +179,7 @@ export function parseHeader(buf: Buffer): ParsedHeader {
   const suite = buf[1] as number;
   const flags = buf[2] as number;
   const keyringLength = buf[3] as number;
-  for (let i = 4; i < 4 + keyringLength; i += 1) {
-    if (KEYRING_BYTE[buf[i] as number] !== 1) throw new DecryptError();
-  }
+  if (!isKeyringNameBytes(buf, 4, 4 + keyringLength)) throw new DecryptError();
   const keyring = buf.toString('latin1', 4, 4 + keyringLength);
   let off = 4 + keyringLength;
   let frameSize: number | undefined;

@@ -2,6 +2,7 @@
  * Hard limits of envelope format v1. Every length read from an envelope is checked against
  * these before anything is allocated, and encrypt refuses inputs beyond them.
  */
+import { KEYRING_NAME_MAX } from '../vocabulary/keyring-name';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -13,8 +14,8 @@ const MIB = 1024 * KIB;
  * if (plaintext.length > ENVELOPE_LIMITS.oneShotMaxPlaintext) useStreaming();
  */
 export const ENVELOPE_LIMITS = Object.freeze({
-  /** Longest keyring name, in bytes (ASCII). */
-  keyringMaxLength: 64,
+  /** Longest keyring name, in bytes (ASCII): the one naming rule's limit. */
+  keyringMaxLength: KEYRING_NAME_MAX,
   /** Most key-value pairs in a caller context. */
   contextMaxPairs: 32,
   /** Longest context key, in UTF-8 bytes (keys are never empty). */

@@ -21,7 +21,8 @@ import {
 import { canDecrypt } from '../catalog/lifecycle';
 import type { CatalogStore } from '../ports/catalog-store';
 import type { EncryptionContext, KeyVault } from '../ports/key-vault';
-import { keyringName, versionNumber } from '../vocabulary/names';
+import { assertKeyringName } from '../vocabulary/keyring-name';
+import { versionNumber } from '../vocabulary/names';
 import { canaryText, type EscrowRecord } from './escrow-record';
 import type { EscrowStore } from '../ports/escrow-store';
 import { loadRsaPublicKey, rsaKeyFingerprint, rsaWrapVersionKey } from './rsa-escrow';
@@ -189,7 +190,7 @@ export class EscrowService {
     const keyrings = keyring === undefined ? await this.catalogs.list() : [keyring];
     const results: EscrowCheck[] = [];
     for (const name of keyrings) {
-      if (!keyringName.safeParse(name).success) throw new ValidationError('invalid keyring name');
+      assertKeyringName(name);
       const stored = await this.catalogs.get(name);
       const escrowed = await this.store.list(name);
       if (stored === undefined && escrowed.length === 0) throw new UnknownKeyringError(name);
@@ -297,7 +298,7 @@ export class EscrowService {
 }
 
 function checkTarget(keyring: string, version: number): void {
-  if (!keyringName.safeParse(keyring).success) throw new ValidationError('invalid keyring name');
+  assertKeyringName(keyring);
   if (!versionNumber.safeParse(version).success) throw new ValidationError('version must be a positive integer');
 }
 

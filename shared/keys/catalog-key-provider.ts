@@ -3,6 +3,8 @@
  * TTL cache, enforces the version lifecycle (which states may encrypt, decrypt, re-encrypt),
  * and unwraps version keys through the KeyVault into a {@link VersionKeyCache}.
  */
+// The catalog's lifecycle decides which states may decrypt; the provider only enforces it.
+import { canDecrypt } from '../catalog/lifecycle';
 import type { Catalog, KeyVersion, VersionState } from '../catalog/model';
 import type { KeyPurpose, VersionKeyProvider } from '../envelope/api';
 import {
@@ -48,13 +50,6 @@ interface CatalogEntry {
 }
 
 const MAX_CACHED_KEYRINGS = 1000;
-
-const READABLE: ReadonlySet<VersionState> = new Set<VersionState>(['pending', 'active', 'rotating', 'deprecated']);
-
-/** Whether a version in `state` may serve a decryption for `purpose`. */
-function mayServe(state: VersionState, purpose: KeyPurpose): boolean {
-  return state === 'revoked' ? purpose === 'reencrypt' : READABLE.has(state);
-}
 
 /**
  * VersionKeyProvider over a CatalogStore and a KeyVault.
@@ -126,7 +121,7 @@ export class CatalogKeyProvider implements VersionKeyProvider {
     const catalog = this.freshCatalog(keyring)?.catalog;
     if (catalog === undefined) return undefined;
     const kv = findVersion(catalog, version);
-    if (kv === undefined || !mayServe(kv.state, purpose)) return undefined;
+    if (kv === undefined || !canDecrypt(kv.state, purpose)) return undefined;
     return this.keyCache.peek(keyring, version);
   }
 
@@ -134,7 +129,7 @@ export class CatalogKeyProvider implements VersionKeyProvider {
   public async forDecrypt(keyring: string, version: number, purpose: KeyPurpose): Promise<Buffer> {
     const entry = await this.resolve(keyring, version);
     const kv = findVersion(entry.catalog as Catalog, version) as KeyVersion;
-    if (!mayServe(kv.state, purpose)) {
+    if (!canDecrypt(kv.state, purpose)) {
       if (kv.state === 'revoked') throw new RevokedVersionError(keyring, version);
       throw new VersionUnavailableError(keyring, version, kv.state);
     }

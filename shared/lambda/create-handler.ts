@@ -3,7 +3,7 @@
  * error mapping and the event validation, around a job that receives the parsed event and the
  * services. The services are built on the first valid invocation and reused while the
  * execution environment lives; a bad event never builds them, so it can change nothing.
- * Each function passes the builder of its own service set (./services), so its bundle holds
+ * Each function passes the builder of its own service set (shared/compose/aws), so its bundle holds
  * only the SDK clients its job calls.
  */
 import middy, { type MiddyfiedHandler } from '@middy/core';
@@ -16,27 +16,26 @@ import { createLogger } from './create-logger';
 import { METRIC } from '../vocabulary/metric-names';
 import { mapErrors, type HandlerFailure } from './middleware/map-errors';
 import { validateEvent } from './middleware/validate-event';
-import { PowertoolsMetricsPublisher, type MetricsPublisher } from './rekey-metrics';
-import type { FunctionServices, RekeyServices } from '../compose/aws/rekey-services';
-import type { BuildAwsServicesOptions } from '../compose/aws/aws-core';
+import { PowertoolsMetricsPublisher } from './rekey-metrics';
+import type { MetricsPublisher } from '../ports/metrics-publisher';
+import type { JobContext } from '../usecases/context';
 
-/** What a job gets besides its event; `S` is the part of the services the job reads. */
-export interface JobContext<S = RekeyServices> {
-  readonly services: S;
-  readonly logger: Logger;
-  readonly metrics: MetricsPublisher;
-  readonly functionName: string;
+export type { JobContext };
+
+/** What the kit itself reads of a function's services: the KMS call counter (one metric per invocation). */
+export interface HandlerServices {
+  readonly kmsCalls: { take(): number };
 }
 
 /** Injectable dependencies of a handler (tests pass services built on moto_server). */
-export interface HandlerDeps<V extends FunctionServices = RekeyServices> {
+export interface HandlerDeps<V extends HandlerServices = HandlerServices> {
   readonly services: () => V | Promise<V>;
   readonly logger: Logger;
   readonly metrics: MetricsPublisher;
 }
 
 /** Options of {@link createHandler}. */
-export interface CreateHandlerOptions<S extends z.core.$ZodType, R, V extends FunctionServices = RekeyServices> {
+export interface CreateHandlerOptions<S extends z.core.$ZodType, R, V extends HandlerServices = HandlerServices> {
   /** Function name: log service, metric dimension, error messages. */
   readonly name: string;
   readonly schema: S;
@@ -50,7 +49,7 @@ export interface CreateHandlerOptions<S extends z.core.$ZodType, R, V extends Fu
  * @example
  * export const handler = createHandler({ name: 'escrow', schema: escrowEventSchema, deps: defaultHandlerDeps('escrow'), run: runEscrow });
  */
-export function createHandler<S extends z.core.$ZodType, R, V extends FunctionServices = RekeyServices>(options: CreateHandlerOptions<S, R, V>): MiddyfiedHandler<unknown, R | HandlerFailure, Error, Context> {
+export function createHandler<S extends z.core.$ZodType, R, V extends HandlerServices = HandlerServices>(options: CreateHandlerOptions<S, R, V>): MiddyfiedHandler<unknown, R | HandlerFailure, Error, Context> {
   const { name, schema, deps, run } = options;
   const job = async (event: unknown): Promise<R> => {
     const services = await deps.services();
@@ -67,8 +66,8 @@ export function createHandler<S extends z.core.$ZodType, R, V extends FunctionSe
     .handler(job);
 }
 
-/** Builds a function's services from its configuration (one of ./services/*-services). */
-export type ServicesBuilder<V extends FunctionServices> = (config: RekeyConfig, options: BuildAwsServicesOptions) => V;
+/** Builds a function's services from its configuration (one of shared/compose/aws/*-services). */
+export type ServicesBuilder<V extends HandlerServices> = (config: RekeyConfig, options: { readonly logger: Logger }) => V;
 
 /**
  * The production dependencies of a function: Powertools logger and metrics now; on the first
@@ -79,7 +78,7 @@ export type ServicesBuilder<V extends FunctionServices> = (config: RekeyConfig, 
  * @example
  * const deps = defaultHandlerDeps('rotate', buildRotateServices);
  */
-export function defaultHandlerDeps<V extends FunctionServices>(name: string, build: ServicesBuilder<V>): HandlerDeps<V> {
+export function defaultHandlerDeps<V extends HandlerServices>(name: string, build: ServicesBuilder<V>): HandlerDeps<V> {
   const logger = createLogger({ serviceName: `rekey-${name}` });
   let services: V | undefined;
   return {

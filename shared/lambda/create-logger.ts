@@ -3,7 +3,7 @@
  * JSON replacer, so a secret that slips into a log call is replaced before it is written.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { redactingReplacer } from './redact';
+import { redactingReplacer } from '../vocabulary/redact';
 
 /** Options of {@link createLogger}. */
 export interface CreateLoggerOptions {

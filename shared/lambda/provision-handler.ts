@@ -10,24 +10,30 @@ import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
-import { isRekeyError } from '../errors';
-import { checkResponseUrl, sendCfnResponse, type CfnResponderOptions, type CfnResponse } from '../adapters/aws/cfn-response';
-import { runProvision, type ProvisionServices } from '../usecases/provision';
+import { summarizeError } from '../errors';
+import { checkResponseUrl, sendCfnResponse, type CfnResponderOptions, type CfnResponse } from './cfn-response';
+// The use case is passed in by the function entry (the kit runs no use case itself).
+import type { ProvisionJobResult, ProvisionServices } from '../usecases/provision';
+import type { ProvisionEvent } from '../vocabulary/provision-event-schema';
+import type { JobLogger } from '../ports/job-logger';
 import { METRIC } from '../vocabulary/metric-names';
 import { formatIssues } from './middleware/format-issues';
 import { provisionEventSchema, provisionResponseTargetSchema } from '../vocabulary/provision-event-schema';
 import type { MetricsPublisher } from './rekey-metrics';
-import type { FunctionServices } from '../compose/aws/rekey-services';
+import type { HandlerServices } from './create-handler';
 import * as z from '../vocabulary/zod';
+import { isKeyringName } from '../vocabulary/keyring-name';
 
 /** The services of the provision function. */
-export type ProvisionFunctionServices = FunctionServices & ProvisionServices;
+export type ProvisionFunctionServices = HandlerServices & ProvisionServices;
 
 /** Injectable dependencies (tests pass services built on moto_server and a loopback responder). */
 export interface ProvisionHandlerDeps {
   readonly services: () => ProvisionFunctionServices | Promise<ProvisionFunctionServices>;
   readonly logger: Logger;
   readonly metrics: MetricsPublisher;
+  /** The provision use case (shared/usecases/provision.ts runProvision). */
+  readonly run: (event: ProvisionEvent, context: { services: ProvisionServices; logger: Pick<JobLogger, 'info' | 'warn'> }) => Promise<ProvisionJobResult>;
   /** How responses are sent. @default https only, 10 s per PUT, 3 attempts */
   readonly responder?: CfnResponderOptions;
 }
@@ -45,7 +51,7 @@ const FUNCTION_NAME = 'provision';
  * Builds the provision handler.
  *
  * @example
- * export const handler = createProvisionHandler({ services: () => buildProvisionServices(loadConfig()), logger, metrics });
+ * export const handler = createProvisionHandler({ ...defaultHandlerDeps('provision', buildProvisionServices), run: runProvision });
  */
 export function createProvisionHandler(deps: ProvisionHandlerDeps): MiddyfiedHandler<unknown, ProvisionAnswer, Error, Context> {
   const { logger, metrics } = deps;
@@ -75,7 +81,7 @@ export function createProvisionHandler(deps: ProvisionHandlerDeps): MiddyfiedHan
       try {
         const services = await deps.services();
         try {
-          const result = await runProvision(parsed.data, { services, logger });
+          const result = await deps.run(parsed.data, { services, logger });
           response = { Status: 'SUCCESS', Reason: result.reason, PhysicalResourceId: result.physicalResourceId, ...base, Data: result.data };
         } finally {
           metrics.put(METRIC.kmsCalls, services.kmsCalls.take(), { function: FUNCTION_NAME });
@@ -107,10 +113,10 @@ function failed(base: Pick<CfnResponse, 'StackId' | 'RequestId' | 'LogicalResour
 function fallbackPhysicalId(event: unknown, physicalResourceId: string | undefined, logicalResourceId: string): string {
   if (physicalResourceId !== undefined) return physicalResourceId;
   const keyring = (event as { ResourceProperties?: { Keyring?: unknown } } | null)?.ResourceProperties?.Keyring;
-  return typeof keyring === 'string' && /^[a-z0-9][a-z0-9._-]{0,63}$/.test(keyring) ? keyring : logicalResourceId;
+  return isKeyringName(keyring) ? keyring : logicalResourceId;
 }
 
 function safeMessage(err: unknown): string {
-  if (isRekeyError(err)) return `${err.code}: ${err.message}`;
-  return `internal error (${err instanceof Error ? err.name : typeof err})`;
+  const summary = summarizeError(err);
+  return `${summary.code}: ${summary.message}`;
 }

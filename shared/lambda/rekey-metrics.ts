@@ -6,16 +6,10 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC_NAMESPACE } from '../vocabulary/metric-names';
+import type { MetricDimensions, MetricsPublisher, RekeyMetricUnit } from '../ports/metrics-publisher';
 
-/** The units rekey uses. */
-export type RekeyMetricUnit = 'Count' | 'Seconds' | 'Milliseconds' | 'None';
-
-/** Dimensions of one data point. */
-export interface MetricDimensions {
-  readonly keyring?: string;
-  readonly version?: number;
-  readonly [name: string]: string | number | undefined;
-}
+// The port lives in shared/ports; the kit's other modules still name it here.
+export type { MetricDimensions, MetricsPublisher, RekeyMetricUnit };
 
 const UNITS: Record<RekeyMetricUnit, (typeof MetricUnit)[keyof typeof MetricUnit]> = {
   Count: MetricUnit.Count,
@@ -23,12 +17,6 @@ const UNITS: Record<RekeyMetricUnit, (typeof MetricUnit)[keyof typeof MetricUnit
   Milliseconds: MetricUnit.Milliseconds,
   None: MetricUnit.NoUnit,
 };
-
-/** Port through which handlers publish metrics (Powertools EMF on Lambda). */
-export interface MetricsPublisher {
-  /** Publishes one data point of `name` with `dimensions`. */
-  put(name: string, value: number, dimensions?: MetricDimensions, unit?: RekeyMetricUnit): void;
-}
 
 /**
  * Publishes data points through Powertools Metrics as EMF lines on stdout.

@@ -2,6 +2,7 @@
  * Token-bucket rate limiter with an injected clock and sleep, so that the sweep's rate can be
  * tested by counting tokens and sleeps rather than by measuring wall time.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ValidationError } from '../errors';
 
 /** Time source in milliseconds (monotonic is best; `Date.now` works). */
@@ -17,20 +18,9 @@ export const systemClock: Clock = { now: () => performance.now() };
 
 /** The real sleep: a timer, cancelled when `signal` aborts (then it rejects with the signal's reason). */
 export const systemSleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+  // node:timers/promises rejects an abort with its own AbortError; callers expect the signal's reason.
+  sleep(ms, undefined, signal === undefined ? undefined : { signal }).catch((err: unknown) => {
+    throw signal?.aborted === true ? signal.reason : err;
   });
 
 /** Options of {@link TokenBucket}. */

@@ -3,7 +3,8 @@
  * key version: stored records and cache entries (both counted per version by index, never by
  * reading payloads), plus an injected escrow check.
  */
-import type { FactsSource } from '../ports/facts-source';
+import type { KeyVersion } from '../catalog/model';
+import type { FactsSource, ReferenceCounts } from '../ports/facts-source';
 import type { CacheStore } from '../ports/cache-store';
 import type { RecordStore } from '../ports/record-store';
 
@@ -12,16 +13,20 @@ export interface StoreFactsSourceOptions {
   readonly records: Pick<RecordStore, 'countByVersion'>;
   /** Optional: without a cache, only records count as references. */
   readonly cache?: Pick<CacheStore, 'countByVersion'>;
-  /** Whether a verified escrow copy of the version exists (EscrowService in production). */
-  readonly escrowVerified: (keyring: string, version: number) => Promise<boolean>;
+  /**
+   * Whether a verified escrow copy of the version exists (EscrowService in production);
+   * `recorded` is the version as the catalog being planned on records it.
+   */
+  readonly escrowVerified: (keyring: string, version: number, recorded: KeyVersion) => Promise<boolean>;
 }
 
 /**
- * FactsSource counting records and cache entries per version.
+ * FactsSource counting records and cache entries per version: one count of each store answers
+ * for every version of the keyring.
  *
  * @example
  * const facts = new StoreFactsSource({ records, cache, escrowVerified: async () => false });
- * await facts.references('pii', 1); // records + cache entries under pii v1
+ * const counts = await facts.referenceCounts('pii'); // counts.records.get(1) === 2
  */
 export class StoreFactsSource implements FactsSource {
   private readonly options: StoreFactsSourceOptions;
@@ -30,17 +35,15 @@ export class StoreFactsSource implements FactsSource {
     this.options = options;
   }
 
-  /** Records plus cache entries still under `version` of `keyring`. */
-  public async references(keyring: string, version: number): Promise<number> {
-    const [records, cache] = await Promise.all([
-      this.options.records.countByVersion(keyring),
-      this.options.cache?.countByVersion(keyring) ?? Promise.resolve(new Map<number, number>()),
-    ]);
-    return (records.get(version) ?? 0) + (cache.get(version) ?? 0);
+  /** Records and cache entries per version of `keyring`, the two stores counted in parallel. */
+  public async referenceCounts(keyring: string): Promise<ReferenceCounts> {
+    const { records, cache } = this.options;
+    const [recordCounts, cacheEntries] = await Promise.all([records.countByVersion(keyring), cache?.countByVersion(keyring)]);
+    return cacheEntries === undefined ? { records: recordCounts } : { records: recordCounts, cacheEntries };
   }
 
   /** Delegates to the injected escrow check. */
-  public async escrowVerified(keyring: string, version: number): Promise<boolean> {
-    return this.options.escrowVerified(keyring, version);
+  public async escrowVerified(keyring: string, version: number, recorded: KeyVersion): Promise<boolean> {
+    return this.options.escrowVerified(keyring, version, recorded);
   }
 }

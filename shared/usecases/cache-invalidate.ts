@@ -7,14 +7,23 @@
 import { UnknownVersionError, ValidationError } from '../errors';
 import type { Catalog, VersionState } from '../catalog/model';
 import type { CacheStore } from '../ports/cache-store';
-import type { JobContext } from '../lambda/create-handler';
+import { actorOf, type JobContext } from './context';
 import type { CacheInvalidateEvent } from '../vocabulary/event-schemas';
 import { METRIC } from '../vocabulary/metric-names';
 import { settleEach } from './settle';
-import type { RekeyServices } from '../compose/aws/rekey-services';
+import type { KeyringService } from '../catalog/keyring-service';
+import type { CatalogStore } from '../ports/catalog-store';
+import type { AuditSink } from '../ports/audit-sink';
 
 /** The services the cache-invalidate job reads. */
-export type CacheInvalidateServices = Pick<RekeyServices, 'keyrings' | 'catalogs' | 'audit' | 'clock' | 'cache'>;
+export interface CacheInvalidateServices {
+  readonly keyrings: Pick<KeyringService, 'get'>;
+  readonly catalogs: Pick<CatalogStore, 'list'>;
+  readonly audit: AuditSink;
+  readonly clock: () => Date;
+  /** Undefined when no cache is configured (the job then refuses to run). */
+  readonly cache?: Pick<CacheStore, 'countByVersion' | 'invalidateVersion'>;
+}
 
 /** States whose cache entries no reader should be served any more. */
 export const PAST_GRACE: ReadonlySet<VersionState> = new Set(['deprecated', 'disabled', 'destroyed', 'revoked']);
@@ -66,13 +75,13 @@ export async function runCacheInvalidate(event: CacheInvalidateEvent, context: J
   return { ok: results.every((r) => r.status !== 'failed'), results };
 }
 
-async function drop(cache: CacheStore, catalog: Catalog, version: number, reason: string, context: JobContext<CacheInvalidateServices>): Promise<number> {
+async function drop(cache: Pick<CacheStore, 'invalidateVersion'>, catalog: Catalog, version: number, reason: string, context: JobContext<CacheInvalidateServices>): Promise<number> {
   const keyring = catalog.keyring;
   const n = await cache.invalidateVersion(keyring, version);
   context.metrics.put(METRIC.cacheEntriesInvalidated, n, { keyring, version });
   await context.services.audit.record({
     at: context.services.clock().toISOString(),
-    actor: `function:${context.functionName}`,
+    actor: actorOf(context),
     action: 'cache.invalidated',
     keyring,
     version,

@@ -11,7 +11,7 @@ import type { Catalog } from '../catalog/model';
 import { parsePolicy } from '../catalog/policy';
 import { provisionKeyring, type ProvisionOutcome } from '../catalog/provision-keyring';
 import type { KeyringService } from '../catalog/keyring-service';
-import type { Logger } from '@aws-lambda-powertools/logger';
+import type { JobLogger } from '../ports/job-logger';
 import type { KeyringProperties, ProvisionEvent } from '../vocabulary/provision-event-schema';
 
 /** The services the provision job reads. */
@@ -39,7 +39,7 @@ export interface ProvisionJobResult {
  * await runProvision(event, { services, logger }); // { physicalResourceId: 'pii', outcome: 'created', ... }
  * @throws ValidationError on a bad policy; UnknownKeyringError when an Update finds no keyring.
  */
-export async function runProvision(event: ProvisionEvent, context: { services: ProvisionServices; logger: Pick<Logger, 'info' | 'warn'> }): Promise<ProvisionJobResult> {
+export async function runProvision(event: ProvisionEvent, context: { services: ProvisionServices; logger: Pick<JobLogger, 'info' | 'warn'> }): Promise<ProvisionJobResult> {
   const { services, logger } = context;
   const actor = `cloudformation:${event.LogicalResourceId}`;
   const now = services.clock();

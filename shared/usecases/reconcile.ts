@@ -1,21 +1,30 @@
 /**
- * grace-period: the scheduled reconciler. For each keyring it first consults the circuit
- * breaker (decrypt failures vs REKEY_BREAKER_THRESHOLD while a rotation is under way: trip or
- * reset), then applies every due transition with KeyringService.tick (the tick itself refuses
- * to disable or destroy a version while records, cache entries or an unverified escrow say
- * otherwise), then publishes the version distribution.
+ * grace-period: the scheduled reconciler. One KeyringService.reconcile per tick: per keyring one
+ * catalog read, the circuit breaker decided from it (decrypt failures vs
+ * REKEY_BREAKER_THRESHOLD while a rotation is under way: trip or reset), every due transition
+ * (the reconcile itself refuses to disable or destroy a version while records, cache entries
+ * or an unverified escrow say otherwise), and one compare-and-swap for all of it. The version
+ * distribution is then published from the same reference counts.
  */
-import type { Catalog } from '../catalog/model';
+import type { KeyringService } from '../catalog/keyring-service';
 import { decideBreaker, rotationUnderWay, type BreakerDecision } from '../catalog/circuit-breaker';
-import type { JobContext } from '../lambda/create-handler';
+import type { Catalog } from '../catalog/model';
+import type { BreakerFactsSource } from '../ports/breaker-facts-source';
+import type { ReferenceCounts } from '../ports/facts-source';
 import type { GracePeriodEvent } from '../vocabulary/event-schemas';
 import { METRIC } from '../vocabulary/metric-names';
+import type { JobContext } from './context';
 import { failureOf, retryableFrom, type KeyringFailure } from './settle';
 import { publishDistribution, type VersionDistribution } from './version-distribution';
-import type { RekeyServices } from '../compose/aws/rekey-services';
 
 /** The services the grace-period job reads. */
-export type GracePeriodServices = Pick<RekeyServices, 'keyrings' | 'clock' | 'config' | 'breakerFacts' | 'recordTargets' | 'cache'>;
+export interface GracePeriodServices {
+  readonly keyrings: Pick<KeyringService, 'reconcile' | 'referenceCounts'>;
+  readonly clock: () => Date;
+  /** REKEY_BREAKER_THRESHOLD: the failure ratio above which the breaker trips. */
+  readonly config: { readonly breakerThreshold: number };
+  readonly breakerFacts: BreakerFactsSource;
+}
 
 /** Window over which decrypt failures are summed for the breaker. */
 export const BREAKER_WINDOW_SECONDS = 900;
@@ -44,33 +53,40 @@ export interface GracePeriodResponse {
  * await runGracePeriod({}, context); // every keyring
  */
 export async function runGracePeriod(event: GracePeriodEvent, context: JobContext<GracePeriodServices>): Promise<GracePeriodResponse> {
-  const { keyrings, clock } = context.services;
-  const now = clock();
-  const catalogs: Catalog[] = event.keyring === undefined ? await keyrings.list() : [await keyrings.get(event.keyring)];
-  const breaker = new Map<string, BreakerDecision['action'] | 'unknown'>();
-  for (const catalog of catalogs) breaker.set(catalog.keyring, await checkBreaker(catalog, context, now));
-
-  const summary = await keyrings.tick({ ...(event.keyring === undefined ? {} : { keyring: event.keyring }), now });
+  const { services, metrics, logger } = context;
+  const now = services.clock();
+  const summary = await services.keyrings.reconcile({
+    ...(event.keyring === undefined ? {} : { keyring: event.keyring }),
+    now,
+    // The scheduler acts unless the caller names someone (the CLI names its operator).
+    ...(context.actor === undefined ? {} : { actor: context.actor }),
+    breaker: (catalog) => checkBreaker(catalog, context),
+  });
   const results: GracePeriodOutcome[] = [];
   for (const r of summary.keyrings) {
-    context.metrics.put(METRIC.transitionsApplied, r.applied.length, { keyring: r.keyring });
+    const keyring = r.keyring;
+    if (r.breaker?.action === 'trip') logger.warn('circuit breaker tripped', { keyring, reason: r.breaker.reason });
+    if (r.breaker?.action === 'reset') logger.info('circuit breaker reset', { keyring, reason: r.breaker.reason });
+    if (r.breaker !== undefined) metrics.put(METRIC.breakerTripped, r.breaker.tripped ? 1 : 0, { keyring });
+    metrics.put(METRIC.transitionsApplied, r.applied.length, { keyring });
     let distribution: VersionDistribution | undefined;
-    const error: KeyringFailure | undefined = r.error;
-    if (error === undefined) {
+    if (r.error === undefined && r.catalog !== undefined) {
       try {
-        distribution = await publishDistribution(await keyrings.get(r.keyring), context);
+        // The counts the plan used when it needed any; else the one count of this tick.
+        const counts: ReferenceCounts = r.references ?? (await services.keyrings.referenceCounts(keyring));
+        distribution = publishDistribution(r.catalog, counts, context);
       } catch (err) {
         // Statistics are best effort: the transitions are written already.
-        context.logger.warn('version distribution unavailable', { keyring: r.keyring, error: failureOf(err) });
+        logger.warn('version distribution unavailable', { keyring, error: failureOf(err) });
       }
     }
     results.push({
-      keyring: r.keyring,
-      breaker: breaker.get(r.keyring) ?? 'unknown',
+      keyring,
+      breaker: r.breaker?.action ?? 'unknown',
       applied: r.applied.map((t) => ({ kind: t.kind, version: t.version })),
       ...(r.paused === undefined ? {} : { paused: r.paused }),
       ...(distribution === undefined ? {} : { distribution }),
-      ...(error === undefined ? {} : { error }),
+      ...(r.error === undefined ? {} : { error: r.error }),
     });
   }
   const retry = retryableFrom(results.flatMap((r) => (r.error === undefined ? [] : [r.error])), 'grace-period');
@@ -78,30 +94,18 @@ export async function runGracePeriod(event: GracePeriodEvent, context: JobContex
   return { ok: summary.failed === 0, at: summary.at, results };
 }
 
-async function checkBreaker(catalog: Catalog, context: JobContext<GracePeriodServices>, now: Date): Promise<BreakerDecision['action'] | 'unknown'> {
-  const { services, metrics, logger } = context;
+/** The breaker's decision over the catalog the reconcile plans on; undefined without facts. */
+async function checkBreaker(catalog: Catalog, context: JobContext<GracePeriodServices>): Promise<BreakerDecision | undefined> {
+  const { services, logger } = context;
   const keyring = catalog.keyring;
-  const tripped = catalog.breaker !== undefined;
-  let decision: BreakerDecision;
   try {
     const versions = catalog.versions.filter((v) => v.state !== 'destroyed').map((v) => v.version);
     const facts = await services.breakerFacts.decryptFacts(keyring, versions, BREAKER_WINDOW_SECONDS);
-    decision = decideBreaker({ tripped, rotating: rotationUnderWay(catalog), facts, policy: { threshold: services.config.breakerThreshold } });
+    return decideBreaker({ tripped: catalog.breaker !== undefined, rotating: rotationUnderWay(catalog), facts, policy: { threshold: services.config.breakerThreshold } });
   } catch (err) {
     // Without facts the breaker keeps its state: neither trips on a monitoring outage nor
     // releases a hold it cannot re-justify.
     logger.warn('circuit breaker facts unavailable; holding', { keyring, error: failureOf(err) });
-    metrics.put(METRIC.breakerTripped, tripped ? 1 : 0, { keyring });
-    return 'unknown';
+    return undefined;
   }
-  if (decision.action === 'trip') {
-    await services.keyrings.tripBreaker(keyring, decision.reason, { now });
-    logger.warn('circuit breaker tripped', { keyring, reason: decision.reason });
-  } else if (decision.action === 'reset') {
-    await services.keyrings.resetBreaker(keyring, { now });
-    logger.info('circuit breaker reset', { keyring, reason: decision.reason });
-  }
-  const nowTripped = decision.action === 'trip' || (tripped && decision.action !== 'reset');
-  metrics.put(METRIC.breakerTripped, nowTripped ? 1 : 0, { keyring });
-  return decision.action;
 }

@@ -12,16 +12,35 @@ import { activeVersion } from '../catalog/lifecycle';
 import type { Catalog } from '../catalog/model';
 import { runBounded } from '../reencrypt/bounded';
 import { Sweeper, type SweepMode } from '../reencrypt/sweeper';
-import type { JobContext } from '../lambda/create-handler';
+import type { JobContext } from './context';
 import type { MapBatchEvent, ReencryptEvent, S3BatchEvent } from '../vocabulary/event-schemas';
 import { ItemRecordView } from './item-record-view';
-import { MemoryCheckpointStore } from '../adapters/local/memory-checkpoint-store';
+import type { CheckpointStore } from '../ports/checkpoint-store';
 import { METRIC } from '../vocabulary/metric-names';
-import type { TargetStore } from './target-sweeper';
-import type { RekeyServices } from '../compose/aws/rekey-services';
+import type { TargetStore } from '../ports/target-store';
+import type { KeyringService } from '../catalog/keyring-service';
+import type { EnvelopeOps, VersionLookup } from '../reencrypt/dependencies';
 
 /** The services the reencrypt job reads. */
-export type ReencryptServices = Pick<RekeyServices, 'keyrings' | 'recordTargets' | 'provider' | 'envelopes'>;
+export interface ReencryptServices {
+  readonly keyrings: Pick<KeyringService, 'get'>;
+  /** One store per configured record target. */
+  readonly recordTargets: readonly TargetStore[];
+  /** Version keys and states; `invalidate` drops its caches of a keyring. */
+  readonly provider: VersionLookup & { invalidate(keyring?: string): void | Promise<void> };
+  readonly envelopes: EnvelopeOps;
+}
+
+/**
+ * The checkpoint of a one-record sweep: there is nothing to resume (the item view serves its
+ * record once and every write is conditional), so nothing is kept; the Sweeper reads it once,
+ * at the start, and finds no earlier run.
+ */
+const ONE_ITEM: CheckpointStore = {
+  get: async () => undefined,
+  put: async () => undefined,
+  clear: async () => undefined,
+};
 
 /** Objects migrated at the same time within one batch. */
 export const ITEM_CONCURRENCY = 8;
@@ -191,7 +210,7 @@ async function migrateOne(
   const view = new ItemRecordView(store, record);
   const sweeper = new Sweeper({ records: view, envelopes: context.services.envelopes, versions: context.services.provider });
   try {
-    const result = await sweeper.sweep(catalog.keyring, record.version, { mode, checkpoint: new MemoryCheckpointStore(), batchSize: 1, concurrency: 1 });
+    const result = await sweeper.sweep(catalog.keyring, record.version, { mode, checkpoint: ONE_ITEM, batchSize: 1, concurrency: 1 });
     if (view.written) return { key, status: 'done' };
     const failure = result.failed[0];
     if (failure !== undefined) {

@@ -7,13 +7,15 @@
  * Neither freeze nor the circuit breaker can pause it.
  */
 import { BackendError } from '../errors';
-import type { JobContext } from '../lambda/create-handler';
+import type { JobContext } from './context';
 import type { RevokeEvent } from '../vocabulary/event-schemas';
 import { METRIC } from '../vocabulary/metric-names';
-import type { RekeyServices } from '../compose/aws/rekey-services';
+import type { EmergencyRevocation, RevocationResult, RevokeOptions } from '../reencrypt/emergency-revocation';
 
 /** The services the revoke job reads. */
-export type RevokeServices = Pick<RekeyServices, 'revocation'>;
+export interface RevokeServices {
+  readonly revocation: Pick<EmergencyRevocation, 'revoke'>;
+}
 
 /** The response of the revoke function. */
 export interface RevokeResponse {
@@ -30,16 +32,24 @@ export interface RevokeResponse {
   readonly complete: boolean;
 }
 
+/** What {@link revokeVersion} is asked to do. */
+export interface RevokeVersionInput extends RevokeOptions {
+  readonly keyring: string;
+  readonly version: number;
+}
+
 /**
- * Runs the revoke job.
+ * The revocation sequence with its metrics and log line, returning what it did. The Lambda's
+ * {@link runRevoke} and the CLI's `revoke` both run it; each decides what an unfinished
+ * revocation means for its caller (a retry there, an exit code here).
  *
  * @example
- * await runRevoke(event, context); // { ok: true, keyring: 'payments', version: 3, revokedNow: true, ... }
+ * const r = await revokeVersion({ keyring: 'payments', version: 3, reason: 'leak', actor: 'cli:alice' }, context);
+ * if (!r.complete) console.log(`${r.remaining} records left; run revoke again`);
  */
-export async function runRevoke(event: RevokeEvent, context: JobContext<RevokeServices>): Promise<RevokeResponse> {
-  const { keyring, version, reason } = event.detail;
-  const actor = `event:${event.id}`;
-  const result = await context.services.revocation.revoke(keyring, version, { reason, actor });
+export async function revokeVersion(input: RevokeVersionInput, context: JobContext<RevokeServices>): Promise<RevocationResult> {
+  const { keyring, version, ...options } = input;
+  const result = await context.services.revocation.revoke(keyring, version, options);
   const { metrics, logger } = context;
   metrics.put(METRIC.cacheEntriesInvalidated, result.cacheEntriesPurged, { keyring, version });
   if (result.sweep !== undefined) {
@@ -48,6 +58,18 @@ export async function runRevoke(event: RevokeEvent, context: JobContext<RevokeSe
     metrics.put(METRIC.sweepFailed, result.sweep.failedCount, { keyring, version });
   }
   logger.warn('key version revoked', { keyring, version, revokedNow: result.revokedNow, remaining: result.remaining, state: result.state });
+  return result;
+}
+
+/**
+ * Runs the revoke job.
+ *
+ * @example
+ * await runRevoke(event, context); // { ok: true, keyring: 'payments', version: 3, revokedNow: true, ... }
+ */
+export async function runRevoke(event: RevokeEvent, context: JobContext<RevokeServices>): Promise<RevokeResponse> {
+  const { keyring, version, reason } = event.detail;
+  const result = await revokeVersion({ keyring, version, reason, actor: `event:${event.id}` }, context);
   if (result.sweep !== undefined && result.sweep.failedCount > 0) {
     // Records still readable with the revoked key: retry the whole idempotent sequence; after
     // the invoker's retries the event lands in the dead-letter queue, which is alarmed.

@@ -6,13 +6,16 @@
  */
 import { isPaused, pendingVersion, planTransitions } from '../catalog/lifecycle';
 import type { RotateEvent } from '../vocabulary/event-schemas';
-import type { JobContext } from '../lambda/create-handler';
+import type { JobContext } from './context';
 import { METRIC } from '../vocabulary/metric-names';
 import { settleEach, type KeyringFailure } from './settle';
-import type { RekeyServices } from '../compose/aws/rekey-services';
+import type { KeyringService } from '../catalog/keyring-service';
 
 /** The services the rotate job reads. */
-export type RotateServices = Pick<RekeyServices, 'keyrings' | 'clock'>;
+export interface RotateServices {
+  readonly keyrings: Pick<KeyringService, 'get' | 'rotate'>;
+  readonly clock: () => Date;
+}
 
 /** What rotate did to one keyring. */
 export type RotateOutcome =

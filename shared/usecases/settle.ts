@@ -4,7 +4,7 @@
  * idempotent), and a lone keyring's non-retryable failure is rethrown as itself so the response
  * names it.
  */
-import { BackendError, isRekeyError, ThrottledError, type RekeyError } from '../errors';
+import { BackendError, isRekeyError, summarizeError, ThrottledError, type RekeyError } from '../errors';
 
 /** One keyring's failure, as reported in a response. */
 export interface KeyringFailure {
@@ -13,10 +13,9 @@ export interface KeyringFailure {
   readonly retryable: boolean;
 }
 
-/** Summarizes an error for a response (code and safe message only). */
+/** Summarizes an error for a response: the one error summary of shared/errors.ts. */
 export function failureOf(err: unknown): KeyringFailure {
-  if (isRekeyError(err)) return { code: err.code, message: err.message, retryable: err.retryable };
-  return { code: 'BACKEND', message: `unexpected failure (${err instanceof Error ? err.name : typeof err})`, retryable: true };
+  return summarizeError(err);
 }
 
 /**

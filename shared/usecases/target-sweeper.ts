@@ -5,18 +5,11 @@
  * state machine's workers have moved them. The lifecycle disables the version only once no
  * reference remains, so handing off never ends a revocation early.
  */
-import type { RecordTarget } from '../config/load-config';
-import type { RecordStore } from '../ports/record-store';
+import type { TargetStore } from '../ports/target-store';
+import type { SweepStarter } from '../ports/sweep-starter';
 import { sweepIdOf, type CheckpointStore, type SweepCheckpoint } from '../ports/checkpoint-store';
 import type { EnvelopeOps, VersionLookup } from '../reencrypt/dependencies';
 import { Sweeper, MAX_REPORTED_FAILURES, type SweepFailure, type SweepOptions, type SweepResult } from '../reencrypt/sweeper';
-import type { SfnSweepStarter } from '../adapters/aws/sfn-sweep-starter';
-
-/** One record target and its store. */
-export interface TargetStore {
-  readonly target: RecordTarget;
-  readonly store: RecordStore;
-}
 
 /** Dependencies of {@link TargetSweeper}. */
 export interface TargetSweeperOptions {
@@ -24,7 +17,7 @@ export interface TargetSweeperOptions {
   readonly envelopes: EnvelopeOps;
   readonly versions: VersionLookup;
   /** Absent: always sweep inline. */
-  readonly starter?: Pick<SfnSweepStarter, 'start'>;
+  readonly starter?: SweepStarter;
   /** Targets with more records than this under the version go to the state machine. */
   readonly inlineLimit: number;
 }

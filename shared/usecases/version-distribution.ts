@@ -1,12 +1,18 @@
 /**
  * Publishes where a keyring's versions are still in use: records and cache entries per
  * version, and the age of the oldest version still referenced (the number an auditor asks for:
- * "how old is the oldest key that can still decrypt live data?").
+ * "how old is the oldest key that can still decrypt live data?"). It counts nothing itself: it
+ * reads the reference counts the tick took once for the lifecycle.
  */
 import type { Catalog } from '../catalog/model';
-import type { JobContext } from '../lambda/create-handler';
+import type { ReferenceCounts } from '../ports/facts-source';
 import { METRIC } from '../vocabulary/metric-names';
-import type { RekeyServices } from '../compose/aws/rekey-services';
+import type { JobContext } from './context';
+
+/** The services the distribution reads. */
+export interface DistributionServices {
+  readonly clock: () => Date;
+}
 
 /** The distribution of one keyring. */
 export interface VersionDistribution {
@@ -17,24 +23,21 @@ export interface VersionDistribution {
 }
 
 /**
- * Counts, publishes and returns the distribution of `catalog`'s keyring.
+ * Publishes and returns the distribution of `catalog`'s keyring from `counts` (no cache
+ * metrics when `counts` has no cache entries: no cache is configured).
  *
  * @example
- * const d = await publishDistribution(catalog, context); // d.records['3'] === 120
+ * const d = publishDistribution(catalog, await keyrings.referenceCounts('pii'), context); // d.records['3'] === 120
  */
-export async function publishDistribution(catalog: Catalog, context: JobContext<Pick<RekeyServices, 'recordTargets' | 'cache' | 'clock'>>): Promise<VersionDistribution> {
+export function publishDistribution(catalog: Catalog, counts: ReferenceCounts, context: JobContext<DistributionServices>): VersionDistribution {
   const { services, metrics } = context;
   const keyring = catalog.keyring;
-  const records = new Map<number, number>();
-  for (const { target, store } of services.recordTargets) {
-    if (target.keyring !== keyring) continue;
-    for (const [v, n] of await store.countByVersion(keyring)) records.set(v, (records.get(v) ?? 0) + n);
-  }
-  const cache = services.cache === undefined ? new Map<number, number>() : await services.cache.countByVersion(keyring);
+  const records = counts.records;
+  const cache = counts.cacheEntries ?? new Map<number, number>();
   for (const v of catalog.versions) {
     if (v.state === 'destroyed') continue;
     metrics.put(METRIC.recordsByVersion, records.get(v.version) ?? 0, { keyring, version: v.version });
-    if (services.cache !== undefined) metrics.put(METRIC.cacheEntriesByVersion, cache.get(v.version) ?? 0, { keyring, version: v.version });
+    if (counts.cacheEntries !== undefined) metrics.put(METRIC.cacheEntriesByVersion, cache.get(v.version) ?? 0, { keyring, version: v.version });
   }
   const now = services.clock().getTime();
   let oldest: number | undefined;

@@ -20,3 +20,10 @@ export const COMPROMISE_EVENT_DETAIL_TYPE = 'Key Version Compromised';
 
 /** Every source the stack's audit archive keeps: audit events and the compromise reports they answer. */
 export const ARCHIVED_EVENT_SOURCES: readonly string[] = [AUDIT_EVENT_SOURCE, COMPROMISE_EVENT_SOURCE];
+
+/**
+ * `source` and `detail-type` of the S3 event the grant reconciler (key-access) answers: an object
+ * created (a catalog document written), as S3 sends it to EventBridge. AWS's names, not rekey's:
+ * the stack's catalog-written rule matches them and key-access validates them, both from here.
+ */
+export const S3_OBJECT_CREATED = { source: 'aws.s3', detailType: 'Object Created' } as const;

@@ -8,7 +8,7 @@
  * the schemas of its own events, and builds them on the first event rather than at load.
  */
 import * as z from './zod';
-import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from './event-names';
+import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE, S3_OBJECT_CREATED } from './event-names';
 import { actorText, bucketName, keyPrefix, keyringName, objectKey, reasonText, versionNumber } from './names';
 
 /** Most keyrings one scheduled invocation names explicitly. */
@@ -262,3 +262,30 @@ export const revokeEventSchema = /* @__PURE__ */ z.lazy(() =>
 );
 /** The parsed revoke event. */
 export type RevokeEvent = z.output<typeof revokeEventSchema>;
+
+/** key-access, on its schedule: `{}` (every keyring) or `{ keyring }`. */
+export const keyAccessScheduleEventSchema = /* @__PURE__ */ z.lazy(() => z.strictObject({ keyring: z.optional(keyringName) }));
+
+/**
+ * key-access, on a compromise report: only the fields it reads (the keyring and version whose
+ * grants go at once); revoke validates the whole report.
+ */
+export const keyAccessCompromiseEventSchema = /* @__PURE__ */ z.lazy(() =>
+  z.looseObject({
+    source: z.literal(COMPROMISE_EVENT_SOURCE),
+    'detail-type': z.literal(COMPROMISE_EVENT_DETAIL_TYPE),
+    detail: z.looseObject({ keyring: keyringName, version: versionNumber }),
+  }),
+);
+
+/**
+ * key-access, on a catalog write: S3's `Object Created` event as EventBridge delivers it
+ * ("Amazon S3 Event Notifications with EventBridge", detail `{ bucket: { name }, object: { key, ... } }`,
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html); only the object key is read.
+ */
+export const catalogWrittenEventSchema = /* @__PURE__ */ z.lazy(() =>
+  z.looseObject({
+    source: z.literal(S3_OBJECT_CREATED.source),
+    detail: z.looseObject({ object: z.looseObject({ key: z.string().check(z.maxLength(1024)) }) }),
+  }),
+);

@@ -1,31 +1,24 @@
 /**
  * zod schemas (zod/mini) of the names that cross rekey's boundaries (events, environment): keyrings,
  * versions, S3 buckets and keys, AWS ARNs. Shared by the config loader and the event schemas,
- * so that a name accepted in one place is accepted in the other.
+ * so that a name accepted in one place is accepted in the other. The keyring-name rule itself is
+ * keyring-name.ts (zod-free, so that the envelope layer can use it too).
  *
  * Every schema here is `z.lazy`: built on its first parse, not when a Lambda bundle loads
  * (building zod schemas is most of what zod costs a cold start), and `@__PURE__` so that
  * esbuild drops the ones a function never uses.
  */
+import { isKeyringName, KEYRING_NAME_RULE } from './keyring-name';
 import * as z from './zod';
 
-/** Longest keyring name accepted anywhere (it is bound into every envelope header). */
-export const KEYRING_NAME_MAX = 64;
-
 /**
- * A keyring name: 1–64 characters of letters, digits, `.`, `_`, `-`, starting with a letter or
- * digit. The same pattern fits S3 keys, CloudWatch dimensions and Step Functions execution names.
+ * A keyring name, as a schema: the one rule of keyring-name.ts ({@link KEYRING_NAME_RULE}), so
+ * that an event, a configuration and the catalog accept exactly the same names.
  *
  * @example
  * keyringName.parse('payments'); // 'payments'
  */
-export const keyringName = /* @__PURE__ */ z.lazy(() =>
-  z.string().check(
-    z.minLength(1, 'must not be empty'),
-    z.maxLength(KEYRING_NAME_MAX, `must be at most ${KEYRING_NAME_MAX} characters`),
-    z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-", starting with a letter or digit'),
-  ),
-);
+export const keyringName = /* @__PURE__ */ z.lazy(() => z.string().check(z.refine(isKeyringName, `must be ${KEYRING_NAME_RULE}`)));
 
 /** A logical key version: a positive safe integer (never a float, NaN or a numeric string). */
 export const versionNumber = /* @__PURE__ */ z.lazy(() => z.int('must be a positive integer').check(z.gte(1, 'must be a positive integer'), z.lte(1_000_000, 'is out of range')));

@@ -13,7 +13,7 @@
  * answered at all, so that a request which fails the full schema still gets its FAILED answer
  * and never leaves the stack waiting for the custom resource timeout.
  */
-import { parseDuration } from '../catalog/duration';
+import { parseDuration } from './duration';
 import * as z from './zod';
 import { keyringName } from './names';
 

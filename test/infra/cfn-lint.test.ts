@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from '../support/scratch';
 import { synthStack } from './support/stack-fixture';
 
 describe('RekeyStack template', () => {
@@ -9,7 +9,7 @@ describe('RekeyStack template', () => {
   let templatePath: string;
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'rekey-cfn-lint-'));
+    dir = scratchDir('rekey-cfn-lint-');
     templatePath = join(dir, 'rekey.template.json');
     writeFileSync(templatePath, JSON.stringify(synthStack().template.toJSON(), null, 1));
   });

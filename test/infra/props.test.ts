@@ -77,6 +77,21 @@ describe('resolveRekeyProps', () => {
       expect(message).toContain("duplicate keyring 'pii'");
       expect(message).toContain("unknown keyring 'nope'");
     });
+
+    it('reports a cross-field problem next to a malformed field', () => {
+      // Prepare / Act
+      const message = problemOf({ keyrings: [{ name: 'pii', applicationRoleArns: ['arn:aws:iam::123:user/bob'] }, { name: 'pii' }] });
+      // Assess
+      expect(message).toContain('keyrings.0.applicationRoleArns.0: must be an IAM role ARN');
+      expect(message).toContain("keyrings.1.name: duplicate keyring 'pii'");
+    });
+
+    it('checks a schedule against its rule only once it is a duration', () => {
+      // Prepare / Act
+      const message = problemOf({ ...minimal, schedules: { rotationCheck: 'soon', gracePeriod: '90s' } });
+      // Assess
+      expect(message).toBe('invalid rekey props: schedules.rotationCheck: must be a duration such as 90d, 36h, 10m or 30s; schedules.gracePeriod: must be a whole number of minutes (at least 1m)');
+    });
   });
 });
 

@@ -1,5 +1,5 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { UnknownKeyringError } from '../../shared/errors';
 import { ENV } from '../../shared/config/env-names';
 import type { RekeyStack } from '../../infra/rekey-stack';
@@ -350,6 +350,15 @@ describe('RekeyStack', () => {
       const outputs = Object.keys(template.toJSON()['Outputs'] as Record<string, unknown>);
       // Act / Assess
       expect(outputs.sort()).toEqual(Object.keys(STACK_OUTPUTS).sort());
+    });
+  });
+
+  describe('synthesis', () => {
+    it('raises no warning (the imported cache subnets acknowledge their missing route table)', () => {
+      // Prepare / Act
+      const warnings = Annotations.fromStack(stack).findWarning('*', Match.anyValue());
+      // Assess
+      expect(warnings).toEqual([]);
     });
   });
 

@@ -5,7 +5,7 @@
  * simulated clock. Scenarios use only this facade and what docs/deploy.md tells a platform team
  * to do.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -26,10 +26,11 @@ import { TwinScheduler } from './drivers/scheduler';
 import type { TargetInvoker } from './drivers/types';
 import { TwinStepFunctions, type LambdaInvokeResult } from './drivers/state-machine';
 import { startPrivateMoto, type PrivateMoto } from './moto';
-import { awsErrorReply, stackArn, startTwinProxy, type AwsRequest, type ProxyReply } from './proxy';
+import { awsErrorReply, startTwinProxy, type AwsRequest, type ProxyReply } from './proxy';
 import { LambdaRuntime, MetricStore, type InvokeOutcome } from './runtime/lambda-runtime';
 import { extrasOf, standUp, updateStack, type StackChangeSummary } from './standup/standup';
 import type { CustomResourceCall, CustomResourceResult } from './standup/types';
+import { describeStacksReply, shiftDate } from './stack-api';
 import { synthesizeTwin } from './synth';
 import { twinTls } from './tls';
 import { SimClock, TwinWorld, type PolicyDocument, type RequestLogEntry, type TwinFunction, type TwinRole } from './world';
@@ -425,20 +426,7 @@ export class Twin {
   }
 
   private describeStacks(req: AwsRequest): ProxyReply {
-    const asked = String(req.params.StackName ?? this.world.stackName);
-    const id = stackArn(this.world);
-    if (asked !== this.world.stackName && asked !== id) return awsErrorReply('cloudformation', 400, 'ValidationError', `Stack with id ${asked} does not exist`);
-    const esc = (v: string): string => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-    const outputs = Object.entries(this.world.outputs)
-      .map(([k, v]) => `<member><OutputKey>${esc(k)}</OutputKey><OutputValue>${esc(v)}</OutputValue></member>`)
-      .join('');
-    // Query-protocol response of DescribeStacks (CloudFormation API reference, DescribeStacks / Stack / Output).
-    const xml =
-      '<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>' +
-      `<StackName>${esc(this.world.stackName)}</StackName><StackId>${esc(id)}</StackId><StackStatus>CREATE_COMPLETE</StackStatus>` +
-      `<CreationTime>${new Date(this.clock.now()).toISOString()}</CreationTime><Outputs>${outputs}</Outputs>` +
-      `</member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></DescribeStacksResponse>`;
-    return { status: 200, headers: { 'content-type': 'text/xml' }, body: Buffer.from(xml) };
+    return describeStacksReply(this.world, String(req.params.StackName ?? this.world.stackName), this.clock.now());
   }
 
   /** S3 → EventBridge: an allowed write to a bucket with notifications on emits `Object Created`. */
@@ -482,22 +470,4 @@ function scheduleSettings(world: TwinWorld): Record<string, { startDate?: number
     if (start !== undefined) out[s.name] = { startDate: typeof start === 'number' ? start : Date.parse(start) };
   }
   return out;
-}
-
-/** Replaces the global Date with one `offsetMs` ahead; returns the undo. */
-function shiftDate(offsetMs: number): () => void {
-  const RealDate = Date;
-  class SimDate extends RealDate {
-    public constructor(...args: unknown[]) {
-      if (args.length === 0) super(RealDate.now() + offsetMs);
-      else super(...(args as [string]));
-    }
-    public static override now(): number {
-      return RealDate.now() + offsetMs;
-    }
-  }
-  globalThis.Date = SimDate as DateConstructor;
-  return () => {
-    globalThis.Date = RealDate;
-  };
 }

@@ -3,7 +3,7 @@
  * secret-named or blob-like details dropped, so no sink can publish a secret by accident.
  */
 import type { AuditEvent } from '../../ports/audit-sink';
-import { REDACTED, redactingReplacer } from '../../lambda/redact';
+import { REDACTED, redactingReplacer } from '../../vocabulary/redact';
 
 const MAX_TEXT = 512;
 const MAX_DETAILS = 32;

@@ -9,7 +9,8 @@ import {
   type ReplicationGroup,
   type ServerlessCache,
 } from '@aws-sdk/client-elasticache';
-import { AccessDeniedError, BackendError, NotFoundError, ThrottledError, ValidationError } from '../../errors';
+import { BackendError, NotFoundError, ValidationError } from '../../errors';
+import { mapAwsError } from './map-aws-error';
 
 /** Where and how to connect to a cache. */
 export interface CacheEndpoint {
@@ -50,11 +51,13 @@ export async function resolveCacheEndpoint(input: ResolveCacheEndpointInput): Pr
   const group = await call(
     async () => (await client.send(new DescribeReplicationGroupsCommand({ ReplicationGroupId: name }))).ReplicationGroups?.[0],
     'ReplicationGroupNotFoundFault',
+    'elasticache:DescribeReplicationGroups',
   );
   if (group !== undefined) return fromReplicationGroup(name, group);
   const serverless = await call(
     async () => (await client.send(new DescribeServerlessCachesCommand({ ServerlessCacheName: name }))).ServerlessCaches?.[0],
     'ServerlessCacheNotFoundFault',
+    'elasticache:DescribeServerlessCaches',
   );
   if (serverless !== undefined) return fromServerless(name, serverless);
   throw new NotFoundError(`no ElastiCache replication group or serverless cache named '${name}'`);
@@ -77,19 +80,11 @@ function fromServerless(name: string, c: ServerlessCache): CacheEndpoint {
   return { host: ep.Address, port: ep.Port, tls: true, clusterMode: true, serverless: true };
 }
 
-async function call<T>(send: () => Promise<T | undefined>, notFound: string): Promise<T | undefined> {
+async function call<T>(send: () => Promise<T | undefined>, notFound: string, operation: string): Promise<T | undefined> {
   try {
     return await send();
   } catch (err) {
-    const errName = (err as { name?: unknown }).name;
-    if (errName === notFound) return undefined;
-    const message = err instanceof Error ? err.message : String(err);
-    if (errName === 'AccessDeniedException' || errName === 'AccessDenied') {
-      throw new AccessDeniedError(`ElastiCache refused the lookup: ${message}`, { cause: err });
-    }
-    if (errName === 'ThrottlingException' || errName === 'Throttling') {
-      throw new ThrottledError(`ElastiCache throttled the lookup: ${message}`, { cause: err });
-    }
-    throw new BackendError(`ElastiCache lookup failed: ${message}`, { cause: err });
+    if ((err as { name?: unknown } | null)?.name === notFound) return undefined;
+    throw mapAwsError(err, operation);
   }
 }

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { BackendError, ValidationError } from '../../errors';
 import type { EncryptionContext, GeneratedKey, KeyVault, WrappedKey } from '../../ports/key-vault';
-import { mapKmsError } from './kms-errors';
+import { mapAwsError } from './map-aws-error';
 
 /** Options of {@link KmsKeyVault}. */
 export interface KmsKeyVaultOptions {
@@ -72,7 +72,7 @@ export class KmsKeyVault implements KeyVault {
     try {
       out = await this.client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContext }));
     } catch (err) {
-      throw mapKmsError(err, keyId);
+      throw mapAwsError(err, { resource: `KMS key ${keyId}` });
     }
     if (out.Plaintext === undefined || out.Plaintext.length !== KEY_BYTES || out.CiphertextBlob === undefined) {
       if (out.Plaintext !== undefined) out.Plaintext.fill(0);
@@ -98,7 +98,7 @@ export class KmsKeyVault implements KeyVault {
     try {
       out = await this.client.send(new GenerateDataKeyWithoutPlaintextCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContext }));
     } catch (err) {
-      throw mapKmsError(err, keyId);
+      throw mapAwsError(err, { resource: `KMS key ${keyId}` });
     }
     if (out.CiphertextBlob === undefined || out.CiphertextBlob.length === 0) {
       throw new BackendError(`KMS GenerateDataKeyWithoutPlaintext for key ${keyId} returned an unexpected response`, { retryable: false });
@@ -116,7 +116,7 @@ export class KmsKeyVault implements KeyVault {
     try {
       out = await this.client.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: wrapped, EncryptionContext: encryptionContext }));
     } catch (err) {
-      throw mapKmsError(err, keyId);
+      throw mapAwsError(err, { resource: `KMS key ${keyId}` });
     }
     if (out.Plaintext === undefined || out.Plaintext.length === 0) {
       throw new BackendError(`KMS Decrypt for key ${keyId} returned no plaintext`, { retryable: false });
@@ -136,7 +136,7 @@ export class KmsKeyVault implements KeyVault {
     try {
       out = await this.client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: encryptionContext }));
     } catch (err) {
-      throw mapKmsError(err, keyId);
+      throw mapAwsError(err, { resource: `KMS key ${keyId}` });
     }
     if (out.CiphertextBlob === undefined) {
       throw new BackendError(`KMS Encrypt for key ${keyId} returned no ciphertext`, { retryable: false });

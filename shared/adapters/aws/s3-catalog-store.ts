@@ -14,8 +14,8 @@ import {
 import { parseCatalog, type Catalog } from '../../catalog';
 import { BackendError, ConflictError, RekeyError, ValidationError } from '../../errors';
 import type { CatalogStore, StoredCatalog } from '../../ports/catalog-store';
-import { keyringName } from '../../vocabulary/names';
-import { isS3NotFound, mapS3Error } from './s3-errors';
+import { assertKeyringName, isKeyringName } from '../../vocabulary/keyring-name';
+import { isAwsNotFound, mapAwsError } from './map-aws-error';
 
 /** Options of {@link S3CatalogStore}. */
 export interface S3CatalogStoreOptions {
@@ -88,14 +88,14 @@ export class S3CatalogStore implements CatalogStore {
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, Delimiter: '/', ContinuationToken: token }),
         );
       } catch (err) {
-        throw mapS3Error(err, `s3://${this.bucket}/${this.prefix}`);
+        throw mapAwsError(err, { resource: `s3://${this.bucket}/${this.prefix}` });
       }
       for (const obj of page.Contents ?? []) {
         const key = obj.Key ?? '';
         if (!key.endsWith('.json')) continue;
         const name = key.slice(this.prefix.length, -'.json'.length);
         // Objects that are not catalogs (a README, a stray upload) are ignored, not listed.
-        if (keyringName.safeParse(name).success) names.push(name);
+        if (isKeyringName(name)) names.push(name);
       }
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
@@ -124,10 +124,10 @@ export class S3CatalogStore implements CatalogStore {
     } catch (err) {
       // If-Match on a key that does not exist answers 404: the expected catalog is gone, which
       // for a compare-and-swap is a lost race like any other.
-      if (expectedEtag !== null && isS3NotFound(err)) {
+      if (expectedEtag !== null && isAwsNotFound(err)) {
         throw new ConflictError(`catalog of keyring '${catalog.keyring}' no longer exists`, { cause: err });
       }
-      throw mapS3Error(err, `catalog of keyring '${catalog.keyring}'`);
+      throw mapAwsError(err, { resource: `catalog of keyring '${catalog.keyring}'` });
     }
     if (out.ETag === undefined) throw new BackendError('S3 PutObject returned no ETag', { retryable: false });
     return out.ETag;
@@ -146,7 +146,7 @@ export class S3CatalogStore implements CatalogStore {
           new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
         );
       } catch (err) {
-        throw mapS3Error(err, `catalog history of keyring '${keyring}'`);
+        throw mapAwsError(err, { resource: `catalog history of keyring '${keyring}'` });
       }
       const entries = [
         ...(page.Versions ?? []).map((v) => ({ v, deleted: false })),
@@ -183,8 +183,8 @@ export class S3CatalogStore implements CatalogStore {
       etag = out.ETag;
     } catch (err) {
       // A version id of a delete marker answers 405 MethodNotAllowed: that revision has no document.
-      if (isS3NotFound(err) || (versionId !== undefined && (err as { name?: string }).name === 'MethodNotAllowed')) return undefined;
-      throw mapS3Error(err, `catalog of keyring '${keyring}'`);
+      if (isAwsNotFound(err) || (versionId !== undefined && (err as { name?: string }).name === 'MethodNotAllowed')) return undefined;
+      throw mapAwsError(err, { resource: `catalog of keyring '${keyring}'` });
     }
     let json: unknown;
     try {
@@ -207,8 +207,7 @@ export class S3CatalogStore implements CatalogStore {
   }
 
   private keyFor(keyring: string): string {
-    const parsed = keyringName.safeParse(keyring);
-    if (!parsed.success) throw new ValidationError(`invalid keyring name: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+    assertKeyringName(keyring);
     return `${this.prefix}${keyring}.json`;
   }
 }

@@ -15,8 +15,9 @@ import {
 import { AlreadyExistsError, ValidationError } from '../../errors';
 import { parseEscrowRecord, serializeEscrowRecord, MAX_ESCROW_RECORD_BYTES, type EscrowRecord } from '../../escrow/escrow-record';
 import type { EscrowStore } from '../../ports/escrow-store';
-import { keyringName, versionNumber } from '../../vocabulary/names';
-import { isS3NotFound, mapS3Error, s3Code, s3Status } from './s3-errors';
+import { assertKeyringName } from '../../vocabulary/keyring-name';
+import { versionNumber } from '../../vocabulary/names';
+import { awsErrorCode, awsErrorStatus, isAwsNotFound, mapAwsError } from './map-aws-error';
 
 /** Options of {@link S3EscrowStore}. */
 export interface S3EscrowStoreOptions {
@@ -87,10 +88,10 @@ export class S3EscrowStore implements EscrowStore {
     } catch (err) {
       // 412: a record exists. A 409 (a concurrent write of the same key in flight) stays a
       // retryable ConflictError: the other write may still fail, so nothing is known to exist.
-      if (s3Code(err) === 'PreconditionFailed' || s3Status(err) === 412) {
+      if (awsErrorCode(err) === 'PreconditionFailed' || awsErrorStatus(err) === 412) {
         throw new AlreadyExistsError(`keyring '${record.keyring}' version ${record.version} is already escrowed`);
       }
-      throw mapS3Error(err, `escrow record of keyring '${record.keyring}' version ${record.version}`);
+      throw mapAwsError(err, { resource: `escrow record of keyring '${record.keyring}' version ${record.version}` });
     }
   }
 
@@ -122,7 +123,7 @@ export class S3EscrowStore implements EscrowStore {
       try {
         page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
       } catch (err) {
-        throw mapS3Error(err, `escrow records of keyring '${keyring}'`);
+        throw mapAwsError(err, { resource: `escrow records of keyring '${keyring}'` });
       }
       for (const obj of page.Contents ?? []) {
         const m = /^(\d{1,7})\.json$/.exec((obj.Key ?? '').slice(prefix.length));
@@ -141,8 +142,8 @@ export class S3EscrowStore implements EscrowStore {
       if ((out.ContentLength ?? 0) > MAX_ESCROW_RECORD_BYTES) return Buffer.alloc(MAX_ESCROW_RECORD_BYTES + 1);
       return Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
     } catch (err) {
-      if (isS3NotFound(err)) return undefined;
-      throw mapS3Error(err, what);
+      if (isAwsNotFound(err)) return undefined;
+      throw mapAwsError(err, { resource: what });
     }
   }
 
@@ -157,7 +158,7 @@ export class S3EscrowStore implements EscrowStore {
           new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
         );
       } catch (err) {
-        throw mapS3Error(err, what);
+        throw mapAwsError(err, { resource: what });
       }
       for (const v of page.Versions ?? []) {
         if (v.Key !== key || v.VersionId === undefined) continue;
@@ -176,7 +177,7 @@ export class S3EscrowStore implements EscrowStore {
   }
 
   private checkKeyring(keyring: string): string {
-    if (!keyringName.safeParse(keyring).success) throw new ValidationError('invalid keyring name');
+    assertKeyringName(keyring);
     return keyring;
   }
 }

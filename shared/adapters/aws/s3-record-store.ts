@@ -17,37 +17,34 @@
  * listing instead of one caller walking it.
  */
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  UploadPartCommand,
-  UploadPartCopyCommand,
-  type CompletedPart,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { BackendError, ConflictError, ValidationError } from '../../errors';
+import { BackendError, ValidationError } from '../../errors';
 import type { RecordPage, RecordRef, RecordStore, StoredRecord } from '../../ports/record-store';
-import { keyringName, versionNumber } from '../../vocabulary/names';
-import { isS3NotFound, mapS3Error } from './s3-errors';
+import { assertKeyringName } from '../../vocabulary/keyring-name';
+import { versionNumber } from '../../vocabulary/names';
+import { isAwsNotFound, mapAwsError } from './map-aws-error';
+import { rewrapS3Object } from './s3-object-rewrap';
+import {
+  conditionalError,
+  indexOf,
+  KEYRING_METADATA,
+  MAX_HEADER_BYTES,
+  MAX_PART_BYTES,
+  MIN_PART_BYTES,
+  positiveInt,
+  requireEtag,
+  VERSION_METADATA,
+} from './s3-record-object';
 
-/** Metadata key (without `x-amz-meta-`) holding the record's keyring. */
-export const KEYRING_METADATA = 'rekey-keyring';
-/** Metadata key (without `x-amz-meta-`) holding the record's key version. */
-export const VERSION_METADATA = 'rekey-version';
-
-/** S3's smallest part size for every part of a multipart upload but the last. */
-const MIN_PART_BYTES = 5 * 1024 * 1024;
-/** S3's largest part size. */
-const MAX_PART_BYTES = 5 * 1024 * 1024 * 1024;
-const MAX_PARTS = 10_000;
-/** Longest header accepted by {@link S3RecordStore.readHeader} and {@link S3RecordStore.rewrapObject}. */
-const MAX_HEADER_BYTES = 1024 * 1024;
+// Part of this module's public API since before the header rewrite moved out.
+export { KEYRING_METADATA, VERSION_METADATA } from './s3-record-object';
 
 /** Options of {@link S3RecordStore}. */
 export interface S3RecordStoreOptions {
@@ -148,8 +145,8 @@ export class S3RecordStore implements RecordStore {
       const { keyring, version } = indexOf(out.Metadata, id);
       return { id, keyring, version, envelope, revision: requireEtag(out.ETag) };
     } catch (err) {
-      if (isS3NotFound(err)) return undefined;
-      throw mapS3Error(err, `record '${id}'`);
+      if (isAwsNotFound(err)) return undefined;
+      throw mapAwsError(err, { resource: `record '${id}'` });
     }
   }
 
@@ -251,10 +248,10 @@ export class S3RecordStore implements RecordStore {
       const { keyring, version } = indexOf(out.Metadata, id);
       return { id, keyring, version, bytes, size: totalSize(out.ContentRange, out.ContentLength), revision: requireEtag(out.ETag) };
     } catch (err) {
-      if (isS3NotFound(err)) return undefined;
+      if (isAwsNotFound(err)) return undefined;
       // Range beyond a zero-byte object: nothing rekey wrote.
       if ((err as { name?: string }).name === 'InvalidRange') throw new BackendError(`record '${id}' is empty`, { retryable: false });
-      throw mapS3Error(err, `record '${id}'`);
+      throw mapAwsError(err, { resource: `record '${id}'` });
     }
   }
 
@@ -283,111 +280,10 @@ export class S3RecordStore implements RecordStore {
     if (typeof input.expectedRevision !== 'string' || input.expectedRevision.length === 0) {
       throw new ValidationError('expectedRevision is required');
     }
-    const what = `record '${input.id}'`;
-    let head;
-    try {
-      head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: input.expectedRevision }));
-    } catch (err) {
-      throw conditionalError(err, input.expectedRevision, what);
-    }
-    const size = head.ContentLength ?? 0;
-    const oldHeaderLength = positiveInt(input.oldHeaderLength, 'oldHeaderLength', 1, Math.min(size, MAX_HEADER_BYTES));
-    const { keyring } = indexOf(head.Metadata, input.id);
-    const metadata = { ...head.Metadata, [KEYRING_METADATA]: keyring, [VERSION_METADATA]: String(input.version) };
-    const bodyLength = size - oldHeaderLength;
-    const newSize = input.newHeader.length + bodyLength;
-    const source = { versionId: head.VersionId, contentType: head.ContentType ?? 'application/octet-stream', sse: head.ServerSideEncryption, kmsKeyId: head.SSEKMSKeyId };
-
-    if (newSize < this.multipartThreshold) {
-      const body = bodyLength === 0 ? Buffer.alloc(0) : await this.readRange(key, oldHeaderLength, size - 1, input.expectedRevision, source.versionId, what);
-      try {
-        const out = await this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            Body: Buffer.concat([input.newHeader, body]),
-            ContentType: source.contentType,
-            Metadata: metadata,
-            IfMatch: input.expectedRevision,
-            ...(source.sse === 'aws:kms' ? { ServerSideEncryption: source.sse, SSEKMSKeyId: source.kmsKeyId } : {}),
-          }),
-        );
-        return requireEtag(out.ETag);
-      } catch (err) {
-        throw conditionalError(err, input.expectedRevision, what);
-      }
-    }
-
-    let uploadId: string | undefined;
-    try {
-      const created = await this.client.send(
-        new CreateMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: key,
-          ContentType: source.contentType,
-          Metadata: metadata,
-          ...(source.sse === 'aws:kms' ? { ServerSideEncryption: source.sse, SSEKMSKeyId: source.kmsKeyId } : {}),
-        }),
-      );
-      uploadId = created.UploadId;
-      if (uploadId === undefined) throw new BackendError('S3 CreateMultipartUpload returned no UploadId', { retryable: false });
-
-      const firstBodyBytes = MIN_PART_BYTES - input.newHeader.length;
-      const first = await this.readRange(key, oldHeaderLength, oldHeaderLength + firstBodyBytes - 1, input.expectedRevision, source.versionId, what);
-      const part1 = await this.client.send(
-        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: 1, Body: Buffer.concat([input.newHeader, first]) }),
-      );
-      const parts: CompletedPart[] = [{ PartNumber: 1, ETag: requireEtag(part1.ETag) }];
-
-      const copyFrom = oldHeaderLength + firstBodyBytes;
-      const remaining = size - copyFrom;
-      const partBytes = Math.max(this.copyPartBytes, Math.ceil(remaining / (MAX_PARTS - 1)));
-      const copySource = `${this.bucket}/${encodeKey(key)}${source.versionId === undefined ? '' : `?versionId=${encodeURIComponent(source.versionId)}`}`;
-      for (let start = copyFrom, n = 2; start < size; start += partBytes, n++) {
-        const end = Math.min(start + partBytes, size) - 1;
-        const copied = await this.client.send(
-          new UploadPartCopyCommand({
-            Bucket: this.bucket,
-            Key: key,
-            UploadId: uploadId,
-            PartNumber: n,
-            CopySource: copySource,
-            CopySourceRange: `bytes=${start}-${end}`,
-            CopySourceIfMatch: input.expectedRevision,
-          }),
-        );
-        parts.push({ PartNumber: n, ETag: requireEtag(copied.CopyPartResult?.ETag) });
-      }
-      const done = await this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: key,
-          UploadId: uploadId,
-          IfMatch: input.expectedRevision,
-          MultipartUpload: { Parts: parts },
-        }),
-      );
-      return requireEtag(done.ETag);
-    } catch (err) {
-      if (uploadId !== undefined) {
-        // Best effort: a failed abort leaves an incomplete upload for the lifecycle rule to reap.
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
-      }
-      throw conditionalError(err, input.expectedRevision, what);
-    }
-  }
-
-  private async readRange(key: string, start: number, end: number, ifMatch: string, versionId: string | undefined, what: string): Promise<Buffer> {
-    try {
-      const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: ifMatch, VersionId: versionId }),
-      );
-      const bytes = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
-      if (bytes.length !== end - start + 1) throw new BackendError(`short read of ${what}`, { retryable: true });
-      return bytes;
-    } catch (err) {
-      throw conditionalError(err, ifMatch, what);
-    }
+    return rewrapS3Object(
+      { client: this.client, bucket: this.bucket, key, id: input.id, multipartThreshold: this.multipartThreshold, copyPartBytes: this.copyPartBytes },
+      input,
+    );
   }
 
   private async listPage(after: string | undefined, maxKeys: number): Promise<{ objects: ListedObject[]; last: string | undefined; truncated: boolean }> {
@@ -400,7 +296,7 @@ export class S3RecordStore implements RecordStore {
       const objects = all.filter((o) => o.Key.length > this.prefix.length).map((o) => ({ key: o.Key, etag: o.ETag, second: secondOf(o.LastModified) }));
       return { objects, last: all[all.length - 1]?.Key, truncated: out.IsTruncated === true && all.length > 0 };
     } catch (err) {
-      throw mapS3Error(err, `s3://${this.bucket}/${this.prefix}`);
+      throw mapAwsError(err, { resource: `s3://${this.bucket}/${this.prefix}` });
     }
   }
 
@@ -438,11 +334,11 @@ export class S3RecordStore implements RecordStore {
       this.remember(key, out.ETag, secondOf(out.LastModified), ref);
       return ref;
     } catch (err) {
-      if (isS3NotFound(err)) {
+      if (isAwsNotFound(err)) {
         this.memo.delete(key);
         return undefined;
       }
-      throw mapS3Error(err, `record '${id}'`);
+      throw mapAwsError(err, { resource: `record '${id}'` });
     }
   }
 
@@ -464,23 +360,9 @@ export class S3RecordStore implements RecordStore {
   }
 }
 
-function positiveInt(value: number, name: string, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) throw new ValidationError(`${name} must be an integer from ${min} to ${max}`);
-  return value;
-}
-
 function checkIndex(keyring: string, version: number): void {
-  if (!keyringName.safeParse(keyring).success) throw new ValidationError('invalid keyring name');
+  assertKeyringName(keyring);
   if (!versionNumber.safeParse(version).success) throw new ValidationError('version must be a positive integer');
-}
-
-function indexOf(metadata: Record<string, string> | undefined, id: string): { keyring: string; version: number } {
-  const keyring = metadata?.[KEYRING_METADATA];
-  const version = Number(metadata?.[VERSION_METADATA]);
-  if (keyring === undefined || !versionNumber.safeParse(version).success) {
-    throw new BackendError(`record '${id}' has no rekey keyring/version metadata`, { retryable: false });
-  }
-  return { keyring, version };
 }
 
 function conditionFor(expected: string | null | undefined): { IfNoneMatch?: string; IfMatch?: string } {
@@ -490,24 +372,9 @@ function conditionFor(expected: string | null | undefined): { IfNoneMatch?: stri
   return { IfMatch: expected };
 }
 
-/** A conditional request on a key that vanished is a lost race too, not a plain not-found. */
-function conditionalError(err: unknown, expected: string | null | undefined, what: string): Error {
-  if (typeof expected === 'string' && isS3NotFound(err)) return new ConflictError(`${what} no longer exists`, { cause: err });
-  return mapS3Error(err, what);
-}
-
-function requireEtag(etag: string | undefined): string {
-  if (etag === undefined || etag.length === 0) throw new BackendError('S3 returned no ETag', { retryable: false });
-  return etag;
-}
-
 function totalSize(contentRange: string | undefined, contentLength: number | undefined): number {
   const m = /\/(\d+)$/.exec(contentRange ?? '');
   return m?.[1] !== undefined ? Number(m[1]) : (contentLength ?? 0);
-}
-
-function encodeKey(key: string): string {
-  return encodeURIComponent(key).replace(/%2F/g, '/');
 }
 
 function encodeCursor(c: ScanCursor): string {

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { AlreadyExistsError, BackendError, ValidationError } from '../../errors';
 import { parseEscrowRecord, serializeEscrowRecord, MAX_ESCROW_RECORD_BYTES, type EscrowRecord } from '../../escrow/escrow-record';
 import type { EscrowStore } from '../../ports/escrow-store';
-import { keyringName, versionNumber } from '../../vocabulary/names';
+import { assertKeyringName } from '../../vocabulary/keyring-name';
+import { versionNumber } from '../../vocabulary/names';
 
 /** Options of {@link FileEscrowStore}. */
 export interface FileEscrowStoreOptions {
@@ -104,7 +105,7 @@ export class FileEscrowStore implements EscrowStore {
 
   private dirFor(keyring: string): string {
     // The keyring pattern has no `/` and cannot be `.` or `..`, so it never escapes the folder.
-    if (!keyringName.safeParse(keyring).success) throw new ValidationError('invalid keyring name');
+    assertKeyringName(keyring);
     return join(this.root, keyring);
   }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { BackendError, ConflictError, isRekeyError, ValidationError } from '../../errors';
 import { parseCatalog } from '../../catalog/catalog-schema';
-import { validateKeyringName } from '../../catalog/policy';
+import { assertKeyringName } from '../../vocabulary/keyring-name';
 import type { Catalog } from '../../catalog/model';
 import type { CatalogStore, StoredCatalog } from '../../ports/catalog-store';
 
@@ -78,7 +78,7 @@ export class SqliteCatalogStore implements CatalogStore {
 
   /** @inheritdoc */
   public async get(keyring: string): Promise<StoredCatalog | undefined> {
-    validateKeyringName(keyring);
+    assertKeyringName(keyring);
     const row = this.run(() => this.db.prepare<[string], CurrentRow>('SELECT json, etag, generation FROM catalogs WHERE keyring = ?').get(keyring));
     if (row === undefined) {
       return undefined;
@@ -100,7 +100,7 @@ export class SqliteCatalogStore implements CatalogStore {
     } catch (err) {
       throw isRekeyError(err) ? err : new ValidationError('the catalog is not serializable', { cause: err });
     }
-    validateKeyringName(catalog.keyring);
+    assertKeyringName(catalog.keyring);
     const write = this.db.transaction((): string => {
       if (expectedEtag === null) {
         const etag = etagOf(json, 1);
@@ -132,7 +132,7 @@ export class SqliteCatalogStore implements CatalogStore {
    * @throws BackendError when a stored entry is corrupt.
    */
   public async history(keyring: string): Promise<CatalogHistoryEntry[]> {
-    validateKeyringName(keyring);
+    assertKeyringName(keyring);
     const rows = this.run(() =>
       this.db
         .prepare<[string], { generation: number; etag: string; json: string; written_at: string }>(

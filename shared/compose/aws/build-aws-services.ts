@@ -1,7 +1,8 @@
 /**
  * Wiring on AWS: every adapter and service from configuration, for the CLI's AWS mode and the
- * tests. The Lambda functions use their own builders in ./services (the same parts, only those
- * their job uses), so each bundle carries only the SDK clients and drivers it calls. SDK clients
+ * tests. The Lambda functions use their own builders (./<function>-services.ts: the same parts,
+ * only those their use case declares), so each bundle carries only the SDK clients and drivers
+ * it calls. SDK clients
  * are injectable (tests point them at moto_server or wrap them with fault injection); by
  * default each is created once with the configured region and the SDK's standard retry with
  * backoff and jitter.
@@ -14,7 +15,7 @@ import { buildAwsCache } from './aws-cache';
 import { buildAwsCore, type AwsClients, type BuildAwsServicesOptions } from './aws-core';
 import { buildEscrowService } from './escrow-wiring';
 import { buildKeyProvider } from './key-provider-wiring';
-import { buildLifecycleFacts } from './lifecycle-facts';
+import { buildLifecycleFacts } from '../lifecycle-facts';
 import { buildRevocation } from './revocation-wiring';
 import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores';
 
@@ -33,7 +34,7 @@ export function buildAwsServices(config: RekeyConfig, options: BuildAwsServicesO
   const recordTargets = buildRecordTargets(core);
   const escrowStore = buildEscrowStore(core);
   const withCache = cache === undefined ? {} : { cache };
-  const keyrings = core.keyringsWith(buildLifecycleFacts({ records: recordCounts(recordTargets), ...withCache, catalogs: core.catalogs, escrowStore }));
+  const keyrings = core.keyringsWith(buildLifecycleFacts({ records: recordCounts(recordTargets), ...withCache, escrowStore }));
   const { provider, envelopes } = buildKeyProvider(core);
   const cloudWatch = options.clients?.cloudWatch ?? new CloudWatchClient({ ...core.region });
   return {
@@ -47,6 +48,7 @@ export function buildAwsServices(config: RekeyConfig, options: BuildAwsServicesO
     recordTargets,
     escrow: buildEscrowService(core, escrowStore),
     escrowStore,
+    retiredKeysReadable: false,
     ...withCache,
     breakerFacts: new CloudWatchBreakerFacts({ client: cloudWatch, now: core.clock }),
     revocation: buildRevocation(core, { keyrings, provider, envelopes, recordTargets, ...withCache }),

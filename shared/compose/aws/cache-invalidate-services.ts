@@ -4,6 +4,7 @@
  */
 import type { RekeyConfig } from '../../config/load-config';
 import type { FunctionServices } from './rekey-services';
+import type { CacheInvalidateServices } from '../../usecases/cache-invalidate';
 import { buildAwsCache } from './aws-cache';
 import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
 import { NoLifecycleFacts } from './no-lifecycle-facts';
@@ -15,7 +16,7 @@ import { NoLifecycleFacts } from './no-lifecycle-facts';
  * const services = buildCacheInvalidateServices(loadConfig(), { logger });
  * await services.cache?.invalidateVersion('payments', 3);
  */
-export function buildCacheInvalidateServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<'keyrings' | 'catalogs' | 'audit' | 'cache'> {
+export function buildCacheInvalidateServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<CacheInvalidateServices> {
   const core = buildAwsCore(config, options);
   const { cache, close } = buildAwsCache(config, options.clients);
   return {

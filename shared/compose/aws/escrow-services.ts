@@ -1,8 +1,10 @@
 /**
  * The services of the `escrow` function: the keyrings and the escrow service over KMS and S3.
+ * Retired keys are not readable: the escrow role's grants exist only for readable states.
  */
 import type { RekeyConfig } from '../../config/load-config';
 import type { FunctionServices } from './rekey-services';
+import type { EscrowServices } from '../../usecases/escrow';
 import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
 import { buildEscrowService } from './escrow-wiring';
 import { NoLifecycleFacts } from './no-lifecycle-facts';
@@ -15,17 +17,16 @@ import { buildEscrowStore } from './s3-stores';
  * const services = buildEscrowServices(loadConfig(), { logger });
  * await services.escrow.verify('payments');
  */
-export function buildEscrowServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<'keyrings' | 'catalogs' | 'escrow' | 'escrowStore'> {
+export function buildEscrowServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<EscrowServices> {
   const core = buildAwsCore(config, options);
-  const escrowStore = buildEscrowStore(core);
   return {
     config,
     clock: core.clock,
     kmsCalls: core.kmsCalls,
     catalogs: core.catalogs,
     keyrings: core.keyringsWith(new NoLifecycleFacts('escrow')),
-    escrow: buildEscrowService(core, escrowStore),
-    escrowStore,
+    escrow: buildEscrowService(core, buildEscrowStore(core)),
+    retiredKeysReadable: false,
     close: async () => undefined,
   };
 }

@@ -1,15 +1,16 @@
 /**
  * The services of the `grace-period` function: the keyrings with the full lifecycle facts
- * (records, cache, escrow), the circuit breaker's CloudWatch facts, the record targets and the
- * cache for the version distribution.
+ * (records, cache, escrow; the same counts feed the version distribution) and the circuit
+ * breaker's CloudWatch facts.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { RekeyConfig } from '../../config/load-config';
 import { CloudWatchBreakerFacts } from '../../adapters/aws/cloudwatch-breaker-facts';
+import type { GracePeriodServices } from '../../usecases/reconcile';
 import type { FunctionServices } from './rekey-services';
 import { buildAwsCache } from './aws-cache';
 import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
-import { buildLifecycleFacts } from './lifecycle-facts';
+import { buildLifecycleFacts } from '../lifecycle-facts';
 import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores';
 
 /**
@@ -17,16 +18,13 @@ import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores'
  *
  * @example
  * const services = buildGracePeriodServices(loadConfig(), { logger });
- * await services.keyrings.tick();
+ * await services.keyrings.reconcile();
  */
-export function buildGracePeriodServices(
-  config: RekeyConfig,
-  options: BuildAwsServicesOptions = {},
-): FunctionServices<'keyrings' | 'breakerFacts' | 'recordTargets' | 'cache'> {
+export function buildGracePeriodServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<GracePeriodServices> {
   const core = buildAwsCore(config, options);
   const { cache, close } = buildAwsCache(config, options.clients);
-  const recordTargets = buildRecordTargets(core);
-  const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...(cache === undefined ? {} : { cache }), catalogs: core.catalogs, escrowStore: buildEscrowStore(core) });
+  const records = recordCounts(buildRecordTargets(core));
+  const facts = buildLifecycleFacts({ records, ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core) });
   const cloudWatch = options.clients?.cloudWatch ?? new CloudWatchClient({ ...core.region });
   return {
     config,
@@ -34,8 +32,6 @@ export function buildGracePeriodServices(
     kmsCalls: core.kmsCalls,
     keyrings: core.keyringsWith(facts),
     breakerFacts: new CloudWatchBreakerFacts({ client: cloudWatch, now: core.clock }),
-    recordTargets,
-    ...(cache === undefined ? {} : { cache }),
     close,
   };
 }

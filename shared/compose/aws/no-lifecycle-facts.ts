@@ -4,7 +4,7 @@
  * could give would leave the cache out and could let a version be disabled while cache entries
  * still need it: they refuse instead of answering.
  */
-import type { FactsSource } from '../../ports/facts-source';
+import type { FactsSource, ReferenceCounts } from '../../ports/facts-source';
 import { ValidationError } from '../../errors';
 
 /**
@@ -17,17 +17,17 @@ import { ValidationError } from '../../errors';
 export class NoLifecycleFacts implements FactsSource {
   public constructor(private readonly functionName: string) {}
 
-  public references(keyring: string, version: number): Promise<number> {
-    return Promise.reject(this.refusal(keyring, version));
+  public referenceCounts(keyring: string): Promise<ReferenceCounts> {
+    return Promise.reject(this.refusal(keyring));
   }
 
   public escrowVerified(keyring: string, version: number): Promise<boolean> {
-    return Promise.reject(this.refusal(keyring, version));
+    return Promise.reject(this.refusal(`${keyring} v${version}`));
   }
 
-  private refusal(keyring: string, version: number): ValidationError {
+  private refusal(subject: string): ValidationError {
     return new ValidationError(
-      `the ${this.functionName} function does not reconcile the lifecycle (asked about ${keyring} v${version}); grace-period and revoke do`,
+      `the ${this.functionName} function does not reconcile the lifecycle (asked about ${subject}); grace-period and revoke do`,
     );
   }
 }

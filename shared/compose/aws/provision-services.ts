@@ -4,7 +4,8 @@
  * policy touches the catalog alone).
  */
 import type { RekeyConfig } from '../../config/load-config';
-import type { ProvisionFunctionServices } from '../../lambda/provision-handler';
+import type { ProvisionServices } from '../../usecases/provision';
+import type { FunctionServices } from './rekey-services';
 import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
 import { NoLifecycleFacts } from './no-lifecycle-facts';
 
@@ -15,7 +16,7 @@ import { NoLifecycleFacts } from './no-lifecycle-facts';
  * const services = buildProvisionServices(loadConfig(), { logger });
  * await services.keyrings.updatePolicy('payments', policy, { actor: 'cloudformation:Pii' });
  */
-export function buildProvisionServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): ProvisionFunctionServices {
+export function buildProvisionServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<ProvisionServices> {
   const core = buildAwsCore(config, options);
   return { config, clock: core.clock, kmsCalls: core.kmsCalls, keyrings: core.keyringsWith(new NoLifecycleFacts('provision')), close: async () => undefined };
 }

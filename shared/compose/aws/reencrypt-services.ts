@@ -4,6 +4,7 @@
  */
 import type { RekeyConfig } from '../../config/load-config';
 import type { FunctionServices } from './rekey-services';
+import type { ReencryptServices } from '../../usecases/reencrypt';
 import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
 import { buildKeyProvider } from './key-provider-wiring';
 import { NoLifecycleFacts } from './no-lifecycle-facts';
@@ -16,7 +17,7 @@ import { buildRecordTargets } from './s3-stores';
  * const services = buildReencryptServices(loadConfig(), { logger });
  * await services.recordTargets[0]?.store.countByVersion('payments');
  */
-export function buildReencryptServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<'keyrings' | 'recordTargets' | 'provider' | 'envelopes'> {
+export function buildReencryptServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<ReencryptServices> {
   const core = buildAwsCore(config, options);
   const { provider, envelopes } = buildKeyProvider(core);
   return {

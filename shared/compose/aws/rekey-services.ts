@@ -13,7 +13,7 @@ import type { CacheStore } from '../../ports/cache-store';
 import type { CatalogStore } from '../../ports/catalog-store';
 import type { BreakerFactsSource } from '../../ports/breaker-facts-source';
 import type { CallCounter } from '../../adapters/aws/kms-call-counter';
-import type { TargetStore } from '../../usecases/target-sweeper';
+import type { TargetStore } from '../../ports/target-store';
 
 /** Everything a handler may need, wired from configuration. */
 export interface RekeyServices {
@@ -29,6 +29,8 @@ export interface RekeyServices {
   readonly recordTargets: readonly TargetStore[];
   readonly escrow: EscrowService;
   readonly escrowStore: EscrowStore;
+  /** False: the escrow role's grants exist only for readable states (see EscrowServices). */
+  readonly retiredKeysReadable: false;
   /** Undefined when no cache is configured; connects on first use. */
   readonly cache?: CacheStore;
   readonly breakerFacts: BreakerFactsSource;
@@ -39,8 +41,12 @@ export interface RekeyServices {
   close(): Promise<void>;
 }
 
+/** What every function's service set carries besides its job's services. */
+export type FunctionBasics = Pick<RekeyServices, 'config' | 'clock' | 'kmsCalls' | 'close'>;
+
 /**
- * The service set of one Lambda function: what its job reads (`K`), plus what every handler
- * uses (configuration, clock, the KMS call counter, close).
+ * The service set of one Lambda function: the services its use case declares (`S`, declared
+ * once, in the use case's file), plus what every handler uses (configuration, clock, the KMS
+ * call counter, close).
  */
-export type FunctionServices<K extends keyof RekeyServices = never> = Pick<RekeyServices, K | 'config' | 'clock' | 'kmsCalls' | 'close'>;
+export type FunctionServices<S = unknown> = S & FunctionBasics;

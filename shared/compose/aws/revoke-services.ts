@@ -4,10 +4,11 @@
  */
 import type { RekeyConfig } from '../../config/load-config';
 import type { FunctionServices } from './rekey-services';
+import type { RevokeServices } from '../../usecases/revoke';
 import { buildAwsCache } from './aws-cache';
 import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
 import { buildKeyProvider } from './key-provider-wiring';
-import { buildLifecycleFacts } from './lifecycle-facts';
+import { buildLifecycleFacts } from '../lifecycle-facts';
 import { buildRevocation } from './revocation-wiring';
 import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores';
 
@@ -18,11 +19,11 @@ import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores'
  * const services = buildRevokeServices(loadConfig(), { logger });
  * await services.revocation.revoke('payments', 3, { reason: 'leak', actor: 'event:1' });
  */
-export function buildRevokeServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<'revocation'> {
+export function buildRevokeServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<RevokeServices> {
   const core = buildAwsCore(config, options);
   const { cache, close } = buildAwsCache(config, options.clients);
   const recordTargets = buildRecordTargets(core);
-  const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...(cache === undefined ? {} : { cache }), catalogs: core.catalogs, escrowStore: buildEscrowStore(core) });
+  const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core) });
   const keyrings = core.keyringsWith(facts);
   const revocation = buildRevocation(core, { keyrings, ...buildKeyProvider(core), recordTargets, ...(cache === undefined ? {} : { cache }) });
   return { config, clock: core.clock, kmsCalls: core.kmsCalls, revocation, close };

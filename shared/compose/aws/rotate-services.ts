@@ -3,6 +3,7 @@
  */
 import type { RekeyConfig } from '../../config/load-config';
 import type { FunctionServices } from './rekey-services';
+import type { RotateServices } from '../../usecases/rotate';
 import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
 import { NoLifecycleFacts } from './no-lifecycle-facts';
 
@@ -13,7 +14,7 @@ import { NoLifecycleFacts } from './no-lifecycle-facts';
  * const services = buildRotateServices(loadConfig(), { logger });
  * await services.keyrings.rotate('payments', { actor: 'ops', reason: 'forced' });
  */
-export function buildRotateServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<'keyrings'> {
+export function buildRotateServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<RotateServices> {
   const core = buildAwsCore(config, options);
   return { config, clock: core.clock, kmsCalls: core.kmsCalls, keyrings: core.keyringsWith(new NoLifecycleFacts('rotate')), close: async () => undefined };
 }

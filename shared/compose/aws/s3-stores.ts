@@ -4,7 +4,7 @@
  */
 import { S3EscrowStore } from '../../adapters/aws/s3-escrow-store';
 import { S3RecordStore } from '../../adapters/aws/s3-record-store';
-import type { TargetStore } from '../../usecases/target-sweeper';
+import type { TargetStore } from '../../ports/target-store';
 import type { AwsCore } from './aws-core';
 
 /**

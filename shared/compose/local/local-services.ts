@@ -20,7 +20,7 @@ import { CatalogKeyProvider } from '../../keys';
 import { EnvelopeClient } from '../../envelope';
 import { EncryptedCache } from '../../cache';
 import { EmergencyRevocation, RecordService, Sweeper, withHeaderRewrap } from '../../reencrypt';
-import { buildLifecycleFacts } from '../aws/lifecycle-facts';
+import { buildLifecycleFacts } from '../lifecycle-facts';
 import { EscrowService } from '../../escrow';
 import type { CacheStore } from '../../ports/cache-store';
 
@@ -117,7 +117,7 @@ export async function openLocal(options: LocalOptions = {}): Promise<LocalServic
   const escrow = new EscrowService({ store: escrowStore, catalogs, vault, escrowVault, clock });
   // The same facts as on AWS: destruction needs a drill-verified catalog stamp and the escrow
   // record itself (the drill runs on its own schedule, not on every tick).
-  const facts = buildLifecycleFacts({ records, cache: cacheStore, catalogs, escrowStore });
+  const facts = buildLifecycleFacts({ records, cache: cacheStore, escrowStore });
   const keyrings = new KeyringService({ store: catalogs, vault, audit, clock, facts });
   const cache = new EncryptedCache({ store: cacheStore, envelopes, versions: provider });
   const recordService = new RecordService({ records, envelopes, versions: provider });

@@ -21,7 +21,7 @@
  * non-retryable failure whatever its path.
  */
 import type { MiddlewareObj } from '@middy/core';
-import { BackendError, isRekeyError, type RekeyErrorCode } from '../../errors';
+import { BackendError, errorName, isRekeyError, type RekeyErrorCode } from '../../errors';
 import { METRIC } from '../../vocabulary/metric-names';
 import type { MetricsPublisher } from '../rekey-metrics';
 
@@ -94,7 +94,7 @@ export function mapErrors(options: MapErrorsOptions): MiddlewareObj {
       logger.error('invocation failed; the invoker will retry', { error: { code: err.code, name: err.name, message: err.message } });
       return;
     }
-    const name = err instanceof Error ? err.name : typeof err;
+    const name = errorName(err);
     const message = err instanceof Error ? err.message.slice(0, 300) : '';
     logger.error('invocation failed unexpectedly; the invoker will retry', { error: { name, message } });
     request.error = new BackendError(`${functionName} failed unexpectedly (${name})`, { cause: err });

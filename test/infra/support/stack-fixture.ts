@@ -1,6 +1,8 @@
 /**
  * Builds the rekey stack for infra tests with the feature flags of cdk.json and bundling skipped
  * (`aws:cdk:bundling-stacks: []`), so a synthesis takes a second, not a bundle per function.
+ * Each app synthesizes into a scratch folder of the test run (never the OS temp folder, where an
+ * App without `outdir` would leave a `cdk.out*` folder behind).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +10,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { RekeyConfigProps } from '../../../infra/props';
 import { RekeyStack } from '../../../infra/rekey-stack';
+import { scratchDir } from '../../support/scratch';
 
 /** The feature flags of cdk.json (its context minus the rekey configuration). */
 export function cdkJsonFlags(): Record<string, unknown> {
@@ -38,9 +41,9 @@ export const FULL_CONFIG: RekeyConfigProps = {
   alarms: { email: 'oncall@example.com' },
 };
 
-/** A new app with cdk.json's flags and bundling skipped. */
+/** A new app with cdk.json's flags and bundling skipped, synthesizing into a fresh scratch folder. */
 export function testApp(): App {
-  return new App({ context: { ...cdkJsonFlags(), 'aws:cdk:bundling-stacks': [] } });
+  return new App({ outdir: scratchDir('cdk.out-'), context: { ...cdkJsonFlags(), 'aws:cdk:bundling-stacks': [] } });
 }
 
 /** Builds a stack from `config`, lets `customize` add to it, then synthesizes its template once. */

@@ -1,7 +1,7 @@
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { generateKeyPairSync } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scratchDir } from '../../support/scratch';
 import { KmsKeyVault } from '../../../shared/adapters/aws/kms-key-vault';
 import { S3CatalogStore } from '../../../shared/adapters/aws/s3-catalog-store';
 import { S3EscrowStore } from '../../../shared/adapters/aws/s3-escrow-store';
@@ -31,7 +31,7 @@ describe('EscrowService (moto KMS + S3)', () => {
   const homes: string[] = [];
 
   async function tempHome(): Promise<string> {
-    const home = await mkdtemp(join(tmpdir(), 'rekey-escrow-'));
+    const home = scratchDir('rekey-escrow-');
     homes.push(home);
     return home;
   }

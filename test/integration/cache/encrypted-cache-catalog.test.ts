@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from '../../support/scratch';
 import { Redis } from 'ioredis';
 import { FileKeyVault } from '../../../shared/adapters/local/file-key-vault';
 import { SqliteCatalogStore } from '../../../shared/adapters/local/sqlite-catalog-store';
@@ -27,7 +27,7 @@ function cacheWith(provider: CatalogKeyProvider, metrics?: RecordingMetrics): En
 }
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'rekey-cache-it-'));
+  home = scratchDir('rekey-cache-it-');
   vault = new FileKeyVault({ home });
   catalogStore = new SqliteCatalogStore(join(home, 'catalog.db'));
   keyrings = new KeyringService({
@@ -35,7 +35,7 @@ beforeAll(async () => {
     vault,
     audit: { record: async () => undefined },
     clock: () => new Date(),
-    facts: { references: async () => 0, escrowVerified: async () => true },
+    facts: { referenceCounts: async () => ({ records: new Map() }), escrowVerified: async () => true },
   });
   await keyrings.createKeyring('pay', undefined, { actor: 'test' });
   redis = new Redis(process.env.REKEY_TEST_REDIS_URL!);

@@ -20,6 +20,7 @@ import { createReencryptHandler } from '../../../functions/reencrypt/handler';
 import { createRevokeHandler } from '../../../functions/revoke/handler';
 import { createRotateHandler } from '../../../functions/rotate/handler';
 import { createProvisionHandler } from '../../../shared/lambda/provision-handler';
+import { runProvision } from '../../../shared/usecases/provision';
 import { FULL_CONFIG, synthStack } from '../../infra/support/stack-fixture';
 import { createHarness, lambdaContext, putRecords, uniqueName, type Harness } from './support/harness';
 
@@ -197,7 +198,7 @@ describe('function calls on moto are granted by the synthesized template', () =>
     // Prepare
     h = await createHarness({ createKeyring: false });
     const calls = new CallRecorder(h);
-    const provision = createProvisionHandler({ services: () => h.services, logger: h.deps.logger, metrics: h.metrics, responder: { allowLoopbackHttp: true, attempts: 1, timeoutMs: 500 } });
+    const provision = createProvisionHandler({ run: runProvision, services: () => h.services, logger: h.deps.logger, metrics: h.metrics, responder: { allowLoopbackHttp: true, attempts: 1, timeoutMs: 500 } });
     const other = await createHarness();
     const otherCalls = new CallRecorder(other);
     // Act: provision answers to a closed port (the delivery fails; the keyring is created first).

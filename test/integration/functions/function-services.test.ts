@@ -15,6 +15,7 @@ import { buildRevokeServices } from '../../../shared/compose/aws/revoke-services
 import { buildRotateServices } from '../../../shared/compose/aws/rotate-services';
 import type { BuildAwsServicesOptions } from '../../../shared/compose/aws/aws-core';
 import type { RekeyConfig } from '../../../shared/config/load-config';
+import type { KeyringService } from '../../../shared/catalog/keyring-service';
 import { createHarness, lambdaContext, putRecords, statesOf, uniqueName, type Harness } from './support/harness';
 
 const POLICY = { rotateEverySeconds: 3600, propagationSeconds: 60, graceSeconds: 120, retentionSeconds: 300 };
@@ -60,7 +61,8 @@ describe('function service builders (the wiring each Lambda function runs on)', 
       const { services } = depsOf(buildRotateServices);
       const before = await h.snapshot();
       // Act
-      const summary = await services.keyrings.tick({ keyring: h.keyring, now: h.now() });
+      // The rotate use case reads only get and rotate; the builder's keyrings are a whole KeyringService.
+      const summary = await (services.keyrings as KeyringService).tick({ keyring: h.keyring, now: h.now() });
       // Assess
       expect(summary.keyrings[0]?.error).toMatchObject({ code: 'VALIDATION', retryable: false });
       expect(summary.keyrings[0]?.error?.message).toContain('the rotate function does not reconcile the lifecycle');

@@ -5,9 +5,10 @@ import { createReencryptHandler } from '../../../functions/reencrypt/handler';
 import { createRevokeHandler } from '../../../functions/revoke/handler';
 import { createRotateHandler } from '../../../functions/rotate/handler';
 import type { HandlerDeps } from '../../../shared/lambda/create-handler';
+import type { RekeyServices } from '../../../shared/compose/aws/rekey-services';
 import { createHarness, lambdaContext, putRecords, type Harness } from './support/harness';
 
-type Factory = (deps: HandlerDeps) => (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
+type Factory = (deps: HandlerDeps<RekeyServices>) => (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 
 const HUGE = 'k'.repeat(200_000);
 const deep = (n: number): unknown => (n === 0 ? 'x' : { a: deep(n - 1) });

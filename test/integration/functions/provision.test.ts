@@ -11,6 +11,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { createProvisionHandler, type ProvisionAnswer } from '../../../shared/lambda/provision-handler';
+import { runProvision } from '../../../shared/usecases/provision';
 import { createHarness, lambdaContext, type Harness } from './support/harness';
 
 interface ReceivedPut {
@@ -84,7 +85,7 @@ describe('provision function (moto KMS + S3, loopback ResponseURL)', () => {
       },
       { step: 'initialize', name: 'recordKmsCommands' },
     );
-    handler = createProvisionHandler({ services: () => h.services, logger: h.deps.logger, metrics: h.metrics, responder: { allowLoopbackHttp: true, timeoutMs: 2000, attempts: 2 } });
+    handler = createProvisionHandler({ run: runProvision, services: () => h.services, logger: h.deps.logger, metrics: h.metrics, responder: { allowLoopbackHttp: true, timeoutMs: 2000, attempts: 2 } });
   });
   afterEach(async () => {
     await h?.close();
@@ -164,6 +165,7 @@ describe('provision function (moto KMS + S3, loopback ResponseURL)', () => {
       const oldKey = h.config.keyringKeys[h.keyring] ?? '';
       const newKey = (await h.clients.kms.send(new CreateKeyCommand({ Description: 'the re-added keyring key' }))).KeyMetadata?.Arn ?? '';
       const readded = createProvisionHandler({
+        run: runProvision,
         services: () => ({ ...h.services, config: { ...h.config, keyringKeys: { [h.keyring]: newKey } } }),
         logger: h.deps.logger,
         metrics: h.metrics,
@@ -266,7 +268,7 @@ describe('provision function (moto KMS + S3, loopback ResponseURL)', () => {
 
     it('refuses a plain-http ResponseURL outside tests (https only by default) before doing anything', async () => {
       // Prepare
-      const strict = createProvisionHandler({ services: () => h.services, logger: h.deps.logger, metrics: h.metrics });
+      const strict = createProvisionHandler({ run: runProvision, services: () => h.services, logger: h.deps.logger, metrics: h.metrics });
       const before = await h.snapshot();
       // Act
       const answer = await strict(request('Create', srv.url, properties(h.keyring)), lambdaContext('rekey-provision'));

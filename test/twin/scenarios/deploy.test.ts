@@ -9,7 +9,7 @@
  */
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { KEY_GRANTEES_ENV } from '../../../infra/key-access/env-names';
+import { KEY_GRANTEES_ENV } from '../../../shared/config/env-names';
 import { S3CatalogStore } from '../../../shared/adapters/aws/s3-catalog-store';
 import type { Catalog } from '../../../shared/catalog/model';
 import { openApplication, type Application } from '../application';

@@ -4,9 +4,9 @@
  * create exactly one version, every promotion happen once, and no write be lost.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from '../../support/scratch';
 import { KeyringService } from '../../../shared/catalog/keyring-service';
 import { checkInvariants } from '../../../shared/catalog/invariants';
 import type { Catalog } from '../../../shared/catalog/model';
@@ -59,7 +59,7 @@ describe('KeyringService (concurrency)', () => {
   const stores: SqliteCatalogStore[] = [];
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'rekey-race-'));
+    dir = scratchDir('rekey-race-');
   });
 
   afterEach(() => {

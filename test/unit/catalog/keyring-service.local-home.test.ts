@@ -2,9 +2,9 @@
  * KeyringService on the real local backends of a rekey home: FileKeyVault, SqliteCatalogStore
  * and JsonlAuditSink, as the CLI wires them.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from '../../support/scratch';
 import { KeyringService } from '../../../shared/catalog/keyring-service';
 import { FileKeyVault } from '../../../shared/adapters/local/file-key-vault';
 import { SqliteCatalogStore } from '../../../shared/adapters/local/sqlite-catalog-store';
@@ -18,7 +18,7 @@ describe('KeyringService (local home)', () => {
   let store: SqliteCatalogStore;
 
   beforeEach(() => {
-    home = mkdtempSync(join(tmpdir(), 'rekey-home-'));
+    home = scratchDir('rekey-home-');
     store = new SqliteCatalogStore(join(home, 'catalog.db'));
   });
 

@@ -1,20 +1,26 @@
-import { handler as cacheInvalidate } from '../../../functions/cache-invalidate/handler';
-import { handler as escrow } from '../../../functions/escrow/handler';
-import { handler as gracePeriod } from '../../../functions/grace-period/handler';
-import { handler as reencrypt } from '../../../functions/reencrypt/handler';
-import { handler as revoke } from '../../../functions/revoke/handler';
-import { handler as rotate } from '../../../functions/rotate/handler';
-
 const context = { functionName: 'rekey-unit', awsRequestId: 'req-1', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:rekey-unit' } as never;
 
+type Handler = (e: unknown, c: never) => Promise<unknown>;
+
+// The entry points build their logger when their module loads, so the modules load only once
+// the log level below is set (an expected refusal is not noise in the test output).
+const HANDLERS: Record<string, () => Promise<Handler>> = {
+  rotate: async () => (await import('../../../functions/rotate/handler')).handler,
+  'grace-period': async () => (await import('../../../functions/grace-period/handler')).handler,
+  reencrypt: async () => (await import('../../../functions/reencrypt/handler')).handler,
+  'cache-invalidate': async () => (await import('../../../functions/cache-invalidate/handler')).handler,
+  escrow: async () => (await import('../../../functions/escrow/handler')).handler,
+  revoke: async () => (await import('../../../functions/revoke/handler')).handler,
+};
+
 // Valid events: they pass validation, so the handler goes on to read its configuration.
-const CASES: Array<[string, (e: unknown, c: never) => Promise<unknown>, unknown]> = [
-  ['rotate', rotate, { keyring: 'payments' }],
-  ['grace-period', gracePeriod, {}],
-  ['reencrypt', reencrypt, { BatchInput: { keyring: 'payments', bucket: 'data-bucket', prefix: 'r/', mode: 'rewrap' }, Items: [{ Key: 'r/1' }] }],
-  ['cache-invalidate', cacheInvalidate, { keyring: 'payments' }],
-  ['escrow', escrow, { action: 'drill' }],
-  ['revoke', revoke, { version: '0', id: 'e-1', source: 'rekey', 'detail-type': 'Key Version Compromised', detail: { keyring: 'payments', version: 2, reason: 'leak' } }],
+const CASES: Array<[string, unknown]> = [
+  ['rotate', { keyring: 'payments' }],
+  ['grace-period', {}],
+  ['reencrypt', { BatchInput: { keyring: 'payments', bucket: 'data-bucket', prefix: 'r/', mode: 'rewrap' }, Items: [{ Key: 'r/1' }] }],
+  ['cache-invalidate', { keyring: 'payments' }],
+  ['escrow', { action: 'drill' }],
+  ['revoke', { version: '0', id: 'e-1', source: 'rekey', 'detail-type': 'Key Version Compromised', detail: { keyring: 'payments', version: 2, reason: 'leak' } }],
 ];
 
 describe('function entry points', () => {
@@ -29,8 +35,9 @@ describe('function entry points', () => {
   });
 
   describe('handler', () => {
-    it.each(CASES)('%s fails without retry, naming the missing configuration', async (_name, handler, event) => {
+    it.each(CASES)('%s fails without retry, naming the missing configuration', async (name, event) => {
       // Prepare
+      const handler = await HANDLERS[name]!();
       const valid = event;
       // Act
       const out = await handler(valid, context);
@@ -39,8 +46,9 @@ describe('function entry points', () => {
       expect((out as { error: { message: string } }).error.message).toContain('REKEY_CATALOG_BUCKET is required');
     });
 
-    it.each(CASES)('%s rejects a malformed event before reading any configuration', async (_name, handler) => {
+    it.each(CASES)('%s rejects a malformed event before reading any configuration', async (name) => {
       // Prepare
+      const handler = await HANDLERS[name]!();
       const malformed = { nonsense: true };
       // Act
       const out = await handler(malformed, context);

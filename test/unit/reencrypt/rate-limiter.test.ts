@@ -1,4 +1,4 @@
-import { TokenBucket } from '../../../shared/reencrypt/rate-limiter';
+import { systemSleep, TokenBucket } from '../../../shared/reencrypt/rate-limiter';
 import type { Clock, Sleep } from '../../../shared/reencrypt/rate-limiter';
 import { ValidationError } from '../../../shared/errors';
 
@@ -78,6 +78,27 @@ describe('TokenBucket', () => {
     it('throws ValidationError for a burst below one token', () => {
       // Act / Assess
       expect(() => new TokenBucket({ ratePerSecond: 10, burst: 0.5 })).toThrow(ValidationError);
+    });
+  });
+
+  describe('systemSleep', () => {
+    it('resolves after the wait', async () => {
+      // Act / Assess
+      await expect(systemSleep(1)).resolves.toBeUndefined();
+    });
+
+    it('rejects with the signal\'s own reason when aborted before or during the wait', async () => {
+      // Prepare
+      const before = new AbortController();
+      before.abort(new Error('stopped before'));
+      const during = new AbortController();
+      // Act
+      const early = systemSleep(60_000, before.signal);
+      const late = systemSleep(60_000, during.signal);
+      during.abort(new Error('stopped during'));
+      // Assess
+      await expect(early).rejects.toThrow('stopped before');
+      await expect(late).rejects.toThrow('stopped during');
     });
   });
 });

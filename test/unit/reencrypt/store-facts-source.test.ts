@@ -1,6 +1,10 @@
 import { MemoryCacheStore } from '../../../shared/adapters/local/memory-cache-store';
 import { SqliteRecordStore } from '../../../shared/adapters/local/sqlite-record-store';
 import { StoreFactsSource } from '../../../shared/reencrypt';
+import { referencesOf } from '../../../shared/catalog/reference-counts';
+import type { KeyVersion } from '../../../shared/catalog/model';
+
+const RECORDED: KeyVersion = { version: 1, state: 'disabled', wrappingKeyId: 'memory:test', createdAt: '2030-01-01T00:00:00.000Z' };
 
 describe('StoreFactsSource', () => {
   let records: SqliteRecordStore;
@@ -21,12 +25,13 @@ describe('StoreFactsSource', () => {
 
   afterEach(() => records.close());
 
-  describe('references', () => {
+  describe('referenceCounts', () => {
     it('adds records and cache entries of the version', async () => {
       // Prepare
       const facts = new StoreFactsSource({ records, cache, escrowVerified: async () => false });
       // Act
-      const counts = await Promise.all([1, 2, 3, 4].map((v) => facts.references('pii', v)));
+      const answer = await facts.referenceCounts('pii');
+      const counts = [1, 2, 3, 4].map((v) => referencesOf(answer, v));
       // Assess
       expect(counts).toEqual([3, 1, 1, 0]);
     });
@@ -35,7 +40,7 @@ describe('StoreFactsSource', () => {
       // Prepare
       const facts = new StoreFactsSource({ records, escrowVerified: async () => false });
       // Act / Assess
-      expect(await facts.references('pii', 1)).toBe(2);
+      expect(referencesOf(await facts.referenceCounts('pii'), 1)).toBe(2);
     });
   });
 
@@ -45,7 +50,7 @@ describe('StoreFactsSource', () => {
       const asked: string[] = [];
       const facts = new StoreFactsSource({ records, cache, escrowVerified: async (k, v) => { asked.push(`${k}:${v}`); return v === 2; } });
       // Act
-      const answers = [await facts.escrowVerified('pii', 1), await facts.escrowVerified('pii', 2)];
+      const answers = [await facts.escrowVerified('pii', 1, RECORDED), await facts.escrowVerified('pii', 2, { ...RECORDED, version: 2 })];
       // Assess
       expect(answers).toEqual([false, true]);
       expect(asked).toEqual(['pii:1', 'pii:2']);

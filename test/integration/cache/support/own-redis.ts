@@ -3,10 +3,10 @@
  * so that outages never touch the server other test files share.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scratchDir } from '../../../support/scratch';
 import { freePort } from '../../../support/services';
 
 function ping(port: number): Promise<boolean> {
@@ -23,7 +23,7 @@ function ping(port: number): Promise<boolean> {
 
 /** One redis-server process that can be stopped and started again on the same port. */
 export class OwnRedis {
-  private readonly dir = mkdtempSync(join(tmpdir(), 'rekey-redis-'));
+  private readonly dir = scratchDir('rekey-redis-');
   private pid: number | undefined;
 
   private constructor(public readonly port: number, private readonly extraArgs: readonly string[]) {}

@@ -2,9 +2,9 @@
  * A throw-away rekey home for one test, with the CLI bound to it, a fixed clock, and the
  * assertions every CLI test repeats (success, a one-line failure, an unchanged state).
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { scratchDir } from '../../../support/scratch';
 import { runCli, type CliResult, type CliRunOptions } from './cli-harness';
 
 /** The instant every test starts from (a fixed clock keeps lifecycle decisions deterministic). */
@@ -22,7 +22,7 @@ export class TestHome {
   public readonly dir: string;
 
   public constructor(prefix = 'rekey-cli-') {
-    this.dir = mkdtempSync(join(tmpdir(), prefix));
+    this.dir = scratchDir(prefix);
   }
 
   /** Path of a file inside a scratch folder beside the home (not inside it). */

@@ -16,7 +16,7 @@ import { ENV } from '../../../../shared/config/env-names';
 import { buildAwsServices, type AwsClients } from '../../../../shared/compose/aws/build-aws-services';
 import type { HandlerDeps } from '../../../../shared/lambda/create-handler';
 import { createLogger } from '../../../../shared/lambda/create-logger';
-import type { MetricDimensions, MetricsPublisher } from '../../../../shared/lambda/rekey-metrics';
+import type { MetricDimensions, MetricsPublisher } from '../../../../shared/ports/metrics-publisher';
 import type { RekeyServices } from '../../../../shared/compose/aws/rekey-services';
 
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
@@ -101,7 +101,7 @@ export interface Harness {
   readonly clients: Required<Omit<AwsClients, 'elastiCache'>>;
   readonly services: RekeyServices;
   readonly metrics: RecordingMetrics;
-  readonly deps: HandlerDeps;
+  readonly deps: HandlerDeps<RekeyServices>;
   /** Current time of the services' clock. */
   now(): Date;
   /** Moves the clock forward. */

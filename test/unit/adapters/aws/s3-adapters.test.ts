@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { S3CatalogStore } from '../../../../shared/adapters/aws/s3-catalog-store';
-import { mapS3Error } from '../../../../shared/adapters/aws/s3-errors';
+import { mapAwsError } from '../../../../shared/adapters/aws/map-aws-error';
 import { S3EscrowStore } from '../../../../shared/adapters/aws/s3-escrow-store';
 import { S3RecordStore } from '../../../../shared/adapters/aws/s3-record-store';
 import type { Catalog } from '../../../../shared/catalog/model';
@@ -67,7 +67,7 @@ describe('S3 adapters', () => {
 
   beforeEach(() => s3.reset());
 
-  describe('mapS3Error', () => {
+  describe('mapAwsError (S3 objects)', () => {
     it.each([
       ['PreconditionFailed', 412, ConflictError],
       ['ConditionalRequestConflict', 409, ConflictError],
@@ -78,7 +78,7 @@ describe('S3 adapters', () => {
       ['InternalError', 500, BackendError],
     ] as const)('maps %s (%i) to %p', (name, status, type) => {
       // Act
-      const mapped = mapS3Error(s3Error(name, status), 's3://b/k');
+      const mapped = mapAwsError(s3Error(name, status), { resource: 's3://b/k' });
       // Assess
       expect(mapped).toBeInstanceOf(type);
       expect(mapped.message).toContain('s3://b/k');

@@ -1,6 +1,6 @@
-import { mkdtemp, readdir, rm, stat, writeFile, chmod } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
+import { scratchDir } from '../../../support/scratch';
 import { FileEscrowStore } from '../../../../shared/adapters/local/file-escrow-store';
 import { AlreadyExistsError, BackendError, ValidationError } from '../../../../shared/errors';
 import type { EscrowRecord } from '../../../../shared/escrow';
@@ -23,7 +23,7 @@ describe('FileEscrowStore', () => {
   let store: FileEscrowStore;
 
   beforeEach(async () => {
-    home = await mkdtemp(join(tmpdir(), 'rekey-fes-'));
+    home = scratchDir('rekey-fes-');
     store = new FileEscrowStore({ home });
   });
 

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { scratchDir } from '../../../support/scratch';
 import { FileKeyVault } from '../../../../shared/adapters/local/file-key-vault';
 import { KeyUnavailableError, ValidationError } from '../../../../shared/errors';
 
 async function tempHome(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'rekey-vault-'));
+  return scratchDir('rekey-vault-');
 }
 
 const CTX = { keyring: 'payments', version: '1' };

@@ -1,6 +1,6 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from '../../../support/scratch';
 import { JsonlAuditSink } from '../../../../shared/adapters/local/jsonl-audit-sink';
 import { BackendError, ValidationError } from '../../../../shared/errors';
 import type { AuditEvent } from '../../../../shared/ports/audit-sink';
@@ -14,7 +14,7 @@ describe('JsonlAuditSink', () => {
   let path: string;
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'rekey-audit-'));
+    dir = scratchDir('rekey-audit-');
     path = join(dir, 'home', 'audit.jsonl');
   });
 

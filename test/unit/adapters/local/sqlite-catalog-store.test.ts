@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from '../../../support/scratch';
 import Database from 'better-sqlite3';
 import { SqliteCatalogStore } from '../../../../shared/adapters/local/sqlite-catalog-store';
 import { applyTransition, createCatalog } from '../../../../shared/catalog/lifecycle';
@@ -30,7 +30,7 @@ describe('SqliteCatalogStore', () => {
   };
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'rekey-catalog-'));
+    dir = scratchDir('rekey-catalog-');
     path = join(dir, 'catalog.db');
   });
 

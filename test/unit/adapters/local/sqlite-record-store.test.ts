@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from '../../../support/scratch';
 import Database from 'better-sqlite3';
 import { SqliteRecordStore } from '../../../../shared/adapters/local/sqlite-record-store';
 import { ConflictError, NotFoundError, ValidationError } from '../../../../shared/errors';
@@ -17,7 +17,7 @@ describe('SqliteRecordStore', () => {
   let store: SqliteRecordStore;
 
   beforeEach(() => {
-    home = mkdtempSync(join(tmpdir(), 'rekey-records-'));
+    home = scratchDir('rekey-records-');
     store = new SqliteRecordStore({ home, headerLength: () => HEADER });
   });
 
@@ -244,7 +244,7 @@ describe('SqliteRecordStore batch capabilities', () => {
   let store: SqliteRecordStore;
 
   beforeEach(async () => {
-    home = mkdtempSync(join(tmpdir(), 'rekey-records-'));
+    home = scratchDir('rekey-records-');
     store = new SqliteRecordStore({ home, headerLength: () => HEADER });
     await store.putMany([
       { id: 'a', keyring: 'pii', version: 1, envelope: bytes('ha', 'body-a') },

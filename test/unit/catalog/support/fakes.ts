@@ -7,7 +7,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { DecryptError } from '../../../../shared/errors';
 import type { AuditEvent, AuditSink } from '../../../../shared/ports/audit-sink';
 import type { EncryptionContext, GeneratedKey, KeyVault } from '../../../../shared/ports/key-vault';
-import type { FactsSource } from '../../../../shared/ports/facts-source';
+import type { FactsSource, ReferenceCounts } from '../../../../shared/ports/facts-source';
 
 function aad(context: EncryptionContext): Buffer {
   const sorted = Object.keys(context)
@@ -64,7 +64,20 @@ export class MemoryAuditSink implements AuditSink {
   }
 }
 
-/** A FactsSource over mutable maps; unknown versions have `defaultReferences` references and no escrow. */
+/** Reference counts per version that answer `fallback` for a version never set. */
+class CountsWithFallback extends Map<number, number> {
+  public constructor(private readonly fallback: number) {
+    super();
+  }
+  public override get(version: number): number {
+    return super.get(version) ?? this.fallback;
+  }
+}
+
+/**
+ * A FactsSource over mutable maps; unknown versions have `defaultReferences` references and no
+ * escrow. Each answer is a snapshot of the maps when asked, as a count of the stores would be.
+ */
 export class MapFacts implements FactsSource {
   public readonly refs = new Map<string, number>();
   public readonly escrow = new Set<string>();
@@ -77,9 +90,14 @@ export class MapFacts implements FactsSource {
     if (verified) this.escrow.add(`${keyring}#${version}`);
     else this.escrow.delete(`${keyring}#${version}`);
   }
-  public async references(keyring: string, version: number): Promise<number> {
+  public async referenceCounts(keyring: string): Promise<ReferenceCounts> {
     this.calls += 1;
-    return this.refs.get(`${keyring}#${version}`) ?? this.defaultReferences;
+    const records = new CountsWithFallback(this.defaultReferences);
+    const prefix = `${keyring}#`;
+    for (const [key, n] of this.refs) {
+      if (key.startsWith(prefix)) records.set(Number(key.slice(prefix.length)), n);
+    }
+    return { records };
   }
   public async escrowVerified(keyring: string, version: number): Promise<boolean> {
     this.calls += 1;

@@ -3,9 +3,9 @@
  * KeyringService, CatalogKeyProvider, EnvelopeClient, MemoryCacheStore, JsonlAuditSink and the
  * SQLite record and checkpoint stores, in a fresh temporary home, with a virtual clock.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from '../../../support/scratch';
 import { FileKeyVault } from '../../../../shared/adapters/local/file-key-vault';
 import { JsonlAuditSink } from '../../../../shared/adapters/local/jsonl-audit-sink';
 import { MemoryCacheStore } from '../../../../shared/adapters/local/memory-cache-store';
@@ -39,7 +39,7 @@ export class LocalStack {
   public now = new Date('2030-01-01T00:00:00.000Z');
 
   public constructor(options: { recordsPath?: string; catalogStore?: (inner: CatalogStore) => CatalogStore } = {}) {
-    this.home = mkdtempSync(join(tmpdir(), 'rekey-reencrypt-'));
+    this.home = scratchDir('rekey-reencrypt-');
     this.vault = new FileKeyVault({ home: this.home });
     this.catalogStore = new SqliteCatalogStore(join(this.home, 'catalog.db'));
     const catalogs = options.catalogStore?.(this.catalogStore) ?? this.catalogStore;

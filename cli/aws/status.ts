@@ -1,0 +1,31 @@
+/** `rekey --aws status`: the keyring status use case over the deployed catalogs and record targets. */
+import type { Command } from 'commander';
+import { recordCounts } from '../../shared/compose/aws/s3-stores';
+import { readKeyringStatus } from '../../shared/usecases/keyring-status';
+import { writeJson, writeStdout } from '../io';
+import { renderStatus } from '../render';
+import type { AwsCommandKit } from './aws-kit';
+
+/** Registers `status` of AWS mode. */
+export function registerAwsStatusCommand(program: Command, kit: AwsCommandKit): void {
+  program
+    .command('status [keyring]')
+    .description('versions and states of the deployed keyrings (with --count-records, records per version in the record targets)')
+    .option('--count-records', 'count records per version in every record target (lists the targets: slow on large buckets)')
+    .option('--json', 'print as JSON')
+    .action(async (name: string | undefined, o: { json?: boolean; countRecords?: boolean }, cmd: Command) => {
+      const ctx = await kit.open(cmd);
+      const svc = kit.services(ctx);
+      try {
+        // The cache lives in the stack's VPC: AWS mode reports no cache entries.
+        const status = await readKeyringStatus(name === undefined ? {} : { keyring: name }, {
+          keyrings: svc.keyrings,
+          ...(o.countRecords ? { records: recordCounts(svc.recordTargets) } : {}),
+        });
+        if (o.json) await writeJson({ stack: ctx.stackName, keyrings: status });
+        else await writeStdout(renderStatus(status));
+      } finally {
+        await svc.close();
+      }
+    });
+}

@@ -1,0 +1,21 @@
+/** `rekey status` (local mode): the keyring status use case over the home's records and cache. */
+import type { Command } from 'commander';
+import { readKeyringStatus } from '../../shared/usecases/keyring-status';
+import { writeJson, writeStdout } from '../io';
+import { withLocal } from '../local-context';
+import { renderStatus } from '../render';
+
+/** Registers `status` on `program`. */
+export function registerStatusCommand(program: Command): void {
+  program
+    .command('status [keyring]')
+    .description('versions, states and how many records and cache entries each version holds')
+    .option('--json', 'print as JSON')
+    .action(async (name: string | undefined, o: { json?: boolean }, cmd: Command) => {
+      await withLocal(cmd, async (rk) => {
+        const status = await readKeyringStatus(name === undefined ? {} : { keyring: name }, { keyrings: rk.keyrings, records: rk.records, cache: rk.cacheStore });
+        if (o.json) return writeJson({ home: rk.home, cache: rk.cacheBackend, keyrings: status });
+        await writeStdout(renderStatus(status));
+      });
+    });
+}

@@ -1,0 +1,71 @@
+/**
+ * What each function may call: exactly what its step needs (the store calls behind each action
+ * are listed in access/function-access.ts). One place reads as the table of who may do what.
+ */
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as events from 'aws-cdk-lib/aws-events';
+import { VERSION_CREATORS, allowBreakerFacts, allowCache, allowRecordTargets } from '../access/function-access';
+import type { KeyringKey } from '../constructs/keyring-key';
+import type { RekeyFunction } from '../constructs/rekey-function';
+import type { SweepStateMachine } from '../constructs/sweep-state-machine';
+import type { FunctionName } from '../defaults';
+import type { ResolvedRekeyConfig } from '../props';
+import { CACHE_FUNCTIONS } from './functions';
+import type { RekeyStorage } from './storage';
+
+/** The parts whose permissions are granted. */
+export interface FunctionPermissionsProps {
+  readonly config: ResolvedRekeyConfig;
+  readonly storage: RekeyStorage;
+  readonly keyrings: ReadonlyMap<string, KeyringKey>;
+  readonly eventBus: events.IEventBus;
+  readonly functions: Readonly<Record<FunctionName, RekeyFunction>>;
+  readonly sweep: SweepStateMachine;
+}
+
+/** Functions that write catalogs (compare-and-swap); the others ({@link CATALOG_READERS}) only read them. */
+export const CATALOG_WRITERS: readonly FunctionName[] = ['rotate', 'grace-period', 'escrow', 'revoke', 'provision'];
+/** Functions that read catalogs only. */
+export const CATALOG_READERS: readonly FunctionName[] = ['reencrypt', 'cache-invalidate', 'key-access'];
+
+/**
+ * Grants every function (and the sweep's state machine) what its code path calls, and the
+ * escrow restore roles their break-glass access.
+ *
+ * @example
+ * grantFunctionPermissions({ config, storage, keyrings, eventBus, functions, sweep });
+ */
+export function grantFunctionPermissions(props: FunctionPermissionsProps): void {
+  const { config, storage, keyrings, functions: fns, sweep } = props;
+  for (const name of CATALOG_WRITERS) storage.grantCatalog(fns[name].role, 'write');
+  for (const name of CATALOG_READERS) storage.grantCatalog(fns[name].role, 'read');
+  storage.grantSweepReports(sweep.stateMachine.role);
+  for (const fn of Object.values(fns)) {
+    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [props.eventBus.eventBusArn] }));
+  }
+  for (const key of keyrings.values()) {
+    // Who creates version keys (wrapped only): rotate, the reconciler's create-pending, the
+    // revocation's replacement, and keyring creation's version 1 (access/function-access.ts).
+    for (const name of VERSION_CREATORS) key.allowVersionGeneration(fns[name].role);
+    key.allowReencryption(fns.reencrypt.role);
+    // A small keyring is swept inline by revoke (REKEY_INLINE_SWEEP_LIMIT); it re-encrypts like the worker.
+    key.allowReencryption(fns.revoke.role);
+    key.allowGrantManagement(fns['key-access'].role);
+    key.addGrantee(fns.escrow.role.roleArn);
+  }
+  allowRecordTargets(fns.reencrypt.role, config.recordTargets, 'write');
+  allowRecordTargets(fns.revoke.role, config.recordTargets, 'write');
+  allowRecordTargets(fns['grace-period'].role, config.recordTargets, 'read');
+  sweep.stateMachine.grantStartExecution(fns.revoke.role);
+  storage.grantEscrowArchive(fns.escrow.role);
+  // The lifecycle's facts: a version is destroyed only once its escrow record exists (both
+  // reconcile: grace-period on schedule, revoke to disable the revoked version).
+  storage.grantEscrowRead(fns['grace-period'].role);
+  storage.grantEscrowRead(fns.revoke.role);
+  allowBreakerFacts(fns['grace-period'].role);
+  const cache = config.cache;
+  if (cache !== undefined) {
+    for (const name of CACHE_FUNCTIONS) allowCache(fns[name].role, cache);
+  }
+  for (const arn of config.escrow.restoreRoleArns) storage.grantEscrowRestore(new iam.ArnPrincipal(arn));
+}

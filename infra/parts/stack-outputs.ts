@@ -1,0 +1,54 @@
+/**
+ * The stack's CloudFormation outputs: what the CLI's AWS mode reads back with DescribeStacks
+ * (keys and their environment variables in ../outputs.ts).
+ */
+import { CfnOutput, type Stack } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { ENV } from '../../shared/config/env-names';
+import type { RekeyFunction } from '../constructs/rekey-function';
+import type { SweepStateMachine } from '../constructs/sweep-state-machine';
+import type { FunctionName } from '../defaults';
+import type { StackOutputKey } from '../outputs';
+import type { ResolvedRekeyConfig } from '../props';
+
+/** The values the outputs publish. */
+export interface StackOutputsProps {
+  readonly config: ResolvedRekeyConfig;
+  /** The functions' shared environment (its JSON values are published as they are). */
+  readonly environment: Readonly<Record<string, string>>;
+  readonly catalogBucket: s3.IBucket;
+  readonly escrowBucket: s3.IBucket;
+  readonly escrowKey: kms.IKey;
+  readonly eventBus: events.IEventBus;
+  readonly sweep: SweepStateMachine;
+  readonly functions: Readonly<Record<FunctionName, RekeyFunction>>;
+  readonly alarmTopic: sns.ITopic;
+}
+
+/**
+ * Adds every output of {@link StackOutputKey} to `stack`.
+ *
+ * @example
+ * addStackOutputs(stack, { config, environment, catalogBucket, escrowBucket, escrowKey, eventBus, sweep, functions, alarmTopic });
+ */
+export function addStackOutputs(stack: Stack, props: StackOutputsProps): void {
+  const { config, environment } = props;
+  const out = (key: StackOutputKey, value: string, description: string): void => {
+    new CfnOutput(stack, key, { value, description });
+  };
+  out('CatalogBucket', props.catalogBucket.bucketName, 'Bucket of catalog documents');
+  out('CatalogPrefix', config.catalogPrefix, 'Key prefix of catalog documents');
+  out('KeyringKeys', environment[ENV.keyringKeys] ?? '{}', 'JSON: keyring -> KMS key ARN');
+  out('EscrowBucket', props.escrowBucket.bucketName, 'Object Lock bucket of escrow records');
+  out('EscrowKeyArn', props.escrowKey.keyArn, 'KMS key wrapping escrowed version keys');
+  out('RecordTargets', environment[ENV.recordTargets] ?? '[]', 'JSON: record targets the sweep covers');
+  out('EventBusName', props.eventBus.eventBusName, 'Bus for audit events and Key Version Compromised');
+  out('SweepStateMachineArn', props.sweep.stateMachine.stateMachineArn, 'Re-encryption sweep (Distributed Map)');
+  out('BreakerThreshold', String(config.breakerThreshold), 'Decrypt-failure ratio that trips the circuit breaker');
+  if (config.cache !== undefined) out('CacheName', config.cache.name, 'ElastiCache holding the encrypted cache');
+  out('FunctionNames', stack.toJsonString(Object.fromEntries(Object.entries(props.functions).map(([n, f]) => [n, f.fn.functionName]))), 'JSON: rekey function -> Lambda name');
+  out('AlarmTopicArn', props.alarmTopic.topicArn, 'SNS topic of rekey alarms');
+}

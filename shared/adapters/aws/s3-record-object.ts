@@ -1,0 +1,50 @@
+/**
+ * What a record object on S3 looks like to rekey, shared by the S3RecordStore and its
+ * payload-preserving header rewrite: the metadata that indexes it, the limits of the S3 parts
+ * API, and how a failed conditional request on it reads.
+ */
+import { BackendError, ConflictError, ValidationError } from '../../errors';
+import { versionNumber } from '../../vocabulary/names';
+import { isAwsNotFound, mapAwsError } from './map-aws-error';
+
+/** Metadata key (without `x-amz-meta-`) holding the record's keyring. */
+export const KEYRING_METADATA = 'rekey-keyring';
+/** Metadata key (without `x-amz-meta-`) holding the record's key version. */
+export const VERSION_METADATA = 'rekey-version';
+
+/** S3's smallest part size for every part of a multipart upload but the last. */
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
+/** S3's largest part size. */
+export const MAX_PART_BYTES = 5 * 1024 * 1024 * 1024;
+/** S3's most parts in one multipart upload. */
+export const MAX_PARTS = 10_000;
+/** Longest header accepted by `S3RecordStore.readHeader` and `S3RecordStore.rewrapObject`. */
+export const MAX_HEADER_BYTES = 1024 * 1024;
+
+/** `value` when it is an integer from `min` to `max`; else a ValidationError naming `name`. */
+export function positiveInt(value: number, name: string, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw new ValidationError(`${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+/** The keyring and version an object's metadata indexes it under; a BackendError when rekey did not write it. */
+export function indexOf(metadata: Record<string, string> | undefined, id: string): { keyring: string; version: number } {
+  const keyring = metadata?.[KEYRING_METADATA];
+  const version = Number(metadata?.[VERSION_METADATA]);
+  if (keyring === undefined || !versionNumber.safeParse(version).success) {
+    throw new BackendError(`record '${id}' has no rekey keyring/version metadata`, { retryable: false });
+  }
+  return { keyring, version };
+}
+
+/** Maps a failed request on a record; a conditional request on a key that vanished is a lost race too, not a plain not-found. */
+export function conditionalError(err: unknown, expected: string | null | undefined, what: string): Error {
+  if (typeof expected === 'string' && isAwsNotFound(err)) return new ConflictError(`${what} no longer exists`, { cause: err });
+  return mapAwsError(err, { resource: what });
+}
+
+/** The ETag S3 answered; a BackendError when it answered none. */
+export function requireEtag(etag: string | undefined): string {
+  if (etag === undefined || etag.length === 0) throw new BackendError('S3 returned no ETag', { retryable: false });
+  return etag;
+}

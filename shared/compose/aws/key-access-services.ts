@@ -1,0 +1,64 @@
+/**
+ * The services of the `key-access` function: the grants of the keyring keys (KMS) and the
+ * catalogs (S3, read only). Nothing else: no audit sink, no cache, so its bundle carries two
+ * SDK clients.
+ */
+import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
+import { countCalls } from '../../adapters/aws/kms-call-counter';
+import { KmsGrantStore } from '../../adapters/aws/kms-grant-store';
+import { S3CatalogStore } from '../../adapters/aws/s3-catalog-store';
+import { loadKeyGrantees, type KeyGrantees } from '../../config/load-key-grantees';
+import { loadConfig, type RekeyConfig } from '../../config/load-config';
+import type { KeyAccessServices } from '../../usecases/key-access';
+import type { BuildAwsServicesOptions } from './aws-core';
+import type { FunctionServices } from './rekey-services';
+
+/** Options of {@link buildKeyAccessServices}. */
+export interface BuildKeyAccessServicesOptions extends BuildAwsServicesOptions {
+  /** The grantees. @default read from the environment (REKEY_KEY_GRANTEES, shared/config/load-key-grantees.ts) */
+  readonly grantees?: KeyGrantees;
+}
+
+/**
+ * Builds what the key-access job uses. Nothing connects until first used.
+ *
+ * @throws ValidationError when the grantees are not configured or malformed.
+ * @example
+ * const services = buildKeyAccessServices(loadConfig(), { logger });
+ * await services.grants.list(services.keyringKeys['pii'] ?? '');
+ */
+export function buildKeyAccessServices(config: RekeyConfig, options: BuildKeyAccessServicesOptions = {}): FunctionServices<KeyAccessServices> {
+  const grantees = options.grantees ?? loadKeyGrantees();
+  const region = config.region === undefined ? {} : { region: config.region };
+  const clients = options.clients ?? {};
+  const kms = clients.kms ?? new KMSClient({ ...region });
+  const s3 = clients.s3 ?? new S3Client({ ...region });
+  return {
+    config,
+    clock: options.clock ?? (() => new Date()),
+    kmsCalls: countCalls(kms),
+    grants: new KmsGrantStore({ client: kms }),
+    catalogs: new S3CatalogStore({ client: s3, bucket: config.catalogBucket, prefix: config.catalogPrefix }),
+    keyringKeys: config.keyringKeys,
+    grantees,
+    catalogPrefix: config.catalogPrefix,
+    close: async () => undefined,
+  };
+}
+
+/**
+ * The production services of the key-access function: on the first call, the configuration
+ * from the environment and the services built from it, kept while the execution environment
+ * lives; a failed build (bad configuration) is not kept, so the next invocation tries again.
+ * The same contract as the kit's defaultHandlerDeps, without the Middy handler's logger, which
+ * this function does not use.
+ *
+ * @example
+ * const services = keyAccessServicesFromEnvironment();
+ * const { grants } = services();
+ */
+export function keyAccessServicesFromEnvironment(): () => FunctionServices<KeyAccessServices> {
+  let services: FunctionServices<KeyAccessServices> | undefined;
+  return () => (services ??= buildKeyAccessServices(loadConfig()));
+}

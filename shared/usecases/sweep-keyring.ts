@@ -1,0 +1,65 @@
+/**
+ * sweep a keyring: moves every record of the keyring's old versions to the active version,
+ * resumably (checkpointed per batch). Superseded versions (rotating, deprecated) are re-wrapped
+ * header only; a revoked version is re-encrypted with fresh data keys, since its key must stop
+ * protecting any payload. The CLI's `sweep` runs it; the revocation runs the same Sweeper.
+ */
+import { NotFoundError } from '../errors';
+import type { KeyringService } from '../catalog/keyring-service';
+import type { VersionState } from '../catalog/model';
+import type { CheckpointStore } from '../ports/checkpoint-store';
+import type { Sweeper, SweepMode, SweepOptions, SweepProgress, SweepResult } from '../reencrypt/sweeper';
+
+/** The services the sweep reads. */
+export interface SweepKeyringServices {
+  readonly keyrings: Pick<KeyringService, 'get'>;
+  readonly sweeper: Pick<Sweeper, 'sweep'>;
+  readonly checkpoints: CheckpointStore;
+}
+
+/** What {@link sweepKeyring} is asked to do. */
+export interface SweepKeyringInput {
+  readonly keyring: string;
+  /** Only this version. @default every rotating, deprecated or revoked version */
+  readonly version?: number;
+  /** @default reencrypt for a revoked version, else rewrap */
+  readonly mode?: SweepMode;
+  /** Rate, concurrency, batch size and the context resolver of the sweeps. */
+  readonly tuning?: Omit<SweepOptions, 'mode' | 'checkpoint' | 'onProgress'>;
+  /** Progress of the version being swept. */
+  readonly onProgress?: (version: number, progress: SweepProgress) => void;
+  /** Called once a version's sweep has ended. */
+  readonly onSwept?: (result: SweepResult) => void;
+}
+
+/** States whose records a sweep moves off by default. */
+const SWEPT: ReadonlySet<VersionState> = new Set(['rotating', 'deprecated', 'revoked']);
+
+/**
+ * Sweeps the keyring's old versions (or the one named) and returns one result per version.
+ *
+ * @example
+ * const results = await sweepKeyring({ keyring: 'pii', tuning: { concurrency: 8 } }, { keyrings, sweeper, checkpoints });
+ * results.every((r) => r.remaining === 0);
+ * @throws NotFoundError when the named version does not exist.
+ */
+export async function sweepKeyring(input: SweepKeyringInput, services: SweepKeyringServices): Promise<SweepResult[]> {
+  const { keyring, version: only } = input;
+  const catalog = await services.keyrings.get(keyring);
+  const targets = catalog.versions.filter((v) => (only !== undefined ? v.version === only : SWEPT.has(v.state)));
+  if (only !== undefined && targets.length === 0) throw new NotFoundError(`keyring '${keyring}' has no version ${only}`);
+  const results: SweepResult[] = [];
+  for (const v of targets) {
+    const mode = input.mode ?? (v.state === 'revoked' ? 'reencrypt' : 'rewrap');
+    const onProgress = input.onProgress;
+    const result = await services.sweeper.sweep(keyring, v.version, {
+      ...(input.tuning ?? {}),
+      mode,
+      checkpoint: services.checkpoints,
+      ...(onProgress === undefined ? {} : { onProgress: (p: SweepProgress) => onProgress(v.version, p) }),
+    });
+    input.onSwept?.(result);
+    results.push(result);
+  }
+  return results;
+}
