@@ -51,7 +51,8 @@ export const THROTTLE_ERRORS: readonly string[] = ['Lambda.TooManyRequestsExcept
 /**
  * Errors the reencrypt job throws to have its batch retried (shared/usecases/reencrypt.ts:
  * items failed temporarily); Lambda reports a thrown error's `name` as its error type, which is
- * its class name (shared/errors.ts; the bundles keep class names: defaults.ts `keepNames`).
+ * its wire name, declared by the class and equal to its class name (shared/errors.ts, checked in
+ * test/unit/errors.test.ts).
  */
 export const BATCH_RETRY_ERRORS: readonly string[] = [ThrottledError.name, BackendError.name, ConflictError.name];
 

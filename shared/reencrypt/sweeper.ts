@@ -177,6 +177,7 @@ const FAILURE_BY_CODE: Readonly<Partial<Record<string, SweepFailureReason>>> = {
 };
 
 class VerificationError extends RekeyError {
+  public override readonly name: string = 'VerificationError';
   public constructor() {
     super('DECRYPT_FAILED', 'the migrated envelope failed verification');
   }

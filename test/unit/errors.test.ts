@@ -46,9 +46,11 @@ describe('errors', () => {
     });
 
     it('keeps every error class name in a bundle built with the options the stack deploys', () => {
-      // Prepare: bundle shared/errors.ts exactly as the stack bundles functions (minified).
+      // Prepare: bundle shared/errors.ts exactly as the stack bundles functions (minified, class
+      // names mangled: no keepNames, as any application's minifying bundler may do).
       const out = buildSync({
         ...ESBUILD_OPTIONS,
+        keepNames: false,
         mainFields: [...ESBUILD_OPTIONS.mainFields],
         external: [...ESBUILD_OPTIONS.external],
         sourcemap: false,

@@ -198,7 +198,7 @@ describe('function calls on moto are granted by the synthesized template', () =>
     // Prepare
     h = await createHarness({ createKeyring: false });
     const calls = new CallRecorder(h);
-    const provision = createProvisionHandler({ run: runProvision, services: () => h.services, logger: h.deps.logger, metrics: h.metrics, responder: { allowLoopbackHttp: true, attempts: 1, timeoutMs: 500 } });
+    const provision = createProvisionHandler({ run: runProvision, services: () => h.services, logger: h.deps.logger, metrics: h.metrics, responder: { allowLoopbackHttp: true, attempts: 1, timeoutMs: 5000 } });
     const other = await createHarness();
     const otherCalls = new CallRecorder(other);
     // Act: provision answers to a closed port (the delivery fails; the keyring is created first).
