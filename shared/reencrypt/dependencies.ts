@@ -1,29 +1,12 @@
 /**
- * What the re-encryption engine needs from its neighbours, named by role so that it depends
- * on behaviour rather than on concrete classes: `EnvelopeClient` satisfies {@link EnvelopeOps},
- * `CatalogKeyProvider` satisfies {@link VersionLookup}.
+ * What the re-encryption engine shares with its callers: its ports (defined in
+ * shared/ports/envelope-ops.ts, re-exported here for the engine's modules), metrics that go
+ * nowhere, and the record-id context rule.
  */
-import type { VersionState } from '../catalog/model';
-import type { CallerContext, Decrypted, DecryptOptions, EncryptOptions, EnvelopeInfo, KeyPurpose } from '../envelope/api';
+import type { CallerContext } from '../envelope/api';
 
-/** The envelope operations the engine uses (a subset of EnvelopeClient). */
-export interface EnvelopeOps {
-  encrypt(keyring: string, plaintext: Buffer, opts?: EncryptOptions): Promise<Buffer>;
-  decrypt(envelope: Buffer, opts?: DecryptOptions): Promise<Decrypted>;
-  rewrap(envelope: Buffer, opts?: { toVersion?: number; purpose?: KeyPurpose }): Promise<Buffer>;
-  inspect(envelope: Buffer): EnvelopeInfo;
-}
-
-/** Lifecycle lookups: a version's state and the keyring's active version. */
-export interface VersionLookup {
-  versionState(keyring: string, version: number): Promise<VersionState | undefined>;
-  forEncrypt(keyring: string): Promise<{ readonly version: number; readonly key: Buffer }>;
-}
-
-/** Counters the engine emits (names and counts only, never values from records). */
-export interface ReencryptMetrics {
-  increment(name: string, by?: number): void;
-}
+export type { EnvelopeOps, ReencryptMetrics, VersionLookup } from '../ports/envelope-ops';
+import type { ReencryptMetrics } from '../ports/envelope-ops';
 
 /** Metrics that go nowhere. */
 export const noMetrics: ReencryptMetrics = { increment: () => undefined };

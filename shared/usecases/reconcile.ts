@@ -8,6 +8,7 @@
  */
 import type { KeyringService } from '../catalog/keyring-service';
 import { decideBreaker, rotationUnderWay, type BreakerDecision } from '../catalog/circuit-breaker';
+import type { PlannedTransition } from '../catalog/lifecycle';
 import type { Catalog } from '../catalog/model';
 import type { BreakerFactsSource } from '../ports/breaker-facts-source';
 import type { ReferenceCounts } from '../ports/facts-source';
@@ -33,7 +34,8 @@ export const BREAKER_WINDOW_SECONDS = 900;
 export interface GracePeriodOutcome {
   readonly keyring: string;
   readonly breaker: BreakerDecision['action'] | 'unknown';
-  readonly applied: readonly { readonly kind: string; readonly version: number }[];
+  /** Each transition as the lifecycle planned it (a promote names the version it demoted). */
+  readonly applied: readonly PlannedTransition[];
   readonly paused?: 'frozen' | 'breaker';
   readonly distribution?: VersionDistribution;
   readonly error?: KeyringFailure;
@@ -83,7 +85,9 @@ export async function runGracePeriod(event: GracePeriodEvent, context: JobContex
     results.push({
       keyring,
       breaker: r.breaker?.action ?? 'unknown',
-      applied: r.applied.map((t) => ({ kind: t.kind, version: t.version })),
+      // Copied field by field: an applied create-pending carries its new wrapped key, which never
+      // belongs in a response.
+      applied: r.applied.map((t) => (t.kind === 'promote' ? { kind: t.kind, version: t.version, demoted: t.demoted } : { kind: t.kind, version: t.version })),
       ...(r.paused === undefined ? {} : { paused: r.paused }),
       ...(distribution === undefined ? {} : { distribution }),
       ...(r.error === undefined ? {} : { error: r.error }),

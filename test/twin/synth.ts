@@ -108,8 +108,25 @@ async function synthInto(dir: string, context: Record<string, unknown>): Promise
   const { App } = await import('aws-cdk-lib');
   const { buildApp } = await import('../../infra/app');
   const app = new App({ outdir: dir, context, analyticsReporting: true });
-  buildApp(app);
-  app.synth();
+  // CDK announces every bundle on stderr ("Bundling asset ...", while the functions are
+  // constructed): expected, so held back, and printed only if the synthesis fails.
+  const held: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    held.push(Buffer.from(chunk).toString());
+    (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    buildApp(app);
+    app.synth();
+  } catch (err) {
+    process.stderr.write = write;
+    write(held.join(''));
+    throw err;
+  } finally {
+    process.stderr.write = write;
+  }
 }
 
 /**

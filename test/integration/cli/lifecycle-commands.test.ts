@@ -2,7 +2,7 @@ import { TestHome, T0, at, expectFailure } from './support/test-home';
 
 interface VersionRow { version: number; state: string; since: string; records: number; cacheEntries: number }
 interface StatusJson { home: string; cache: string; keyrings: Array<{ keyring: string; generation: number; frozen?: { reason: string; by: string }; versions: VersionRow[] }> }
-interface TickJson { at: string; applied: number; failed: number; keyrings: Array<{ keyring: string; applied: Array<{ kind: string; version: number }>; paused?: string }> }
+interface TickJson { at: string; applied: number; failed: number; keyrings: Array<{ keyring: string; applied: Array<{ kind: string; version: number; demoted?: number }>; paused?: string }> }
 
 const NOW = new Date(T0).toISOString();
 
@@ -69,6 +69,9 @@ describe('rekey CLI lifecycle commands (local mode)', () => {
       expect([t1, t2, t3, t4].map((t) => t.keyrings.map((k) => k.keyring))).toEqual([['pii'], ['pii'], ['pii'], ['pii']]);
       expect(kinds(t1)).toEqual(['create-pending v2']);
       expect(kinds(t2)).toEqual(['promote v2']);
+      // A promote names the version it demoted; no transition carries key material.
+      expect(t2.keyrings[0]?.applied).toEqual([{ kind: 'promote', version: 2, demoted: 1 }]);
+      expect(t1.keyrings[0]?.applied).toEqual([{ kind: 'create-pending', version: 2 }]);
       expect(kinds(t3)).toEqual(['deprecate v1', 'disable v1']);
       // Day 67 is also past v2's own 30 days, so the next rotation starts in the same tick.
       expect(kinds(t4)).toEqual(['create-pending v3', 'destroy v1']);
