@@ -3,7 +3,9 @@ import { ValidationError } from '../shared/errors';
 /** Parses repeated `--context k=v` options into a context object; rejects duplicates and empty keys. */
 export function parseContext(pairs: readonly string[] | undefined): Record<string, string> | undefined {
   if (!pairs || pairs.length === 0) return undefined;
-  const out: Record<string, string> = {};
+  // No prototype: `__proto__=A` on a plain object would set its prototype and drop the pair,
+  // leaving the envelope unbound. Spreads and Object.keys keep such a key as an own property.
+  const out = Object.create(null) as Record<string, string>;
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new ValidationError(`--context expects key=value, got '${pair.slice(0, 40)}'`);

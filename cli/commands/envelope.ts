@@ -76,8 +76,8 @@ export function registerEnvelopeCommands(program: Command): void {
 
   program
     .command('rewrap')
-    .description('move an envelope from stdin to another version key (header only) and write it to stdout')
-    .option('--to-version <n>', 'target version (default: the keyring\'s active version)')
+    .description('move an envelope from stdin to the keyring\'s active version (header only) and write it to stdout; a revoked version is refused: re-encrypt its data')
+    .option('--to-version <n>', 'expected target version: must be the keyring\'s active version, else nothing is written')
     .option('--in <file>', 'read this file instead of stdin')
     .option('--out <file>', 'write this new file instead of stdout')
     .action(async (o: { toVersion?: string; in?: string; out?: string }, cmd: Command) => {

@@ -95,9 +95,13 @@ export interface DecryptObserver {
 
 /** Options of rewrap and rewrapParts. */
 export interface RewrapOptions {
-  /** Version to wrap the data key under. @default the keyring's active version */
+  /** Version to wrap the data key under: only the keyring's active version is accepted. @default the active version */
   readonly toVersion?: number;
-  /** Purpose of reading the current version; only `reencrypt` may read a revoked one. @default 'read' */
+  /**
+   * Accepted for compatibility and ignored: a re-wrap always reads the current version with
+   * purpose `read`, so a revoked version (whose data key is compromised) is never re-wrapped,
+   * only re-encrypted.
+   */
   readonly purpose?: KeyPurpose;
 }
 

@@ -183,9 +183,13 @@ export class EnvelopeClient {
   }
 
   /**
-   * Re-wraps the envelope's data key under another version (the active one by default) and
-   * returns the new envelope: a copy whose only change is the 44-byte key slot. The payload
-   * is not decrypted; the key commitment is verified first.
+   * Re-wraps the envelope's data key under the keyring's active version and returns the new
+   * envelope: a copy whose only change is the 44-byte key slot. The payload is not decrypted;
+   * the key commitment is verified first.
+   *
+   * Throws RevokedVersionError when the envelope's version is revoked, whatever the purpose
+   * (its data key may be exposed: re-encrypt such data, never re-wrap it), and ValidationError
+   * when `toVersion` is given and is not the active version.
    *
    * @example
    * const rotated = await client.rewrap(envelope); // now under the active version
@@ -217,7 +221,8 @@ export class EnvelopeClient {
    * Header-only re-wrap of a detached header (exactly one header, no payload): for stores that
    * keep headers apart from payloads and re-wrap without reading the payload at all. The
    * authenticated part is kept byte for byte; every parse or authentication failure is the one
-   * DecryptError.
+   * DecryptError. Same rules as {@link rewrap}: a revoked version is refused, and `toVersion`
+   * may only name the active version.
    *
    * @example
    * const { header, version } = await client.rewrapHeader(stored.header);
@@ -230,26 +235,34 @@ export class EnvelopeClient {
     return this.rewrapSlot(headerBytes, header, opts);
   }
 
-  /** Unwraps the data key with the old version key, checks its commitment, wraps it under the target. */
+  /**
+   * Unwraps the data key with the old version key, checks its commitment, wraps it under the
+   * active version. Both rules of a header-only re-wrap are enforced here, the one place every
+   * re-wrap (rewrap, rewrapParts, rewrapHeader, hence the sweeper) goes through.
+   */
   private async rewrapSlot(source: Buffer, header: ParsedHeader, opts: RewrapOptions): Promise<Omit<RewrapParts, 'body'>> {
-    const purpose = opts.purpose ?? 'read';
-    const oldKey = this.warmKey(header.keyring, header.version, purpose) ?? (await this.provider.forDecrypt(header.keyring, header.version, purpose));
+    // The source key is always asked for with purpose 'read', never 'reencrypt': 'read' differs
+    // only in refusing a revoked version (RevokedVersionError), whose data key may be in the
+    // wrong hands and must be replaced by re-encryption; re-wrapping would keep it readable.
+    const oldKey = this.warmKey(header.keyring, header.version, 'read') ?? (await this.provider.forDecrypt(header.keyring, header.version, 'read'));
     const dataKey = unwrapKeySlot(oldKey, header);
     let wrapped: Buffer;
     let version: number;
     try {
       // The commitment check zeroes its own copy; keep the data key for the new wrap.
       deriveAndCommit(Buffer.from(dataKey), header).fill(0);
-      if (opts.toVersion === undefined) {
-        const target = this.provider.forEncryptIfWarm?.(header.keyring) ?? (await this.provider.forEncrypt(header.keyring));
-        checkVersion(target.version, 'the active version');
-        version = target.version;
-        wrapped = wrapDataKey(target.key, dataKey);
-      } else {
-        const key = this.warmKey(header.keyring, opts.toVersion, 'read') ?? (await this.provider.forDecrypt(header.keyring, opts.toVersion, 'read'));
-        version = opts.toVersion;
-        wrapped = wrapDataKey(key, dataKey);
+      // The target is fetched after the source key is used: provider keys are only good until
+      // the next await. It must be the active version: re-wrapping to a rotating version would
+      // undo a rotation, to a pending one skip its propagation window.
+      const target = this.provider.forEncryptIfWarm?.(header.keyring) ?? (await this.provider.forEncrypt(header.keyring));
+      checkVersion(target.version, 'the active version');
+      if (opts.toVersion !== undefined && opts.toVersion !== target.version) {
+        throw new ValidationError(
+          `version ${opts.toVersion} is not the active version of keyring '${header.keyring}' (the active version is ${target.version}): envelopes are re-wrapped only to the active version`,
+        );
       }
+      version = target.version;
+      wrapped = wrapDataKey(target.key, dataKey);
     } finally {
       dataKey.fill(0);
     }

@@ -28,11 +28,13 @@ export function authenticatedHeaderLength(headerLength: number): number {
 }
 
 /**
- * Re-wraps a header (exactly one envelope header, no payload) to `toVersion` (default: the
- * active version); see EnvelopeClient.rewrapHeader.
+ * Re-wraps a header (exactly one envelope header, no payload) to the keyring's active version;
+ * see EnvelopeClient.rewrapHeader. A revoked version is refused with RevokedVersionError (its
+ * records are re-encrypted instead), and a `toVersion` other than the active version with
+ * ValidationError.
  *
  * @example
- * const { header } = await rewrapHeader(provider, stored.header, { toVersion: 4 });
+ * const { header } = await rewrapHeader(provider, stored.header);
  */
 export function rewrapHeader(provider: VersionKeyProvider, header: Buffer, opts: { toVersion?: number; purpose?: KeyPurpose } = {}): Promise<RewrappedHeader> {
   return new EnvelopeClient(provider).rewrapHeader(header, opts);

@@ -407,21 +407,24 @@ export class Sweeper {
     const stored = await store.getHeader(ref.id);
     if (stored === undefined || stored.keyring !== run.keyring || stored.version !== run.version) return { kind: 'skipped' };
     try {
-      const next = await envelopes.rewrapHeader(stored.header, { toVersion: run.toVersion, purpose: run.purpose });
+      // No toVersion: the envelope layer re-wraps only to the version active now (which may be
+      // newer than at the start of the run) and refuses a source version revoked since.
+      const next = await envelopes.rewrapHeader(stored.header, { purpose: run.purpose });
       // Verification without the payload: same length, the authenticated part byte-identical
-      // (so the payload's AAD and key commitment are unchanged), the target version, and the new
-      // key slot opens under the target version key with the commitment matching (a re-wrap of
-      // the new header to its own version does exactly that). The payload then decrypts
+      // (so the payload's AAD and key commitment are unchanged), a newer version, and the new key
+      // slot opens under that version's key with the commitment matching (a second re-wrap of
+      // the new header does exactly that; its result is discarded). The payload then decrypts
       // wherever it did before, as its key and AAD are the same.
       const ah = authenticatedHeaderLength(stored.header.length);
       if (
         next.header.length !== stored.header.length ||
-        next.version !== run.toVersion ||
+        next.version === run.version ||
+        next.version < run.toVersion ||
         !next.header.subarray(0, ah).equals(stored.header.subarray(0, ah))
       ) {
         throw new VerificationError();
       }
-      await envelopes.rewrapHeader(next.header, { toVersion: next.version, purpose: 'read' }).catch((err: unknown) => {
+      await envelopes.rewrapHeader(next.header, { purpose: 'read' }).catch((err: unknown) => {
         throw err instanceof RekeyError ? new VerificationError() : err;
       });
       return { kind: 'write', write: { write: { id: stored.id, keyring: stored.keyring, version: next.version, header: next.header }, expectedRevision: stored.revision } };
@@ -447,7 +450,7 @@ export class Sweeper {
   // Re-wrap of a whole envelope, for stores that do not keep headers apart.
   private async rewrapped(record: StoredRecord, run: RunContext): Promise<Buffer> {
     const before = this.envelopes.inspect(record.envelope);
-    const next = await this.envelopes.rewrap(record.envelope, { toVersion: run.toVersion, purpose: run.purpose });
+    const next = await this.envelopes.rewrap(record.envelope, { purpose: run.purpose });
     const after = this.envelopes.inspect(next);
     this.checkTarget(before, after, run);
     if (run.verify === 'full') {
@@ -458,13 +461,13 @@ export class Sweeper {
     }
     // Header verification: the payload bytes must be exactly the old ones (a re-wrap touches
     // only the header), and the new header must open under the target version key; re-wrapping
-    // it to the same version unwraps its data key and checks the key commitment. Together they
+    // it again unwraps its data key under that key and checks the key commitment. Together they
     // imply the new envelope decrypts wherever the old one did, without reading the payload
     // through AES-GCM or needing the caller's context.
     const oldBody = record.envelope.subarray(before.headerLength);
     const newBody = next.subarray(after.headerLength);
     if (!oldBody.equals(newBody)) throw new VerificationError();
-    await this.envelopes.rewrap(next, { toVersion: after.version, purpose: 'read' }).catch((err: unknown) => {
+    await this.envelopes.rewrap(next, { purpose: 'read' }).catch((err: unknown) => {
       throw err instanceof RekeyError ? new VerificationError() : err;
     });
     return next;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { preparePrivateDatabaseSync } from './file-modes';
 import { BackendError, ConflictError, isRekeyError, ValidationError } from '../../errors';
 import { parseCatalog } from '../../catalog/catalog-schema';
 import { assertKeyringName } from '../../vocabulary/keyring-name';
@@ -45,10 +46,13 @@ export class SqliteCatalogStore implements CatalogStore {
 
   /**
    * Opens (and creates if needed) the database at `path`; `:memory:` gives a private in-memory store.
+   * The file is created 0600, and an existing one with group or other bits is tightened to owner-only.
    * @throws BackendError when the file cannot be opened or is not a catalog database.
    */
   public constructor(path: string, options: SqliteCatalogStoreOptions = {}) {
     try {
+      // Owner-only: the catalog holds every wrapped version key of every keyring.
+      preparePrivateDatabaseSync(path);
       this.db = new Database(path);
       this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       this.db.pragma('journal_mode = WAL');

@@ -4,7 +4,7 @@
  * sweeps over them together.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { ensurePrivateDirSync, preparePrivateDatabaseSync } from './file-modes';
 import { join } from 'node:path';
 import { BackendError, ValidationError } from '../../errors';
 import type { CheckpointStore, SweepCheckpoint } from '../../ports/checkpoint-store';
@@ -35,8 +35,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
   public constructor(options: SqliteCheckpointStoreOptions) {
     const path = options.path ?? (options.home === undefined ? undefined : join(options.home, 'records.db'));
     if (path === undefined) throw new ValidationError('SqliteCheckpointStore needs a home or a path');
-    if (options.path === undefined && options.home !== undefined) mkdirSync(options.home, { recursive: true });
+    if (options.path === undefined && options.home !== undefined) ensurePrivateDirSync(options.home);
     try {
+      // Owner-only, created so and tightened when an older home left it 0644.
+      preparePrivateDatabaseSync(path);
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);

@@ -13,7 +13,7 @@
  * that happens to carry the same number.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { ensurePrivateDirSync, preparePrivateDatabaseSync } from './file-modes';
 import { join } from 'node:path';
 import { inspectEnvelope } from '../../envelope';
 import { BackendError, ConflictError, NotFoundError, ValidationError } from '../../errors';
@@ -121,9 +121,11 @@ export class SqliteRecordStore implements BatchRecordStore {
   public constructor(options: SqliteRecordStoreOptions) {
     const path = options.path ?? (options.home === undefined ? undefined : join(options.home, 'records.db'));
     if (path === undefined) throw new ValidationError('SqliteRecordStore needs a home or a path');
-    if (options.path === undefined && options.home !== undefined) mkdirSync(options.home, { recursive: true });
+    if (options.path === undefined && options.home !== undefined) ensurePrivateDirSync(options.home);
     this.headerLength = options.headerLength ?? defaultHeaderLength;
     try {
+      // Owner-only, created so and tightened when an older home left it 0644.
+      preparePrivateDatabaseSync(path);
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
@@ -149,15 +151,18 @@ export class SqliteRecordStore implements BatchRecordStore {
       throw new BackendError('cannot open the record database', { cause: err });
     }
     this.stmts = this.prepare();
-    this.writeTx = this.db.transaction((record: RecordInput, expected: string | null | undefined) => this.write(record, expected));
-    this.deleteTx = this.db.transaction((id: string, expected: string | undefined) => this.remove(id, expected));
-    this.loadTx = this.db.transaction((records: readonly RecordInput[]) => records.map((r) => this.write(r, undefined)));
-    this.batchTx = this.db.transaction((writes: readonly ConditionalWrite<RecordInput>[]) =>
+    // Immediate transactions: a write takes the write lock when it begins, waiting up to the busy
+    // timeout. A deferred one reads first and then fails at once (SQLITE_BUSY, or
+    // SQLITE_BUSY_SNAPSHOT when another process committed meanwhile) instead of waiting.
+    this.writeTx = immediate(this.db.transaction((record: RecordInput, expected: string | null | undefined) => this.write(record, expected)));
+    this.deleteTx = immediate(this.db.transaction((id: string, expected: string | undefined) => this.remove(id, expected)));
+    this.loadTx = immediate(this.db.transaction((records: readonly RecordInput[]) => records.map((r) => this.write(r, undefined))));
+    this.batchTx = immediate(this.db.transaction((writes: readonly ConditionalWrite<RecordInput>[]) =>
       writes.map((w) => this.outcome(() => this.write(w.write, w.expectedRevision))),
-    );
-    this.headersTx = this.db.transaction((writes: readonly ConditionalWrite<HeaderInput>[]) =>
+    ));
+    this.headersTx = immediate(this.db.transaction((writes: readonly ConditionalWrite<HeaderInput>[]) =>
       writes.map((w) => this.outcome(() => this.writeHeader(w.write, w.expectedRevision))),
-    );
+    ));
   }
 
   private prepare() {
@@ -378,4 +383,9 @@ function encodeCursor(id: string): string {
 function decodeCursor(cursor: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new ValidationError('scan cursor is not a cursor returned by this store');
   return Buffer.from(cursor, 'base64url').toString('utf8');
+}
+
+/** A better-sqlite3 transaction function that always begins with BEGIN IMMEDIATE. */
+function immediate<A extends unknown[], R>(tx: Database.Transaction<(...args: A) => R>): (...args: A) => R {
+  return (...args: A): R => tx.immediate(...args);
 }

@@ -4,7 +4,6 @@
  * audit, and an in-process cache (or Redis when a URL is given). The same core runs in Lambda
  * with the AWS adapters; only this wiring differs.
  */
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { FileKeyVault } from '../../adapters/local/file-key-vault';
@@ -14,6 +13,7 @@ import { SqliteCheckpointStore } from '../../adapters/local/sqlite-checkpoint-st
 import { JsonlAuditSink } from '../../adapters/local/jsonl-audit-sink';
 import { MemoryCacheStore } from '../../adapters/local/memory-cache-store';
 import { FileEscrowStore } from '../../adapters/local/file-escrow-store';
+import { ensurePrivateDirSync, tightenSync } from '../../adapters/local/file-modes';
 import { RedisCacheStore, createRedisClient } from '../../adapters/redis';
 import { KeyringService } from '../../catalog';
 import { CatalogKeyProvider } from '../../keys';
@@ -79,7 +79,11 @@ function untilReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
 }
 
 /**
- * Opens (creating if needed) a rekey home and wires every service over it.
+ * Opens (creating if needed) a rekey home and wires every service over it. The home is kept
+ * owner-only: created 0700 with 0600 files, and an existing home, its databases, audit log and
+ * escrow folders are tightened to owner-only when they carry group or other bits (homes made by
+ * older releases had 0644 databases). `master.key` is the exception: a wider key file is refused,
+ * not tightened, because it may already have been read.
  *
  * @example
  * const rk = await openLocal({ home: '/tmp/rekey-demo' });
@@ -89,7 +93,9 @@ function untilReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
  */
 export async function openLocal(options: LocalOptions = {}): Promise<LocalServices> {
   const home = resolve(options.home ?? '.rekey');
-  mkdirSync(home, { recursive: true, mode: 0o700 });
+  ensurePrivateDirSync(home);
+  // The databases tighten themselves when opened; these are the other things a home holds.
+  for (const name of ['audit.jsonl', 'escrow', 'escrow-key']) tightenSync(join(home, name));
   const clock = options.clock ?? (() => new Date());
   const actor = options.actor ?? `cli:${process.env.USER ?? 'unknown'}`;
 

@@ -46,7 +46,8 @@ const CASES: ReadonlyArray<[string, Case]> = [
   ['escrow archive of an unknown keyring', { argv: ['escrow', 'archive', 'nope'], code: 4, message: /unknown keyring 'nope'/ }],
   ['escrow restore of an unknown keyring', { argv: ['escrow', 'restore', 'nope', '--version', '1', '--out', '/tmp/rekey-cli-never-written.key'], code: 4 }],
   ['keyring name that is not allowed', { argv: ['status', '../etc'], code: 2, message: /invalid keyring name/ }],
-  ['rewrap to an unknown version', { argv: ['rewrap', '--to-version', '9'], stdin: 'plain', code: 4, message: /has no version 9/ }],
+  // Only the active version is a re-wrap target: an unknown one is refused before any lookup.
+  ['rewrap to an unknown version', { argv: ['rewrap', '--to-version', '9'], stdin: 'plain', code: 2, message: /version 9 is not the active version of keyring 'pii' \(the active version is 1\)/ }],
   ['revoke of an unknown version', { argv: ['revoke', 'pii', '--version', '9', '--reason', 'x'], code: 4, message: /has no version 9/ }],
   ['sweep of an unknown version', { argv: ['sweep', 'pii', '--version', '9'], code: 4, message: /has no version 9/ }],
   ['escrow restore of an unknown version', { argv: ['escrow', 'restore', 'pii', '--version', '9', '--out', '/tmp/rekey-cli-never-written.key'], code: 4 }],

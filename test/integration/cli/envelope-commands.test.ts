@@ -123,6 +123,28 @@ describe('rekey CLI (local mode)', () => {
       expectFailure(partial, 3, /unable to decrypt/);
     });
 
+    it('binds the keys __proto__, constructor and prototype like any other key (none is dropped)', async () => {
+      // Prepare: before, `__proto__=A` set the parser's prototype instead of a key: the envelope was unbound.
+      const plaintext = Buffer.from('not for everyone');
+      const pairs = ['--context', '__proto__=A', '--context', 'constructor=B', '--context', 'prototype=C'];
+      const enc = await home.ok(['encrypt', '--keyring', 'pii', ...pairs], { stdin: plaintext });
+
+      // Act
+      const same = await home.run(['decrypt', ...pairs], { stdin: enc.stdout });
+      const missing = await home.run(['decrypt'], { stdin: enc.stdout });
+      const withoutProto = await home.run(['decrypt', '--context', 'constructor=B', '--context', 'prototype=C'], { stdin: enc.stdout });
+      const otherProto = await home.run(['decrypt', '--context', '__proto__=Z', '--context', 'constructor=B', '--context', 'prototype=C'], { stdin: enc.stdout });
+      const stored = await home.ok(['encrypt', '--keyring', 'pii', '--store-context', ...pairs], { stdin: plaintext });
+      const info = await home.json<{ storedContext?: Record<string, string> }>(['inspect'], { stdin: stored.stdout });
+
+      // Assess
+      expect(same.stdout.equals(plaintext)).toBe(true);
+      expectFailure(missing, 2, /bound to a caller context/);
+      expectFailure(withoutProto, 3, /unable to decrypt/);
+      expectFailure(otherProto, 3, /unable to decrypt/);
+      expect(Object.entries(info.storedContext ?? {}).sort()).toEqual([['__proto__', 'A'], ['constructor', 'B'], ['prototype', 'C']]);
+    });
+
     it('stores the context in clear with --store-context: inspect shows it and a different one is a mismatch', async () => {
       // Prepare
       const enc = await home.ok(['encrypt', '--keyring', 'pii', '--context', 'tenant=acme', '--store-context'], { stdin: Buffer.from('x') });
@@ -259,7 +281,7 @@ describe('rekey CLI (local mode)', () => {
       expect((await home.ok(['decrypt', '--context', 'id=7'], { stdin: v2, now: at(1, 11) })).stdout.equals(plaintext)).toBe(true);
     });
 
-    it('re-wraps to an explicit --to-version and refuses an unknown one with exit 4', async () => {
+    it('re-wraps to an explicit --to-version only when it is the active version, and refuses any other with exit 2 naming it', async () => {
       // Prepare
       await home.ok(['keyring', 'create', 'pii'], { now: NOW });
       await home.ok(['rotate', 'pii'], { now: at(1) });
@@ -267,13 +289,33 @@ describe('rekey CLI (local mode)', () => {
       const v2 = (await home.ok(['encrypt', '--keyring', 'pii'], { stdin: Buffer.from('abc'), now: at(1, 11) })).stdout;
 
       // Act
-      const back = await home.ok(['rewrap', '--to-version', '1'], { stdin: v2, now: at(1, 11) });
+      const same = await home.ok(['rewrap', '--to-version', '2'], { stdin: v2, now: at(1, 11) });
+      const back = await home.run(['rewrap', '--to-version', '1'], { stdin: v2, now: at(1, 11) });
       const unknown = await home.run(['rewrap', '--to-version', '9'], { stdin: v2, now: at(1, 11) });
 
       // Assess
-      expect((await home.json<{ version: number }>(['inspect'], { stdin: back.stdout })).version).toBe(1);
-      expect((await home.ok(['decrypt'], { stdin: back.stdout, now: at(1, 11) })).stdout.toString()).toBe('abc');
-      expectFailure(unknown, 4, /no version 9/);
+      expect((await home.json<{ version: number }>(['inspect'], { stdin: same.stdout })).version).toBe(2);
+      expect((await home.ok(['decrypt'], { stdin: same.stdout, now: at(1, 11) })).stdout.toString()).toBe('abc');
+      // Issue 11: back to the rotating v1 would undo the rotation.
+      expectFailure(back, 2, /version 1 is not the active version of keyring 'pii' \(the active version is 2\)/);
+      expectFailure(unknown, 2, /version 9 is not the active version of keyring 'pii' \(the active version is 2\)/);
+    });
+
+    it('refuses --to-version of a pending version (its propagation window not over) and writes no --out file', async () => {
+      // Prepare
+      await home.ok(['keyring', 'create', 'pii'], { now: NOW });
+      const v1 = (await home.ok(['encrypt', '--keyring', 'pii'], { stdin: Buffer.from('abc'), now: NOW })).stdout;
+      await home.ok(['rotate', 'pii'], { now: at(1) });
+      const out = home.path('rewrapped.rekey');
+
+      // Act
+      const early = await home.run(['rewrap', '--to-version', '2', '--out', out], { stdin: v1, now: at(1) });
+
+      // Assess
+      const status = await home.json<StatusJson>(['status', '--json']);
+      expect(status.keyrings[0]?.versions.find((v) => v.version === 2)?.state).toBe('pending');
+      expectFailure(early, 2, /version 2 is not the active version of keyring 'pii' \(the active version is 1\)/);
+      expect(existsSync(out)).toBe(false);
     });
   });
 });

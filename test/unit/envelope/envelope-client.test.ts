@@ -259,10 +259,11 @@ describe('EnvelopeClient', () => {
       expect(out.plaintext.equals(pseudoRandomBytes(3000, 3))).toBe(true);
     });
 
-    it('re-wraps to an explicit version', async () => {
+    it('re-wraps to an explicit version (the active one: see rewrap-rules.test.ts)', async () => {
       // Prepare
-      const { client } = setup();
+      const { client, provider } = setup();
       const envelope = await client.encrypt(KEYRING, Buffer.from('x'));
+      provider.active.set(KEYRING, 9);
       // Act
       const rewrapped = await client.rewrap(envelope, { toVersion: 9 });
       // Assess
@@ -270,7 +271,7 @@ describe('EnvelopeClient', () => {
       expect((await client.decrypt(rewrapped)).plaintext.toString()).toBe('x');
     });
 
-    it('refuses to read a revoked version for purpose read, and allows reencrypt', async () => {
+    it('refuses to re-wrap a revoked version, for purpose read and reencrypt alike', async () => {
       // Prepare
       const { client, provider } = setup();
       const envelope = await client.encrypt(KEYRING, Buffer.from('x'));
@@ -278,8 +279,8 @@ describe('EnvelopeClient', () => {
       provider.active.set(KEYRING, 2);
       // Act / Assess
       await expect(client.rewrap(envelope)).rejects.toThrow(RevokedVersionError);
-      const rewrapped = await client.rewrap(envelope, { purpose: 'reencrypt' });
-      expect(inspectEnvelope(rewrapped).version).toBe(2);
+      // Issue 11: a revoked version's data key may be exposed; it is re-encrypted, never re-wrapped.
+      await expect(client.rewrap(envelope, { purpose: 'reencrypt' })).rejects.toThrow(RevokedVersionError);
     });
 
     it('throws DecryptError when the key commitment does not match', async () => {

@@ -54,7 +54,7 @@ describe('rewrapHeader', () => {
       await expect(rewrapHeader(stack.provider, bad)).rejects.toBeInstanceOf(DecryptError);
     });
 
-    it('refuses a revoked version to ordinary callers and serves it for re-encryption', async () => {
+    it('refuses a revoked version to ordinary callers and to re-encryption alike (re-encrypt, never re-wrap)', async () => {
       // Prepare
       await stack.keyrings.revoke('pii', 1, { reason: 'test', actor: 'test' });
       stack.provider.invalidate('pii');
@@ -62,7 +62,7 @@ describe('rewrapHeader', () => {
       const ops = withHeaderRewrap(stack.envelopes, stack.provider);
       // Act / Assess
       await expect(ops.rewrapHeader(header)).rejects.toBeInstanceOf(RevokedVersionError);
-      expect((await ops.rewrapHeader(header, { purpose: 'reencrypt' })).version).toBe(2);
+      await expect(ops.rewrapHeader(header, { purpose: 'reencrypt' })).rejects.toBeInstanceOf(RevokedVersionError);
     });
   });
 });
