@@ -6,7 +6,7 @@
  * taken only when a transition needs it (after the read, so a re-plan never uses counts older
  * than the catalog it plans on).
  */
-import { IllegalTransitionError, UnknownKeyringError, UnknownVersionError } from '../errors';
+import { IllegalTransitionError, summarizeError, UnknownKeyringError, UnknownVersionError } from '../errors';
 import type { FactsSource, ReferenceCounts } from '../ports/facts-source';
 import type { AuditDraft, CatalogWriter, Decision } from './catalog-writer';
 import type { BreakerDecision } from './circuit-breaker';
@@ -14,7 +14,6 @@ import type { BreakerCheck, BreakerOutcome, KeyringReconcileResult } from './key
 import { applyTransition, factsNeeded, isPaused, planTransitions, setHold, type NewVersionKey, type PlannedTransition, type Transition } from './lifecycle';
 import type { Catalog, KeyVersion } from './model';
 import { referencesOf } from './reference-counts';
-import { errorSummary } from './service-input';
 
 /** The actor of automatic breaker changes (as KeyringService.tripBreaker and resetBreaker default). */
 export const BREAKER_ACTOR = 'breaker';
@@ -100,7 +99,7 @@ export async function reconcileKeyring(writer: CatalogWriter, name: string, acto
     // A named keyring that does not exist is the caller's mistake, not a keyring failure.
     if (options.named && err instanceof UnknownKeyringError) throw err;
     const breaker = ctx.breaker === undefined || seen === undefined ? {} : { breaker: { action: 'unknown' as const, tripped: seen.breaker !== undefined } };
-    return { keyring: name, applied: [], error: errorSummary(err), ...breaker };
+    return { keyring: name, applied: [], error: summarizeError(err), ...breaker };
   }
 }
 

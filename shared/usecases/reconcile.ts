@@ -14,8 +14,9 @@ import type { BreakerFactsSource } from '../ports/breaker-facts-source';
 import type { ReferenceCounts } from '../ports/facts-source';
 import type { GracePeriodEvent } from '../vocabulary/event-schemas';
 import { METRIC } from '../vocabulary/metric-names';
+import { summarizeError } from '../errors';
 import type { JobContext } from './context';
-import { failureOf, retryableFrom, type KeyringFailure } from './settle';
+import { retryableFrom, type KeyringFailure } from './settle';
 import { publishDistribution, type VersionDistribution } from './version-distribution';
 
 /** The services the grace-period job reads. */
@@ -79,7 +80,7 @@ export async function runGracePeriod(event: GracePeriodEvent, context: JobContex
         distribution = publishDistribution(r.catalog, counts, context);
       } catch (err) {
         // Statistics are best effort: the transitions are written already.
-        logger.warn('version distribution unavailable', { keyring, error: failureOf(err) });
+        logger.warn('version distribution unavailable', { keyring, error: summarizeError(err) });
       }
     }
     results.push({
@@ -109,7 +110,7 @@ async function checkBreaker(catalog: Catalog, context: JobContext<GracePeriodSer
   } catch (err) {
     // Without facts the breaker keeps its state: neither trips on a monitoring outage nor
     // releases a hold it cannot re-justify.
-    logger.warn('circuit breaker facts unavailable; holding', { keyring, error: failureOf(err) });
+    logger.warn('circuit breaker facts unavailable; holding', { keyring, error: summarizeError(err) });
     return undefined;
   }
 }

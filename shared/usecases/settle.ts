@@ -13,11 +13,6 @@ export interface KeyringFailure {
   readonly retryable: boolean;
 }
 
-/** Summarizes an error for a response: the one error summary of shared/errors.ts. */
-export function failureOf(err: unknown): KeyringFailure {
-  return summarizeError(err);
-}
-
 /**
  * Runs `work` for each name, collecting errors; then throws as described above, or returns
  * the per-name results (failed ones as `{ keyring, error }`).
@@ -36,7 +31,7 @@ export async function settleEach<R extends { keyring: string }>(
       out.push(await work(name));
     } catch (err) {
       errors.push(err);
-      out.push({ keyring: name, status: 'failed', error: failureOf(err) });
+      out.push({ keyring: name, status: 'failed', error: summarizeError(err) });
     }
   }
   const retryable = errors.find((e) => !isRekeyError(e) || e.retryable);
