@@ -29,6 +29,7 @@ import { KeyringService } from '../shared/catalog';
 import { FileKeyVault } from '../shared/adapters/local/file-key-vault';
 import { SqliteCatalogStore } from '../shared/adapters/local/sqlite-catalog-store';
 import { measureOps, printTable, writeResult } from './lib/measure';
+import { runEnvelopeKdfBench, type EnvelopeKdfBenchResult } from './envelope-kdf';
 
 const SIZES: ReadonlyArray<[string, number]> = [
   ['64 B', 64],
@@ -69,6 +70,8 @@ export interface EnvelopeBenchResult {
   readonly slices1MiB: Record<string, number>;
   /** os.loadavg() (1, 5, 15 min) when the run started and ended: figures from a loaded machine are noisier. */
   readonly loadAverage: { readonly start: readonly number[]; readonly end: readonly number[] };
+  /** The key derivation against the one it replaced (issue 11), see bench/envelope-kdf.ts. */
+  readonly kdf: EnvelopeKdfBenchResult;
 }
 
 async function timeSlice(op: () => unknown, ops: number): Promise<number> {
@@ -246,7 +249,8 @@ export async function runEnvelopeBench(opts: { rounds?: number; minMs?: number }
     targets.push({ target: 'overhead <= 100 B at 1 KiB (16-char keyring)', measured: `${overheadBytes['1 KiB']} B`, met: (overheadBytes['1 KiB'] ?? 999) <= 100 });
     targets.push({ target: 're-wrap 1 MiB <= 1.5x the cost of 1 KiB', measured: `${rewrapCost.toFixed(2)}x`, met: rewrapCost <= 1.5 });
     printTable('Targets', ['target', 'measured', 'met'], targets.map((t) => [t.target, t.measured, t.met ? 'yes' : 'NO']));
-    return { rows, rewrap: rewrapOps, overheadBytes, targets, slices1KiB, slices1MiB, loadAverage: { start: loadAtStart, end: loadavg() } };
+    const kdf = runEnvelopeKdfBench();
+    return { rows, rewrap: rewrapOps, overheadBytes, targets, slices1KiB, slices1MiB, loadAverage: { start: loadAtStart, end: loadavg() }, kdf };
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

@@ -37,18 +37,34 @@ export function describeFailure(err: unknown): { line: string; exitCode: number 
   return { line: `rekey: unexpected ${name}; rerun with REKEY_DEBUG=1 for details`, exitCode: 1 };
 }
 
-const EXIT_BY_ERRNO: Readonly<Record<string, number>> = { ENOENT: 4, EEXIST: 5, EISDIR: 2, ENOTDIR: 2, EACCES: 6, EPERM: 6, ENOSPC: 6 };
+const EXIT_BY_ERRNO: Readonly<Record<string, number>> = { ENOENT: 4, EEXIST: 5, EISDIR: 2, ENOTDIR: 2, EACCES: 6, EPERM: 6, EROFS: 6, ENOSPC: 6, EDQUOT: 6, EFBIG: 6 };
+
+/** What to do about an errno, after the path and the code. */
+const HINT_BY_ERRNO: Readonly<Record<string, string>> = {
+  EEXIST: ' (refusing to overwrite)',
+  ENOSPC: ' (the disk is full: free space on that file system and retry)',
+  EDQUOT: ' (the disk quota is used up: free space and retry)',
+  EFBIG: ' (the file would pass the size limit)',
+  EROFS: ' (read-only file system: write somewhere writable)',
+  EACCES: ' (permission denied: write somewhere this user may)',
+  EPERM: ' (not permitted: write somewhere this user may)',
+};
 
 /**
- * A file named on the command line that cannot be opened or created (--in, --out) is an
- * operator mistake, not an unexpected failure: name the path and the errno, nothing else.
+ * A file named on the command line that cannot be opened, created or written (--in, --out), or
+ * standard output that cannot be written (a full disk behind a redirect), is an operator matter,
+ * not an unexpected failure: name the path (or stdout) and the errno and what to do, nothing else.
  */
 function describeFileError(err: unknown): { line: string; exitCode: number } | undefined {
   // Duck-typed: errors from node:fs may come from another realm (a test VM), where instanceof fails.
   if (typeof err !== 'object' || err === null) return undefined;
   const { code, syscall, path } = err as NodeJS.ErrnoException;
-  if (typeof code !== 'string' || typeof syscall !== 'string' || typeof path !== 'string') return undefined;
+  if (typeof code !== 'string' || typeof syscall !== 'string') return undefined;
   const exitCode = EXIT_BY_ERRNO[code];
   if (exitCode === undefined) return undefined;
-  return { line: `rekey: cannot ${syscall} '${path}': ${code}${code === 'EEXIST' ? ' (refusing to overwrite)' : ''}`, exitCode };
+  // Stream writes (stdout, a write stream) carry no path: the target is then standard output
+  // unless the error says otherwise.
+  const target = typeof path === 'string' ? `'${path}'` : syscall === 'write' ? 'standard output' : undefined;
+  if (target === undefined) return undefined;
+  return { line: `rekey: cannot ${syscall} ${target}: ${code}${HINT_BY_ERRNO[code] ?? ''}`, exitCode };
 }

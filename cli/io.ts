@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Transform } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { LimitExceededError } from '../shared/errors';
+import { describeStorageFailure, isDiskFull, isReadOnlyFailure } from '../shared/adapters/local/open-database';
 
 /** Largest input the CLI buffers in memory (envelopes above it go through --in/--out streaming). */
 export const MAX_BUFFERED_INPUT = 256 * 1024 * 1024;
@@ -32,10 +33,20 @@ export async function readInput(path?: string): Promise<Buffer> {
   return readAllBounded(path ? createReadStream(path) : process.stdin);
 }
 
-/** Writes a whole buffer to stdout and waits until it is flushed. */
+/**
+ * Writes a whole buffer to stdout and waits until it is flushed. A failed write (stdout
+ * redirected to a full disk) is also emitted as an `error` event, which would crash the process
+ * with a stack trace if nobody listened: it is taken here and becomes the command's one-line failure.
+ */
 export function writeStdout(data: Buffer | string): Promise<void> {
   return new Promise((resolve, reject) => {
-    process.stdout.write(data, (err) => (err ? reject(err) : resolve()));
+    const onError = (err: Error): void => reject(err);
+    process.stdout.once('error', onError);
+    process.stdout.write(data, (err) => {
+      if (err) return reject(err);
+      process.stdout.off('error', onError);
+      resolve();
+    });
   });
 }
 
@@ -59,18 +70,33 @@ export async function streamToFileAtomic(input: NodeJS.ReadableStream, transform
     closeSync(fd);
     // link() fails if the target appeared meanwhile, where rename() would silently replace it.
     linkSync(tmp, outPath);
+  } catch (err) {
+    throw namingOutput(outPath, err);
   } finally {
     rmSync(tmp, { force: true });
   }
+}
+
+/**
+ * A write stream's or a descriptor's errors carry no path: a full disk or a read-only folder
+ * behind `--out` would otherwise be told without the file. Other failures pass unchanged.
+ */
+function namingOutput(path: string, err: unknown): unknown {
+  return isDiskFull(err) || isReadOnlyFailure(err) ? describeStorageFailure('output file', path, err, 'write') : err;
 }
 
 /** Writes secret bytes to a new file readable by the owner only; refuses to overwrite. */
 export function writeSecretFile(path: string, data: Buffer): void {
   const fd = openSync(path, 'wx', 0o600);
   try {
-    writeSync(fd, data);
+    // A short write (a disk filling up) returns less than asked: write the rest, or fail on it.
+    for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done);
     fsyncSync(fd);
-  } finally {
+  } catch (err) {
+    // A partial file must not look like a whole envelope or key.
     closeSync(fd);
+    rmSync(path, { force: true });
+    throw namingOutput(path, err);
   }
+  closeSync(fd);
 }

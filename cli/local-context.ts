@@ -1,6 +1,7 @@
 /**
- * How a local command reaches the rekey home: opens it from the global options (--home or
- * $REKEY_HOME, --now, $REKEY_REDIS_URL), runs one thing, and closes it.
+ * How a local command reaches the rekey home: opens it from the global options (--home, --now;
+ * $REKEY_HOME, $REKEY_REDIS_URL and $REKEY_CATALOG_TTL_MS are read by openLocal's configuration),
+ * runs one thing, and closes it.
  */
 import type { Command } from 'commander';
 import { openLocal, type LocalServices } from '../shared/compose/local/local-services';
@@ -13,8 +14,11 @@ interface GlobalOptions {
 }
 
 /**
- * Opens the home named by --home / REKEY_HOME, with the clock fixed by --now when given, runs
- * `fn`, and closes the home whatever happens.
+ * Opens the home named by --home (else REKEY_HOME), with the clock fixed by --now when given,
+ * runs `fn`, and closes the home whatever happens. openLocal checks the master key before it
+ * wires anything (the same check `npm start` and the local jobs get): a missing or replaced
+ * `master.key` stops every command (rotate and tick included) with one KeyUnavailableError
+ * naming the path, before anything is written.
  *
  * @example
  * await withLocal(cmd, async (rk) => writeStdout(`${rk.home}\n`));
@@ -23,8 +27,7 @@ export async function withLocal<T>(cmd: Command, fn: (rk: LocalServices) => Prom
   const g = cmd.optsWithGlobals() as GlobalOptions;
   const fixed = g.now !== undefined ? parseInstant(g.now, '--now') : undefined;
   const rk = await openLocal({
-    home: g.home ?? process.env.REKEY_HOME,
-    redisUrl: process.env.REKEY_REDIS_URL,
+    ...(g.home === undefined ? {} : { home: g.home }),
     ...(fixed ? { clock: () => fixed } : {}),
   });
   try {

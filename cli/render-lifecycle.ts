@@ -4,6 +4,7 @@
  */
 import type { RevocationResult } from '../shared/reencrypt';
 import type { GracePeriodResponse } from '../shared/usecases/reconcile';
+import type { KeyringPlan } from '../shared/usecases/keyring-plan';
 
 /** One keyring's line of `tick`. */
 export interface TickKeyring {
@@ -55,4 +56,20 @@ export function renderRevocation(r: RevocationResult): string {
     `revoked ${r.keyring} v${r.version}; active is now v${r.activeVersion ?? '?'}; cache entries purged: ${r.cacheEntriesPurged}; ` +
     `re-encrypted: ${r.sweep?.done ?? 0}; remaining: ${r.remaining}; v${r.version} is ${r.state}${r.complete ? '' : ' (rerun to finish)'}\n`
   );
+}
+
+/** `rekey plan` for people: the upcoming steps with their instants, then each version's reasons. */
+export function renderPlan(plans: readonly KeyringPlan[]): string {
+  const out: string[] = [];
+  for (const p of plans) {
+    out.push(`keyring ${p.keyring} at ${p.at}${p.paused === undefined ? '' : ` (paused: ${p.paused})`}`);
+    if (p.steps.length === 0) out.push('  no transition ahead on current facts');
+    for (const s of p.steps) out.push(`  ${s.at}  ${s.kind} v${s.version}`);
+    for (const v of p.versions) {
+      out.push(`  v${v.version} ${v.state}${v.lastUsedAt === undefined ? '' : ` (last used ${v.lastUsedAt})`}`);
+      for (const r of v.reasons) out.push(`      ${r}`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
 }

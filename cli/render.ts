@@ -17,15 +17,20 @@ export function renderStatus(keyrings: readonly KeyringStatus[]): string {
   const out: string[] = [];
   for (const k of keyrings) {
     const p = k.policy;
-    out.push(`keyring ${k.keyring}  (rotate every ${p.rotateEvery}, grace ${p.grace}, propagation ${p.propagation}, retention ${p.retention}; generation ${k.generation})`);
+    out.push(
+      `keyring ${k.keyring}  (rotate every ${p.rotateEvery}, grace ${p.grace}, propagation ${p.propagation}, retention ${p.retention}, ` +
+        `quiet ${p.quiet}, destroy after retention: ${p.destroyAfterRetention ? 'yes' : 'no'}; generation ${k.generation})`,
+    );
+    if (k.unmanaged.length > 0) out.push(`  unmanaged data: ${k.unmanaged.join(', ')} (never disabled on counts alone)`);
     if (k.frozen) out.push(`  FROZEN since ${k.frozen.at} by ${k.frozen.by}: ${k.frozen.reason}`);
     if (k.breaker) out.push(`  CIRCUIT BREAKER open since ${k.breaker.at}: ${k.breaker.reason}`);
     const total = k.versions.reduce((s, v) => s + v.records, 0);
-    out.push(`  ${'version'.padStart(7)}  ${'state'.padEnd(10)}  ${'since'.padEnd(24)}  ${'records'.padStart(9)}  ${'cache'.padStart(7)}  distribution`);
+    out.push(`  ${'version'.padStart(7)}  ${'state'.padEnd(10)}  ${'since'.padEnd(24)}  ${'records'.padStart(9)}  ${'cache'.padStart(7)}  ${'last use'.padEnd(24)}  distribution`);
     for (const v of k.versions) {
       out.push(
-        `  ${String(v.version).padStart(7)}  ${v.state.padEnd(10)}  ${v.since.padEnd(24)}  ${String(v.records).padStart(9)}  ${String(v.cacheEntries).padStart(7)}  ${bar(v.records, total)}`,
+        `  ${String(v.version).padStart(7)}  ${v.state.padEnd(10)}  ${v.since.padEnd(24)}  ${String(v.records).padStart(9)}  ${String(v.cacheEntries).padStart(7)}  ${(v.lastUsedAt ?? '-').padEnd(24)}  ${bar(v.records, total)}`,
       );
+      for (const reason of v.reasons) out.push(`  ${''.padStart(7)}  ${reason}`);
     }
     out.push('');
   }

@@ -69,6 +69,8 @@ export const FUNCTION_SIZING = {
   'key-access': { memoryMiB: 256, timeout: Duration.minutes(1) },
   // One keyring per custom resource request: a catalog read, at most one KMS call, one write.
   provision: { memoryMiB: 256, timeout: Duration.minutes(1) },
+  // One CloudTrail event per invocation: a read and at most a few conditional writes of one small document.
+  'key-use': { memoryMiB: 256, timeout: Duration.seconds(30) },
 } as const satisfies Record<string, FunctionSizing>;
 
 /** Names of the functions the stack deploys. */
@@ -113,4 +115,5 @@ export const FUNCTION_ENTRIES: Readonly<Record<FunctionName, string>> = {
   revoke: 'functions/revoke/handler.ts',
   'key-access': 'functions/key-access/handler.ts',
   provision: 'functions/provision/handler.ts',
+  'key-use': 'functions/key-use/handler.ts',
 };

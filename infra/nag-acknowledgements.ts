@@ -8,8 +8,10 @@ import { Validations, type CfnElement } from 'aws-cdk-lib';
 import { CfnEventBusPolicy } from 'aws-cdk-lib/aws-events';
 import type { IConstruct } from 'constructs';
 import type { RekeyStack } from './rekey-stack';
-import { CATALOG_WRITERS } from './parts/function-permissions';
-import { SWEEP_REPORT_PREFIX } from './parts/storage';
+import { CATALOG_READERS, CATALOG_WRITERS } from './parts/function-permissions';
+import { REVOCATION_LEDGER_PREFIX, SWEEP_REPORT_PREFIX } from './parts/storage';
+import { KEY_USE_READERS } from './parts/key-use';
+import { KEY_USE_PREFIX } from '../shared/vocabulary/key-use-names';
 
 /** One acknowledgement as recorded: where, which finding, why. */
 export interface NagAcknowledgement {
@@ -86,6 +88,27 @@ export function acknowledgeNagFindings(stack: RekeyStack): NagAcknowledgement[] 
       `${name} reconciles the lifecycle, which destroys a version only once its escrow record (one per keyring version, named at run time) exists: it reads records (GET, and the newest version behind a delete marker) and cannot unwrap them (the escrow key admits it through S3 only).`,
     );
   }
+  const marks = `<${logicalId(stack, stack.escrowBucket)}.Arn>/${REVOCATION_LEDGER_PREFIX}*`;
+  for (const [name, fn] of Object.entries(fns)) {
+    if (!(CATALOG_WRITERS as readonly string[]).includes(name) && !(CATALOG_READERS as readonly string[]).includes(name)) continue;
+    iam5(
+      fn.role,
+      marks,
+      name === 'revoke'
+        ? 'The revocation ledger: one Object Lock mark per revoked keyring version, named at run time; revoke writes them (the bucket policy denies every other writer) and reads them like every catalog reader.'
+        : `${name} reads catalogs through the revocation ledger (one Object Lock mark per revoked keyring version, named at run time): it lists and reads marks only, never writes them (the bucket policy denies it).`,
+    );
+  }
+  // Observed key use (parts/key-use.ts): one small document per keyring, named by keyring at run time.
+  for (const name of ['key-use', ...KEY_USE_READERS] as const) {
+    iam5(
+      fns[name].role,
+      `<${catalog}.Arn>/${KEY_USE_PREFIX}*`,
+      name === 'key-use'
+        ? 'The key-use function records the last use per version in one document per keyring (named by keyring), read and conditionally rewritten: objects under the key-use prefix only.'
+        : `${name} reads the key-use log (one document per keyring, named by keyring) before a version stops decrypting, and starts it (a conditional create) when a keyring has none.`,
+    );
+  }
   const eni = 'ENI management for a VPC function (ec2:Describe/Create/DeleteNetworkInterface): EC2 offers no resource-level permission for DescribeNetworkInterfaces.';
   const metricData = 'The circuit breaker reads decrypt metrics with cloudwatch:GetMetricData, which has no resource type or condition key in the Service Authorization Reference; it reads metrics only.';
   iam5(fns['grace-period'].role, '*', config.cache !== undefined ? `${metricData} ${eni}` : metricData);
@@ -109,6 +132,7 @@ export function acknowledgeNagFindings(stack: RekeyStack): NagAcknowledgement[] 
   for (const [id, reason] of [
     ['SchedulerDlq', 'Dead-letter queue of every EventBridge Scheduler schedule of the stack: it is itself the DLQ.'],
     ['CompromiseRuleDlq', 'Dead-letter queue of the EventBridge rule targets (Key Version Compromised, catalog written): it is itself the DLQ.'],
+    ['KeyUseRuleDlq', 'Dead-letter queue of the key-use rule target (KMS Decrypts from CloudTrail): it is itself the DLQ.'],
   ] as const) {
     const queue = stack.node.tryFindChild(id);
     if (queue !== undefined) ack(queue, 'AwsSolutions-SQS3', reason);

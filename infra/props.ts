@@ -55,6 +55,9 @@ const wholeMinutes = { holds: (s: number) => s >= 60 && s % 60 === 0, message: '
 const roleArn = z
   .string()
   .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
+const principalArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)');
 const awsId = (prefix: string) => z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `must be an id such as ${prefix}-0123abcd`);
 const elastiCacheId = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, 'must be an ElastiCache id (a letter, then letters, digits or "-", at most 40)');
 const hasDuplicates = (values: readonly string[]): boolean => new Set(values).size !== values.length;
@@ -76,6 +79,20 @@ const keyringSchema = z
     propagation: duration().optional(),
     /** How long a disabled version is kept before it may be destroyed. @default '30d' */
     retention: duration().optional(),
+    /**
+     * How long a deprecated or revoked version's key must go unobserved (no KMS Decrypt of it in
+     * CloudTrail, as the key-use function records) before the version is disabled. Keep it well
+     * above the readers' version-key cache lifetime and CloudTrail's delivery delay; `0s` disables
+     * on reference counts alone (never for a keyring with unmanaged sources: they keep 7 days).
+     * @default '7d'
+     */
+    quiet: duration().optional(),
+    /**
+     * Destroy a disabled version once `retention` has passed (and only with no counted reference
+     * left, the quiet period over and a verified escrow drill). Destruction is opt-in.
+     * @default false
+     */
+    destroyAfterRetention: z.boolean().optional(),
     /** Sensitivity of the data; `high` alarms on the first decrypt failure. @default 'moderate' */
     sensitivity: sensitivitySchema.optional(),
     /**
@@ -199,6 +216,25 @@ const configShape = z.strictObject({
    * docs/deploy.md for the identity policy a role of another account needs on its side. @default - none
    */
   operatorRoleArns: z.array(roleArn).max(20, 'at most 20 operator roles').optional(),
+  /**
+   * IAM principals (roles or users) allowed to put `Key Version Compromised` on the stack's bus;
+   * the bus policy denies that detail-type to everyone else, whatever their IAM policies say.
+   * @default - the operator roles (`operatorRoleArns`), who run `rekey --aws revoke`
+   */
+  securityPrincipalArns: z.array(principalArn).max(20, 'at most 20 security principals').optional(),
+  /**
+   * A break-glass role allowed to administer the stack's KMS keys (PutKeyPolicy,
+   * ScheduleKeyDeletion, DisableKey, ...) besides the deploying role; every such call alarms.
+   * It must exist when the stack is deployed (KMS refuses a key policy naming an unknown principal).
+   * @default - none: only the deploying role administers the keys
+   */
+  breakGlassRoleArn: roleArn.optional(),
+  /**
+   * The role CloudFormation deploys the stack with, administrator of the stack's keys. Needed
+   * only when the stack's synthesizer names no CloudFormation execution role (a non-default
+   * synthesizer). @default - the DefaultStackSynthesizer's cloudFormationExecutionRoleArn (cdk bootstrap's cfn-exec role)
+   */
+  deployRoleArn: roleArn.optional(),
 });
 
 /** The rules that span fields: unique keyrings, targets of known keyrings, unique targets and operators. */
@@ -217,6 +253,7 @@ function checkAcrossFields(props: z.output<typeof configShape>, ctx: z.Refinemen
     targets.add(id);
   });
   if (hasDuplicates(props.operatorRoleArns ?? [])) problem(['operatorRoleArns'], 'duplicate role ARN');
+  if (hasDuplicates(props.securityPrincipalArns ?? [])) problem(['securityPrincipalArns'], 'duplicate principal ARN');
 }
 
 /** Applies the defaults to checked props: durations in seconds, every optional field filled. */
@@ -242,6 +279,9 @@ function withDefaults(props: z.output<typeof configShape>) {
     logRetentionDays: props.logRetentionDays ?? REKEY_PROPS_DEFAULTS.logRetentionDays,
     reserveConcurrency: props.reserveConcurrency ?? true,
     operatorRoleArns: props.operatorRoleArns ?? [],
+    securityPrincipalArns: props.securityPrincipalArns ?? props.operatorRoleArns ?? [],
+    ...(props.breakGlassRoleArn === undefined ? {} : { breakGlassRoleArn: props.breakGlassRoleArn }),
+    ...(props.deployRoleArn === undefined ? {} : { deployRoleArn: props.deployRoleArn }),
   };
 }
 

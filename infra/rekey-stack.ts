@@ -4,7 +4,7 @@
  * schedules, keyring provisioning, operator access, alarms, dashboard and outputs. Secure
  * defaults live in defaults.ts, validation in props.ts, building blocks in constructs/.
  */
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { Names, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -21,7 +21,9 @@ import type { SweepStateMachine } from './constructs/sweep-state-machine';
 import type { FunctionName } from './defaults';
 import { createAlarmTopic } from './parts/alarm-topic';
 import { EventRoutes, createEventBus } from './parts/events';
+import { KeyAdministrationAlarms, keyAdministrators, restrictCompromiseReports } from './parts/key-administration';
 import { grantFunctionPermissions } from './parts/function-permissions';
+import { KeyUseObservation } from './parts/key-use';
 import { RekeyFunctions } from './parts/functions';
 import { RekeySchedules } from './parts/schedules';
 import { addStackOutputs } from './parts/stack-outputs';
@@ -65,6 +67,8 @@ export class RekeyStack extends Stack {
   public readonly provisioning: KeyringProvisioning;
 
   private readonly storage: RekeyStorage;
+  /** Observed key use (CloudTrail → key-use function → the state bucket). */
+  private readonly keyUse: KeyUseObservation;
 
   public constructor(scope: Construct, id: string, props: RekeyStackProps) {
     // Validate before a single construct exists: a bad prop fails synth with every problem listed.
@@ -72,10 +76,13 @@ export class RekeyStack extends Stack {
     super(scope, id, props);
     this.config = config;
 
-    this.storage = new RekeyStorage(this, config);
+    // Key administration: the deploying role and the break-glass role, never the account at large.
+    const administrators = keyAdministrators(this, config);
+    this.storage = new RekeyStorage(this, config, administrators);
     ({ catalogBucket: this.catalogBucket, escrowBucket: this.escrowBucket, escrowKey: this.escrowKey, opsKey: this.opsKey } = this.storage);
-    this.keyrings = new Map(config.keyrings.map((k) => [k.name, new KeyringKey(this, `Keyring-${k.name}`, { keyring: k.name, sensitivity: k.sensitivity })]));
+    this.keyrings = new Map(config.keyrings.map((k) => [k.name, new KeyringKey(this, `Keyring-${k.name}`, { keyring: k.name, sensitivity: k.sensitivity, administrators })]));
     this.eventBus = createEventBus(this);
+    restrictCompromiseReports(this.eventBus, config.securityPrincipalArns);
 
     const parts = { config, storage: this.storage, keyrings: this.keyrings, eventBus: this.eventBus };
     const built = new RekeyFunctions(this, parts);
@@ -87,6 +94,7 @@ export class RekeyStack extends Stack {
 
     const schedules = new RekeySchedules(this, { config, functions: fns, sweep: this.sweep });
     const routes = new EventRoutes(this, { config, eventBus: this.eventBus, functions: fns, catalogBucket: this.catalogBucket });
+    const keyUse = (this.keyUse = new KeyUseObservation(this, { storage: this.storage, keyrings: this.keyrings, functions: fns }));
 
     // Keyrings exist on deploy (created with their policy, policy kept in step, never deleted): after
     // the provider's permissions, and once the grant reconciler is wired to the first catalog write.
@@ -97,11 +105,19 @@ export class RekeyStack extends Stack {
     config.operatorRoleArns.forEach((arn, i) => this.grantOperatorAccess(iam.Role.fromRoleArn(this, `Operator-${i}`, arn, { mutable: false })));
 
     this.alarmTopic = createAlarmTopic(this, config.alarms, this.opsKey);
+    new KeyAdministrationAlarms(this, {
+      keys: [...[...this.keyrings.values()].map((k) => k.key), this.opsKey, this.escrowKey],
+      keyringKeys: [...this.keyrings.values()].map((k) => k.key),
+      keyAccessRole: fns['key-access'].role,
+      topic: this.alarmTopic,
+      ...(config.alarms.topicArn === undefined ? { topicKey: this.opsKey } : {}),
+      deadLetterQueue: routes.deadLetterQueue,
+    });
     const failureQueues = Object.entries(fns).flatMap(([name, fn]) => (fn.failureQueue === undefined ? [] : [[`${name}-failures`, fn.failureQueue] as const]));
     this.monitoring = new Monitoring(this, 'Monitoring', {
       topic: this.alarmTopic,
       keyrings: config.keyrings,
-      queues: { 'scheduler-dlq': schedules.deadLetterQueue, 'compromise-rule-dlq': routes.deadLetterQueue, ...Object.fromEntries(failureQueues) },
+      queues: { 'scheduler-dlq': schedules.deadLetterQueue, 'compromise-rule-dlq': routes.deadLetterQueue, 'key-use-rule-dlq': keyUse.deadLetterQueue, ...Object.fromEntries(failureQueues) },
       functions: Object.fromEntries(Object.entries(fns).map(([n, f]) => [n, f.fn])),
       sweep: this.sweep.stateMachine,
       sweepEverySeconds: config.sweep.everySeconds,
@@ -142,6 +158,9 @@ export class RekeyStack extends Stack {
   public grantOperatorAccess(role: iam.IRole): void {
     const { catalogBucket, opsKey, catalogWriters } = this.storage;
     const invoked = [this.functions.rotate.fn, this.functions.escrow.fn];
+    this.keyUse.grantRead(role);
     grantOperatorAccess({ stack: this, catalogBucket, catalogPrefix: this.config.catalogPrefix, opsKey, catalogWriters, eventBus: this.eventBus, invoked, recordTargets: this.config.recordTargets }, role);
+    // Status, freeze and unfreeze read the catalog through the revocation ledger, on both sides.
+    this.storage.grantLedgerRead(role, `OperatorLedger${Names.uniqueId(role).replace(/[^A-Za-z0-9]/g, '').slice(-40)}`);
   }
 }

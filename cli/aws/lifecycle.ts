@@ -10,7 +10,7 @@ import { BackendError, ValidationError } from '../../shared/errors';
 import { mapAwsError } from '../../shared/adapters/aws/map-aws-error';
 import { parsePositiveInt } from '../parse';
 import { writeStdout } from '../io';
-import { invokeFunction, operatorActor, type AwsCommandKit } from './aws-kit';
+import { callerPrincipalArn, invokeFunction, operatorActor, type AwsCommandKit } from './aws-kit';
 
 /** Registers the lifecycle commands of AWS mode. */
 export function registerAwsLifecycleCommands(program: Command, kit: AwsCommandKit): void {
@@ -39,9 +39,13 @@ export function registerAwsLifecycleCommands(program: Command, kit: AwsCommandKi
       } finally {
         await svc.close();
       }
+      // Who revoked, for the ledger and the audit trail: the sender's IAM principal, not $USER.
+      const requestedBy = await callerPrincipalArn(ctx);
       const bus = ctx.config.eventBusName;
+      // PutEvents entry: https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html
+      const detail = { keyring: name, version, reason: o.reason, requestedBy };
       const res = await ctx.clients.eventBridge
-        .send(new PutEventsCommand({ Entries: [{ Source: REVOKE_SOURCE, DetailType: REVOKE_DETAIL_TYPE, EventBusName: bus, Detail: JSON.stringify({ keyring: name, version, reason: o.reason }) }] }))
+        .send(new PutEventsCommand({ Entries: [{ Source: REVOKE_SOURCE, DetailType: REVOKE_DETAIL_TYPE, EventBusName: bus, Detail: JSON.stringify(detail) }] }))
         .catch((err: unknown) => {
           throw mapAwsError(err, `events:PutEvents on bus ${bus}`);
         });

@@ -1,4 +1,8 @@
-/** `rekey --aws status`: the keyring status use case over the deployed catalogs and record targets. */
+/**
+ * `rekey --aws status`: the keyring status use case over the deployed catalogs, the key-use log
+ * (last use per version, as the key-use function recorded it from CloudTrail) and, when asked,
+ * the record targets.
+ */
 import type { Command } from 'commander';
 import { recordCounts } from '../../shared/compose/aws/s3-stores';
 import { readKeyringStatus } from '../../shared/usecases/keyring-status';
@@ -10,7 +14,7 @@ import type { AwsCommandKit } from './aws-kit';
 export function registerAwsStatusCommand(program: Command, kit: AwsCommandKit): void {
   program
     .command('status [keyring]')
-    .description('versions and states of the deployed keyrings (with --count-records, records per version in the record targets)')
+    .description('versions, states and last key use of the deployed keyrings, and why each version is or is not moving on (with --count-records, records per version in the record targets)')
     .option('--count-records', 'count records per version in every record target (lists the targets: slow on large buckets)')
     .option('--json', 'print as JSON')
     .action(async (name: string | undefined, o: { json?: boolean; countRecords?: boolean }, cmd: Command) => {
@@ -20,6 +24,9 @@ export function registerAwsStatusCommand(program: Command, kit: AwsCommandKit): 
         // The cache lives in the stack's VPC: AWS mode reports no cache entries.
         const status = await readKeyringStatus(name === undefined ? {} : { keyring: name }, {
           keyrings: svc.keyrings,
+          // Read-only: status never starts a keyring's log (the operator may only read key-use/*).
+          keyUse: svc.keyUse,
+          clock: svc.clock,
           ...(o.countRecords ? { records: recordCounts(svc.recordTargets) } : {}),
         });
         if (o.json) await writeJson({ stack: ctx.stackName, keyrings: status });

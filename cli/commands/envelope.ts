@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { collect, parseContext, parsePositiveInt } from '../parse';
 import { readInput, streamToFileAtomic, writeJson, writeSecretFile, writeStdout } from '../io';
 import { withLocal } from '../local-context';
+import { FILES_SOURCE } from '../../shared/catalog/sources';
 
 /** Options of `encrypt`. */
 interface EncryptOptions {
@@ -30,6 +31,9 @@ export function registerEnvelopeCommands(program: Command): void {
       const context = parseContext(o.context);
       const opts = { ...(context ? { context } : {}), ...(o.storeContext ? { storeContext: true } : {}) };
       await withLocal(cmd, async (rk) => {
+        // The envelope leaves rekey's record store (a file, a pipe): the keyring must never be
+        // disabled on record counts alone. One conditional catalog write the first time, none after.
+        await rk.keyrings.updateSources(o.keyring, [FILES_SOURCE], { mode: 'add', actor: rk.actor, now: rk.clock() });
         if (o.framed) {
           const input = o.in ? createReadStream(o.in) : process.stdin;
           const stream = rk.envelopes.encryptStream(o.keyring, opts);

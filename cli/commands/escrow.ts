@@ -1,6 +1,7 @@
 /**
- * `rekey escrow archive | verify | restore` (local mode). archive and verify run the escrow
- * Lambda's use case (archive, and the restore drill); restore recovers one key to a file.
+ * `rekey escrow archive | verify | restore` (local mode). All three run the escrow Lambda's use
+ * case (archive, the restore drill, restore into the catalog); `restore --out` instead recovers
+ * one key into a file for offline backup recovery.
  */
 import type { Command } from 'commander';
 import { ValidationError } from '../../shared/errors';
@@ -9,7 +10,7 @@ import { runEscrow, type EscrowResponse } from '../../shared/usecases/escrow';
 import { parsePositiveInt } from '../parse';
 import { writeJson, writeSecretFile, writeStdout } from '../io';
 import { withLocal } from '../local-context';
-import { drillReport, renderArchive, renderDrill } from '../render-escrow';
+import { drillReport, renderArchive, renderDrill, renderRestore } from '../render-escrow';
 
 /** Fails the command when a keyring could not be worked on at all (the others were printed). */
 function throwFailed(response: EscrowResponse): void {
@@ -47,19 +48,28 @@ export function registerEscrowCommands(program: Command): void {
     });
   escrow
     .command('restore <keyring>')
-    .description('recover a version key from escrow alone, into a new owner-only file (for backup recovery)')
+    .description('put a destroyed or lost version back into the catalog from escrow (as deprecated), or with --out recover its key into a file')
     .requiredOption('--version <n>', 'which version')
-    .requiredOption('--out <file>', 'new file to write the 32-byte key to (mode 0600, never overwritten)')
-    .action(async (name: string, o: { version: string; out: string }, cmd: Command) => {
+    .option('--reason <text>', 'why (recorded in the audit trail)', 'restore from escrow')
+    .option('--out <file>', 'instead: write the 32-byte key to this new file (mode 0600, never overwritten) for offline backup recovery; the catalog is not touched')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, o: { version: string; reason: string; out?: string; json?: boolean }, cmd: Command) => {
       const version = parsePositiveInt(o.version, '--version');
       await withLocal(cmd, async (rk) => {
-        const key = await rk.escrow.restore(name, version);
-        try {
-          writeSecretFile(o.out, key);
-        } finally {
-          key.fill(0);
+        if (o.out !== undefined) {
+          const out = o.out;
+          const key = await rk.escrow.restore(name, version);
+          try {
+            writeSecretFile(out, key);
+          } finally {
+            key.fill(0);
+          }
+          process.stderr.write(`restored ${name} v${version} from escrow into ${out}\n`);
+          return;
         }
-        process.stderr.write(`restored ${name} v${version} from escrow into ${o.out}\n`);
+        const response = await runEscrow({ action: 'restore', keyring: name, version, reason: o.reason }, localJobContext(rk));
+        if (o.json) await writeJson(response);
+        else await writeStdout(renderRestore(response));
       });
     });
 }

@@ -1,6 +1,7 @@
 /**
- * `rekey rotate | tick | freeze | unfreeze | revoke` (local mode). rotate, tick and revoke run
- * the use cases the rotate, grace-period and revoke Lambda functions run.
+ * `rekey rotate | tick | plan | reenable | freeze | unfreeze | revoke` (local mode). rotate, tick
+ * and revoke run the use cases the rotate, grace-period and revoke Lambda functions run; plan
+ * shows what the ticks would do and when, on the facts the tick would gather.
  */
 import type { Command } from 'commander';
 import { ConflictError, ValidationError } from '../../shared/errors';
@@ -12,7 +13,8 @@ import { collect, parseContext, parseInstant, parsePositiveInt } from '../parse'
 import { writeJson, writeStdout } from '../io';
 import { withLocal } from '../local-context';
 import { contextForRecords } from '../record-context';
-import { renderRevocation, renderTick, tickSummary } from '../render-lifecycle';
+import { renderPlan, renderRevocation, renderTick, tickSummary } from '../render-lifecycle';
+import { readKeyringPlan } from '../../shared/usecases/keyring-plan';
 
 /** Registers the lifecycle commands on `program`. */
 export function registerLifecycleCommands(program: Command): void {
@@ -48,6 +50,31 @@ export function registerLifecycleCommands(program: Command): void {
     });
 
   program
+    .command('plan [keyring]')
+    .description('what the next ticks would do and when, given current references, key use and escrow (nothing is changed)')
+    .option('--json', 'print the plan as JSON')
+    .action(async (name: string | undefined, o: { json?: boolean }, cmd: Command) => {
+      await withLocal(cmd, async (rk) => {
+        const plans = await readKeyringPlan(name === undefined ? {} : { keyring: name }, { keyrings: rk.keyrings, clock: rk.clock });
+        if (o.json) await writeJson({ keyrings: plans });
+        else await writeStdout(renderPlan(plans));
+      });
+    });
+
+  program
+    .command('reenable <keyring>')
+    .description('make a disabled version decrypt again (it becomes deprecated; never for a revoked version)')
+    .requiredOption('--version <n>', 'the disabled version')
+    .option('--reason <text>', 'why (recorded in the audit trail)', 'operator request')
+    .action(async (name: string, o: { version: string; reason: string }, cmd: Command) => {
+      const version = parsePositiveInt(o.version, '--version');
+      await withLocal(cmd, async (rk) => {
+        const r = await rk.keyrings.reenable(name, version, { reason: o.reason, actor: rk.actor, now: rk.clock() });
+        process.stderr.write(`${r.changed ? 're-enabled' : 'already re-enabled:'} version ${version} of ${name} (deprecated; it decrypts again)\n`);
+      });
+    });
+
+  program
     .command('revoke <keyring>')
     .description('emergency: a fresh version becomes active now, N is refused to readers, purged from the cache and re-encrypted')
     .requiredOption('--version <n>', 'the compromised version')
@@ -62,8 +89,18 @@ export function registerLifecycleCommands(program: Command): void {
         const r = await revokeVersion(input, localJobContext(rk));
         if (o.json) await writeJson(r);
         else await writeStdout(renderRevocation(r));
-        // The version is refused to readers already; scripts still need to know the data is not all moved.
-        if (r.remaining > 0) throw new ConflictError(`revocation of ${name} v${r.version} is not complete: ${r.remaining} record(s) remain; rerun (with --context if they need one)`);
+        // Exactly which old copies still hold a data key the version wrapped, one per line.
+        for (const c of r.copies?.remaining ?? []) process.stderr.write(`remaining copy: ${c.id} version ${c.copyId} (${c.reason})\n`);
+        // The version is refused to readers already; scripts still need to know the revocation is not finished.
+        if (r.pending === 'records-remain') {
+          throw new ConflictError(`revocation of ${name} v${r.version} is not complete: ${r.remaining} record(s) with a data key v${r.version} wrapped remain (${r.underVersion} under v${r.version} itself); rerun (with --context if they need one)`);
+        }
+        if (r.pending === 'copies-remain') {
+          throw new ConflictError(`revocation of ${name} v${r.version} is not complete: ${r.copies?.remainingCount ?? 0} old copy(ies) under v${r.version} remain (listed above); delete them, then rerun`);
+        }
+        if (r.pending === 'settling') {
+          throw new ConflictError(`revocation of ${name} v${r.version} is not complete: writers with a cached catalog may write under v${r.version} until ${r.settlesAt}; rerun after that to re-count`);
+        }
       });
     });
 

@@ -9,11 +9,17 @@ import { renderStatus } from '../render';
 export function registerStatusCommand(program: Command): void {
   program
     .command('status [keyring]')
-    .description('versions, states and how many records and cache entries each version holds')
+    .description('versions, states, how many records and cache entries each version holds, when its key was last used and why it is or is not moving on')
     .option('--json', 'print as JSON')
     .action(async (name: string | undefined, o: { json?: boolean }, cmd: Command) => {
       await withLocal(cmd, async (rk) => {
-        const status = await readKeyringStatus(name === undefined ? {} : { keyring: name }, { keyrings: rk.keyrings, records: rk.records, cache: rk.cacheStore });
+        const status = await readKeyringStatus(name === undefined ? {} : { keyring: name }, {
+          keyrings: rk.keyrings,
+          records: rk.records,
+          cache: rk.cacheStore,
+          keyUse: rk.keyUse,
+          clock: rk.clock,
+        });
         if (o.json) return writeJson({ home: rk.home, cache: rk.cacheBackend, keyrings: status });
         await writeStdout(renderStatus(status));
       });

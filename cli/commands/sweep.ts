@@ -65,8 +65,9 @@ export async function sweepWithProgress(rk: LocalServices, keyring: string, tuni
         const seen = r.done + r.skipped + r.failedCount;
         if (tty) process.stderr.write(`\r${progressLine(label(r.version), seen, seen + r.remaining)}\n`);
       },
+      actor: rk.actor,
     },
-    { keyrings: rk.keyrings, sweeper: rk.sweeper, checkpoints: rk.checkpoints },
+    { keyrings: rk.keyrings, sweeper: rk.sweeper, checkpoints: rk.checkpoints, audit: rk.audit, clock: rk.clock },
   );
 }
 

@@ -99,6 +99,23 @@ export function allowRecordTargets(role: iam.IRole, recordTargets: readonly Reso
 }
 
 /**
+ * Lets the revocation delete the noncurrent object versions that still hold a data key of a
+ * revoked version, once the current object is re-encrypted past it
+ * (shared/adapters/aws/s3-exposed-copies.ts: ListObjectVersions, HEAD and DELETE with a
+ * versionId; actions s3:ListBucketVersions, s3:GetObjectVersion, s3:DeleteObjectVersion,
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html and
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html). Only the revoke role
+ * gets it: routine sweeps never delete a version.
+ */
+export function allowExposedCopyPurge(role: iam.IRole, recordTargets: readonly ResolvedRecordTarget[]): void {
+  for (const t of recordTargets) {
+    const bucketArn = `arn:${Aws.PARTITION}:s3:::${t.bucket}`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObjectVersion', 's3:DeleteObjectVersion'], resources: [`${bucketArn}/${t.prefix}*`] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucketVersions'], resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${t.prefix}*`] } } }));
+  }
+}
+
+/**
  * Lets `role` find the cache (the Redis client's endpoint discovery, shared/adapters/redis: Describe on the replication
  * group or serverless cache) and, with IAM authentication, connect as the cache user.
  */
@@ -109,4 +126,30 @@ export function allowCache(role: iam.IRole, cache: NonNullable<ResolvedRekeyConf
   if (cache.iamUser !== undefined) {
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['elasticache:Connect'], resources: [...caches, arn(`user:${cache.iamUser}`)] }));
   }
+}
+
+/**
+ * Lets the escrow function put a version restored from escrow back into the catalog
+ * (`escrow restore`): kms:Encrypt of the escrowed version key under the keyring's key, with
+ * exactly the version context `{ keyring, version }` (EscrowService.rewrapFromEscrow →
+ * KmsKeyVault.wrap; Encrypt, https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html;
+ * condition keys kms:EncryptionContext:<key> and kms:EncryptionContextKeys,
+ * https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html). Encrypt returns
+ * ciphertext only: the role learns nothing it did not already hold (it opened the escrow copy
+ * with the escrow key), and decrypting stays with the per-version grants.
+ */
+export function allowEscrowRestore(key: iam.IResourceWithPolicy, keyring: string, role: iam.IRole): void {
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'RestoreVersionKeysFromEscrow',
+      principals: [role],
+      actions: ['kms:Encrypt'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'kms:EncryptionContext:keyring': keyring },
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['keyring', 'version'] },
+        Null: { 'kms:EncryptionContext:version': 'false' },
+      },
+    }),
+  );
 }

@@ -14,14 +14,15 @@
  *   and revokes them when a version is revoked, disabled or destroyed, so revocation is enforced
  *   by KMS, below the library, for every client; it may only create Decrypt grants for the
  *   listed grantees with this keyring's context, and can decrypt nothing itself;
- * - administrators (the account) manage the key and use nothing.
+ * - administrators (the deploying role and the break-glass role, constructs/key-policy.ts) manage
+ *   the key and use nothing; the account keeps read-only metadata.
  */
 import { Lazy, Names, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { Sensitivity } from '../props';
-import { createManagedKey } from './key-policy';
+import { createManagedKey, type KeyAdministrators } from './key-policy';
 
 /** Props of {@link KeyringKey}. */
 export interface KeyringKeyProps {
@@ -29,6 +30,8 @@ export interface KeyringKeyProps {
   readonly keyring: string;
   /** Tagged on the key for inventory and access reviews. */
   readonly sensitivity: Sensitivity;
+  /** Who administers the key (PutKeyPolicy, ScheduleKeyDeletion, DisableKey, ...). */
+  readonly administrators: KeyAdministrators;
 }
 
 /** Encryption-context keys rekey binds to every version key; nothing else is accepted. */
@@ -38,7 +41,7 @@ export const VERSION_CONTEXT_KEYS = ['keyring', 'version'] as const;
  * A keyring's KMS key with its key policy.
  *
  * @example
- * const pii = new KeyringKey(this, 'Pii', { keyring: 'pii', sensitivity: 'high' });
+ * const pii = new KeyringKey(this, 'Pii', { keyring: 'pii', sensitivity: 'high', administrators: { roleArns: [deployRoleArn] } });
  * pii.allowVersionGeneration(rotateRole);
  * pii.addGrantee(appRole.roleArn); // decrypts through per-version grants
  */
@@ -52,7 +55,7 @@ export class KeyringKey extends Construct {
   public constructor(scope: Construct, id: string, props: KeyringKeyProps) {
     super(scope, id);
     this.keyring = props.keyring;
-    this.key = createManagedKey(this, 'Key', `rekey: wraps the version keys of keyring ${props.keyring}`);
+    this.key = createManagedKey(this, 'Key', `rekey: wraps the version keys of keyring ${props.keyring}`, props.administrators);
     Tags.of(this.key).add('rekey:keyring', props.keyring);
     Tags.of(this.key).add('rekey:sensitivity', props.sensitivity);
   }

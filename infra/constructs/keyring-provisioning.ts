@@ -3,7 +3,7 @@
  * served directly by the rekey `provision` function (ServiceToken = its ARN; no CDK Provider
  * framework, whose extra functions and state machine would hold catalog and KMS permissions of
  * their own). The properties are the keyring's configuration: name, policy (durations in the
- * cdk.json notation) and sensitivity.
+ * cdk.json notation, the quiet period and the destruction opt-in among them) and sensitivity.
  *
  * - Create: the keyring is created with version 1 active, or an existing keyring's policy is
  *   brought to the template's (idempotent).
@@ -46,6 +46,12 @@ export function keyringResourceProperties(k: ResolvedKeyring): Record<string, st
     Grace: formatDuration(k.policy.graceSeconds),
     Propagation: formatDuration(k.policy.propagationSeconds),
     Retention: formatDuration(k.policy.retentionSeconds),
+    Quiet: formatDuration(k.policy.quietSeconds),
+    // Always written, default or not, so the template states the whole deployed policy; and as a
+    // string, like every other property here: the provider then never depends on how a JSON
+    // boolean travels through the request ("sent, verbatim, to the custom resource provider in
+    // the request's ResourceProperties": https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requests.html).
+    DestroyAfterRetention: String(k.policy.destroyAfterRetention),
     Sensitivity: k.sensitivity,
   };
 }

@@ -4,7 +4,7 @@
  */
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as events from 'aws-cdk-lib/aws-events';
-import { VERSION_CREATORS, allowBreakerFacts, allowCache, allowRecordTargets } from '../access/function-access';
+import { VERSION_CREATORS, allowBreakerFacts, allowCache, allowEscrowRestore, allowExposedCopyPurge, allowRecordTargets } from '../access/function-access';
 import type { KeyringKey } from '../constructs/keyring-key';
 import type { RekeyFunction } from '../constructs/rekey-function';
 import type { SweepStateMachine } from '../constructs/sweep-state-machine';
@@ -27,6 +27,13 @@ export interface FunctionPermissionsProps {
 export const CATALOG_WRITERS: readonly FunctionName[] = ['rotate', 'grace-period', 'escrow', 'revoke', 'provision'];
 /** Functions that read catalogs only. */
 export const CATALOG_READERS: readonly FunctionName[] = ['reencrypt', 'cache-invalidate', 'key-access'];
+/**
+ * Functions that put audit events on the stack's bus: those whose services are built on the AWS
+ * core (shared/compose/aws/aws-core.ts, EventBridgeAuditSink). key-access and key-use build no
+ * audit sink and no EventBridge client (key-access-services.ts, key-use-services.ts): they never
+ * send an event, so they get no events:PutEvents.
+ */
+export const AUDIT_WRITERS: readonly FunctionName[] = ['rotate', 'grace-period', 'reencrypt', 'cache-invalidate', 'escrow', 'revoke', 'provision'];
 
 /**
  * Grants every function (and the sweep's state machine) what its code path calls, and the
@@ -39,9 +46,12 @@ export function grantFunctionPermissions(props: FunctionPermissionsProps): void 
   const { config, storage, keyrings, functions: fns, sweep } = props;
   for (const name of CATALOG_WRITERS) storage.grantCatalog(fns[name].role, 'write');
   for (const name of CATALOG_READERS) storage.grantCatalog(fns[name].role, 'read');
+  // Every catalog read on AWS overlays the revocation ledger; only revoke writes marks.
+  for (const name of [...CATALOG_WRITERS, ...CATALOG_READERS]) storage.grantLedgerRead(fns[name].role);
+  storage.grantLedgerWrite(fns.revoke.role);
   storage.grantSweepReports(sweep.stateMachine.role);
-  for (const fn of Object.values(fns)) {
-    fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [props.eventBus.eventBusArn] }));
+  for (const name of AUDIT_WRITERS) {
+    fns[name].role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [props.eventBus.eventBusArn] }));
   }
   for (const key of keyrings.values()) {
     // Who creates version keys (wrapped only): rotate, the reconciler's create-pending, the
@@ -52,9 +62,13 @@ export function grantFunctionPermissions(props: FunctionPermissionsProps): void 
     key.allowReencryption(fns.revoke.role);
     key.allowGrantManagement(fns['key-access'].role);
     key.addGrantee(fns.escrow.role.roleArn);
+    // `escrow restore`: re-wrap a version key opened from escrow under this key (Encrypt only).
+    allowEscrowRestore(key.key, key.keyring, fns.escrow.role);
   }
   allowRecordTargets(fns.reencrypt.role, config.recordTargets, 'write');
   allowRecordTargets(fns.revoke.role, config.recordTargets, 'write');
+  // After re-encryption, noncurrent object versions under the revoked key go too.
+  allowExposedCopyPurge(fns.revoke.role, config.recordTargets);
   allowRecordTargets(fns['grace-period'].role, config.recordTargets, 'read');
   sweep.stateMachine.grantStartExecution(fns.revoke.role);
   storage.grantEscrowArchive(fns.escrow.role);

@@ -75,6 +75,8 @@ export class RekeyFunctions {
       'key-access': make('key-access', { ...reserved(1), env: { [KEY_GRANTEES_ENV]: stack.toJsonString(grantees) } }),
       // CloudFormation's custom resource provider of the keyrings (constructs/keyring-provisioning.ts).
       provision: make('provision'),
+      // CloudTrail's KMS Decrypts → last use per version (parts/key-use.ts routes them and grants its access).
+      'key-use': make('key-use'),
     };
     this.functions = fns;
     this.environment = environment;

@@ -13,12 +13,18 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { catalogActions, escrowActions } from '../access/function-access';
-import { createManagedKey, viaS3Statement } from '../constructs/key-policy';
+import { createManagedKey, viaS3Statement, type KeyAdministrators } from '../constructs/key-policy';
 import { secureBucketProps } from '../defaults';
 import type { ResolvedRekeyConfig } from '../props';
 
 /** Prefix of sweep reports (Distributed Map results) in the catalog bucket. */
 export const SWEEP_REPORT_PREFIX = 'sweeps/';
+
+/**
+ * Prefix of the revocation ledger's marks in the escrow bucket (S3RevocationLedger's default):
+ * Object Lock COMPLIANCE objects that make a revocation independent of the writable catalog.
+ */
+export const REVOCATION_LEDGER_PREFIX = 'revocations/';
 
 /** Encryption context key every escrow wrap carries; a call without it is refused. */
 const ESCROW_CONTEXT_PRESENT = { Null: { 'kms:EncryptionContext:keyring': 'false' } };
@@ -45,17 +51,20 @@ export class RekeyStorage {
   public readonly catalogReaders: iam.PolicyStatement;
   /** The ops key's via-S3 statement of catalog writers (Decrypt, GenerateDataKey). */
   public readonly catalogWriters: iam.PolicyStatement;
+  /** The escrow key's via-S3 statement of revocation-ledger readers (Decrypt); principals added by the grants. */
+  public readonly ledgerReaders: iam.PolicyStatement;
 
   public constructor(
     scope: Construct,
     private readonly config: ResolvedRekeyConfig,
+    administrators: KeyAdministrators,
   ) {
     this.accessLogs = new s3.Bucket(scope, 'AccessLogs', {
       ...secureBucketProps(),
       encryption: s3.BucketEncryption.S3_MANAGED,
       lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
     });
-    this.opsKey = createManagedKey(scope, 'OpsKey', 'rekey: catalog bucket, sweep reports and alarm topic');
+    this.opsKey = createManagedKey(scope, 'OpsKey', 'rekey: catalog bucket, sweep reports and alarm topic', administrators);
     this.catalogBucket = new s3.Bucket(scope, 'Catalog', {
       ...secureBucketProps(),
       encryption: s3.BucketEncryption.KMS,
@@ -73,7 +82,7 @@ export class RekeyStorage {
     this.opsKey.addToResourcePolicy(this.catalogReaders);
     this.opsKey.addToResourcePolicy(this.catalogWriters);
 
-    this.escrowKey = createManagedKey(scope, 'EscrowKey', 'rekey: wraps escrowed version keys and encrypts the escrow bucket');
+    this.escrowKey = createManagedKey(scope, 'EscrowKey', 'rekey: wraps escrowed version keys and encrypts the escrow bucket', administrators);
     this.escrowBucket = new s3.Bucket(scope, 'Escrow', {
       ...secureBucketProps(),
       encryption: s3.BucketEncryption.KMS,
@@ -84,6 +93,66 @@ export class RekeyStorage {
       serverAccessLogsBucket: this.accessLogs,
       serverAccessLogsPrefix: 'escrow/',
     });
+    this.ledgerReaders = viaS3Statement('RevocationLedgerReaders', [], ['kms:Decrypt'], Aws.REGION);
+    this.escrowKey.addToResourcePolicy(this.ledgerReaders);
+    // Nobody deletes a mark (Object Lock refuses the locked version anyway; this also refuses the
+    // delete marker that would hide it from a current-object listing).
+    this.escrowBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'RevocationMarksAreNeverDeleted',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectLegalHold', 's3:BypassGovernanceRetention'],
+        resources: [this.escrowBucket.arnForObjects(`${REVOCATION_LEDGER_PREFIX}*`)],
+      }),
+    );
+  }
+
+  /**
+   * Lets every catalog reader read the revocation ledger (S3RevocationLedger.revoked:
+   * ListObjectVersions under the prefix, GetObject with a VersionId, the escrow key through S3).
+   * With `bucketPolicySid`, also on the bucket's side (an imported role of this account).
+   * A GetObject that names a VersionId needs s3:GetObjectVersion and not s3:GetObject, and the
+   * ledger never reads a mark without one, so s3:GetObject is not granted
+   * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "versionId").
+   */
+  public grantLedgerRead(role: iam.IRole, bucketPolicySid?: string): void {
+    const marks = this.escrowBucket.arnForObjects(`${REVOCATION_LEDGER_PREFIX}*`);
+    const listMarks = { StringLike: { 's3:prefix': [`${REVOCATION_LEDGER_PREFIX}*`] } };
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObjectVersion'], resources: [marks] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucketVersions'], resources: [this.escrowBucket.bucketArn], conditions: listMarks }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.escrowKey.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } } }));
+    this.ledgerReaders.addPrincipals(new iam.ArnPrincipal(role.roleArn));
+    if (bucketPolicySid === undefined) return;
+    const principal = new iam.ArnPrincipal(role.roleArn);
+    this.escrowBucket.addToResourcePolicy(new iam.PolicyStatement({ sid: `${bucketPolicySid}Marks`, principals: [principal], actions: ['s3:GetObjectVersion'], resources: [marks] }));
+    this.escrowBucket.addToResourcePolicy(
+      new iam.PolicyStatement({ sid: `${bucketPolicySid}List`, principals: [principal], actions: ['s3:ListBucketVersions'], resources: [this.escrowBucket.bucketArn], conditions: listMarks }),
+    );
+  }
+
+  /**
+   * Lets the revoke function write marks (S3RevocationLedger.mark: PutObject with If-None-Match and
+   * an Object Lock retain-until date, hence s3:PutObjectRetention; the escrow key through S3), and
+   * denies every other principal those writes under the ledger prefix, whatever its IAM policy.
+   */
+  public grantLedgerWrite(role: iam.IRole): void {
+    const marks = this.escrowBucket.arnForObjects(`${REVOCATION_LEDGER_PREFIX}*`);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:PutObjectRetention'], resources: [marks] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey'], resources: [this.escrowKey.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } } }));
+    // A single-part PutObject under SSE-KMS needs GenerateDataKey only; the writer's reads of
+    // marks are allowed by RevocationLedgerReaders (it reads the catalog too).
+    this.escrowKey.addToResourcePolicy(viaS3Statement('RevocationLedgerWriter', [role], ['kms:GenerateDataKey'], Aws.REGION));
+    this.escrowBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyTheRevokeFunctionMarks',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject', 's3:PutObjectRetention'],
+        resources: [marks],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': role.roleArn } },
+      }),
+    );
   }
 
   /** Lets a function read (or read and write) every catalog document (S3CatalogStore). */

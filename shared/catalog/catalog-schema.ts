@@ -1,6 +1,8 @@
 import * as z from '../vocabulary/zod';
 import { ValidationError } from '../errors';
 import type { Catalog } from './model';
+import { withPolicyDefaults } from './policy';
+import { SOURCE_NAME_PATTERN, MAX_UNMANAGED_SOURCES } from './sources';
 
 // Every schema is a @__PURE__ z.lazy (see ../vocabulary/names.ts): built on the first catalog read,
 // not when a function's bundle loads.
@@ -24,6 +26,8 @@ const version = /* @__PURE__ */ z.lazy(() =>
     revokedReason: z.optional(z.string()),
     escrowedAt: z.optional(timestamp),
     escrowVerifiedAt: z.optional(timestamp),
+    reenabledAt: z.optional(timestamp),
+    restoredAt: z.optional(timestamp),
   }),
 );
 
@@ -39,7 +43,12 @@ const catalogSchema = /* @__PURE__ */ z.lazy(() =>
       graceSeconds: seconds,
       propagationSeconds: seconds,
       retentionSeconds: seconds,
+      // Added by issue 11; a catalog written before has neither and reads with the defaults
+      // (quiet 7 days, destruction off), which only ever makes the lifecycle more careful.
+      quietSeconds: z.optional(seconds),
+      destroyAfterRetention: z.optional(z.boolean()),
     }),
+    sources: z.optional(z.looseObject({ unmanaged: z.array(z.string().check(z.regex(SOURCE_NAME_PATTERN))).check(z.maxLength(MAX_UNMANAGED_SOURCES)) })),
     versions: z.array(version),
     frozen: z.optional(hold),
     breaker: z.optional(hold),
@@ -63,5 +72,6 @@ export function parseCatalog(value: unknown): Catalog {
     const where = issue === undefined ? '' : issue.path.map(String).join('.');
     throw new ValidationError(`malformed catalog document${where === '' ? '' : ` at '${where}'`}: ${issue?.message ?? 'invalid'}`);
   }
-  return result.data as Catalog;
+  const data = result.data as unknown as Catalog;
+  return { ...data, policy: withPolicyDefaults(data.policy) };
 }

@@ -1,7 +1,12 @@
 /** The key-version lifecycle: pure state machine, invariants, policy, and the KeyringService reconciler. */
-export type { Catalog, FreezeInfo, KeyringPolicy, KeyVersion, VersionState } from './model';
+export type { Catalog, CatalogSources, FreezeInfo, KeyringPolicy, KeyVersion, VersionState } from './model';
 export { parseDuration, formatDuration, MAX_DURATION_SECONDS } from '../vocabulary/duration';
-export { DEFAULT_POLICY, validateKeyringName, validatePolicy, resolvePolicy, parsePolicy } from './policy';
+export { DEFAULT_POLICY, UNMANAGED_MIN_QUIET_SECONDS, validateKeyringName, validatePolicy, resolvePolicy, parsePolicy, withPolicyDefaults } from './policy';
+export { FILES_SOURCE, normalizeUnmanaged, parseUnmanagedList, unmanagedSources } from './sources';
+export { outlookOf, effectiveQuietSeconds, isDueNow, formatApprox } from './version-outlook';
+export type { VersionOutlook, NextStep } from './version-outlook';
+export { forecastTransitions } from './forecast';
+export type { ForecastStep } from './forecast';
 export type { PolicyDurations } from './policy';
 export {
   createCatalog,
@@ -16,12 +21,13 @@ export {
   setHold,
   setEscrow,
   setPolicy,
+  setSources,
   SUPERSEDED_REASON_PREFIX,
 } from './lifecycle';
-export type { NewVersionKey, LifecycleFacts, PlannedTransition, Transition, FactRequest } from './lifecycle';
+export type { NewVersionKey, LifecycleFacts, KeyUseFacts, PlannedTransition, Transition, FactRequest } from './lifecycle';
 export { checkInvariants } from './invariants';
 export { parseCatalog } from './catalog-schema';
-export type { FactsSource, ReferenceCounts } from '../ports/facts-source';
+export type { FactsSource, KeyUseObservation, ReferenceCounts } from '../ports/facts-source';
 export { referencesOf } from './reference-counts';
 export { KeyringService } from './keyring-service';
 export type {
@@ -37,6 +43,8 @@ export type {
   KeyringReconcileResult,
   BreakerCheck,
   BreakerOutcome,
+  ReenableResult,
+  SourcesResult,
 } from './keyring-service';
 export { provisionKeyring } from './provision-keyring';
 export type { ProvisionOutcome, ProvisionResult } from './provision-keyring';

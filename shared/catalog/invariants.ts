@@ -97,7 +97,9 @@ function checkVersion(problems: string[], v: KeyVersion, catalogUpdatedAt: numbe
   if (typeof v.wrappingKeyId !== 'string' || v.wrappingKeyId.length === 0) {
     problems.push(`${label} has no wrapping key id`);
   }
-  const required = REQUIRED[v.state];
+  // A version restored from escrow (see restore.ts) may come back as deprecated without the
+  // stamps of a life the catalog lost; its restoredAt stands in for them.
+  const required = v.state === 'deprecated' && v.restoredAt !== undefined ? (['createdAt'] as const) : REQUIRED[v.state];
   const forbidden = FORBIDDEN[v.state];
   if (required === undefined || forbidden === undefined) {
     problems.push(`${label}: unknown state`);
@@ -136,6 +138,14 @@ function checkVersion(problems: string[], v: KeyVersion, catalogUpdatedAt: numbe
     }
     last = t;
     lastName = stamp;
+  }
+  for (const stamp of ['reenabledAt', 'restoredAt'] as const) {
+    const text = v[stamp];
+    if (text === undefined) continue;
+    const t = Date.parse(text);
+    if (Number.isNaN(t) || t < Date.parse(v.createdAt) || t > catalogUpdatedAt) {
+      problems.push(`${label} ${stamp} is outside the version's lifetime`);
+    }
   }
   if (v.revokedAt !== undefined) {
     const t = Date.parse(v.revokedAt);

@@ -5,9 +5,13 @@ import type { KeyVault } from '../ports/key-vault';
 import { CatalogWriter, assertSound } from './catalog-writer';
 import type { KeyringReconcileResult, KeyringServiceOptions, KeyringTickResult, PolicyUpdateResult, ReconcileOptions } from './keyring-service-types';
 import type { ReconcileSummary, RevokeResult, RotateResult, TickSummary } from './keyring-service-types';
-import { createCatalog, type NewVersionKey } from './lifecycle';
+import { createCatalog, type LifecycleFacts, type NewVersionKey } from './lifecycle';
+import { referencesOf } from './reference-counts';
 import type { Catalog, KeyringPolicy } from './model';
-import { decideEscrow, decideHold, decidePolicy, decideRelease, decideRevoke, decideRotate } from './operator-decisions';
+import { decideEscrow, decideHold, decidePolicy, decideReenable, decideRelease, decideRevoke, decideRotate, decideSources } from './operator-decisions';
+import type { ReenableResult, SourcesResult } from './operator-decisions';
+import { normalizeUnmanaged } from './sources';
+import { setSources } from './lifecycle';
 import { resolvePolicy, validateKeyringName } from './policy';
 import { BREAKER_ACTOR, reconcileKeyring } from './reconcile-keyring';
 import { requireText } from './service-input';
@@ -15,6 +19,7 @@ import { generateVersionKey } from './version-key';
 
 export type { BreakerCheck, BreakerOutcome, KeyringReconcileResult, KeyringServiceOptions, KeyringTickResult, PolicyUpdateResult } from './keyring-service-types';
 export type { ReconcileOptions, ReconcileSummary, RevokeResult, RotateResult, TickFailure, TickSummary } from './keyring-service-types';
+export type { ReenableResult, SourcesResult } from './operator-decisions';
 
 const SCHEDULER = 'scheduler';
 
@@ -57,16 +62,22 @@ export class KeyringService {
    * await service.createKeyring('payments', { rotateEverySeconds: 30 * 86_400 }, { actor: 'cli:alice' });
    * @throws ValidationError on a bad name, policy or actor; AlreadyExistsError when it exists.
    */
-  public async createKeyring(name: string, policy: Partial<KeyringPolicy> | undefined, options: { actor: string; now?: Date }): Promise<Catalog> {
+  public async createKeyring(
+    name: string,
+    policy: Partial<KeyringPolicy> | undefined,
+    options: { actor: string; now?: Date; unmanaged?: readonly string[] },
+  ): Promise<Catalog> {
     validateKeyringName(name);
     const resolved = resolvePolicy(policy);
+    const unmanaged = normalizeUnmanaged(options.unmanaged ?? []);
     const actor = requireText(options.actor, 'actor');
     const now = options.now ?? this.clock();
     if ((await this.store.get(name)) !== undefined) {
       throw new AlreadyExistsError(`keyring '${name}' already exists`);
     }
     const key = await this.generate(name, 1);
-    const catalog = createCatalog(name, resolved, key, now);
+    const created = createCatalog(name, resolved, key, now);
+    const catalog = unmanaged.length === 0 ? created : setSources(created, unmanaged, now);
     assertSound(catalog);
     try {
       await this.store.put(catalog, null);
@@ -85,6 +96,9 @@ export class KeyringService {
           graceSeconds: resolved.graceSeconds,
           propagationSeconds: resolved.propagationSeconds,
           retentionSeconds: resolved.retentionSeconds,
+          quietSeconds: resolved.quietSeconds,
+          destroyAfterRetention: resolved.destroyAfterRetention,
+          ...(unmanaged.length === 0 ? {} : { unmanaged: unmanaged.join(',') }),
           generation: catalog.generation,
         },
       },
@@ -234,6 +248,69 @@ export class KeyringService {
     const actor = requireText(options.actor, 'actor');
     const now = options.now ?? this.clock();
     return this.writer.write(name, actor, now, (current) => decidePolicy(current, { policy: resolved, now }));
+  }
+
+  /**
+   * Re-enables a disabled version: it becomes deprecated with `reenabledAt` and decrypts again;
+   * the lifecycle disables it once more only on fresh evidence (its quiet period restarts now).
+   * Works while frozen (it is recovery). Idempotent: a version already re-enabled writes nothing.
+   *
+   * @example
+   * await service.reenable('payments', 1, { reason: 'files still under v1', actor: 'cli:alice' });
+   * @throws UnknownKeyringError, UnknownVersionError; IllegalTransitionError when the version was
+   *   revoked or is not disabled; ValidationError on a bad version or actor.
+   */
+  public async reenable(name: string, version: number, options: { reason?: string; actor: string; now?: Date }): Promise<ReenableResult> {
+    validateKeyringName(name);
+    if (!Number.isSafeInteger(version) || version < 1) {
+      throw new ValidationError('a version is a positive integer');
+    }
+    const actor = requireText(options.actor, 'actor');
+    const reason = requireText(options.reason ?? 'operator request', 'reason');
+    const now = options.now ?? this.clock();
+    return this.writer.write(name, actor, now, (current) => decideReenable(current, { version, reason, now }));
+  }
+
+  /**
+   * Declares the keyring's unmanaged sources: `set` replaces the list (empty: none), `add`
+   * adds to it. One compare-and-swap, nothing written when the declaration already says so.
+   *
+   * @example
+   * await service.updateSources('payments', ['files', 'backups'], { mode: 'set', actor: 'cli:alice' });
+   * @throws UnknownKeyringError; ValidationError on a bad source name or actor.
+   */
+  public async updateSources(name: string, unmanaged: readonly string[], options: { mode: 'set' | 'add'; actor: string; now?: Date }): Promise<SourcesResult> {
+    validateKeyringName(name);
+    normalizeUnmanaged(unmanaged);
+    const actor = requireText(options.actor, 'actor');
+    const now = options.now ?? this.clock();
+    return this.writer.write(name, actor, now, (current) => decideSources(current, { unmanaged, mode: options.mode, now }));
+  }
+
+  /**
+   * The facts a plan or a status explanation needs for one keyring, gathered now: reference
+   * counts, observed key use and the escrow verification of every disabled version.
+   *
+   * @throws ValidationError on a bad name; UnknownKeyringError.
+   */
+  public async lifecycleFacts(name: string): Promise<{ catalog: Catalog; facts: LifecycleFacts }> {
+    const catalog = await this.get(name);
+    const counts = await this.facts.referenceCounts(name);
+    const keyUse = await this.facts.keyUse?.(name);
+    const references = new Map<number, number>();
+    const escrowVerified = new Set<number>();
+    for (const v of catalog.versions) {
+      references.set(v.version, referencesOf(counts, v.version));
+      if (v.state === 'disabled' && (await this.facts.escrowVerified(name, v.version, v))) escrowVerified.add(v.version);
+    }
+    const facts: LifecycleFacts = {
+      references,
+      escrowVerified,
+      counts,
+      ...(keyUse === undefined ? {} : { keyUse }),
+      ...(counts.uncounted === undefined ? {} : { uncounted: counts.uncounted }),
+    };
+    return { catalog, facts };
   }
 
   /**

@@ -6,24 +6,16 @@
 import { FrozenError, IllegalTransitionError, UnknownVersionError, ValidationError } from '../errors';
 import type { KeyPurpose } from '../envelope/api';
 import type { Catalog, FreezeInfo, KeyringPolicy, KeyVersion, VersionState } from './model';
-import { validateKeyringName, validatePolicy } from './policy';
+import { validateKeyringName, validatePolicy, withPolicyDefaults } from './policy';
+import { normalizeUnmanaged } from './sources';
+import { isDueNow, outlookOf, type LifecycleFacts } from './version-outlook';
+
+export type { KeyUseFacts, LifecycleFacts } from './version-outlook';
 
 /** A freshly generated version key, as stored: wrapped by the vault, base64. */
 export interface NewVersionKey {
   readonly wrappedKey: string;
   readonly wrappingKeyId: string;
-}
-
-/**
- * What the planner knows about the world outside the catalog, gathered beforehand by the
- * service. A version missing from `references` is treated as still referenced: unknown facts
- * never allow a version to be disabled or destroyed.
- */
-export interface LifecycleFacts {
-  /** Records plus cache entries still referencing each version. */
-  readonly references: ReadonlyMap<number, number>;
-  /** Versions whose escrow copy has been verified by a restore drill. */
-  readonly escrowVerified: ReadonlySet<number>;
 }
 
 /** A transition the planner found due. `create-pending` still needs a key from the vault. */
@@ -38,6 +30,8 @@ export type PlannedTransition =
 export type Transition =
   | { readonly kind: 'create-pending'; readonly version: number; readonly key: NewVersionKey }
   | Exclude<PlannedTransition, { readonly kind: 'create-pending' }>
+  /** Operator recovery: a disabled (never revoked) version decrypts again, as deprecated. */
+  | { readonly kind: 'reenable'; readonly version: number }
   | {
       readonly kind: 'revoke';
       readonly version: number;
@@ -64,8 +58,9 @@ export const SUPERSEDED_REASON_PREFIX = 'superseded by the emergency revocation 
  * const catalog = createCatalog('payments', DEFAULT_POLICY, { wrappedKey, wrappingKeyId }, new Date());
  * @throws ValidationError on a bad name, policy or key.
  */
-export function createCatalog(keyring: string, policy: KeyringPolicy, firstVersion: NewVersionKey, now: Date): Catalog {
+export function createCatalog(keyring: string, given: KeyringPolicy, firstVersion: NewVersionKey, now: Date): Catalog {
   validateKeyringName(keyring);
+  const policy = withPolicyDefaults(given);
   validatePolicy(policy);
   validateKey(firstVersion);
   const at = iso(now);
@@ -103,8 +98,9 @@ export function pendingVersion(catalog: Catalog): KeyVersion | undefined {
 }
 
 /**
- * The facts the planner needs at `now`: reference counts of deprecated and revoked versions,
- * and of disabled versions past retention together with their escrow status. Empty while paused.
+ * The facts the planner needs at `now`: reference counts (and key use) of deprecated and
+ * revoked versions, and, when the keyring opted in to destruction, of disabled versions past
+ * retention together with their escrow status. Empty while paused.
  */
 export function factsNeeded(catalog: Catalog, now: Date): FactRequest[] {
   if (isPaused(catalog)) {
@@ -114,7 +110,7 @@ export function factsNeeded(catalog: Catalog, now: Date): FactRequest[] {
   for (const v of catalog.versions) {
     if (v.state === 'deprecated' || v.state === 'revoked') {
       out.push({ version: v.version, escrow: false });
-    } else if (v.state === 'disabled' && isDue(v.disabledAt, catalog.policy.retentionSeconds, now)) {
+    } else if (v.state === 'disabled' && catalog.policy.destroyAfterRetention && isDue(v.disabledAt, catalog.policy.retentionSeconds, now)) {
       out.push({ version: v.version, escrow: true });
     }
   }
@@ -122,8 +118,11 @@ export function factsNeeded(catalog: Catalog, now: Date): FactRequest[] {
 }
 
 /**
- * Lists the transitions due at `now`, in the order they should be applied. Pure.
- * Freeze and breaker pause every automatic transition (revocation is not planned here).
+ * Lists the transitions due at `now`, in the order they should be applied: the rotation step
+ * (promote or create-pending) first, then each version's own step in version order. Pure. A
+ * step is due when its version's outlook ({@link outlookOf}) says so, so `status`, `plan` and
+ * the tick never disagree. Freeze and breaker pause every automatic transition (revocation and
+ * re-enabling are not planned here).
  *
  * @example
  * const due = planTransitions(catalog, new Date(), { references: new Map([[1, 0]]), escrowVerified: new Set() });
@@ -132,48 +131,36 @@ export function planTransitions(catalog: Catalog, now: Date, facts: LifecycleFac
   if (isPaused(catalog)) {
     return [];
   }
-  const { policy } = catalog;
-  const out: PlannedTransition[] = [];
   const active = activeVersion(catalog);
-  const pending = pendingVersion(catalog);
-  if (pending !== undefined) {
-    if (active !== undefined && isDue(pending.createdAt, policy.propagationSeconds, now)) {
-      out.push({ kind: 'promote', version: pending.version, demoted: active.version });
-    }
-  } else if (active !== undefined && isDue(active.activatedAt ?? active.createdAt, policy.rotateEverySeconds, now)) {
-    out.push({ kind: 'create-pending', version: nextVersion(catalog) });
-  }
-  const unreferenced = (version: number): boolean => facts.references.get(version) === 0;
-  for (const v of catalog.versions) {
-    switch (v.state) {
-      case 'rotating':
-        if (isDue(v.rotatingAt, policy.graceSeconds, now)) {
-          out.push({ kind: 'deprecate', version: v.version });
-        }
+  const rotation: PlannedTransition[] = [];
+  const out: PlannedTransition[] = [];
+  for (const o of outlookOf(catalog, now, facts)) {
+    if (!isDueNow(o, now)) continue;
+    switch (o.next) {
+      case 'rotate':
+        rotation.push({ kind: 'create-pending', version: nextVersion(catalog) });
         break;
-      case 'deprecated':
-      case 'revoked':
-        if (unreferenced(v.version)) {
-          out.push({ kind: 'disable', version: v.version });
-        }
+      case 'promote':
+        if (active !== undefined) rotation.push({ kind: 'promote', version: o.version, demoted: active.version });
         break;
-      case 'disabled':
-        if (isDue(v.disabledAt, policy.retentionSeconds, now) && facts.escrowVerified.has(v.version) && unreferenced(v.version)) {
-          out.push({ kind: 'destroy', version: v.version });
-        }
+      case 'deprecate':
+      case 'disable':
+      case 'destroy':
+        out.push({ kind: o.next, version: o.version });
         break;
       default:
         break;
     }
   }
-  return out;
+  return [...rotation, ...out];
 }
 
 /**
  * Applies one transition and returns the new catalog (the input is not modified).
  * Checks the source state of every version it touches; automatic transitions are refused
  * while paused, revocation never is. Timestamps never go backwards: `now` is raised to the
- * catalog's `updatedAt` when a reconciler's clock lags another's.
+ * catalog's `updatedAt` when a reconciler's clock lags another's. Re-enabling is an operator's
+ * recovery step and, like revocation, is not paused.
  *
  * @example
  * const next = applyTransition(catalog, { kind: 'deprecate', version: 2 }, new Date());
@@ -182,7 +169,7 @@ export function planTransitions(catalog: Catalog, now: Date, facts: LifecycleFac
  *   ValidationError for a bad key or reason.
  */
 export function applyTransition(catalog: Catalog, transition: Transition, now: Date): Catalog {
-  if (transition.kind !== 'revoke' && isPaused(catalog)) {
+  if (transition.kind !== 'revoke' && transition.kind !== 'reenable' && isPaused(catalog)) {
     throw new FrozenError(`keyring '${catalog.keyring}' is ${catalog.frozen !== undefined ? 'frozen' : 'held by the circuit breaker'}; automatic transitions are paused`);
   }
   const at = iso(new Date(Math.max(now.getTime(), Date.parse(catalog.updatedAt))));
@@ -229,6 +216,17 @@ export function applyTransition(catalog: Catalog, transition: Transition, now: D
     case 'disable': {
       const i = indexOf(transition.version);
       versions[i] = { ...expect(i, ['deprecated', 'revoked'], 'disable'), state: 'disabled', disabledAt: at };
+      break;
+    }
+    case 'reenable': {
+      const i = indexOf(transition.version);
+      const v = versions[i] as KeyVersion;
+      if (v.revokedAt !== undefined) {
+        // A compromised key stays out of use: its data is re-encrypted, not read again.
+        throw new IllegalTransitionError(`cannot re-enable version ${v.version} of keyring '${catalog.keyring}': it was revoked at ${v.revokedAt}`);
+      }
+      const { disabledAt: _was, ...rest } = expect(i, ['disabled'], 're-enable');
+      versions[i] = { ...rest, state: 'deprecated', reenabledAt: at };
       break;
     }
     case 'destroy': {
@@ -292,10 +290,26 @@ export function setHold(catalog: Catalog, hold: 'frozen' | 'breaker', info: Free
  *
  * @throws ValidationError when the policy is invalid.
  */
-export function setPolicy(catalog: Catalog, policy: KeyringPolicy, now: Date): Catalog {
+export function setPolicy(catalog: Catalog, given: KeyringPolicy, now: Date): Catalog {
+  const policy = withPolicyDefaults(given);
   validatePolicy(policy);
   const at = iso(new Date(Math.max(now.getTime(), Date.parse(catalog.updatedAt))));
   return { ...catalog, policy: { ...policy }, updatedAt: at };
+}
+
+/**
+ * Declares the keyring's unmanaged sources (holders of envelopes rekey cannot count); an empty
+ * list removes the declaration. Pure.
+ *
+ * @example
+ * const next = setSources(catalog, ['files', 'backups'], now); // sources.unmanaged: ['backups', 'files']
+ * @throws ValidationError on a bad source name.
+ */
+export function setSources(catalog: Catalog, unmanaged: readonly string[], now: Date): Catalog {
+  const names = normalizeUnmanaged(unmanaged);
+  const at = iso(new Date(Math.max(now.getTime(), Date.parse(catalog.updatedAt))));
+  const { sources: _previous, ...rest } = catalog;
+  return names.length === 0 ? { ...rest, updatedAt: at } : { ...rest, sources: { unmanaged: names }, updatedAt: at };
 }
 
 /**

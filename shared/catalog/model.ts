@@ -15,8 +15,22 @@ export interface KeyringPolicy {
   readonly graceSeconds: number;
   /** How long a new version stays `pending` (known to readers, not yet encrypting). */
   readonly propagationSeconds: number;
-  /** How long a `disabled` version is kept before it may be destroyed. */
+  /** How long a `disabled` version is kept before it may be destroyed (only with {@link destroyAfterRetention}). */
   readonly retentionSeconds: number;
+  /**
+   * How long the key of a deprecated or revoked version must have gone unused (no unwrap
+   * observed) before the version is disabled, counted from the latest of its last use, when it
+   * stopped encrypting and when observation began. 0 disables the check, except on a keyring
+   * with unmanaged sources, where at least UNMANAGED_MIN_QUIET_SECONDS always applies.
+   * @default 7 days
+   */
+  readonly quietSeconds: number;
+  /**
+   * Whether a disabled version is destroyed once retention has passed (and nothing references
+   * it, its key stayed quiet and a drill verified its escrow). Destruction is opt-in.
+   * @default false
+   */
+  readonly destroyAfterRetention: boolean;
 }
 
 /** One version of a keyring. Timestamps are ISO-8601 strings. */
@@ -39,6 +53,20 @@ export interface KeyVersion {
   /** When the escrow record of this version was written and last verified by a restore drill. */
   readonly escrowedAt?: string;
   readonly escrowVerifiedAt?: string;
+  /** When an operator turned this version from disabled back to deprecated (`rekey reenable`). */
+  readonly reenabledAt?: string;
+  /** When this version was restored from escrow into the catalog (as deprecated). */
+  readonly restoredAt?: string;
+}
+
+/**
+ * Where a keyring's envelopes live besides the record stores rekey counts. `unmanaged` names
+ * holders rekey cannot count ("files", "backups", "replica-db"): their presence means counts
+ * alone never prove a version unreferenced (see lifecycle.ts, the quiet period).
+ */
+export interface CatalogSources {
+  /** Declared holders rekey cannot count; empty or absent: every holder is counted. */
+  readonly unmanaged: readonly string[];
 }
 
 /** Why automatic transitions are paused. */
@@ -61,6 +89,8 @@ export interface Catalog {
   readonly frozen?: FreezeInfo;
   /** Set while the circuit breaker holds automatic transitions. */
   readonly breaker?: FreezeInfo;
+  /** Declared data sources beyond the counted record stores (absent: none declared). */
+  readonly sources?: CatalogSources;
   readonly createdAt: string;
   readonly updatedAt: string;
 }

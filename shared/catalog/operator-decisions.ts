@@ -7,13 +7,14 @@
 import { FrozenError, IllegalTransitionError, UnknownVersionError } from '../errors';
 import type { AuditDraft, Decision } from './catalog-writer';
 import type { PolicyUpdateResult, RevokeResult, RotateResult } from './keyring-service-types';
-import { SUPERSEDED_REASON_PREFIX, activeVersion, applyTransition, isPaused, nextVersion, pendingVersion, setEscrow, setHold, setPolicy, type NewVersionKey } from './lifecycle';
+import { SUPERSEDED_REASON_PREFIX, activeVersion, applyTransition, isPaused, nextVersion, pendingVersion, setEscrow, setHold, setPolicy, setSources, type NewVersionKey } from './lifecycle';
+import { normalizeUnmanaged, sameSources, unmanagedSources } from './sources';
 import type { Catalog, KeyringPolicy, KeyVersion } from './model';
 
 /** Generates the wrapped key of a new version. */
 export type GenerateKey = (keyring: string, version: number) => Promise<NewVersionKey>;
 
-const POLICY_FIELDS = ['rotateEverySeconds', 'graceSeconds', 'propagationSeconds', 'retentionSeconds'] as const;
+const POLICY_FIELDS = ['rotateEverySeconds', 'graceSeconds', 'propagationSeconds', 'retentionSeconds', 'quietSeconds', 'destroyAfterRetention'] as const;
 
 /**
  * Adds the next version as pending, or keeps the one already propagating.
@@ -78,7 +79,7 @@ export async function decideRevoke(current: Catalog, input: { version: number; r
 /** Replaces the policy (versions untouched); nothing to write when it already is `policy`. */
 export async function decidePolicy(current: Catalog, input: { policy: KeyringPolicy; now: Date }): Promise<Decision<PolicyUpdateResult>> {
   const { policy } = input;
-  const changes: Record<string, number> = {};
+  const changes: Record<string, number | boolean> = {};
   for (const field of POLICY_FIELDS) {
     if (current.policy[field] !== policy[field]) changes[field] = policy[field];
   }
@@ -86,6 +87,62 @@ export async function decidePolicy(current: Catalog, input: { policy: KeyringPol
     return { events: [], result: (catalog) => ({ catalog, changed: false }) };
   }
   return { next: setPolicy(current, policy, input.now), events: [{ action: 'keyring.policy-updated', details: changes }], result: (catalog) => ({ catalog, changed: true }) };
+}
+
+/** Result of a re-enable: the catalog as stored, and whether this call changed it. */
+export interface ReenableResult {
+  readonly catalog: Catalog;
+  readonly changed: boolean;
+}
+
+/**
+ * Turns a disabled version back into deprecated (it decrypts again; the lifecycle disables it
+ * once more only on fresh evidence, its quiet period counted from now). Nothing to write when
+ * the version is already readable again (deprecated with `reenabledAt`): a retried command
+ * changes nothing.
+ *
+ * @throws UnknownVersionError; IllegalTransitionError when the version was revoked or is not disabled.
+ */
+export async function decideReenable(current: Catalog, input: { version: number; reason: string; now: Date }): Promise<Decision<ReenableResult>> {
+  const target = findVersion(current, input.version);
+  if (target.state === 'deprecated' && target.reenabledAt !== undefined) {
+    return { events: [], result: (catalog) => ({ catalog, changed: false }) };
+  }
+  const next = applyTransition(current, { kind: 'reenable', version: input.version }, input.now);
+  return {
+    next,
+    events: [{ action: 'version.reenabled', version: input.version, reason: input.reason, details: { from: 'disabled', disabledAt: target.disabledAt ?? '' } }],
+    result: (catalog) => ({ catalog, changed: true }),
+  };
+}
+
+/** Result of a sources change. */
+export interface SourcesResult {
+  readonly catalog: Catalog;
+  readonly changed: boolean;
+  /** The unmanaged sources declared afterwards. */
+  readonly unmanaged: readonly string[];
+}
+
+/**
+ * Sets the keyring's unmanaged sources to `unmanaged` (`mode: 'set'`), or adds them to those
+ * already declared (`mode: 'add'`, what `rekey encrypt` does for 'files'). Nothing to write
+ * when the declaration already says so.
+ *
+ * @throws ValidationError on a bad source name.
+ */
+export async function decideSources(current: Catalog, input: { unmanaged: readonly string[]; mode: 'set' | 'add'; now: Date }): Promise<Decision<SourcesResult>> {
+  const before = unmanagedSources(current);
+  const wanted = normalizeUnmanaged(input.mode === 'add' ? [...before, ...input.unmanaged] : input.unmanaged);
+  if (sameSources(current.sources, wanted)) {
+    return { events: [], result: (catalog) => ({ catalog, changed: false, unmanaged: unmanagedSources(catalog) }) };
+  }
+  const next = setSources(current, wanted, input.now);
+  return {
+    next,
+    events: [{ action: 'keyring.sources-changed', details: { unmanaged: wanted.join(','), previous: before.join(',') } }],
+    result: (catalog) => ({ catalog, changed: true, unmanaged: unmanagedSources(catalog) }),
+  };
 }
 
 /** Sets the freeze or the breaker; an existing one is kept as it is. */

@@ -5,15 +5,28 @@ import type { KeyringPolicy } from './model';
 
 /**
  * The default rotation policy: rotate every 90 days, keep the superseded version fully usable
- * for 7 days, give readers 10 minutes to learn a new version before it encrypts, and keep a
- * disabled version 30 days before it may be destroyed.
+ * for 7 days, give readers 10 minutes to learn a new version before it encrypts, disable a
+ * deprecated version only after its key went 7 days unused (and nothing counted references it),
+ * and keep a disabled version 30 days; it is never destroyed unless the keyring opts in.
  */
 export const DEFAULT_POLICY: KeyringPolicy = Object.freeze({
   rotateEverySeconds: 90 * 86_400,
   graceSeconds: 7 * 86_400,
   propagationSeconds: 10 * 60,
   retentionSeconds: 30 * 86_400,
+  quietSeconds: 7 * 86_400,
+  destroyAfterRetention: false,
 });
+
+/**
+ * The least quiet period of a keyring with unmanaged sources, whatever its policy says: rekey
+ * cannot count files or backups, so the absence of key use is the only evidence it has, and
+ * evidence needs time to accumulate (a nightly job, a weekly report). Never 0.
+ */
+export const UNMANAGED_MIN_QUIET_SECONDS = 7 * 86_400;
+
+/** The policy's duration fields, in seconds (what the duration checks cover). */
+export const POLICY_DURATION_FIELDS = ['rotateEverySeconds', 'graceSeconds', 'propagationSeconds', 'retentionSeconds', 'quietSeconds'] as const;
 
 
 /**
@@ -38,8 +51,7 @@ export function validateKeyringName(name: unknown): asserts name is string {
  * @throws ValidationError naming the first offending field.
  */
 export function validatePolicy(policy: KeyringPolicy): void {
-  const fields = ['rotateEverySeconds', 'graceSeconds', 'propagationSeconds', 'retentionSeconds'] as const;
-  for (const field of fields) {
+  for (const field of POLICY_DURATION_FIELDS) {
     const value: unknown = (policy as unknown as Record<string, unknown>)[field];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
       throw new ValidationError(`invalid policy: ${field} must be a non-negative whole number of seconds`);
@@ -48,12 +60,31 @@ export function validatePolicy(policy: KeyringPolicy): void {
       throw new ValidationError(`invalid policy: ${field} must be at most 100 years`);
     }
   }
+  if (typeof (policy as unknown as Record<string, unknown>)['destroyAfterRetention'] !== 'boolean') {
+    throw new ValidationError('invalid policy: destroyAfterRetention must be true or false');
+  }
   if (policy.rotateEverySeconds <= 0) {
     throw new ValidationError('invalid policy: rotateEverySeconds must be positive');
   }
   if (policy.rotateEverySeconds <= policy.propagationSeconds) {
     throw new ValidationError('invalid policy: rotateEverySeconds must be longer than propagationSeconds');
   }
+}
+
+/**
+ * Fills the fields added after a policy may have been written (the quiet period and the
+ * destruction opt-in) with their defaults, keeping every other field as given; a policy object
+ * built by an older caller therefore means what it meant, only more careful.
+ *
+ * @example
+ * withPolicyDefaults({ rotateEverySeconds: 3600, graceSeconds: 60, propagationSeconds: 60, retentionSeconds: 60 }).destroyAfterRetention; // false
+ */
+export function withPolicyDefaults(policy: Omit<KeyringPolicy, 'quietSeconds' | 'destroyAfterRetention'> & Partial<KeyringPolicy>): KeyringPolicy {
+  return {
+    ...policy,
+    quietSeconds: policy.quietSeconds ?? DEFAULT_POLICY.quietSeconds,
+    destroyAfterRetention: policy.destroyAfterRetention ?? DEFAULT_POLICY.destroyAfterRetention,
+  };
 }
 
 /**
@@ -76,6 +107,8 @@ export function resolvePolicy(partial?: Partial<KeyringPolicy>): KeyringPolicy {
     graceSeconds: partial?.graceSeconds ?? DEFAULT_POLICY.graceSeconds,
     propagationSeconds: partial?.propagationSeconds ?? DEFAULT_POLICY.propagationSeconds,
     retentionSeconds: partial?.retentionSeconds ?? DEFAULT_POLICY.retentionSeconds,
+    quietSeconds: partial?.quietSeconds ?? DEFAULT_POLICY.quietSeconds,
+    destroyAfterRetention: partial?.destroyAfterRetention ?? DEFAULT_POLICY.destroyAfterRetention,
   };
   validatePolicy(policy);
   return policy;
@@ -87,6 +120,10 @@ export interface PolicyDurations {
   readonly grace?: string;
   readonly propagation?: string;
   readonly retention?: string;
+  /** The quiet period (`quietSeconds`). */
+  readonly quiet?: string;
+  /** Opt in to destruction after retention. */
+  readonly destroyAfterRetention?: boolean;
 }
 
 /**
@@ -103,5 +140,7 @@ export function parsePolicy(input: PolicyDurations): KeyringPolicy {
     graceSeconds: seconds(input.grace),
     propagationSeconds: seconds(input.propagation),
     retentionSeconds: seconds(input.retention),
+    quietSeconds: seconds(input.quiet),
+    destroyAfterRetention: input.destroyAfterRetention,
   });
 }

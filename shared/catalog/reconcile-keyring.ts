@@ -11,7 +11,7 @@ import type { FactsSource, ReferenceCounts } from '../ports/facts-source';
 import type { AuditDraft, CatalogWriter, Decision } from './catalog-writer';
 import type { BreakerDecision } from './circuit-breaker';
 import type { BreakerCheck, BreakerOutcome, KeyringReconcileResult } from './keyring-service-types';
-import { applyTransition, factsNeeded, isPaused, planTransitions, setHold, type NewVersionKey, type PlannedTransition, type Transition } from './lifecycle';
+import { applyTransition, factsNeeded, isPaused, planTransitions, setHold, type KeyUseFacts, type NewVersionKey, type PlannedTransition, type Transition } from './lifecycle';
 import type { Catalog, KeyVersion } from './model';
 import { referencesOf } from './reference-counts';
 
@@ -48,6 +48,8 @@ export async function decideReconcile(current: Catalog, ctx: ReconcileContext): 
     return { ...(held?.event === undefined ? {} : { next: catalog }), events, result: (stored) => ({ keyring, applied: [], paused, catalog: stored, ...breaker }) };
   }
   let counts: ReferenceCounts | undefined;
+  let keyUse: KeyUseFacts | undefined;
+  let keyUseAsked = false;
   const references = new Map<number, number>();
   const escrowVerified = new Set<number>();
   const escrowChecked = new Set<number>();
@@ -55,6 +57,10 @@ export async function decideReconcile(current: Catalog, ctx: ReconcileContext): 
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
     for (const need of factsNeeded(catalog, ctx.now)) {
       counts ??= await ctx.facts.referenceCounts(keyring);
+      if (!keyUseAsked) {
+        keyUseAsked = true;
+        keyUse = await ctx.facts.keyUse?.(keyring);
+      }
       if (!references.has(need.version)) {
         references.set(need.version, referencesOf(counts, need.version));
       }
@@ -65,7 +71,12 @@ export async function decideReconcile(current: Catalog, ctx: ReconcileContext): 
         }
       }
     }
-    const plan = planTransitions(catalog, ctx.now, { references, escrowVerified });
+    const plan = planTransitions(catalog, ctx.now, {
+      references,
+      escrowVerified,
+      ...(keyUse === undefined ? {} : { keyUse }),
+      ...(counts?.uncounted === undefined ? {} : { uncounted: counts.uncounted }),
+    });
     if (plan.length === 0) {
       break;
     }
@@ -73,7 +84,7 @@ export async function decideReconcile(current: Catalog, ctx: ReconcileContext): 
       const transition: Transition = planned.kind === 'create-pending' ? { ...planned, key: await ctx.generate(keyring, planned.version) } : planned;
       catalog = applyTransition(catalog, transition, ctx.now);
       applied.push(planned);
-      events.push(auditOf(planned, references));
+      events.push(auditOf(planned, references, keyUse));
     }
   }
   const gathered = counts === undefined ? {} : { references: counts };
@@ -129,7 +140,7 @@ function versionOf(catalog: Catalog, version: number): KeyVersion {
   return found;
 }
 
-function auditOf(t: PlannedTransition, references: ReadonlyMap<number, number>): AuditDraft {
+function auditOf(t: PlannedTransition, references: ReadonlyMap<number, number>, keyUse: KeyUseFacts | undefined): AuditDraft {
   switch (t.kind) {
     case 'create-pending':
       return { action: 'version.created', version: t.version, reason: POLICY_REASON, details: { state: 'pending' } };
@@ -137,8 +148,15 @@ function auditOf(t: PlannedTransition, references: ReadonlyMap<number, number>):
       return { action: 'version.activated', version: t.version, reason: POLICY_REASON, details: { demoted: t.demoted } };
     case 'deprecate':
       return { action: 'version.deprecated', version: t.version, reason: POLICY_REASON };
-    case 'disable':
-      return { action: 'version.disabled', version: t.version, reason: POLICY_REASON, details: { references: references.get(t.version) ?? 0 } };
+    case 'disable': {
+      const last = keyUse?.lastUse.get(t.version)?.at;
+      return {
+        action: 'version.disabled',
+        version: t.version,
+        reason: POLICY_REASON,
+        details: { references: references.get(t.version) ?? 0, ...(last === undefined ? {} : { lastUsedAt: last.toISOString() }) },
+      };
+    }
     case 'destroy':
       return { action: 'version.destroyed', version: t.version, reason: POLICY_REASON, details: { escrowVerified: true } };
     default: {

@@ -38,6 +38,11 @@ export const ENV = {
   inlineSweepLimit: 'REKEY_INLINE_SWEEP_LIMIT',
   /** Days each escrow record stays under Object Lock (whole days; default 365, as the stack's default). */
   escrowRetentionDays: 'REKEY_ESCROW_RETENTION_DAYS',
+  /**
+   * How long a catalog read is trusted, in milliseconds (default 60000): the key provider's cache
+   * lifetime and the wait before a revocation counts what is left, one value for both.
+   */
+  catalogTtlMs: 'REKEY_CATALOG_TTL_MS',
   /** AWS region of the functions (set by Lambda itself). */
   region: 'AWS_REGION',
 } as const;

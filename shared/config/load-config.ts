@@ -8,6 +8,7 @@ import * as z from '../vocabulary/zod';
 import { jsonText } from '../vocabulary/json-text';
 import { ValidationError } from '../errors';
 import { bucketName, keyPrefix, keyringName, kmsKeyArn, stateMachineArn } from '../vocabulary/names';
+import { MAX_CATALOG_TTL_MS } from '../vocabulary/catalog-cache';
 import { ENV } from './env-names';
 
 /** One bucket/prefix of application records that belongs to a keyring. */
@@ -49,12 +50,19 @@ export interface RekeyConfig {
   readonly sweepStateMachineArn?: string;
   /** A revocation sweeps inline when the keyring holds at most this many records. */
   readonly inlineSweepLimit: number;
+  /**
+   * Catalog cache lifetime in ms, for the key provider and the revocation's settle window alike.
+   * Absent: both use DEFAULT_CATALOG_TTL_MS (shared/vocabulary/catalog-cache).
+   */
+  readonly catalogTtlMs?: number;
 }
 
 /** Local-mode configuration (the CLI on embedded backends). */
 export interface LocalConfig {
   readonly home: string;
   readonly redisUrl?: string;
+  /** As {@link RekeyConfig.catalogTtlMs}. */
+  readonly catalogTtlMs?: number;
 }
 
 /** Defaults applied when an optional variable is absent. */
@@ -140,6 +148,9 @@ const thresholdSchema = /* @__PURE__ */ z.lazy(() =>
   ),
 );
 const positiveIntSchema = /* @__PURE__ */ z.lazy(() => z.pipe(z.string().check(z.regex(/^[1-9]\d{0,8}$/, 'must be a positive integer')), z.transform(Number)));
+const catalogTtlSchema = /* @__PURE__ */ z.lazy(() =>
+  z.pipe(positiveIntSchema, z.number().check(z.lte(MAX_CATALOG_TTL_MS, `must be at most ${MAX_CATALOG_TTL_MS} (one day)`))),
+);
 const regionSchema = /* @__PURE__ */ z.lazy(() => z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'must be an AWS region name')));
 
 /** Collects per-variable failures so that one error names every bad variable at once. */
@@ -213,6 +224,7 @@ export function loadConfig(env: Env = process.env): RekeyConfig {
   const breakerThreshold = r.optional(ENV.breakerThreshold, thresholdSchema) ?? CONFIG_DEFAULTS.breakerThreshold;
   const sweepStateMachineArn = r.optional(ENV.sweepStateMachineArn, stateMachineArn);
   const inlineSweepLimit = r.optional(ENV.inlineSweepLimit, positiveIntSchema) ?? CONFIG_DEFAULTS.inlineSweepLimit;
+  const catalogTtlMs = r.optional(ENV.catalogTtlMs, catalogTtlSchema);
 
   if (keyringKeys !== undefined && recordTargets !== undefined) {
     for (const target of recordTargets) {
@@ -249,6 +261,7 @@ export function loadConfig(env: Env = process.env): RekeyConfig {
     breakerThreshold,
     ...(sweepStateMachineArn === undefined ? {} : { sweepStateMachineArn }),
     inlineSweepLimit,
+    ...(catalogTtlMs === undefined ? {} : { catalogTtlMs }),
   });
 }
 
@@ -263,6 +276,7 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
   const r = new EnvReader(env);
   const home = r.optional(ENV.home, z.string().check(z.maxLength(4096, 'must be at most 4096 characters'), z.refine((s: string) => !s.includes('\0'), 'must not contain NUL')));
   const redisUrl = r.optional(ENV.redisUrl, redisUrlSchema);
+  const catalogTtlMs = r.optional(ENV.catalogTtlMs, catalogTtlSchema);
   r.throwIfProblems();
-  return Object.freeze({ home: home ?? CONFIG_DEFAULTS.home, ...(redisUrl === undefined ? {} : { redisUrl }) });
+  return Object.freeze({ home: home ?? CONFIG_DEFAULTS.home, ...(redisUrl === undefined ? {} : { redisUrl }), ...(catalogTtlMs === undefined ? {} : { catalogTtlMs }) });
 }

@@ -37,7 +37,16 @@ export interface EnvelopeInfo {
   readonly formatVersion: number;
   readonly suite: string;
   readonly keyring: string;
+  /** The version whose key wraps the data key now (changes with every header-only re-wrap). */
   readonly version: number;
+  /**
+   * The version under which the data key was created (authenticated in the header, kept by
+   * header-only re-wraps; a re-encryption makes a new data key with a new origin). Every data
+   * key a version ever wrapped has originVersion <= that version and is still readable with
+   * it, so revoking version R exposes every envelope with originVersion <= R not re-encrypted
+   * since. Always 1 <= originVersion <= version.
+   */
+  readonly originVersion: number;
   readonly framed: boolean;
   readonly frameSize?: number;
   readonly contextBound: boolean;
@@ -98,6 +107,14 @@ export interface RewrapOptions {
   /** Version to wrap the data key under: only the keyring's active version is accepted. @default the active version */
   readonly toVersion?: number;
   /**
+   * The caller context the envelope is bound to. Optional: without it, a re-wrap checks the key
+   * commitment whenever the header alone allows (no context bound, or the context stored); with
+   * it, also for a bound context that is not stored. Checked as decrypt checks it
+   * (ContextMismatchError when it differs from a stored one, DecryptError when the envelope
+   * binds none or the commitment fails).
+   */
+  readonly context?: CallerContext;
+  /**
    * Accepted for compatibility and ignored: a re-wrap always reads the current version with
    * purpose `read`, so a revoked version (whose data key is compromised) is never re-wrapped,
    * only re-encrypted.
@@ -118,4 +135,6 @@ export interface RewrapParts {
   readonly version: number;
   /** The version that wrapped it before. */
   readonly previousVersion: number;
+  /** The version the data key was created under: unchanged by the re-wrap (see {@link EnvelopeInfo.originVersion}). */
+  readonly originVersion: number;
 }

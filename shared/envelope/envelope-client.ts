@@ -6,6 +6,7 @@
 import type { Transform } from 'node:stream';
 import { DecryptError, LimitExceededError, ValidationError, isRekeyError } from '../errors';
 import type {
+  CallerContext,
   DecryptObserver,
   DecryptOptions,
   Decrypted,
@@ -36,6 +37,23 @@ import { SUITE_FRAMED, SUITE_ONE_SHOT, TAG_LENGTH, framedLayout, checkOneShotBod
 import { inspectEnvelope } from './inspect-envelope';
 import { DATA_KEY_SOURCE, type InternalClientOptions } from './internal-seams';
 import { ENVELOPE_LIMITS } from './limits';
+
+/** Marker: the re-wrap cannot check the commitment (bound context, neither stored nor supplied). */
+const UNCHECKABLE: unique symbol = Symbol('uncheckable');
+
+/**
+ * The context bytes a re-wrap checks the key commitment with. A supplied context is resolved
+ * as a decrypt would (same typed errors); without one, a header that binds no context or
+ * stores it is still fully checkable, and only a bound, unstored context is not: the re-wrap
+ * then relies on AES-KW's integrity check, which proves the data key was wrapped under the
+ * source version key. The result decrypts exactly where the input did (same data key, same
+ * AH, same payload), and a reader checks the commitment with the context it supplies.
+ */
+function rewrapCommitContext(header: ParsedHeader, context: CallerContext | undefined): Buffer | undefined | typeof UNCHECKABLE {
+  if (context !== undefined) return resolveDecryptContext(header, context);
+  if (!header.contextBound) return undefined;
+  return header.storedContext ?? UNCHECKABLE;
+}
 
 function checkEnvelopeInput(envelope: Buffer): void {
   if (!Buffer.isBuffer(envelope)) throw new ValidationError('envelope must be a Buffer');
@@ -115,7 +133,7 @@ export class EnvelopeClient {
     const { version, key } = this.provider.forEncryptIfWarm?.(keyring) ?? (await this.provider.forEncrypt(keyring));
     const planned = headerLayout(fields);
     const out = Buffer.allocUnsafe(planned.headerLength + plaintext.length + TAG_LENGTH);
-    const { derived, layout } = sealKeySlot(out, fields, key, version, this.dataKeys, planned);
+    const { derived, layout } = sealKeySlot(out, fields, key, version, this.dataKeys, ctx.encoded, planned);
     try {
       sealOneShot(derived.subarray(0, KEY_LENGTH), out.subarray(0, layout.ahLength), ctx.encoded, plaintext, out, layout.headerLength);
     } finally {
@@ -171,7 +189,7 @@ export class EnvelopeClient {
     const purpose = opts.purpose ?? 'read';
     // A warm key is taken synchronously: no await at all on the steady-state path.
     const versionKey = this.warmKey(header.keyring, header.version, purpose) ?? (await this.provider.forDecrypt(header.keyring, header.version, purpose));
-    const derived = openKeySlot(versionKey, header);
+    const derived = openKeySlot(versionKey, header, context);
     const body = envelope.subarray(header.headerLength);
     try {
       const payloadKey = derived.subarray(0, KEY_LENGTH);
@@ -184,12 +202,16 @@ export class EnvelopeClient {
 
   /**
    * Re-wraps the envelope's data key under the keyring's active version and returns the new
-   * envelope: a copy whose only change is the 44-byte key slot. The payload is not decrypted;
-   * the key commitment is verified first.
+   * envelope: a copy whose only change is the 44-byte key slot, so the authenticated origin
+   * version (the version the data key was created under) is kept. The payload is not
+   * decrypted; the key commitment is verified first when it can be: always for an envelope
+   * that binds no context or stores it, and for one that binds an unstored context when
+   * `context` is given (see {@link RewrapOptions.context}).
    *
    * Throws RevokedVersionError when the envelope's version is revoked, whatever the purpose
    * (its data key may be exposed: re-encrypt such data, never re-wrap it), and ValidationError
-   * when `toVersion` is given and is not the active version.
+   * when `toVersion` is given and is not the active version, or when the active version is
+   * older than the data key's origin version.
    *
    * @example
    * const rotated = await client.rewrap(envelope); // now under the active version
@@ -244,13 +266,14 @@ export class EnvelopeClient {
     // The source key is always asked for with purpose 'read', never 'reencrypt': 'read' differs
     // only in refusing a revoked version (RevokedVersionError), whose data key may be in the
     // wrong hands and must be replaced by re-encryption; re-wrapping would keep it readable.
+    const commit = rewrapCommitContext(header, opts.context);
     const oldKey = this.warmKey(header.keyring, header.version, 'read') ?? (await this.provider.forDecrypt(header.keyring, header.version, 'read'));
     const dataKey = unwrapKeySlot(oldKey, header);
     let wrapped: Buffer;
     let version: number;
     try {
       // The commitment check zeroes its own copy; keep the data key for the new wrap.
-      deriveAndCommit(Buffer.from(dataKey), header).fill(0);
+      if (commit !== UNCHECKABLE) deriveAndCommit(Buffer.from(dataKey), header, commit).fill(0);
       // The target is fetched after the source key is used: provider keys are only good until
       // the next await. It must be the active version: re-wrapping to a rotating version would
       // undo a rotation, to a pending one skip its propagation window.
@@ -261,6 +284,13 @@ export class EnvelopeClient {
           `version ${opts.toVersion} is not the active version of keyring '${header.keyring}' (the active version is ${target.version}): envelopes are re-wrapped only to the active version`,
         );
       }
+      // The origin stays in AH, so a key version below it would make an envelope no reader
+      // accepts; the active version only grows, so this is a catalog gone wrong.
+      if (target.version < header.originVersion) {
+        throw new ValidationError(
+          `the active version ${target.version} of keyring '${header.keyring}' is older than the version ${header.originVersion} the data key was created under: re-wraps only move forward`,
+        );
+      }
       version = target.version;
       wrapped = wrapDataKey(target.key, dataKey);
     } finally {
@@ -269,7 +299,7 @@ export class EnvelopeClient {
     const out = Buffer.allocUnsafe(header.headerLength);
     source.copy(out, 0, 0, header.ahLength);
     writeKeySlot(out, header.ahLength, version, wrapped);
-    return { header: out, version, previousVersion: header.version };
+    return { header: out, version, previousVersion: header.version, originVersion: header.originVersion };
   }
 
   /**
@@ -298,7 +328,7 @@ export class EnvelopeClient {
     return new EnvelopeEncryptStream(async () => {
       const { version, key } = await this.provider.forEncrypt(keyring);
       const header = Buffer.allocUnsafe(headerLayout(fields).headerLength);
-      const { derived, layout } = sealKeySlot(header, fields, key, version, this.dataKeys);
+      const { derived, layout } = sealKeySlot(header, fields, key, version, this.dataKeys, ctx.encoded);
       try {
         return { header, sealer: new FrameSealer(derived.subarray(0, KEY_LENGTH), header.subarray(0, layout.ahLength), ctx.encoded, frameSize) };
       } finally {
@@ -321,7 +351,7 @@ export class EnvelopeClient {
       const context = resolveDecryptContext(header, opts.context);
       const purpose = opts.purpose ?? 'read';
       const versionKey = this.warmKey(header.keyring, header.version, purpose) ?? (await this.provider.forDecrypt(header.keyring, header.version, purpose));
-      const derived = openKeySlot(versionKey, header);
+      const derived = openKeySlot(versionKey, header, context);
       return { header, derived, ...(context === undefined ? {} : { context }) };
     });
   }

@@ -29,14 +29,21 @@ export function cipherKey(key: Buffer): Buffer | KeyObject {
   return KEY_OBJECTS ? createSecretKey(key) : key;
 }
 
-/** The KDF's FixedInfo prefix; the suite byte follows it. */
+/** The KDF's FixedInfo prefix; the suite byte, the header prefix and the bound context follow it. */
 export const KDF_LABEL = 'rekey/v1/';
-// SP 800-56C rev2 section 4.1, H = SHA-512, one block: counter (u32 BE 1) || Z = DK || FixedInfo.
+// SP 800-56C rev2 section 4.1, H = SHA-512, one output block:
+//   counter (u32 BE 1) || Z = DK || FixedInfo = "rekey/v1/" || suite || AH' || [context]
+// where AH' is the authenticated header before the commitment (it ends with the origin version)
+// and the context is the canonical encoding, present exactly when the header's bound flag is set.
 const KDF_DK_OFFSET = 4;
 const KDF_SUITE_OFFSET = KDF_DK_OFFSET + KEY_LENGTH + KDF_LABEL.length;
-// A scratch input: it holds a data key only inside deriveKeys (synchronous) and is zeroed before
-// deriveKeys returns, which saves an allocation per message.
-const KDF_INPUT = Buffer.alloc(KDF_SUITE_OFFSET + 1);
+const KDF_HEADER_OFFSET = KDF_SUITE_OFFSET + 1;
+/** Longest header prefix AH' (the whole header but the commitment and the key slot). */
+const MAX_HEADER_PREFIX = ENVELOPE_LIMITS.headerMaxLength - COMMITMENT_LENGTH - 4 - WRAPPED_KEY_LENGTH;
+// A scratch input: it holds a data key only inside deriveKeys (synchronous) and the key bytes are
+// zeroed before deriveKeys returns, which saves an allocation per message. The header prefix and
+// context copied after them are public.
+const KDF_INPUT = Buffer.alloc(KDF_HEADER_OFFSET + MAX_HEADER_PREFIX + ENVELOPE_LIMITS.contextMaxEncodedBytes);
 KDF_INPUT.writeUInt32BE(1, 0);
 KDF_INPUT.write(KDF_LABEL, KDF_DK_OFFSET + KEY_LENGTH, 'latin1');
 
@@ -97,15 +104,24 @@ export function unwrapDataKey(versionKey: Buffer, wrapped: Buffer): Buffer {
 
 /**
  * Derives `K_enc || C` (64 bytes) from a data key with the one-step KDF of NIST SP 800-56C
- * rev2 section 4.1, H = SHA-512: `SHA-512(u32 1 || DK || "rekey/v1/" || suite)`.
- * Bytes 0..31 are the payload key, 32..63 the key commitment.
+ * rev2 section 4.1, H = SHA-512:
+ * `SHA-512(u32 1 || DK || "rekey/v1/" || suite || headerPrefix || context)`, where
+ * `headerPrefix` is the authenticated header before the commitment and `context` the canonical
+ * context encoding when the envelope binds one (else undefined). Bytes 0..31 are the payload
+ * key, 32..63 the key commitment, which so commits to the data key, the whole authenticated
+ * header and the bound context.
  */
-export function deriveKeys(dataKey: Buffer, suite: number): Buffer {
+export function deriveKeys(dataKey: Buffer, suite: number, headerPrefix: Buffer, context: Buffer | undefined): Buffer {
   if ((suite !== SUITE_ONE_SHOT && suite !== SUITE_FRAMED) || dataKey.length !== KEY_LENGTH) throw new DecryptError();
+  const contextLength = context === undefined ? 0 : context.length;
+  if (headerPrefix.length > MAX_HEADER_PREFIX || contextLength > ENVELOPE_LIMITS.contextMaxEncodedBytes) throw new DecryptError();
   dataKey.copy(KDF_INPUT, KDF_DK_OFFSET);
   KDF_INPUT[KDF_SUITE_OFFSET] = suite;
+  headerPrefix.copy(KDF_INPUT, KDF_HEADER_OFFSET);
+  const end = KDF_HEADER_OFFSET + headerPrefix.length;
+  if (context !== undefined) context.copy(KDF_INPUT, end);
   try {
-    return hash('sha512', KDF_INPUT, 'buffer');
+    return hash('sha512', KDF_INPUT.subarray(0, end + contextLength), 'buffer');
   } finally {
     KDF_INPUT.fill(0, KDF_DK_OFFSET, KDF_DK_OFFSET + KEY_LENGTH);
   }

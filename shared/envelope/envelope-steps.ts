@@ -64,10 +64,12 @@ export function headerFields(suite: number, keyring: string, ctx: EncryptContext
 }
 
 /**
- * Draws a data key, wraps it under the version key, writes commitment and key slot into the
- * header at the start of `out`, and returns the derived 64-byte block (payload key in bytes
- * 0..31; the caller zeroes it). Must run synchronously right after the version key arrives.
- * `planned` is the header's layout when the caller computed it already (to size `out`).
+ * Draws a data key, wraps it under the version key, writes the header prefix (origin version =
+ * `version`: the data key is created under it), commitment and key slot at the start of `out`,
+ * and returns the derived 64-byte block (payload key in bytes 0..31; the caller zeroes it).
+ * `context` is the canonical encoding of the bound context, or undefined. Must run
+ * synchronously right after the version key arrives. `planned` is the header's layout when the
+ * caller computed it already (to size `out`).
  */
 export function sealKeySlot(
   out: Buffer,
@@ -75,16 +77,17 @@ export function sealKeySlot(
   versionKey: Buffer,
   version: number,
   dataKeys: DataKeySource,
+  context: Buffer | undefined,
   planned?: HeaderLayout,
 ): { derived: Buffer; layout: HeaderLayout } {
   checkVersion(version, 'the active version');
   if (versionKey.length !== KEY_LENGTH) throw new ValidationError('a version key must be 32 bytes');
-  const layout = writeHeaderPrefix(out, fields, planned);
+  const layout = writeHeaderPrefix(out, fields, version, planned);
   const dk = dataKeys();
   let derived: Buffer;
   try {
     const wrapped = wrapDataKey(versionKey, dk);
-    derived = deriveKeys(dk, fields.suite);
+    derived = deriveKeys(dk, fields.suite, out.subarray(0, layout.commitmentOffset), context);
     writeKeySlot(out, layout.ahLength, version, wrapped);
   } finally {
     dk.fill(0);
@@ -118,12 +121,15 @@ export function unwrapKeySlot(versionKey: Buffer, header: ParsedHeader): Buffer 
 
 /**
  * Derives the payload key from an unwrapped data key and checks the key commitment (constant
- * time) before anything touches the payload. Zeroes the data key. Returns the 64-byte block.
+ * time) before anything touches the payload: it holds only for this data key, this
+ * authenticated header and this context (the canonical encoding when the header binds one,
+ * else undefined). Zeroes the data key. Returns the 64-byte block.
  */
-export function deriveAndCommit(dataKey: Buffer, header: ParsedHeader): Buffer {
+export function deriveAndCommit(dataKey: Buffer, header: ParsedHeader, context: Buffer | undefined): Buffer {
   let derived: Buffer;
   try {
-    derived = deriveKeys(dataKey, header.suite);
+    if (header.contextBound !== (context !== undefined)) throw new DecryptError();
+    derived = deriveKeys(dataKey, header.suite, header.ah.subarray(0, header.commitmentOffset), context);
   } finally {
     dataKey.fill(0);
   }
@@ -134,7 +140,7 @@ export function deriveAndCommit(dataKey: Buffer, header: ParsedHeader): Buffer {
   return derived;
 }
 
-/** Unwraps, derives and commits in one synchronous step. */
-export function openKeySlot(versionKey: Buffer, header: ParsedHeader): Buffer {
-  return deriveAndCommit(unwrapKeySlot(versionKey, header), header);
+/** Unwraps, derives and commits in one synchronous step (`context` as for {@link deriveAndCommit}). */
+export function openKeySlot(versionKey: Buffer, header: ParsedHeader, context: Buffer | undefined): Buffer {
+  return deriveAndCommit(unwrapKeySlot(versionKey, header), header, context);
 }

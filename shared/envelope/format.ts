@@ -20,6 +20,8 @@ export const FLAG_CONTEXT_BOUND = 0x01;
 export const FLAG_CONTEXT_STORED = 0x02;
 /** Length of the key commitment. */
 export const COMMITMENT_LENGTH = 32;
+/** Length of the origin version field (u32 BE), the last field before the commitment. */
+export const ORIGIN_VERSION_LENGTH = 4;
 /** Length of an RFC 3394 wrap of a 256-bit data key. */
 export const WRAPPED_KEY_LENGTH = 40;
 /** The re-wrappable tail of the header: u32 key version and the wrapped data key. */
@@ -85,7 +87,9 @@ export interface HeaderFields {
 export interface HeaderLayout {
   /** Length of the authenticated header (everything up to and including the commitment). */
   readonly ahLength: number;
-  /** Offset of the commitment. */
+  /** Offset of the origin version (u32 BE); AH before the commitment ends right after it. */
+  readonly originOffset: number;
+  /** Offset of the commitment: also the length of the header prefix the key derivation reads. */
   readonly commitmentOffset: number;
   /** Full header length (AH + key slot). */
   readonly headerLength: number;
@@ -96,17 +100,20 @@ export function headerLayout(fields: HeaderFields): HeaderLayout {
   let len = 4 + fields.keyring.length;
   if (fields.suite === SUITE_FRAMED) len += 4;
   if (fields.storedContext !== undefined) len += 2 + fields.storedContext.length;
-  const commitmentOffset = len;
-  const ahLength = len + COMMITMENT_LENGTH;
-  return { ahLength, commitmentOffset, headerLength: ahLength + KEY_SLOT_LENGTH };
+  const originOffset = len;
+  const commitmentOffset = originOffset + ORIGIN_VERSION_LENGTH;
+  const ahLength = commitmentOffset + COMMITMENT_LENGTH;
+  return { ahLength, originOffset, commitmentOffset, headerLength: ahLength + KEY_SLOT_LENGTH };
 }
 
 /**
- * Writes the header prefix (everything but the commitment and the key slot) at the start of
- * `out` and returns its layout; the caller writes the commitment and key slot at the offsets.
- * A caller that already computed the layout passes it, so that it is not computed twice.
+ * Writes the header prefix (everything but the commitment and the key slot: the bytes the key
+ * derivation reads, ending with the origin version) at the start of `out` and returns its
+ * layout; the caller writes the commitment and key slot at the offsets. `originVersion` is
+ * the version the data key is created under (a new envelope: its key version). A caller that
+ * already computed the layout passes it, so that it is not computed twice.
  */
-export function writeHeaderPrefix(out: Buffer, fields: HeaderFields, layout: HeaderLayout = headerLayout(fields)): HeaderLayout {
+export function writeHeaderPrefix(out: Buffer, fields: HeaderFields, originVersion: number, layout: HeaderLayout = headerLayout(fields)): HeaderLayout {
   let flags = 0;
   if (fields.contextBound || fields.storedContext !== undefined) flags |= FLAG_CONTEXT_BOUND;
   if (fields.storedContext !== undefined) flags |= FLAG_CONTEXT_STORED;
@@ -120,6 +127,7 @@ export function writeHeaderPrefix(out: Buffer, fields: HeaderFields, layout: Hea
     off = out.writeUInt16BE(fields.storedContext.length, off);
     fields.storedContext.copy(out, off);
   }
+  out.writeUInt32BE(originVersion, layout.originOffset);
   return layout;
 }
 
@@ -142,6 +150,12 @@ export interface ParsedHeader extends HeaderLayout {
   readonly storedContext?: Buffer;
   /** The authenticated header (view). */
   readonly ah: Buffer;
+  /**
+   * The version under which the data key was created (authenticated, in AH): equal to
+   * `version` until a header-only re-wrap moves the key slot to a newer version, which keeps
+   * it. Always 1 <= originVersion <= version.
+   */
+  readonly originVersion: number;
   /** The commitment (view). */
   readonly commitment: Buffer;
   readonly version: number;
@@ -169,7 +183,7 @@ export function probeHeaderLength(buf: Buffer): number | undefined {
     if (n < 2 || n > ENVELOPE_LIMITS.contextMaxEncodedBytes) throw new DecryptError();
     len += 2 + n;
   }
-  return len + COMMITMENT_LENGTH + KEY_SLOT_LENGTH;
+  return len + ORIGIN_VERSION_LENGTH + COMMITMENT_LENGTH + KEY_SLOT_LENGTH;
 }
 
 /** Parses and validates a header at the start of `buf`. Throws DecryptError on anything invalid. */
@@ -195,10 +209,14 @@ export function parseHeader(buf: Buffer): ParsedHeader {
     storedContext = buf.subarray(off + 2, off + 2 + n);
     off += 2 + n;
   }
-  const commitmentOffset = off;
-  const ahLength = off + COMMITMENT_LENGTH;
+  const originOffset = off;
+  const originVersion = buf.readUInt32BE(originOffset);
+  const commitmentOffset = originOffset + ORIGIN_VERSION_LENGTH;
+  const ahLength = commitmentOffset + COMMITMENT_LENGTH;
   const version = buf.readUInt32BE(ahLength);
-  if (version < 1) throw new DecryptError();
+  // A data key is created under its origin version and re-wraps only move it forward, so a
+  // key version below the origin (or either below 1) is no envelope rekey writes.
+  if (version < 1 || originVersion < 1 || originVersion > version) throw new DecryptError();
   // One literal with every property (no conditional spreads): parsing is on the hot path.
   return {
     formatVersion: FORMAT_VERSION,
@@ -210,10 +228,12 @@ export function parseHeader(buf: Buffer): ParsedHeader {
     contextStored,
     storedContext,
     ah: buf.subarray(0, ahLength),
+    originVersion,
     commitment: buf.subarray(commitmentOffset, ahLength),
     version,
     wrappedKey: buf.subarray(ahLength + 4, headerLength),
     ahLength,
+    originOffset,
     commitmentOffset,
     headerLength,
   };

@@ -8,12 +8,12 @@ import { SUITE_NAMES, SUITE_FRAMED, SUITE_ONE_SHOT, checkOneShotBody, framedLayo
 
 /**
  * Parses an envelope's header and checks its body's structure, without any key: keyring,
- * version, suite, frame size, whether a context is bound, and the context when stored in
+ * version, the origin version the data key was created under, suite, frame size, whether a context is bound, and the context when stored in
  * clear. Throws DecryptError on anything malformed. Nothing here is authenticated until a
  * decrypt succeeds.
  *
  * @example
- * const { keyring, version } = inspectEnvelope(envelope); // { keyring: 'payments', version: 3, ... }
+ * const { keyring, version, originVersion } = inspectEnvelope(envelope); // { keyring: 'payments', version: 3, originVersion: 1, ... }
  */
 export function inspectEnvelope(envelope: Buffer): EnvelopeInfo {
   if (!Buffer.isBuffer(envelope)) throw new ValidationError('envelope must be a Buffer');
@@ -26,6 +26,7 @@ export function inspectEnvelope(envelope: Buffer): EnvelopeInfo {
     suite: SUITE_NAMES[header.suite] as string,
     keyring: header.keyring,
     version: header.version,
+    originVersion: header.originVersion,
     framed: header.suite === SUITE_FRAMED,
     ...(header.frameSize === undefined ? {} : { frameSize: header.frameSize }),
     contextBound: header.contextBound,

@@ -36,8 +36,8 @@ export const ENVELOPE_LIMITS = Object.freeze({
   maxFrames: 2 ** 32,
   /** Highest key version a header can carry (u32). */
   maxKeyVersion: 0xffff_ffff,
-  /** Longest possible header: 4 + 64 + 4 + (2 + 8 KiB) + 32 + 4 + 40. */
-  headerMaxLength: 4 + 64 + 4 + 2 + 8 * KIB + 32 + 4 + 40,
+  /** Longest possible header: 4 + 64 + 4 + (2 + 8 KiB) + 4 (origin version) + 32 + 4 + 40. */
+  headerMaxLength: 4 + 64 + 4 + 2 + 8 * KIB + 4 + 32 + 4 + 40,
 });
 
 /** The type of {@link ENVELOPE_LIMITS}. */

@@ -25,6 +25,12 @@ export interface EscrowRecord {
   readonly rsaKeyFingerprint?: string;
   /** An envelope of the fixed canary text, encrypted with the version key (base64). */
   readonly canary: string;
+  /**
+   * Key check value of the version key (./key-check-value.ts, hex), recorded at archive time:
+   * the drill proves the escrowed copy against it without the key vault. Absent from records
+   * archived before it existed; the drill checks those by their canary (`check: 'canary'`).
+   */
+  readonly kcv?: string;
   readonly createdAt: string;
   /** The catalog's wrappingKeyId of this version when it was escrowed. */
   readonly wrappingKeyId: string;
@@ -41,6 +47,7 @@ const recordSchema = /* @__PURE__ */ z.lazy(() =>
     rsaWrapped: z.optional(z.base64().check(z.minLength(1), z.maxLength(8192))),
     rsaKeyFingerprint: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/))),
     canary: z.base64().check(z.minLength(1), z.maxLength(65536)),
+    kcv: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/))),
     createdAt: z.iso.datetime({ offset: true }),
     wrappingKeyId: z.string().check(z.minLength(1), z.maxLength(2048)),
   }),

@@ -17,6 +17,7 @@ import {
 } from '../errors';
 import type { CatalogStore } from '../ports/catalog-store';
 import type { KeyVault } from '../ports/key-vault';
+import { DEFAULT_CATALOG_TTL_MS } from '../vocabulary/catalog-cache';
 import { VersionKeyCache } from './version-key-cache';
 
 /** Options of {@link CatalogKeyProvider}. */
@@ -26,7 +27,9 @@ export interface CatalogKeyProviderOptions {
   /**
    * How long a catalog read is trusted, in milliseconds. Keep it well below the keyrings'
    * propagation window, so that every reader learns a pending version before it activates.
-   * @default 60000
+   * An emergency revocation must wait the same lifetime before it counts what is left (give
+   * both the same value: `REKEY_CATALOG_TTL_MS` in local mode).
+   * @default {@link DEFAULT_CATALOG_TTL_MS} (60000)
    */
   readonly catalogTtlMs?: number;
   /**
@@ -39,6 +42,12 @@ export interface CatalogKeyProviderOptions {
   readonly keyCache?: VersionKeyCache;
   /** Milliseconds since the epoch. @default Date.now */
   readonly clock?: () => number;
+  /**
+   * Told of every decrypt refused because the version is revoked (not of re-encryption reads,
+   * which are allowed): the DeniedDecryptAudit aggregates them into `decrypt.denied` events.
+   * Called synchronously, before the RevokedVersionError is thrown; it must not throw.
+   */
+  readonly onRevokedDenied?: (keyring: string, version: number) => void;
 }
 
 interface CatalogEntry {
@@ -74,6 +83,7 @@ export class CatalogKeyProvider implements VersionKeyProvider {
   private readonly minRefreshIntervalMs: number;
   private readonly keyCache: VersionKeyCache;
   private readonly clock: () => number;
+  private readonly onRevokedDenied: ((keyring: string, version: number) => void) | undefined;
   private readonly catalogs = new Map<string, CatalogEntry>();
   private readonly fetching = new Map<string, Promise<CatalogEntry>>();
   private epoch = 0;
@@ -81,10 +91,11 @@ export class CatalogKeyProvider implements VersionKeyProvider {
   public constructor(options: CatalogKeyProviderOptions) {
     this.store = options.store;
     this.vault = options.vault;
-    this.catalogTtlMs = options.catalogTtlMs ?? 60_000;
+    this.catalogTtlMs = options.catalogTtlMs ?? DEFAULT_CATALOG_TTL_MS;
     this.minRefreshIntervalMs = options.minRefreshIntervalMs ?? 1000;
     this.clock = options.clock ?? Date.now;
     this.keyCache = options.keyCache ?? new VersionKeyCache({ clock: this.clock });
+    this.onRevokedDenied = options.onRevokedDenied;
   }
 
   /** The keyring's active version and its key. */
@@ -130,7 +141,10 @@ export class CatalogKeyProvider implements VersionKeyProvider {
     const entry = await this.resolve(keyring, version);
     const kv = findVersion(entry.catalog as Catalog, version) as KeyVersion;
     if (!canDecrypt(kv.state, purpose)) {
-      if (kv.state === 'revoked') throw new RevokedVersionError(keyring, version);
+      if (kv.state === 'revoked') {
+        this.onRevokedDenied?.(keyring, version);
+        throw new RevokedVersionError(keyring, version);
+      }
       throw new VersionUnavailableError(keyring, version, kv.state);
     }
     return this.unwrap(keyring, kv);
@@ -145,6 +159,16 @@ export class CatalogKeyProvider implements VersionKeyProvider {
       if (err instanceof UnknownKeyringError || err instanceof UnknownVersionError) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * The state of a version in the catalog this provider holds now (fresh or not), without any
+   * read: undefined when the keyring or version is not cached. Synchronous, for decorators that
+   * must decide on the spot (the key-use recorder skips encrypting versions).
+   */
+  public cachedState(keyring: string, version: number): VersionState | undefined {
+    const catalog = this.catalogs.get(keyring)?.catalog;
+    return catalog === undefined ? undefined : findVersion(catalog, version)?.state;
   }
 
   /**

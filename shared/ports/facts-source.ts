@@ -1,8 +1,10 @@
 /**
  * FactsSource: what the lifecycle needs to know from outside the catalog before it may disable
- * or destroy a version. Implemented over the RecordStore, CacheStore and escrow store.
+ * or destroy a version. Implemented over the RecordStore, CacheStore, escrow store and the
+ * KeyUseLog (observed unwraps of version keys).
  */
 import type { KeyVersion } from '../catalog/model';
+import type { KeyUse } from './key-use-log';
 
 /**
  * How many places still reference each version of one keyring, from one count of each store
@@ -11,8 +13,21 @@ import type { KeyVersion } from '../catalog/model';
 export interface ReferenceCounts {
   /** Stored records per version, summed over every record store of the keyring. */
   readonly records: ReadonlyMap<number, number>;
-  /** Cache entries per version; undefined when no cache is reachable (only records count). */
+  /** Cache entries per version; undefined when no cache is configured (only records count). */
   readonly cacheEntries?: ReadonlyMap<number, number>;
+  /**
+   * Declared sources that could not be counted this time (`cache` when the configured cache did
+   * not answer): their references are unknown, so no version may be disabled or destroyed.
+   */
+  readonly uncounted?: readonly string[];
+}
+
+/** The observed use of one keyring's version keys. */
+export interface KeyUseObservation {
+  /** The last observed use per version; a version never seen is absent. */
+  readonly lastUse: ReadonlyMap<number, KeyUse>;
+  /** Since when uses are observed; undefined: the log cannot say (silence then proves nothing). */
+  readonly observingSince?: Date;
 }
 
 /** Port to the facts of one keyring. */
@@ -25,4 +40,10 @@ export interface FactsSource {
    * needs no catalog read of its own.
    */
   escrowVerified(keyring: string, version: number, recorded: KeyVersion): Promise<boolean>;
+  /**
+   * The observed use of `keyring`'s version keys. Optional: a source without it knows no use,
+   * and a version then waits out no quiet period it cannot prove (it is never disabled while
+   * its policy asks for one).
+   */
+  keyUse?(keyring: string): Promise<KeyUseObservation>;
 }

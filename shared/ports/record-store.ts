@@ -9,6 +9,12 @@ export interface StoredRecord {
   readonly id: string;
   readonly keyring: string;
   readonly version: number;
+  /**
+   * The version under which the record's data key was created (the envelope header's origin
+   * version, authenticated there): a header-only re-wrap keeps it, a re-encryption advances it.
+   * Every version from the origin on may have wrapped this data key.
+   */
+  readonly originVersion: number;
   /** The envelope bytes. */
   readonly envelope: Buffer;
   /** Opaque revision (row revision, S3 ETag) used by conditional writes. */
@@ -20,6 +26,8 @@ export interface RecordRef {
   readonly id: string;
   readonly keyring: string;
   readonly version: number;
+  /** See {@link StoredRecord.originVersion}. */
+  readonly originVersion: number;
   readonly revision: string;
 }
 
@@ -34,7 +42,8 @@ export interface RecordStore {
   /** Reads a record or returns undefined. */
   get(id: string): Promise<StoredRecord | undefined>;
   /**
-   * Writes a record. With `expectedRevision` the write happens only if the stored revision still
+   * Writes a record; the store indexes the envelope header's origin version itself (the
+   * caller cannot misstate it). With `expectedRevision` the write happens only if the stored revision still
    * equals it (`null`: only if absent); otherwise ConflictError. Returns the new revision.
    */
   put(
@@ -47,6 +56,76 @@ export interface RecordStore {
   scanByVersion(keyring: string, version: number, options: { cursor?: string; limit: number }): Promise<RecordPage>;
   /** Number of records per version of a keyring. */
   countByVersion(keyring: string): Promise<Map<number, number>>;
+  /**
+   * Lists the records of a keyring whose data key was created at or before `atMost` (origin
+   * version <= atMost), whatever their current version, in a stable order: what revoking
+   * `atMost` must re-encrypt, since a header-only re-wrap kept each of those data keys.
+   */
+  scanByOrigin(keyring: string, atMost: number, options: { cursor?: string; limit: number }): Promise<RecordPage>;
+  /** Number of records per origin version of a keyring (the exposure of version v is the sum over origins <= v). */
+  countByOrigin(keyring: string): Promise<Map<number, number>>;
+}
+
+/**
+ * Records whose data key `version` may have wrapped (origin <= version), from a count by
+ * origin.
+ *
+ * @example
+ * exposedBy(await store.countByOrigin('pii'), 2); // records created under v1 or v2, wherever they are now
+ */
+export function exposedBy(countsByOrigin: ReadonlyMap<number, number>, version: number): number {
+  let n = 0;
+  for (const [origin, count] of countsByOrigin) if (origin <= version) n += count;
+  return n;
+}
+
+/** Why an old copy of a record under a revoked key is still there. */
+export type RemainingCopyReason =
+  /** The store is not allowed to delete old versions (configuration). */
+  | 'not-configured'
+  /** The store's role may not list, read or delete old versions. */
+  | 'access-denied'
+  /** The current record is not re-encrypted yet; its old versions are kept until it is. */
+  | 'current-not-reencrypted'
+  /** The record was deleted (a delete marker is current); its old versions are left to the operator. */
+  | 'record-deleted'
+  /** The old version's origin could not be read. */
+  | 'unreadable';
+
+/** One old copy (an S3 noncurrent object version) still holding a data key the revoked version wrapped. */
+export interface RemainingCopy {
+  readonly id: string;
+  /** The store's id of the copy (an S3 VersionId). */
+  readonly copyId: string;
+  readonly reason: RemainingCopyReason;
+}
+
+/** What a purge of old copies did. */
+export interface CopyPurgeReport {
+  /** Old copies deleted by this run. */
+  readonly deleted: number;
+  /** Old copies still there, at most {@link MAX_REPORTED_COPIES} listed. */
+  readonly remaining: readonly RemainingCopy[];
+  /** Exact number of old copies still there. */
+  readonly remainingCount: number;
+}
+
+/** Most remaining copies listed in a report (the count is always exact). */
+export const MAX_REPORTED_COPIES = 1000;
+
+/**
+ * Optional capability of a RecordStore that keeps old copies of a record (a versioned S3
+ * bucket keeps noncurrent object versions): deletes the copies whose data key was created at or
+ * before `version` once the current record has been re-encrypted past it, and reports exactly
+ * which copies remain.
+ */
+export interface CopyKeepingRecordStore extends RecordStore {
+  purgeExposedCopies(keyring: string, version: number): Promise<CopyPurgeReport>;
+}
+
+/** True when `store` offers {@link CopyKeepingRecordStore.purgeExposedCopies}. */
+export function isCopyKeepingRecordStore(store: RecordStore): store is CopyKeepingRecordStore {
+  return typeof (store as Partial<CopyKeepingRecordStore>).purgeExposedCopies === 'function';
 }
 
 /** A record's header without its payload: what a header-only re-wrap reads. */
@@ -54,6 +133,7 @@ export interface StoredHeader {
   readonly id: string;
   readonly keyring: string;
   readonly version: number;
+  readonly originVersion: number;
   /** The envelope's header bytes (the envelope is `header || body`). */
   readonly header: Buffer;
   readonly revision: string;

@@ -3,7 +3,7 @@
  * SQLite record store) re-wraps a record without reading its payload. The work is
  * EnvelopeClient.rewrapHeader; this module adapts any EnvelopeOps to it.
  */
-import type { KeyPurpose, VersionKeyProvider } from '../envelope/api';
+import type { CallerContext, KeyPurpose, VersionKeyProvider } from '../envelope/api';
 import { EnvelopeClient } from '../envelope/envelope-client';
 import { KEY_SLOT_LENGTH } from '../envelope/format';
 import type { EnvelopeOps } from './dependencies';
@@ -19,7 +19,7 @@ export interface RewrappedHeader {
 
 /** Envelope operations plus the header-only re-wrap. */
 export interface HeaderEnvelopeOps extends EnvelopeOps {
-  rewrapHeader(header: Buffer, opts?: { toVersion?: number; purpose?: KeyPurpose }): Promise<RewrappedHeader>;
+  rewrapHeader(header: Buffer, opts?: { toVersion?: number; purpose?: KeyPurpose; context?: CallerContext }): Promise<RewrappedHeader>;
 }
 
 /** Length of the authenticated part of a header of `headerLength` bytes (everything but the key slot). */
@@ -36,7 +36,11 @@ export function authenticatedHeaderLength(headerLength: number): number {
  * @example
  * const { header } = await rewrapHeader(provider, stored.header);
  */
-export function rewrapHeader(provider: VersionKeyProvider, header: Buffer, opts: { toVersion?: number; purpose?: KeyPurpose } = {}): Promise<RewrappedHeader> {
+export function rewrapHeader(
+  provider: VersionKeyProvider,
+  header: Buffer,
+  opts: { toVersion?: number; purpose?: KeyPurpose; context?: CallerContext } = {},
+): Promise<RewrappedHeader> {
   return new EnvelopeClient(provider).rewrapHeader(header, opts);
 }
 

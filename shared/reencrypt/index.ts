@@ -11,6 +11,8 @@ export type {
   SweepFailureReason,
   SweeperOptions,
   RewrapVerification,
+  CatalogReader,
+  SweepVersionLookup,
 } from './sweeper';
 export { sweepIdOf } from '../ports/checkpoint-store';
 export type { CheckpointStore, SweepCheckpoint } from '../ports/checkpoint-store';
@@ -18,7 +20,15 @@ export { TokenBucket, systemClock, systemSleep } from './rate-limiter';
 export type { Clock, Sleep, TokenBucketOptions } from './rate-limiter';
 export { runBounded } from './bounded';
 export { EmergencyRevocation } from './emergency-revocation';
-export type { EmergencyRevocationOptions, RevokeOptions, RevocationResult, RevocationKeyrings } from './emergency-revocation';
+export { DEFAULT_CATALOG_TTL_MS } from '../vocabulary/catalog-cache';
+export type {
+  EmergencyRevocationOptions,
+  RevokeOptions,
+  RevocationResult,
+  RevocationKeyrings,
+  RevocationSweeper,
+  RevocationPending,
+} from './emergency-revocation';
 export { StoreFactsSource } from './store-facts-source';
 export type { StoreFactsSourceOptions } from './store-facts-source';
 export { rewrapHeader, withHeaderRewrap, hasHeaderRewrap, authenticatedHeaderLength } from './header-rewrap';

@@ -6,10 +6,16 @@
  * `deprecated` returns the plaintext and writes back the envelope re-wrapped to the active
  * version (header only), conditionally on the revision read: a concurrent application write
  * always wins, and plaintext never leaves this process's memory.
+ *
+ * Lazy re-wraps are audited in aggregate (`records.rewrapped`, one event per keyring and
+ * version pair with a count, never one per record): counted in memory and written by
+ * {@link RecordService.flushAudit}, which a re-wrap also triggers once the oldest uncounted one
+ * is `auditFlushMs` old.
  */
 import { ConflictError, NotFoundError, RekeyError, ValidationError } from '../errors';
 import type { CallerContext } from '../envelope/api';
 import type { RecordStore } from '../ports/record-store';
+import type { AuditSink } from '../ports/audit-sink';
 import { noMetrics, recordContext, RECORD_ID_CONTEXT_KEY } from './dependencies';
 import type { EnvelopeOps, ReencryptMetrics, VersionLookup } from './dependencies';
 
@@ -20,6 +26,22 @@ export interface RecordServiceOptions {
   /** Version states and the active version (CatalogKeyProvider). */
   readonly versions: VersionLookup;
   readonly metrics?: ReencryptMetrics;
+  /** Where aggregated `records.rewrapped` events go; without it lazy re-wraps are only counted in metrics. */
+  readonly audit?: AuditSink;
+  /** Who the events name. @default 'lazy-rewrap' */
+  readonly actor?: string;
+  /** Longest time a counted re-wrap waits for its event, in ms. @default 60000 */
+  readonly auditFlushMs?: number;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
+}
+
+interface PendingRewraps {
+  readonly keyring: string;
+  readonly from: number;
+  readonly to: number;
+  count: number;
+  readonly since: number;
 }
 
 /** Options of {@link RecordService.put}. */
@@ -71,12 +93,53 @@ export class RecordService {
   private readonly envelopes: EnvelopeOps;
   private readonly versions: VersionLookup;
   private readonly metrics: ReencryptMetrics;
+  private readonly audit: AuditSink | undefined;
+  private readonly actor: string;
+  private readonly flushMs: number;
+  private readonly clock: () => Date;
+  private pending = new Map<string, PendingRewraps>();
 
   public constructor(options: RecordServiceOptions) {
     this.records = options.records;
     this.envelopes = options.envelopes;
     this.versions = options.versions;
     this.metrics = options.metrics ?? noMetrics;
+    this.audit = options.audit;
+    this.actor = options.actor ?? 'lazy-rewrap';
+    this.flushMs = options.auditFlushMs ?? 60_000;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  /**
+   * Writes one `records.rewrapped` event per keyring and (from, to) version pair counted since
+   * the last flush, and forgets them. Call it before the process ends (the CLI does on close).
+   *
+   * @example
+   * await service.flushAudit(); // { action: 'records.rewrapped', keyring: 'pii', version: 1, details: { toVersion: 2, count: 42 } }
+   */
+  public async flushAudit(): Promise<void> {
+    if (this.audit === undefined || this.pending.size === 0) return;
+    const batch = [...this.pending.values()];
+    this.pending = new Map();
+    const at = this.clock().toISOString();
+    for (const p of batch) {
+      await this.audit.record({ at, actor: this.actor, action: 'records.rewrapped', keyring: p.keyring, version: p.from, reason: 'read of a superseded version', details: { toVersion: p.to, count: p.count } });
+    }
+  }
+
+  private async countRewrap(keyring: string, from: number, to: number): Promise<void> {
+    if (this.audit === undefined) return;
+    const key = `${keyring}\u0000${from}\u0000${to}`;
+    const now = this.clock().getTime();
+    const entry = this.pending.get(key);
+    if (entry === undefined) this.pending.set(key, { keyring, from, to, count: 1, since: now });
+    else entry.count += 1;
+    let oldest = now;
+    for (const p of this.pending.values()) oldest = Math.min(oldest, p.since);
+    if (now - oldest < this.flushMs) return;
+    // The audit trail is best effort here: a failed append must not fail the read (the counts
+    // stay in the metrics).
+    await this.flushAudit().catch(() => this.metrics.increment('lazyRewrap.auditFailed'));
   }
 
   /** Encrypts `plaintext` under the keyring's active version and stores it as record `id`. Returns the revision. */
@@ -131,6 +194,7 @@ export class RecordService {
       const info = this.envelopes.inspect(rewrapped);
       const next = await this.records.put({ id, keyring, version: info.version, envelope: rewrapped }, revision);
       this.metrics.increment('lazyRewrap.rewrapped');
+      await this.countRewrap(keyring, this.envelopes.inspect(envelope).version, info.version);
       return { revision: next, rewrap: 'rewrapped' };
     } catch (err) {
       if (err instanceof ConflictError) {

@@ -4,7 +4,15 @@
  * - `rewrap` (routine rotation): header-only re-wrap of each record's data key; payload bytes
  *   are not touched, so a 64 KiB record costs about what a 1 KiB one does.
  * - `reencrypt` (emergency): decrypt with purpose `reencrypt` and encrypt again under a fresh
- *   data key, because a compromised version key exposes every data key it ever wrapped.
+ *   data key, because a compromised version key exposes every data key it ever wrapped. So a
+ *   re-encryption sweep of version N covers every record whose data key was created at or
+ *   before N (origin <= N, scanned by the store's origin index), wherever its header points
+ *   now: a routine re-wrap moved the envelope on but kept the data key N wrapped.
+ *
+ * Version states are re-read before every batch (from `catalog`, a fresh read, when given), so a
+ * sweep that started before a revocation notices it: a re-wrap sweep of a version revoked
+ * meanwhile switches to re-encryption (and rescans by origin, which also covers the records it
+ * had already re-wrapped), instead of re-wrapping more exposed data keys or counting failures.
  *
  * Every write is conditional on the revision read, and the new envelope is verified before it
  * replaces the old one, so a concurrent application write is never overwritten and a record is
@@ -18,8 +26,9 @@
  */
 import { ConflictError, RekeyError, UnknownVersionError, ValidationError, VersionUnavailableError } from '../errors';
 import type { CallerContext, EnvelopeInfo, KeyPurpose } from '../envelope/api';
-import { isBatchRecordStore } from '../ports/record-store';
-import type { BatchRecordStore, BatchWriteOutcome, ConditionalWrite, RecordRef, RecordStore, StoredRecord } from '../ports/record-store';
+import type { Catalog, VersionState } from '../catalog/model';
+import { exposedBy, isBatchRecordStore, isCopyKeepingRecordStore } from '../ports/record-store';
+import type { BatchRecordStore, BatchWriteOutcome, ConditionalWrite, CopyPurgeReport, RecordRef, RecordStore, StoredRecord } from '../ports/record-store';
 import { runBounded } from './bounded';
 import type { CheckpointStore, SweepCheckpoint } from '../ports/checkpoint-store';
 import { sweepIdOf } from '../ports/checkpoint-store';
@@ -114,15 +123,35 @@ export interface SweepResult {
   readonly alreadyComplete: boolean;
   /** True when the signal stopped the run before the end of the scan. */
   readonly aborted: boolean;
+  /**
+   * True when a `rewrap` run found the version revoked before a batch and carried on as a
+   * `reencrypt` run (`mode` is then `reencrypt`).
+   */
+  readonly switchedToReencrypt: boolean;
   /** Tokens taken and sleeps of the rate limiter (zero without a rate). */
   readonly rateLimiter: { readonly taken: number; readonly sleeps: number };
 }
+
+/** An uncached read of a keyring's catalog (KeyringService.get). */
+export interface CatalogReader {
+  get(keyring: string): Promise<Catalog>;
+}
+
+/** Version lookups, with the provider's cache invalidation when it has one (CatalogKeyProvider). */
+export type SweepVersionLookup = VersionLookup & { invalidate?(keyring?: string): void | Promise<void> };
 
 /** Dependencies of {@link Sweeper}. */
 export interface SweeperOptions {
   readonly records: RecordStore;
   readonly envelopes: EnvelopeOps;
-  readonly versions: VersionLookup;
+  readonly versions: SweepVersionLookup;
+  /**
+   * Fresh catalog reads for the state check before each batch. Without it the check asks
+   * `versions`, whose catalog may be as old as its cache lifetime. When the fresh read shows a
+   * newer catalog than the run began with, `versions.invalidate` makes the provider (the
+   * encryption target, the revoked-source refusal) see it too.
+   */
+  readonly catalog?: CatalogReader;
   readonly metrics?: ReencryptMetrics;
   /** Clock and sleep of the rate limiter (tests inject a virtual pair). */
   readonly clock?: Clock;
@@ -131,6 +160,13 @@ export interface SweeperOptions {
 
 /** Most failures listed in a result (the count is always exact). */
 export const MAX_REPORTED_FAILURES = 1000;
+
+/**
+ * Most passes of one re-encryption run. A record a concurrent writer changed under the sweep
+ * (a conflict: skipped) may still hold a data key the version wrapped, as a lazy re-wrap keeps
+ * the data key; a pass that met such conflicts is followed by another, until a pass meets none.
+ */
+export const MAX_REENCRYPT_PASSES = 8;
 
 type Outcome = { kind: 'done' } | { kind: 'skipped' } | { kind: 'failed'; reason: SweepFailureReason } | { kind: 'aborted' };
 
@@ -152,6 +188,7 @@ interface HeaderWrite {
 type Prepared<W> = { kind: 'write'; write: ConditionalWrite<W> } | Outcome;
 
 interface RunContext {
+  readonly sweepId: string;
   readonly keyring: string;
   readonly version: number;
   readonly toVersion: number;
@@ -205,7 +242,8 @@ function intOption(value: number | undefined, fallback: number, min: number, max
 export class Sweeper {
   private readonly records: RecordStore;
   private readonly envelopes: EnvelopeOps;
-  private readonly versions: VersionLookup;
+  private readonly versions: SweepVersionLookup;
+  private readonly catalog: CatalogReader | undefined;
   private readonly metrics: ReencryptMetrics;
   private readonly clock: Clock;
   private readonly sleep: Sleep;
@@ -214,16 +252,19 @@ export class Sweeper {
     this.records = options.records;
     this.envelopes = options.envelopes;
     this.versions = options.versions;
+    this.catalog = options.catalog;
     this.metrics = options.metrics ?? noMetrics;
     this.clock = options.clock ?? systemClock;
     this.sleep = options.sleep ?? systemSleep;
   }
 
   /**
-   * Sweeps `version` of `keyring`. Throws ValidationError on bad options, a `rewrap` of a
-   * revoked version or a sweep of the active version; UnknownVersionError for an unknown
-   * version; VersionUnavailableError when records remain under a disabled or destroyed version.
-   * Per-record failures are counted, not thrown.
+   * Sweeps `version` of `keyring`: in `rewrap` mode the records under it, in `reencrypt` mode
+   * every record whose data key was created at or before it. Throws ValidationError on bad
+   * options, a `rewrap` of a revoked version or a sweep of the active version;
+   * UnknownVersionError for an unknown version; VersionUnavailableError when records remain
+   * under a disabled or destroyed version (their key is needed to read them). Per-record
+   * failures are counted, not thrown.
    */
   public async sweep(keyring: string, version: number, options: SweepOptions): Promise<SweepResult> {
     if (options.mode !== 'rewrap' && options.mode !== 'reencrypt') throw new ValidationError("mode must be 'rewrap' or 'reencrypt'");
@@ -236,17 +277,21 @@ export class Sweeper {
       ? undefined
       : new TokenBucket({ ratePerSecond: options.ratePerSecond, clock: this.clock, sleep: this.sleep });
 
-    const sweepId = sweepIdOf(keyring, version, options.mode);
-    const state = await this.versions.versionState(keyring, version);
+    const fresh = await this.freshState(keyring, version, undefined);
+    const state = fresh.state;
     if (state === undefined) throw new UnknownVersionError(keyring, version);
     if (state === 'revoked' && options.mode === 'rewrap') {
       throw new ValidationError(`version ${version} of '${keyring}' is revoked: sweep it in 'reencrypt' mode (its data keys may be exposed)`);
     }
-    const total = await this.remaining(keyring, version);
-    const base = { sweepId, keyring, version, mode: options.mode, failed: [], failedCount: 0, rateLimiter: { taken: 0, sleeps: 0 } };
+    const sweepId = sweepIdOf(keyring, version, options.mode);
+    const total = await this.remainingFor(keyring, version, options.mode);
+    const base = { sweepId, keyring, version, mode: options.mode, failed: [], failedCount: 0, rateLimiter: { taken: 0, sleeps: 0 }, switchedToReencrypt: false };
     if (state === 'disabled' || state === 'destroyed') {
-      if (total === 0) return { ...base, done: 0, skipped: 0, remaining: 0, resumed: false, alreadyComplete: true, aborted: false };
-      throw new VersionUnavailableError(keyring, version, state);
+      // Records still under the version need its key to be read at all; records re-wrapped
+      // onward (origin <= version, under a later version now) can still be re-encrypted.
+      const under = options.mode === 'rewrap' ? total : ((await this.records.countByVersion(keyring)).get(version) ?? 0);
+      if (under > 0) throw new VersionUnavailableError(keyring, version, state);
+      if (total === 0 || options.mode === 'rewrap') return { ...base, done: 0, skipped: 0, remaining: 0, resumed: false, alreadyComplete: true, aborted: false };
     }
     const saved = await options.checkpoint.get(sweepId);
     if (saved?.completed === true && total === 0) {
@@ -255,7 +300,8 @@ export class Sweeper {
     const toVersion = (await this.versions.forEncrypt(keyring)).version;
     if (toVersion === version) throw new ValidationError(`version ${version} of '${keyring}' is the active version; there is nothing to sweep it to`);
 
-    const run: RunContext = {
+    let run: RunContext = {
+      sweepId,
       keyring,
       version,
       toVersion,
@@ -269,22 +315,47 @@ export class Sweeper {
     // A completed pass that left records behind (failures, restored data) starts a fresh pass.
     const resumed = saved !== undefined && !saved.completed;
     let cursor = resumed ? saved.cursor : undefined;
-    const totals = { done: resumed ? saved.done : 0, skipped: resumed ? saved.skipped : 0, failed: resumed ? saved.failed : 0 };
+    let totals = { done: resumed ? saved.done : 0, skipped: resumed ? saved.skipped : 0, failed: resumed ? saved.failed : 0 };
     const counts = { done: 0, skipped: 0 };
     const failed: SweepFailure[] = [];
     let failedCount = 0;
     let aborted = false;
+    let switched = false;
+    let generation = fresh.generation;
+    let passes = 1;
+    let passSkipped = 0;
 
     for (;;) {
       if (options.signal?.aborted) {
         aborted = true;
         break;
       }
-      const page = await this.records.scanByVersion(keyring, version, { limit: batchSize, ...(cursor === undefined ? {} : { cursor }) });
+      // The state before each batch, not as it was when the run began: a revocation since then
+      // turns this run into a re-encryption, a disable ends it.
+      const now = await this.freshState(keyring, version, generation);
+      generation = now.generation;
+      if (now.toVersion !== undefined && now.toVersion !== run.toVersion) run = { ...run, toVersion: now.toVersion };
+      if (now.state === 'revoked' && run.mode === 'rewrap') {
+        run = { ...run, mode: 'reencrypt', purpose: 'reencrypt', sweepId: sweepIdOf(keyring, version, 'reencrypt') };
+        switched = true;
+        // The origin scan is a superset of what this run already re-wrapped: start it over.
+        cursor = undefined;
+        totals = { done: 0, skipped: 0, failed: 0 };
+        this.metrics.increment('sweep.switchedToReencrypt');
+      } else if (now.state === undefined || (run.mode === 'rewrap' && (now.state === 'disabled' || now.state === 'destroyed'))) {
+        break;
+      }
+      const scanOptions = { limit: batchSize, ...(cursor === undefined ? {} : { cursor }) };
+      const page = run.mode === 'reencrypt'
+        ? await this.records.scanByOrigin(keyring, version, scanOptions)
+        : await this.records.scanByVersion(keyring, version, scanOptions);
       const outcomes = await this.migrateBatch(page.items, concurrency, run);
       for (const [i, outcome] of outcomes.entries()) {
         if (outcome.kind === 'done') counts.done += 1;
-        else if (outcome.kind === 'skipped') counts.skipped += 1;
+        else if (outcome.kind === 'skipped') {
+          counts.skipped += 1;
+          passSkipped += 1;
+        }
         else if (outcome.kind === 'failed') {
           failedCount += 1;
           if (failed.length < MAX_REPORTED_FAILURES) failed.push({ id: (page.items[i] as RecordRef).id, reason: outcome.reason });
@@ -300,18 +371,27 @@ export class Sweeper {
         failed: totals.failed + failedCount,
         updatedAt: new Date().toISOString(),
       };
-      await options.checkpoint.put(sweepId, checkpoint);
-      options.onProgress?.({ sweepId, done: counts.done, skipped: counts.skipped, failed: failedCount, total });
-      if (page.cursor === undefined) break;
+      await options.checkpoint.put(run.sweepId, checkpoint);
+      options.onProgress?.({ sweepId: run.sweepId, done: counts.done, skipped: counts.skipped, failed: failedCount, total });
+      if (page.cursor === undefined) {
+        if (run.mode !== 'reencrypt' || passSkipped === 0 || passes >= MAX_REENCRYPT_PASSES) break;
+        // Records skipped for a conflict may still be exposed: another pass, from the start.
+        passes += 1;
+        passSkipped = 0;
+        cursor = undefined;
+        continue;
+      }
       cursor = page.cursor;
     }
 
-    const remaining = await this.remaining(keyring, version);
+    const remaining = await this.remainingFor(keyring, version, run.mode);
     this.metrics.increment('sweep.skipped', counts.skipped);
     this.metrics.increment('sweep.failed', failedCount);
     return {
       ...base,
-      toVersion,
+      sweepId: run.sweepId,
+      mode: run.mode,
+      toVersion: run.toVersion,
       done: counts.done,
       skipped: counts.skipped,
       failed,
@@ -320,12 +400,50 @@ export class Sweeper {
       resumed,
       alreadyComplete: false,
       aborted,
+      switchedToReencrypt: switched,
       rateLimiter: limiter?.stats() ?? { taken: 0, sleeps: 0 },
     };
   }
 
-  private async remaining(keyring: string, version: number): Promise<number> {
+  /**
+   * Records whose data key `version` of `keyring` may have wrapped (origin <= version),
+   * whatever version wraps them now: what a revocation of it must re-encrypt.
+   *
+   * @example
+   * await sweeper.exposed('pii', 1); // 0 once every such record has a fresh data key
+   */
+  public async exposed(keyring: string, version: number): Promise<number> {
+    return exposedBy(await this.records.countByOrigin(keyring), version);
+  }
+
+  /**
+   * Deletes old copies (noncurrent object versions) under `version` once their record is
+   * re-encrypted, when the store keeps such copies; undefined when it keeps none.
+   */
+  public async purgeExposedCopies(keyring: string, version: number): Promise<CopyPurgeReport | undefined> {
+    return isCopyKeepingRecordStore(this.records) ? this.records.purgeExposedCopies(keyring, version) : undefined;
+  }
+
+  private async remainingFor(keyring: string, version: number, mode: SweepMode): Promise<number> {
+    if (mode === 'reencrypt') return this.exposed(keyring, version);
     return (await this.records.countByVersion(keyring)).get(version) ?? 0;
+  }
+
+  /**
+   * The version's state now, and the active version when a fresh catalog read shows one: from
+   * `catalog` when given (and the provider told to forget its copy when the catalog moved on
+   * since `seen`), else from the provider.
+   */
+  private async freshState(keyring: string, version: number, seen: number | undefined): Promise<{ state: VersionState | undefined; generation?: number; toVersion?: number }> {
+    if (this.catalog === undefined) return { state: await this.versions.versionState(keyring, version) };
+    const catalog = await this.catalog.get(keyring);
+    if (seen !== undefined && catalog.generation !== seen) await this.versions.invalidate?.(keyring);
+    const active = catalog.versions.find((v) => v.state === 'active')?.version;
+    return {
+      state: catalog.versions.find((v) => v.version === version)?.state,
+      generation: catalog.generation,
+      ...(active === undefined ? {} : { toVersion: active }),
+    };
   }
 
   // Three paths, by what the store and envelope layer offer. Header-only (store keeps headers
@@ -392,7 +510,10 @@ export class Sweeper {
   private async prepareEnvelope(ref: RecordRef, run: RunContext): Promise<Prepared<EnvelopeWrite>> {
     if (!(await this.admit(run))) return { kind: 'aborted' };
     const record = await this.records.get(ref.id);
-    if (record === undefined || record.keyring !== run.keyring || record.version !== run.version) return { kind: 'skipped' };
+    if (record === undefined || record.keyring !== run.keyring) return { kind: 'skipped' };
+    // Moved on since the scan: a re-wrap target is off the version, a re-encryption target has
+    // a data key made after it.
+    if (run.mode === 'rewrap' ? record.version !== run.version : record.originVersion > run.version) return { kind: 'skipped' };
     try {
       const envelope = run.mode === 'rewrap' ? await this.rewrapped(record, run) : await this.reencrypted(record, run);
       const version = this.envelopes.inspect(envelope).version;
@@ -445,6 +566,8 @@ export class Sweeper {
     if (after.keyring !== run.keyring || after.version === run.version || after.version < run.toVersion || after.contextBound !== before.contextBound) {
       throw new VerificationError();
     }
+    // A re-encryption must leave a data key the swept version never wrapped.
+    if (run.mode === 'reencrypt' && after.originVersion <= run.version) throw new VerificationError();
   }
 
   // Re-wrap of a whole envelope, for stores that do not keep headers apart.

@@ -6,6 +6,7 @@
  * the write for the per-item result.
  */
 import { ConflictError, ValidationError } from '../errors';
+import { inspectEnvelope } from '../envelope';
 import type { RecordPage, RecordStore, StoredRecord } from '../ports/record-store';
 
 /**
@@ -17,7 +18,7 @@ import type { RecordPage, RecordStore, StoredRecord } from '../ports/record-stor
  * view.written; // true when the migrated envelope was stored
  */
 export class ItemRecordView implements RecordStore {
-  private current: { keyring: string; version: number; revision: string };
+  private current: { keyring: string; version: number; originVersion: number; revision: string };
   private served = false;
   /** True once a migrated envelope was written. */
   public written = false;
@@ -25,7 +26,7 @@ export class ItemRecordView implements RecordStore {
   public conflicted = false;
 
   public constructor(private readonly inner: RecordStore, private readonly record: StoredRecord) {
-    this.current = { keyring: record.keyring, version: record.version, revision: record.revision };
+    this.current = { keyring: record.keyring, version: record.version, originVersion: record.originVersion, revision: record.revision };
   }
 
   public async get(id: string): Promise<StoredRecord | undefined> {
@@ -45,7 +46,7 @@ export class ItemRecordView implements RecordStore {
     try {
       const revision = await this.inner.put(record, expectedRevision);
       this.written = true;
-      this.current = { keyring: record.keyring, version: record.version, revision };
+      this.current = { keyring: record.keyring, version: record.version, originVersion: originOf(record.envelope, this.current.originVersion), revision };
       return revision;
     } catch (err) {
       if (err instanceof ConflictError) this.conflicted = true;
@@ -60,11 +61,32 @@ export class ItemRecordView implements RecordStore {
   public async scanByVersion(keyring: string, version: number): Promise<RecordPage> {
     const c = this.current;
     if (this.written || c.keyring !== keyring || c.version !== version) return { items: [] };
-    return { items: [{ id: this.record.id, keyring: c.keyring, version: c.version, revision: c.revision }] };
+    return { items: [{ id: this.record.id, ...c }] };
+  }
+
+  public async scanByOrigin(keyring: string, atMost: number): Promise<RecordPage> {
+    const c = this.current;
+    if (this.written || c.keyring !== keyring || c.originVersion > atMost) return { items: [] };
+    return { items: [{ id: this.record.id, ...c }] };
   }
 
   public async countByVersion(keyring: string): Promise<Map<number, number>> {
     const c = this.current;
     return c.keyring === keyring ? new Map([[c.version, 1]]) : new Map();
+  }
+
+  public async countByOrigin(keyring: string): Promise<Map<number, number>> {
+    const c = this.current;
+    return c.keyring === keyring ? new Map([[c.originVersion, 1]]) : new Map();
+  }
+}
+
+// The origin of what was just written, for the counts after the write; the previous one when
+// the bytes do not parse (the write went through the store, which has its own rule).
+function originOf(envelope: Buffer, fallback: number): number {
+  try {
+    return inspectEnvelope(envelope).originVersion;
+  } catch {
+    return fallback;
   }
 }

@@ -4,11 +4,16 @@
  * schedule as a backstop, and on `Key Version Compromised`, where it revokes that version's
  * grants at once, before the catalog says anything. The stack reserves concurrency 1 for it, so
  * runs are serialized and the last run always reads the last catalog.
+ *
+ * The revocation ledger is final: a version it marks gets no grant on any run, whatever the
+ * catalog document says (a role that writes the document back to `active` re-creates nothing),
+ * and a ledger that cannot be read fails the run rather than plan without it.
  */
 import { planGrants, type GrantPlan } from '../catalog/grant-plan';
 import { ValidationError } from '../errors';
 import type { CatalogStore } from '../ports/catalog-store';
 import type { GrantStore } from '../ports/grant-store';
+import type { RevocationLedger } from '../ports/revocation-ledger';
 import { catalogWrittenEventSchema, keyAccessCompromiseEventSchema, keyAccessScheduleEventSchema } from '../vocabulary/event-schemas';
 import * as z from '../vocabulary/zod';
 import type { JobContext } from './context';
@@ -17,6 +22,8 @@ import type { JobContext } from './context';
 export interface KeyAccessServices {
   readonly grants: GrantStore;
   readonly catalogs: Pick<CatalogStore, 'get'>;
+  /** The revocation ledger; its marks are revoked for the plan whatever the catalog says. @default none */
+  readonly ledger?: Pick<RevocationLedger, 'revoked'>;
   /** Keyring → ARN of its KMS key; the keyrings the stack knows. */
   readonly keyringKeys: Readonly<Record<string, string>>;
   /** Keyring → role ARNs that read its version keys through grants. */
@@ -87,13 +94,15 @@ export async function reconcileKeyAccess(request: KeyAccessRequest, services: Ke
     const keyId = services.keyringKeys[keyring];
     if (keyId === undefined) throw new ValidationError(`unknown keyring '${keyring}'`);
     const revoked = request.revokedNow?.keyring === keyring ? request.revokedNow.version : undefined;
-    const revokedNow = new Set<number>(revoked === undefined ? [] : [revoked]);
     // On a compromise, revoke first from what is known, before the (slower) catalog read.
     if (revoked !== undefined) {
       const ofVersion = (await services.grants.list(keyId)).filter((g) => g.contextEquals?.['version'] === String(revoked));
       const early = planGrants(keyring, [], [], ofVersion);
       await applyPlan(services.grants, keyId, keyring, { revoke: early.revoke, create: [] });
     }
+    // The ledger's marks are final (revokedNow ∪ marks), read after the early revocation above.
+    const marked = services.ledger === undefined ? [] : [...(await services.ledger.revoked(keyring)).keys()];
+    const revokedNow = new Set<number>([...marked, ...(revoked === undefined ? [] : [revoked])]);
     const stored = await services.catalogs.get(keyring);
     const versions = stored?.catalog.versions.map((v) => ({ version: v.version, state: v.state })) ?? [];
     const plan = planGrants(keyring, versions, services.grantees[keyring] ?? [], await services.grants.list(keyId), revokedNow);

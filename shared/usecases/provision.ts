@@ -7,7 +7,7 @@
  * may still need them.
  */
 import { ValidationError, UnknownKeyringError } from '../errors';
-import type { Catalog } from '../catalog/model';
+import type { Catalog, KeyringPolicy } from '../catalog/model';
 import { parsePolicy } from '../catalog/policy';
 import { provisionKeyring, type ProvisionOutcome } from '../catalog/provision-keyring';
 import type { KeyringService } from '../catalog/keyring-service';
@@ -75,8 +75,20 @@ export async function runProvision(event: ProvisionEvent, context: { services: P
   };
 }
 
-function policyOf(props: KeyringProperties) {
-  return parsePolicy({ rotateEvery: props.RotateEvery, grace: props.Grace, propagation: props.Propagation, retention: props.Retention });
+/**
+ * The catalog policy a resource's properties state. Quiet and DestroyAfterRetention absent mean
+ * the defaults (7 days, no destruction), so a template that does not state them can never leave
+ * a keyring destroying versions: the update writes the default back like any other field.
+ */
+function policyOf(props: KeyringProperties): KeyringPolicy {
+  return parsePolicy({
+    rotateEvery: props.RotateEvery,
+    grace: props.Grace,
+    propagation: props.Propagation,
+    retention: props.Retention,
+    ...(props.Quiet === undefined ? {} : { quiet: props.Quiet }),
+    ...(props.DestroyAfterRetention === undefined ? {} : { destroyAfterRetention: props.DestroyAfterRetention === 'true' }),
+  });
 }
 
 /** The key id of a KMS key ARN or id (`arn:aws:kms:r:a:key/<id>` → `<id>`). */

@@ -199,10 +199,21 @@ async function migrateOne(
   }
   if (record === undefined) return { key, status: 'skipped', reason: 'gone' };
   if (record.keyring !== catalog.keyring) return { key, status: 'skipped', reason: 'another keyring' };
-  if (onlyVersion !== undefined && record.version !== onlyVersion) return { key, status: 'skipped', reason: 'not at the batch version' };
-  if (active === undefined || record.version >= active) return { key, status: 'skipped', reason: 'already at the active version' };
   const state = catalog.versions.find((v) => v.version === record.version)?.state;
-  if (mode === 'rewrap' && state === 'revoked') return { key, status: 'failed', reason: 'version-revoked: needs reencrypt', retryable: false };
+  // A record under a revoked version is never re-wrapped (its data key may be exposed): a
+  // re-wrap batch that meets one re-encrypts it instead of failing it.
+  const itemMode: SweepMode = mode === 'rewrap' && state === 'revoked' ? 'reencrypt' : mode;
+  // Which version this item is swept off: in a re-encryption of version N every record whose
+  // data key was made at or before N (origin <= N), wherever its header points now.
+  let sweepVersion = record.version;
+  if (itemMode === 'reencrypt' && onlyVersion !== undefined) {
+    if (record.originVersion > onlyVersion) return { key, status: 'skipped', reason: 'data key newer than the batch version' };
+    sweepVersion = onlyVersion;
+  } else {
+    if (onlyVersion !== undefined && record.version !== onlyVersion) return { key, status: 'skipped', reason: 'not at the batch version' };
+    if (active === undefined || record.version >= active) return { key, status: 'skipped', reason: 'already at the active version' };
+  }
+  if (active === undefined) return { key, status: 'skipped', reason: 'no active version' };
 
   const tally = attempts.get(record.version) ?? { attempts: 0, failures: 0 };
   attempts.set(record.version, tally);
@@ -210,7 +221,7 @@ async function migrateOne(
   const view = new ItemRecordView(store, record);
   const sweeper = new Sweeper({ records: view, envelopes: context.services.envelopes, versions: context.services.provider });
   try {
-    const result = await sweeper.sweep(catalog.keyring, record.version, { mode, checkpoint: ONE_ITEM, batchSize: 1, concurrency: 1 });
+    const result = await sweeper.sweep(catalog.keyring, sweepVersion, { mode: itemMode, checkpoint: ONE_ITEM, batchSize: 1, concurrency: 1 });
     if (view.written) return { key, status: 'done' };
     const failure = result.failed[0];
     if (failure !== undefined) {

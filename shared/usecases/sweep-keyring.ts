@@ -8,6 +8,7 @@ import { NotFoundError } from '../errors';
 import type { KeyringService } from '../catalog/keyring-service';
 import type { VersionState } from '../catalog/model';
 import type { CheckpointStore } from '../ports/checkpoint-store';
+import type { AuditSink } from '../ports/audit-sink';
 import type { Sweeper, SweepMode, SweepOptions, SweepProgress, SweepResult } from '../reencrypt/sweeper';
 
 /** The services the sweep reads. */
@@ -15,6 +16,10 @@ export interface SweepKeyringServices {
   readonly keyrings: Pick<KeyringService, 'get'>;
   readonly sweeper: Pick<Sweeper, 'sweep'>;
   readonly checkpoints: CheckpointStore;
+  /** Where each sweep's `sweep.completed` event goes (with its counts). */
+  readonly audit?: AuditSink;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
 }
 
 /** What {@link sweepKeyring} is asked to do. */
@@ -30,6 +35,8 @@ export interface SweepKeyringInput {
   readonly onProgress?: (version: number, progress: SweepProgress) => void;
   /** Called once a version's sweep has ended. */
   readonly onSwept?: (result: SweepResult) => void;
+  /** Who runs the sweep, for the audit event. @default 'sweep' */
+  readonly actor?: string;
 }
 
 /** States whose records a sweep moves off by default. */
@@ -59,6 +66,22 @@ export async function sweepKeyring(input: SweepKeyringInput, services: SweepKeyr
       ...(onProgress === undefined ? {} : { onProgress: (p: SweepProgress) => onProgress(v.version, p) }),
     });
     input.onSwept?.(result);
+    await services.audit?.record({
+      at: (services.clock ?? (() => new Date()))().toISOString(),
+      actor: input.actor ?? 'sweep',
+      action: 'sweep.completed',
+      keyring,
+      version: v.version,
+      details: {
+        mode: result.mode,
+        done: result.done,
+        skipped: result.skipped,
+        failed: result.failedCount,
+        remaining: result.remaining,
+        switchedToReencrypt: result.switchedToReencrypt,
+        aborted: result.aborted,
+      },
+    });
     results.push(result);
   }
   return results;

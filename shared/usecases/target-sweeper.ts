@@ -8,14 +8,17 @@
 import type { TargetStore } from '../ports/target-store';
 import type { SweepStarter } from '../ports/sweep-starter';
 import { sweepIdOf, type CheckpointStore, type SweepCheckpoint } from '../ports/checkpoint-store';
-import type { EnvelopeOps, VersionLookup } from '../reencrypt/dependencies';
-import { Sweeper, MAX_REPORTED_FAILURES, type SweepFailure, type SweepOptions, type SweepResult } from '../reencrypt/sweeper';
+import type { EnvelopeOps } from '../reencrypt/dependencies';
+import { exposedBy, MAX_REPORTED_COPIES, type CopyPurgeReport } from '../ports/record-store';
+import { Sweeper, MAX_REPORTED_FAILURES, type CatalogReader, type SweepFailure, type SweepOptions, type SweepResult, type SweepVersionLookup } from '../reencrypt/sweeper';
 
 /** Dependencies of {@link TargetSweeper}. */
 export interface TargetSweeperOptions {
   readonly targets: readonly TargetStore[];
   readonly envelopes: EnvelopeOps;
-  readonly versions: VersionLookup;
+  readonly versions: SweepVersionLookup;
+  /** Fresh catalog reads before each batch (see SweeperOptions.catalog). */
+  readonly catalog?: CatalogReader;
   /** Absent: always sweep inline. */
   readonly starter?: SweepStarter;
   /** Targets with more records than this under the version go to the state machine. */
@@ -51,17 +54,50 @@ export class TargetSweeper {
     const parts: SweepResult[] = [];
     let handedOff = 0;
     for (const { target, store } of mine) {
-      const count = (await store.countByVersion(keyring)).get(version) ?? 0;
+      // A re-encryption covers every record whose data key the version may have wrapped.
+      const count = options.mode === 'reencrypt'
+        ? exposedBy(await store.countByOrigin(keyring), version)
+        : ((await store.countByVersion(keyring)).get(version) ?? 0);
       if (this.options.starter !== undefined && count > this.options.inlineLimit) {
         await this.options.starter.start({ keyring, version, bucket: target.bucket, prefix: target.prefix, mode: options.mode });
         handedOff += count;
         continue;
       }
-      const sweeper = new Sweeper({ records: store, envelopes: this.options.envelopes, versions: this.options.versions });
+      const sweeper = this.sweeperOf(store);
       const checkpoint = new PrefixedCheckpoints(options.checkpoint, `${target.bucket}/${target.prefix}#`);
       parts.push(await sweeper.sweep(keyring, version, { ...options, checkpoint }));
     }
     return merge(keyring, version, options.mode, parts, handedOff);
+  }
+
+  /** Records of every target of `keyring` whose data key `version` may have wrapped. */
+  public async exposed(keyring: string, version: number): Promise<number> {
+    let n = 0;
+    for (const { target, store } of this.options.targets) {
+      if (target.keyring === keyring) n += exposedBy(await store.countByOrigin(keyring), version);
+    }
+    return n;
+  }
+
+  /** Purges old copies under `version` in every target of `keyring` that keeps them; undefined when none does. */
+  public async purgeExposedCopies(keyring: string, version: number): Promise<CopyPurgeReport | undefined> {
+    const reports: CopyPurgeReport[] = [];
+    for (const { target, store } of this.options.targets) {
+      if (target.keyring !== keyring) continue;
+      const report = await this.sweeperOf(store).purgeExposedCopies(keyring, version);
+      if (report !== undefined) reports.push({ ...report, remaining: report.remaining.map((c) => ({ ...c, id: `s3://${target.bucket}/${target.prefix}${c.id}` })) });
+    }
+    if (reports.length === 0) return undefined;
+    return {
+      deleted: sum(reports, (r) => r.deleted),
+      remaining: reports.flatMap((r) => r.remaining).slice(0, MAX_REPORTED_COPIES),
+      remainingCount: sum(reports, (r) => r.remainingCount),
+    };
+  }
+
+  private sweeperOf(store: TargetStore['store']): Sweeper {
+    const { envelopes, versions, catalog } = this.options;
+    return new Sweeper({ records: store, envelopes, versions, ...(catalog === undefined ? {} : { catalog }) });
   }
 }
 
@@ -82,6 +118,7 @@ function merge(keyring: string, version: number, mode: SweepOptions['mode'], par
     resumed: parts.some((p) => p.resumed),
     alreadyComplete: handedOff === 0 && parts.every((p) => p.alreadyComplete),
     aborted: parts.some((p) => p.aborted),
+    switchedToReencrypt: parts.some((p) => p.switchedToReencrypt),
     rateLimiter: { taken: sum(parts, (p) => p.rateLimiter.taken), sleeps: sum(parts, (p) => p.rateLimiter.sleeps) },
   };
 }

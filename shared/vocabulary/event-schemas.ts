@@ -9,6 +9,7 @@
  */
 import * as z from './zod';
 import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE, S3_OBJECT_CREATED } from './event-names';
+import { KMS_DECRYPT_VIA_CLOUDTRAIL } from './key-use-names';
 import { actorText, bucketName, keyPrefix, keyringName, objectKey, reasonText, versionNumber } from './names';
 
 /** Most keyrings one scheduled invocation names explicitly. */
@@ -231,12 +232,32 @@ export const cacheInvalidateEventSchema = /* @__PURE__ */ z.lazy(() =>
 /** The parsed cache-invalidate event. */
 export type CacheInvalidateEvent = z.output<typeof cacheInvalidateEventSchema>;
 
-/** escrow: `{ action: 'archive' | 'drill', keyring? }` (every keyring when absent). */
+/**
+ * escrow: `{ action: 'archive' | 'drill', keyring? }` (every keyring when absent), or
+ * `{ action: 'restore', keyring, version, reason?, actor? }` from an operator (put a destroyed
+ * or lost version back into the catalog from escrow).
+ */
 export const escrowEventSchema = /* @__PURE__ */ z.lazy(() =>
-  z.strictObject({
-    action: z.enum(['archive', 'drill'], "must be 'archive' or 'drill'"),
-    keyring: z.optional(keyringName),
-  }),
+  z
+    .strictObject({
+      action: z.enum(['archive', 'drill', 'restore'], "must be 'archive', 'drill' or 'restore'"),
+      keyring: z.optional(keyringName),
+      version: z.optional(versionNumber),
+      reason: z.optional(reasonText),
+      actor: z.optional(actorText),
+    })
+    .check(
+      z.superRefine((e, ctx) => {
+        if (e.action === 'restore') {
+          if (e.keyring === undefined) ctx.addIssue({ code: 'custom', message: 'a restore names its keyring', path: ['keyring'] });
+          if (e.version === undefined) ctx.addIssue({ code: 'custom', message: 'a restore names its version', path: ['version'] });
+          return;
+        }
+        for (const field of ['version', 'reason', 'actor'] as const) {
+          if (e[field] !== undefined) ctx.addIssue({ code: 'custom', message: `${field} belongs to a restore only`, path: [field] });
+        }
+      }),
+    ),
 );
 /** The parsed escrow event. */
 export type EscrowEvent = z.output<typeof escrowEventSchema>;
@@ -257,7 +278,15 @@ export const revokeEventSchema = /* @__PURE__ */ z.lazy(() =>
     time: z.optional(z.string().check(z.maxLength(64))),
     region: z.optional(z.string().check(z.maxLength(32))),
     resources: z.optional(z.array(z.string().check(z.maxLength(2048))).check(z.maxLength(20))),
-    detail: z.strictObject({ keyring: keyringName, version: versionNumber, reason: reasonText }),
+    detail: z.strictObject({
+      keyring: keyringName,
+      version: versionNumber,
+      reason: reasonText,
+      // Who asked: the sender's IAM principal ARN (the CLI's STS GetCallerIdentity). The bus policy
+      // admits only the stack's security principals, so the claim comes from one of them; the revoke
+      // function records it as the actor in the ledger and the audit trail.
+      requestedBy: z.optional(z.string().check(z.maxLength(2048), z.regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\x21-\x7e]+$/, 'must be an IAM principal ARN'))),
+    }),
   }),
 );
 /** The parsed revoke event. */
@@ -289,3 +318,35 @@ export const catalogWrittenEventSchema = /* @__PURE__ */ z.lazy(() =>
     detail: z.looseObject({ object: z.looseObject({ key: z.string().check(z.maxLength(1024)) }) }),
   }),
 );
+
+/** A version number as KMS encryption context carries it: a decimal string without leading zeros. */
+const contextVersion = /* @__PURE__ */ z.lazy(() => z.string().check(z.regex(/^[1-9]\d{0,6}$/, 'must be a positive integer in decimal')));
+
+/**
+ * key-use: a successful KMS Decrypt of a version key, as CloudTrail records it ("Decrypt", AWS
+ * KMS Developer Guide, https://docs.aws.amazon.com/kms/latest/developerguide/ct-decrypt.html:
+ * requestParameters.encryptionContext, resources [{ ARN, type AWS::KMS::Key }], userIdentity.arn;
+ * a failed call carries errorCode). Only the documented fields the function reads are typed;
+ * the record's other fields are AWS's (loose objects).
+ */
+export const keyUseEventSchema = /* @__PURE__ */ z.lazy(() =>
+  z.looseObject({
+    id: z.string().check(z.minLength(1), z.maxLength(128)),
+    source: z.literal(KMS_DECRYPT_VIA_CLOUDTRAIL.source, `must be '${KMS_DECRYPT_VIA_CLOUDTRAIL.source}'`),
+    'detail-type': z.literal(KMS_DECRYPT_VIA_CLOUDTRAIL.detailType, `must be '${KMS_DECRYPT_VIA_CLOUDTRAIL.detailType}'`),
+    detail: z.looseObject({
+      eventSource: z.literal(KMS_DECRYPT_VIA_CLOUDTRAIL.eventSource, `must be '${KMS_DECRYPT_VIA_CLOUDTRAIL.eventSource}'`),
+      eventName: z.literal(KMS_DECRYPT_VIA_CLOUDTRAIL.eventName, `must be '${KMS_DECRYPT_VIA_CLOUDTRAIL.eventName}'`),
+      eventTime: z.iso.datetime({ message: 'must be an ISO 8601 UTC time' }),
+      errorCode: z.optional(z.string().check(z.maxLength(256))),
+      userIdentity: z.looseObject({
+        arn: z.optional(z.string().check(z.maxLength(2048))),
+        sessionContext: z.optional(z.looseObject({ sessionIssuer: z.optional(z.looseObject({ arn: z.optional(z.string().check(z.maxLength(2048))) })) })),
+      }),
+      requestParameters: z.looseObject({ encryptionContext: z.looseObject({ keyring: keyringName, version: contextVersion }) }),
+      resources: z.array(z.looseObject({ ARN: z.string().check(z.maxLength(2048)) })).check(z.minLength(1, 'must name the KMS key'), z.maxLength(20)),
+    }),
+  }),
+);
+/** The parsed key-use event. */
+export type KeyUseEvent = z.output<typeof keyUseEventSchema>;

@@ -52,6 +52,10 @@ export const keyringPropertiesSchema = /* @__PURE__ */ z.lazy(() =>
     Grace: durationText,
     Propagation: durationText,
     Retention: durationText,
+    // Optional: absent from templates synthesized before the quiet period and the destruction
+    // opt-in existed (an Update's OldResourceProperties), and absent means the defaults.
+    Quiet: z.optional(durationText),
+    DestroyAfterRetention: z.optional(z.enum(['true', 'false'], "must be 'true' or 'false'")),
     Sensitivity: z.optional(z.enum(['low', 'moderate', 'high'], "must be 'low', 'moderate' or 'high'")),
   }),
 );

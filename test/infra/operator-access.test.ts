@@ -31,36 +31,38 @@ describe('operator access', () => {
       ({ template } = synthStack({ ...FULL_CONFIG, operatorRoleArns: [OPERATOR] }));
     });
 
-    it('lets the operator list, read and write catalog documents through the bucket policy', () => {
+    it('lets the operator list, read and write catalog documents, read key use and the revocation marks, through the bucket policies', () => {
       // Prepare
       const statements = naming(statementsOf(template, 'AWS::S3::BucketPolicy', 'PolicyDocument'), OPERATOR);
       // Act
       const byAction = statements.map((s) => ({ actions: asList(s['Action']), resource: JSON.stringify(s['Resource']), condition: s['Condition'] }));
       // Assess
-      expect(byAction).toHaveLength(2);
-      expect(byAction).toEqual(
-        expect.arrayContaining([
-          { actions: ['s3:GetObject', 's3:PutObject'], resource: expect.stringContaining('/catalog/*'), condition: undefined },
-          { actions: ['s3:ListBucket'], resource: expect.stringContaining('Catalog'), condition: { StringLike: { 's3:prefix': ['catalog/*'] } } },
-        ]),
-      );
+      // status shows the last use of each version (S3KeyUseLog under key-use/), and every catalog
+      // read of the CLI's AWS mode overlays the revocation ledger (marks read by version id only).
+      expect(byAction).toEqual([
+        { actions: ['s3:GetObject'], resource: expect.stringMatching(/Catalog[0-9A-F]{8}.*\/key-use\/\*/), condition: undefined },
+        { actions: ['s3:GetObject', 's3:PutObject'], resource: expect.stringMatching(/Catalog[0-9A-F]{8}.*\/catalog\/\*/), condition: undefined },
+        { actions: ['s3:ListBucket'], resource: expect.stringMatching(/^\{"Fn::GetAtt":\["Catalog[0-9A-F]{8}","Arn"\]\}$/), condition: { StringLike: { 's3:prefix': ['catalog/*'] } } },
+        { actions: ['s3:GetObjectVersion'], resource: expect.stringMatching(/Escrow[0-9A-F]{8}.*\/revocations\/\*/), condition: undefined },
+        { actions: ['s3:ListBucketVersions'], resource: expect.stringMatching(/^\{"Fn::GetAtt":\["Escrow[0-9A-F]{8}","Arn"\]\}$/), condition: { StringLike: { 's3:prefix': ['revocations/*'] } } },
+      ]);
     });
 
-    it('admits the operator to the ops key through S3 only, and to no keyring or escrow key', () => {
+    it('admits the operator to the ops key and, for the revocation marks, the escrow key, through S3 only, and to no keyring key', () => {
       // Prepare
       const keys = Object.values(template.findResources('AWS::KMS::Key') as Record<string, Resource>);
       // Act
       const withOperator = keys.filter((k) => JSON.stringify(k.Properties?.['KeyPolicy']).includes(OPERATOR));
-      const statement = naming((withOperator[0]?.Properties?.['KeyPolicy'] as { Statement: Statement[] }).Statement, OPERATOR);
+      const byKey = withOperator.map((k) => ({
+        key: String(k.Properties?.['Description']),
+        statements: naming((k.Properties?.['KeyPolicy'] as { Statement: Statement[] }).Statement, OPERATOR).map((s) => ({ Sid: s['Sid'], Action: s['Action'], Condition: s['Condition'] })),
+      }));
       // Assess
-      expect(withOperator).toHaveLength(1);
-      expect(String(withOperator[0]?.Properties?.['Description'])).toContain('catalog bucket');
-      expect(statement).toEqual([
-        expect.objectContaining({
-          Sid: 'CatalogWriters',
-          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          Condition: { StringEquals: { 'kms:ViaService': expect.anything() } },
-        }),
+      // Through S3 the escrow key opens only objects the operator may GET: the marks (above), never an escrow record.
+      const viaS3 = { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } };
+      expect(byKey).toEqual([
+        { key: expect.stringContaining('catalog bucket'), statements: [{ Sid: 'CatalogWriters', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Condition: viaS3 }] },
+        { key: expect.stringContaining('escrowed version keys'), statements: [{ Sid: 'RevocationLedgerReaders', Action: 'kms:Decrypt', Condition: viaS3 }] },
       ]);
     });
 
@@ -69,13 +71,23 @@ describe('operator access', () => {
       const policies = Object.values(template.findResources('AWS::Events::EventBusPolicy') as Record<string, Resource>).map((p) => p.Properties?.['Statement'] as Statement);
       // Act
       const mine = naming(policies, OPERATOR);
+      const deny = policies.find((s) => s['Sid'] === 'cdk-OnlySecurityPrincipalsReportCompromise');
       // Assess
-      expect(mine.map((s) => s['Condition'])).toEqual([
+      // The operator roles are the default security principals (securityPrincipalArns), hence the
+      // second Allow of compromise reports; every other principal is denied them by the bus.
+      expect(mine.map((s) => [String(s['Sid']).replace(/^cdk-(OperatorEvents\d)RekeyTestOperator0[0-9A-F]{8}$/, '$1'), s['Condition']])).toEqual([
+        ['cdk-SecurityPrincipalsReportCompromise', { 'ForAnyValue:StringEquals': { 'events:source': ['rekey'], 'events:detail-type': ['Key Version Compromised'] } }],
         // Multivalued keys need a set operator (IAM "Single-valued vs. multivalued context keys").
-        { 'ForAnyValue:StringEquals': { 'events:source': 'rekey', 'events:detail-type': 'Key Version Compromised' } },
-        { 'ForAnyValue:StringEquals': { 'events:source': 'rekey.audit', 'events:detail-type': 'Rekey Audit Event' } },
+        ['OperatorEvents0', { 'ForAnyValue:StringEquals': { 'events:source': 'rekey', 'events:detail-type': 'Key Version Compromised' } }],
+        ['OperatorEvents1', { 'ForAnyValue:StringEquals': { 'events:source': 'rekey.audit', 'events:detail-type': 'Rekey Audit Event' } }],
       ]);
       for (const s of mine) expect(s).toMatchObject({ Action: 'events:PutEvents', Effect: 'Allow', Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Bus/), 'Arn'] } });
+      expect(deny).toMatchObject({
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 'events:PutEvents',
+        Condition: { 'ForAnyValue:StringEquals': { 'events:detail-type': ['Key Version Compromised'] }, ArnNotEquals: { 'aws:PrincipalArn': [OPERATOR] } },
+      });
     });
 
     it('keeps cdk-nag clean with the stack acknowledgements', () => {
@@ -116,23 +128,30 @@ describe('operator access', () => {
       const describe = statements.find((s) => asList(s['Action']).includes('cloudformation:DescribeStacks'));
       const events = statements.filter((s) => asList(s['Action']).includes('events:PutEvents'));
       // Assess
+      // s3:GetObjectVersion and s3:ListBucketVersions: the revocation marks only (next test).
       expect(actions).toEqual(
-        new Set(['s3:GetObject', 's3:PutObject', 's3:ListBucket', 'kms:Decrypt', 'kms:GenerateDataKey', 'events:PutEvents', 'lambda:InvokeFunction', 'cloudformation:DescribeStacks']),
+        new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:ListBucket', 's3:ListBucketVersions', 'kms:Decrypt', 'kms:GenerateDataKey', 'events:PutEvents', 'lambda:InvokeFunction', 'cloudformation:DescribeStacks']),
       );
       expect(describe?.['Resource']).toEqual({ Ref: 'AWS::StackId' });
       expect(events).toHaveLength(2);
       for (const e of events) expect(e['Condition']).toMatchObject({ 'ForAnyValue:StringEquals': { 'events:source': expect.any(String), 'events:detail-type': expect.any(String) } });
     });
 
-    it('gets no key material: KMS only on the ops key and the target bucket key, each through S3', () => {
+    it('gets no key material: KMS only on the ops key, the target bucket key and the escrow key (marks), each through S3', () => {
       // Prepare
       const kmsStatements = statements.filter((s) => (asList(s['Action']) as string[]).some((a) => a.startsWith('kms:')));
       // Act
       const resources = kmsStatements.map((s) => JSON.stringify(s['Resource']));
+      const onEscrow = statements.filter((s) => JSON.stringify(s['Resource']).includes('Escrow'));
       // Assess
-      expect(resources).toEqual([expect.stringContaining('OpsKey'), expect.stringContaining('key/1234abcd')]);
+      expect(resources).toEqual([expect.stringContaining('OpsKey'), expect.stringMatching(/key\/1234abcd.*EscrowKey/)]);
       for (const s of kmsStatements) expect(JSON.stringify(s['Condition'])).toContain('kms:ViaService');
-      expect(JSON.stringify(statements)).not.toMatch(/Keyring(pii|ops)Key|EscrowKey/);
+      expect(JSON.stringify(statements)).not.toMatch(/Keyring(pii|ops)Key/);
+      // On the escrow bucket: the revocation marks by version id and their listing, no escrow record.
+      expect(onEscrow.filter((s) => !(asList(s['Action']) as string[]).some((a) => a.startsWith('kms:'))).map((s) => [s['Action'], JSON.stringify(s['Resource'])])).toEqual([
+        ['s3:GetObjectVersion', expect.stringContaining('/revocations/*')],
+        ['s3:ListBucketVersions', expect.not.stringContaining('/')],
+      ]);
     });
 
     it('reads record targets for status --count-records, never writes them', () => {

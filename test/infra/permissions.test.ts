@@ -36,6 +36,22 @@ function principalsOf(s: Statement): string {
   return JSON.stringify(s['Principal']);
 }
 
+/** The revocation ledger's objects: marks under `revocations/` of the escrow bucket. */
+const LEDGER = '/revocations/*';
+
+/** Statements that are not the revocation ledger's (its marks, its listing, the escrow key through S3). */
+function withoutLedger(statements: readonly Statement[]): Statement[] {
+  return statements.filter((s) => {
+    const r = JSON.stringify(s['Resource']);
+    const c = JSON.stringify(s['Condition'] ?? {});
+    return !r.includes(LEDGER) && !c.includes('revocations/') && !(r.includes('EscrowKey') && c.includes('kms:ViaService'));
+  });
+}
+
+const VIA_S3 = { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } };
+const ESCROW_BUCKET = { 'Fn::GetAtt': [expect.stringMatching(/^Escrow[0-9A-F]{8}$/), 'Arn'] };
+const MARKS = { 'Fn::Join': ['', [ESCROW_BUCKET, LEDGER]] };
+
 describe('function permissions', () => {
   let template: Template;
   let resources: Record<string, Resource>;
@@ -61,10 +77,13 @@ describe('function permissions', () => {
         Grace: '7d',
         Propagation: '15m',
         Retention: '30d',
+        // The quiet period and the destruction opt-in (off by default) reach the catalog too (usecases/provision.ts).
+        Quiet: '7d',
+        DestroyAfterRetention: 'false',
         Sensitivity: 'high',
       });
       // The defaults of the policy are spelled out, so the template says what is provisioned.
-      expect(byKeyring['ops']).toMatchObject({ RotateEvery: '90d', Grace: '7d', Propagation: '10m', Retention: '30d', Sensitivity: 'moderate' });
+      expect(byKeyring['ops']).toMatchObject({ RotateEvery: '90d', Grace: '7d', Propagation: '10m', Retention: '30d', Quiet: '7d', DestroyAfterRetention: 'false', Sensitivity: 'moderate' });
     });
 
     it('uses no CDK Provider framework (no extra function, no state machine but the sweep)', () => {
@@ -73,7 +92,7 @@ describe('function permissions', () => {
       const machines = Object.keys(template.findResources('AWS::StepFunctions::StateMachine'));
       // Assess
       expect(fns.filter((id) => /Provider|framework/i.test(id))).toEqual([]);
-      expect(fns).toHaveLength(8);
+      expect(fns).toHaveLength(9);
       expect(machines).toHaveLength(1);
     });
 
@@ -94,13 +113,18 @@ describe('function permissions', () => {
       const generators = keyStatements(template, 'keyring').filter((s) => principalsOf(s).includes('Fnprovision'));
       // Assess
       expect(actionsOn(statements, '/catalog/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
+      // s3:GetObjectVersion and s3:ListBucketVersions are the revocation ledger's (see below), on the escrow bucket only.
       expect(all).toEqual(
+        new Set(['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 's3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:ListBucket', 's3:ListBucketVersions', 'kms:Decrypt', 'kms:GenerateDataKey', 'events:PutEvents']),
+      );
+      expect(new Set(withoutLedger(statements).flatMap((s) => asList(s['Action']) as string[]))).toEqual(
         new Set(['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage', 's3:GetObject', 's3:PutObject', 's3:ListBucket', 'kms:Decrypt', 'kms:GenerateDataKey', 'events:PutEvents']),
       );
       expect(generators.map((s) => s['Action'])).toEqual(['kms:GenerateDataKeyWithoutPlaintext', 'kms:GenerateDataKeyWithoutPlaintext']);
-      // The identity kms:* statement is the ops key's (catalog via S3), never a keyring key's.
+      // The identity kms:* statements are the ops key's (catalog via S3) and the escrow key's
+      // (ledger marks, through S3 only), never a keyring key's.
       const kmsResources = statements.filter((s) => (asList(s['Action']) as string[]).some((a) => a.startsWith('kms:'))).map((s) => JSON.stringify(s['Resource']));
-      expect(kmsResources).toEqual([expect.stringContaining('OpsKey')]);
+      expect(kmsResources).toEqual([expect.stringContaining('OpsKey'), expect.stringContaining('EscrowKey')]);
     });
   });
 
@@ -133,8 +157,61 @@ describe('function permissions', () => {
       // Act / Assess
       expect(actionsOn(statements, 'Sweep')).toEqual(new Set(['states:StartExecution']));
       expect(actionsOn(statements, 'elasticache')).toEqual(new Set(['elasticache:DescribeReplicationGroups', 'elasticache:DescribeServerlessCaches', 'elasticache:Connect']));
-      expect(actionsOn(statements, 'Escrow')).toEqual(new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions', 'kms:Decrypt']));
-      expect(actionsOn(statements, 'orders-records/pii/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
+      expect(actionsOn(withoutLedger(statements), 'Escrow')).toEqual(new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions', 'kms:Decrypt']));
+      // The version actions delete exposed noncurrent copies (see 'record targets' below).
+      expect(actionsOn(statements, 'orders-records/pii/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:GetObjectVersion', 's3:DeleteObjectVersion']));
+    });
+  });
+
+  describe('revocation ledger', () => {
+    // Every catalog read on AWS goes through StickyRevocationCatalogStore (compose/aws/aws-core.ts,
+    // key-access-services.ts), which lists and reads the marks (S3RevocationLedger.revoked:
+    // ListObjectVersions, GetObject with a VersionId); only the revoke function marks.
+    const READERS = ['rotate', 'grace-period', 'escrow', 'provision', 'reencrypt', 'cache-invalidate', 'key-access'];
+
+    it('lets every catalog reader list and read marks by version id (s3:GetObjectVersion, never s3:GetObject), through S3 only', () => {
+      for (const fn of [...READERS, 'revoke']) {
+        // Prepare
+        const statements = roleStatements(template, fn);
+        // Act
+        const marks = statements.filter((s) => JSON.stringify(s['Resource']).includes(LEDGER));
+        const listing = statements.filter((s) => JSON.stringify(s['Condition'] ?? {}).includes('revocations/'));
+        // Assess
+        const expected = fn === 'revoke' ? ['s3:GetObjectVersion', 's3:PutObject', 's3:PutObjectRetention'] : 's3:GetObjectVersion';
+        expect({ fn, marks }).toEqual({ fn, marks: [{ Action: expected, Effect: 'Allow', Resource: MARKS }] });
+        expect({ fn, listing }).toEqual({ fn, listing: [{ Action: 's3:ListBucketVersions', Condition: { StringLike: { 's3:prefix': ['revocations/*'] } }, Effect: 'Allow', Resource: ESCROW_BUCKET }] });
+      }
+    });
+
+    it('lets only revoke write marks, and the escrow key decrypt marks for the readers and generate for the writer, through S3 only', () => {
+      // Prepare
+      const escrowKey = keyStatements(template, 'escrowed version keys');
+      const bucketPolicy = Object.values(template.findResources('AWS::S3::BucketPolicy') as Record<string, Resource>)
+        .filter((p) => JSON.stringify(p.Properties?.['Bucket']).includes('Escrow'))
+        .flatMap((p) => (p.Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement);
+      // Act
+      const readers = escrowKey.find((s) => s['Sid'] === 'RevocationLedgerReaders');
+      const writer = escrowKey.find((s) => s['Sid'] === 'RevocationLedgerWriter');
+      const onlyRevoke = bucketPolicy.find((s) => s['Sid'] === 'OnlyTheRevokeFunctionMarks');
+      const neverDeleted = bucketPolicy.find((s) => s['Sid'] === 'RevocationMarksAreNeverDeleted');
+      // Assess
+      expect(readers).toMatchObject({ Action: 'kms:Decrypt', Effect: 'Allow', Resource: '*', Condition: VIA_S3 });
+      const readerRoles = (asList((readers?.['Principal'] as { AWS: unknown }).AWS) as unknown[]).map((p) => JSON.stringify(p).match(/Fn([a-z]+)Role/)?.[1]).sort();
+      expect(readerRoles).toEqual(['cacheinvalidate', 'escrow', 'graceperiod', 'keyaccess', 'provision', 'reencrypt', 'revoke', 'rotate']);
+      expect(writer).toMatchObject({ Action: 'kms:GenerateDataKey', Effect: 'Allow', Resource: '*', Condition: VIA_S3, Principal: { AWS: { 'Fn::GetAtt': [expect.stringMatching(/^FnrevokeRole/), 'Arn'] } } });
+      expect(onlyRevoke).toEqual({
+        Sid: 'OnlyTheRevokeFunctionMarks',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: ['s3:PutObject', 's3:PutObjectRetention'],
+        Resource: MARKS,
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [expect.stringMatching(/^FnrevokeRole/), 'Arn'] } } },
+      });
+      expect(neverDeleted).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: ['s3:BypassGovernanceRetention', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectLegalHold'], Resource: MARKS });
+      for (const fn of READERS) {
+        const writes = roleStatements(template, fn).filter((s) => JSON.stringify(s['Resource']).includes(LEDGER)).flatMap((s) => asList(s['Action']) as string[]);
+        expect({ fn, writes: writes.filter((a) => a !== 's3:GetObjectVersion') }).toEqual({ fn, writes: [] });
+      }
     });
   });
 
@@ -158,9 +235,12 @@ describe('function permissions', () => {
       const statements = roleStatements(template, 'grace-period');
       const escrowKey = keyStatements(template, 'escrowed version keys').filter((s) => principalsOf(s).includes('Fngraceperiod'));
       // Act / Assess
-      expect(actionsOn(statements, 'Escrow')).toEqual(new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions', 'kms:Decrypt']));
+      expect(actionsOn(withoutLedger(statements), 'Escrow')).toEqual(new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions', 'kms:Decrypt']));
+      // Its only escrow-key statements: the ledger readers' and the escrow records', both Decrypt through S3.
+      expect(escrowKey.map((s) => s['Sid'])).toEqual(['RevocationLedgerReaders', expect.stringMatching(/^EscrowBucketReader/)]);
       expect(escrowKey).toEqual([
-        expect.objectContaining({ Action: 'kms:Decrypt', Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } } }),
+        expect.objectContaining({ Action: 'kms:Decrypt', Condition: VIA_S3 }),
+        expect.objectContaining({ Action: 'kms:Decrypt', Condition: VIA_S3 }),
       ]);
     });
 
@@ -192,16 +272,31 @@ describe('function permissions', () => {
   });
 
   describe('record targets', () => {
-    it('gives the sweep worker and revoke exactly GetObject/PutObject on objects and a prefix-bound ListBucket', () => {
-      for (const fn of ['reencrypt', 'revoke']) {
-        // Prepare
-        const statements = roleStatements(template, fn);
-        // Act
-        const objects = actionsOn(statements, 'orders-records/pii/*');
-        const listing = statements.filter((s) => JSON.stringify(s['Resource']).endsWith(':::orders-records"]]}'));
-        // Assess
-        expect(objects).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
-        expect(listing).toEqual([expect.objectContaining({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['pii/*'] } } })]);
+    it('gives the sweep worker exactly GetObject/PutObject on objects and a prefix-bound ListBucket', () => {
+      // Prepare
+      const statements = roleStatements(template, 'reencrypt');
+      // Act
+      const objects = actionsOn(statements, 'orders-records/pii/*');
+      const listing = statements.filter((s) => JSON.stringify(s['Resource']).endsWith(':::orders-records"]]}'));
+      // Assess
+      expect(objects).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
+      expect(listing).toEqual([expect.objectContaining({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['pii/*'] } } })]);
+    });
+
+    it('lets revoke alone also list, read and delete noncurrent object versions under the prefix (exposed copies of a revoked key)', () => {
+      // Prepare
+      const statements = roleStatements(template, 'revoke');
+      // Act
+      const objects = actionsOn(statements, 'orders-records/pii/*');
+      const listing = statements.filter((s) => JSON.stringify(s['Resource']).endsWith(':::orders-records"]]}'));
+      // Assess
+      expect(objects).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:GetObjectVersion', 's3:DeleteObjectVersion']));
+      // CDK merges the two prefix-bound bucket statements into one.
+      expect(listing).toEqual([expect.objectContaining({ Action: ['s3:ListBucket', 's3:ListBucketVersions'], Condition: { StringLike: { 's3:prefix': ['pii/*'] } } })]);
+      for (const fn of ['reencrypt', 'grace-period', 'rotate', 'escrow']) {
+        const others = actionsOn(roleStatements(template, fn), 'orders-records');
+        expect(others.has('s3:DeleteObjectVersion')).toBe(false);
+        expect(others.has('s3:ListBucketVersions')).toBe(false);
       }
     });
   });
@@ -216,6 +311,57 @@ describe('function permissions', () => {
         expect(actions.has('s3:GetObjectVersion')).toBe(false);
         expect(actions.has('s3:ListBucketVersions')).toBe(false);
       }
+    });
+  });
+
+  describe('key-use', () => {
+    it('reads and writes only the key-use documents (under the ops key), and no keyring key', () => {
+      // Prepare
+      const statements = roleStatements(template, 'key-use');
+      const s3Statements = statements.filter((s) => asList(s['Action']).some((a) => String(a).startsWith('s3:')));
+      // Act
+      const kmsActions = statements.filter((s) => asList(s['Action']).some((a) => String(a).startsWith('kms:')));
+      // Assess
+      expect(s3Statements).toEqual([expect.objectContaining({ Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Join': ['', [expect.anything(), '/key-use/*']] } })]);
+      expect(kmsActions).toEqual([expect.objectContaining({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^OpsKey/), 'Arn'] } })]);
+      expect(keyStatements(template, 'wraps the version keys').filter((s) => principalsOf(s).includes('Fnkeyuse'))).toEqual([]);
+      expect(actionsOn(statements, 'catalog/')).toEqual(new Set());
+    });
+
+    it('lets the reconcilers (grace-period, revoke) read and start the key-use log', () => {
+      for (const fn of ['grace-period', 'revoke']) {
+        // Prepare / Act
+        const actions = new Set(roleStatements(template, fn).filter((s) => JSON.stringify(s['Resource']).includes('/key-use/*')).flatMap((s) => asList(s['Action']) as string[]));
+        // Assess
+        expect(actions).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
+      }
+    });
+
+    it('routes successful Decrypts of the keyring keys from the default bus, read-only management events included, with a DLQ', () => {
+      // Prepare
+      const rules = Object.values(template.findResources('AWS::Events::Rule') as Record<string, Resource>).filter((r) => JSON.stringify(r.Properties?.['EventPattern'] ?? {}).includes('"Decrypt"'));
+      const keyArns = Object.keys(template.findResources('AWS::KMS::Key')).filter((id) => id.startsWith('Keyring'));
+      // Act
+      const rule = rules[0]?.Properties ?? {};
+      const pattern = rule['EventPattern'] as { detail: { resources: { ARN: unknown[] }; errorCode: unknown; eventName: unknown } };
+      const target = (rule['Targets'] as Record<string, unknown>[])[0] ?? {};
+      // Assess
+      expect(rules).toHaveLength(1);
+      expect(rule['State']).toBe('ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS');
+      expect(rule['EventBusName']).toBeUndefined();
+      expect(pattern.detail.eventName).toEqual(['Decrypt']);
+      expect(pattern.detail.errorCode).toEqual([{ exists: false }]);
+      expect(pattern.detail.resources.ARN).toEqual(keyArns.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })));
+      expect(target).toMatchObject({ Arn: { 'Fn::GetAtt': [expect.stringMatching(/^FnkeyuseFunction/), 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [expect.stringMatching(/^KeyUseRuleDlq/), 'Arn'] } } });
+    });
+
+    it("tells the function the escrow role, whose unwraps are not use", () => {
+      // Prepare
+      const fn = Object.entries(resources).find(([id, r]) => id.startsWith('FnkeyuseFunction') && r.Type === 'AWS::Lambda::Function')?.[1];
+      // Act
+      const value = JSON.stringify((fn?.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables['REKEY_KEY_USE_IGNORED_ROLES']);
+      // Assess
+      expect(value).toMatch(/FnescrowRole[0-9A-F]+/);
     });
   });
 

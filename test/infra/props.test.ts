@@ -24,7 +24,8 @@ describe('resolveRekeyProps', () => {
       // Assess
       expect(config.keyrings[0]).toEqual({
         name: 'pii',
-        policy: { rotateEverySeconds: 90 * 86_400, graceSeconds: 7 * 86_400, propagationSeconds: 600, retentionSeconds: 30 * 86_400 },
+        // Quiet period 7 days; destruction is opt-in (off unless the keyring says so).
+        policy: { rotateEverySeconds: 90 * 86_400, graceSeconds: 7 * 86_400, propagationSeconds: 600, retentionSeconds: 30 * 86_400, quietSeconds: 7 * 86_400, destroyAfterRetention: false },
         sensitivity: 'moderate',
         applicationRoleArns: [],
       });
@@ -34,9 +35,15 @@ describe('resolveRekeyProps', () => {
 
     it('parses duration strings into seconds', () => {
       // Prepare / Act
-      const config = resolveRekeyProps({ keyrings: [{ name: 'pii', rotateEvery: '30d', grace: '36h', propagation: '15m', retention: '90d' }] });
+      const config = resolveRekeyProps({
+        keyrings: [
+          { name: 'pii', rotateEvery: '30d', grace: '36h', propagation: '15m', retention: '90d' },
+          { name: 'ops', quiet: '3d', destroyAfterRetention: true },
+        ],
+      });
       // Assess
-      expect(config.keyrings[0]?.policy).toEqual({ rotateEverySeconds: 2_592_000, graceSeconds: 129_600, propagationSeconds: 900, retentionSeconds: 7_776_000 });
+      expect(config.keyrings[0]?.policy).toEqual({ rotateEverySeconds: 2_592_000, graceSeconds: 129_600, propagationSeconds: 900, retentionSeconds: 7_776_000, quietSeconds: 604_800, destroyAfterRetention: false });
+      expect(config.keyrings[1]?.policy).toEqual({ rotateEverySeconds: 7_776_000, graceSeconds: 604_800, propagationSeconds: 600, retentionSeconds: 2_592_000, quietSeconds: 259_200, destroyAfterRetention: true });
     });
   });
 

@@ -148,14 +148,17 @@ describe('RekeyStack', () => {
   });
 
   describe('functions', () => {
-    it('deploys eight arm64 Node.js 24 functions, each with its own role', () => {
+    it('deploys nine arm64 Node.js 24 functions, each with its own role', () => {
       // Prepare
       const fns = Object.values(template.findResources('AWS::Lambda::Function') as Resources);
       // Act
       const roles = new Set(fns.map((f) => JSON.stringify(f.Properties?.['Role'])));
       // Assess
-      expect(fns).toHaveLength(8);
-      expect(roles.size).toBe(8);
+      // key-use records observed KMS Decrypts (CloudTrail through EventBridge) as last use per version.
+      expect(fns.map((f) => f.Properties?.['Description']).sort()).toEqual([
+        'rekey cache-invalidate', 'rekey escrow', 'rekey grace-period', 'rekey key-access', 'rekey key-use', 'rekey provision', 'rekey reencrypt', 'rekey revoke', 'rekey rotate',
+      ]);
+      expect(roles.size).toBe(9);
       for (const f of fns) {
         expect(f.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
         expect(f.Properties?.['MemorySize']).toBeGreaterThanOrEqual(256);
@@ -193,7 +196,10 @@ describe('RekeyStack', () => {
       // Prepare
       const configs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig') as Resources);
       // Act / Assess
-      expect(configs).toHaveLength(7);
+      // Every asynchronously invoked function; reencrypt is invoked synchronously by the sweep's Distributed Map.
+      expect(configs.map((c) => JSON.stringify(c.Properties?.['FunctionName']).match(/Fn([a-z]+)Function/)?.[1]).sort()).toEqual([
+        'cacheinvalidate', 'escrow', 'graceperiod', 'keyaccess', 'keyuse', 'provision', 'revoke', 'rotate',
+      ]);
       for (const c of configs) {
         expect(c.Properties).toMatchObject({ MaximumRetryAttempts: 2, DestinationConfig: { OnFailure: { Destination: expect.anything() } } });
       }
@@ -262,12 +268,17 @@ describe('RekeyStack', () => {
 
     it('encrypts every queue and refuses plain-text access to it', () => {
       // Prepare
-      const queues = Object.values(template.findResources('AWS::SQS::Queue') as Resources);
+      const found = template.findResources('AWS::SQS::Queue') as Resources;
+      const queues = Object.values(found);
       const policies = statementsOf(template, 'AWS::SQS::QueuePolicy', 'PolicyDocument');
       // Act
       const tlsDenies = policies.filter((s) => s['Effect'] === 'Deny' && JSON.stringify(s['Condition']).includes('"aws:SecureTransport":"false"'));
       // Assess
-      expect(queues.length).toBe(9);
+      // A failure queue per asynchronously invoked function, and a DLQ per rule or schedule group.
+      expect(Object.keys(found).map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+        'CompromiseRuleDlq', 'FncacheinvalidateFailureQueue', 'FnescrowFailureQueue', 'FngraceperiodFailureQueue', 'FnkeyaccessFailureQueue', 'FnkeyuseFailureQueue',
+        'FnprovisionFailureQueue', 'FnrevokeFailureQueue', 'FnrotateFailureQueue', 'KeyUseRuleDlq', 'SchedulerDlq',
+      ]);
       for (const q of queues) expect(q.Properties?.['SqsManagedSseEnabled']).toBe(true);
       expect(tlsDenies).toHaveLength(queues.length);
     });

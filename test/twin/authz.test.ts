@@ -11,7 +11,8 @@ import { TWIN_ACCOUNT as A } from './world';
 import { Authorizer } from './authz/authorize';
 import { installIamSimulatePatch, isIamSimulatePatchInstalled, uninstallIamSimulatePatch } from './authz/iam-simulate-patch';
 import { grantVerdict, MotoGrantSource } from './authz/kms-grants';
-import { ARNS, buildWorld } from './authz/test-world';
+import { ARNS, buildWorld, KEY_ADMIN_ACTIONS } from './authz/test-world';
+import { mapRequest } from './request-map';
 import type { AuthzRequest, RequestContext, TwinPrincipal } from './authz/types';
 import { startPrivateMoto, type PrivateMoto } from './moto';
 
@@ -228,6 +229,7 @@ describe('topic, queue and bus policies', () => {
     expect((await put(ARNS.rotateRole)).allowed).toBe(true);
     expect((await put(ARNS.reencryptRole)).allowed).toBe(false);
     const bus = world.buses.get('Rekey-events')!;
+    const saved = bus.policy;
     bus.policy = {
       Version: '2012-10-17',
       Statement: [
@@ -239,8 +241,84 @@ describe('topic, queue and bus policies', () => {
       expect((await put(ARNS.reencryptRole)).allowed).toBe(true);
       expect((await put(ARNS.rotateRole)).reason).toContain('with an explicit deny in a resource-based policy (event bus policy)');
     } finally {
-      delete bus.policy;
+      bus.policy = saved;
     }
+  });
+
+  describe('the bus policy of compromise reports (Deny to Principal "*" on events:detail-type unless aws:PrincipalArn is listed)', () => {
+    // One PutEvents as the SDK sends it (AwsJson1_1, X-Amz-Target AWSEvents.PutEvents; entry fields:
+    // https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html),
+    // mapped by the proxy's own request map, so the condition keys are the ones the twin supplies.
+    const putEvents = async (roleArn: string, entries: Array<{ Source: string; DetailType: string }>) => {
+      const accessKeyId = world.roles.get(roleArn)!.accessKeyId;
+      const body = Buffer.from(JSON.stringify({ Entries: entries.map((e) => ({ ...e, Detail: '{}', EventBusName: 'Rekey-events' })) }));
+      const mapped = mapRequest(world, {
+        method: 'POST',
+        path: '/',
+        query: '',
+        headers: { 'x-amz-target': 'AWSEvents.PutEvents', authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20270101/us-east-1/events/aws4_request, SignedHeaders=host, Signature=0` },
+        body,
+      });
+      expect(mapped.authz.map((a) => [a.action, a.resource, a.context?.['events:detail-type']])).toEqual(entries.map((e) => ['events:PutEvents', ARNS.bus, e.DetailType]));
+      return Promise.all(mapped.authz.map((a) => decide(a)));
+    };
+    const compromise = { Source: 'rekey', DetailType: 'Key Version Compromised' };
+    const audit = { Source: 'rekey.audit', DetailType: 'Rekey Audit Event' };
+
+    it('denies a role whose identity policy allows PutEvents on the bus, for that detail-type only', async () => {
+      // rotate's role may put events on the bus (identity policy): only the bus policy's Deny stops this.
+      const [forged] = await putEvents(ARNS.rotateRole, [compromise]);
+      expect(forged).toEqual({ allowed: false, reason: `User: ${ARNS.rotateRole} is not authorized to perform: events:PutEvents on resource: ${ARNS.bus} with an explicit deny in a resource-based policy (event bus policy)` });
+      const [routine] = await putEvents(ARNS.rotateRole, [audit]);
+      expect(routine).toMatchObject({ allowed: true, reason: 'allowed by identity-based policy' });
+    });
+
+    it('denies the whole batch when one entry is a compromise report', async () => {
+      const decisions = await putEvents(ARNS.rotateRole, [audit, compromise]);
+      expect(decisions.map((d) => d.allowed)).toEqual([true, false]);
+    });
+
+    it('lets a listed security principal report a compromise with no identity policy of its own (the bus policy allows it), and nothing else', async () => {
+      const [report] = await putEvents(ARNS.securityRole, [compromise]);
+      expect(report).toMatchObject({ allowed: true, reason: 'allowed by event bus policy' });
+      const [other] = await putEvents(ARNS.securityRole, [audit]);
+      expect(other?.allowed).toBe(false);
+    });
+
+    it('denies a principal whose IAM policy allows everything (events:* on *) when it is not listed', async () => {
+      const admin = world.roles.get(ARNS.deployRole)!;
+      const saved = admin.policies;
+      admin.policies = [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }];
+      try {
+        const [forged] = await putEvents(ARNS.deployRole, [compromise]);
+        expect(forged).toMatchObject({ allowed: false, reason: expect.stringContaining('with an explicit deny in a resource-based policy (event bus policy)') });
+      } finally {
+        admin.policies = saved;
+      }
+    });
+  });
+});
+
+describe('key administration (the deploying role and the break-glass role only)', () => {
+  const admin = (arn: string, action: string) => decide({ principal: role(arn), action, resource: keyringKey });
+
+  it.each(['kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion', 'kms:DisableKey'])('%s: denied to an account role whose IAM policy allows kms:*, allowed to the deploying and break-glass roles', async (action) => {
+    const app = await admin(ARNS.appRole, action);
+    expect(app).toEqual({ allowed: false, reason: `User: ${ARNS.appRole} is not authorized to perform: ${action} on resource: ${keyringKey} because no resource-based policy allows the ${action} action` });
+    expect((await admin(ARNS.deployRole, action)).allowed).toBe(true);
+    expect((await admin(ARNS.breakGlassRole, action)).allowed).toBe(true);
+  });
+
+  it('gives the administrators no cryptographic use of the key', async () => {
+    for (const action of ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:CreateGrant', 'kms:ReEncryptFrom']) {
+      expect(KEY_ADMIN_ACTIONS).not.toContain(action);
+      expect((await decide({ principal: role(ARNS.breakGlassRole), action, resource: keyringKey, context: ctx({ keyring: 'pii', version: '1' }) })).allowed).toBe(false);
+    }
+  });
+
+  it('still lets the account (its IAM policies) read key metadata', async () => {
+    expect((await admin(ARNS.appRole, 'kms:GetKeyPolicy')).allowed).toBe(true);
+    expect((await admin(ARNS.appRole, 'kms:ListGrants')).allowed).toBe(true);
   });
 });
 

@@ -7,7 +7,7 @@
  */
 import { synthesizeTwin } from './synth';
 import { CreateEventBusCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { CreateTopicCommand, PublishCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { AuthzDecision, AuthzRequest, RequestAuthorizer } from './authz/types';
 import { startPrivateMoto, type PrivateMoto } from './moto';
@@ -49,7 +49,7 @@ const invoker: TargetInvoker = {
     await sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: body, MessageAttributes }));
   },
   publish: async (arn, subject, message) => {
-    await new SNSClient(cfg(moto.url)).send(new PublishCommand({ TopicArn: arn, Subject: subject, Message: message }));
+    await new SNSClient(cfg(moto.url)).send(new PublishCommand({ TopicArn: arn, ...(subject === undefined ? {} : { Subject: subject }), Message: message }));
   },
 };
 
@@ -266,6 +266,68 @@ describe('TwinEventBus', () => {
     const [msg] = await receive(dlq.url);
     expect(msg?.attrs).toEqual({ RULE_ARN: ruleArn, TARGET_ARN: fnArn('key-access'), ERROR_CODE: 'AccessDeniedException', ERROR_MESSAGE: expect.stringContaining('events.amazonaws.com') as unknown as string, RETRY_ATTEMPTS: '0' });
     expect((JSON.parse(msg?.body ?? '{}') as { detail: unknown }).detail).toEqual({ keyring: 'pii', version: 2, reason: 'x' });
+  });
+});
+
+describe('TwinEventBus → SNS topic target', () => {
+  const ruleArn = 'arn:aws:events:us-east-1:123456789012:rule/default/KeyAdministrationCalls';
+  const keyArn = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+
+  /** An SSE-KMS topic in moto with an SQS subscription (what the alarm topic's subscribers see), and a rule targeting it. */
+  async function topicRule(name: string): Promise<{ topicArn: string; inbox: { url: string }; dlq: { arn: string; url: string } }> {
+    const { TopicArn = '' } = await new SNSClient(cfg(moto.url)).send(new CreateTopicCommand({ Name: name }));
+    const inbox = await queue(`${name}-inbox`);
+    await new SNSClient(cfg(moto.url)).send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: inbox.arn }));
+    const dlq = await queue(`${name}-dlq`);
+    world.topics.set(name, { logicalId: name, name, arn: TopicArn, kmsKeyArn: keyArn, subscriptions: [{ protocol: 'sqs', endpoint: inbox.arn }] });
+    world.rules.set('KeyAdministrationCalls', {
+      logicalId: 'K', name: 'KeyAdministrationCalls', arn: ruleArn, busName: 'default', pattern: { source: ['aws.kms'], detail: { eventName: ['PutKeyPolicy'] } }, state: 'ENABLED',
+      targets: [{ id: 'Target0', arn: TopicArn, deadLetterArn: dlq.arn }],
+    });
+    return { topicArn: TopicArn, inbox, dlq };
+  }
+  const putKeyPolicy = { Source: 'aws.kms', DetailType: 'AWS API Call via CloudTrail', Detail: JSON.stringify({ eventName: 'PutKeyPolicy', userIdentity: { arn: 'arn:aws:iam::123456789012:role/x' } }) };
+  const bySource = (r: AuthzRequest): boolean => r.context?.['aws:SourceArn'] === ruleArn && r.context?.['aws:SourceAccount'] === '123456789012';
+
+  it('publishes the event JSON to the topic as events.amazonaws.com when the topic and key policies allow it', async () => {
+    const { topicArn, inbox } = await topicRule(`alarms-${Date.now()}`);
+    const auth = new TableAuthorizer([
+      { who: 'events.amazonaws.com', action: 'sns:Publish', resource: topicArn, when: bySource },
+      { who: 'events.amazonaws.com', action: 'kms:GenerateDataKey', resource: keyArn, when: (r) => r.context?.['kms:EncryptionContext:aws:sns:topicArn'] === topicArn },
+      { who: 'events.amazonaws.com', action: 'kms:Decrypt', resource: keyArn, when: (r) => r.context?.['kms:EncryptionContext:aws:sns:topicArn'] === topicArn },
+    ]);
+    const bus = new TwinEventBus({ world, clock: new SimClock(T0), authorizer: auth, invoker });
+    const res = await bus.putEvents([putKeyPolicy], 'cloudtrail');
+    const eventId = (res.Entries[0] as { EventId: string }).EventId;
+    expect(bus.deliveries.map((d) => [d.targetArn, d.outcome, d.attempts])).toEqual([[topicArn, 'delivered', 1]]);
+    expect(auth.seen.map((r) => r.action)).toEqual(['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt']);
+    const [note] = await receive(inbox.url);
+    const envelope = JSON.parse(note?.body ?? '{}') as { Type: string; TopicArn: string; Message: string; Subject?: string };
+    expect(envelope).toMatchObject({ Type: 'Notification', TopicArn: topicArn });
+    expect(JSON.parse(envelope.Message)).toMatchObject({ id: eventId, source: 'aws.kms', 'detail-type': 'AWS API Call via CloudTrail', detail: { eventName: 'PutKeyPolicy' } });
+  });
+
+  it('a topic key that does not let events.amazonaws.com use it dead-letters the event without retries, and publishes nothing', async () => {
+    const { topicArn, inbox, dlq } = await topicRule(`alarms-nokey-${Date.now()}`);
+    const auth = new TableAuthorizer([
+      { who: 'events.amazonaws.com', action: 'sns:Publish', resource: topicArn, when: bySource },
+      { who: 'events.amazonaws.com', action: 'sqs:SendMessage', resource: dlq.arn, when: bySource },
+    ]);
+    const bus = new TwinEventBus({ world, clock: new SimClock(T0), authorizer: auth, invoker });
+    await bus.putEvents([putKeyPolicy], 'cloudtrail');
+    expect(bus.deliveries.map((d) => [d.outcome, d.attempts, d.error?.code])).toEqual([['dead-lettered', 1, 'KMSAccessDeniedException']]);
+    expect(await receive(inbox.url)).toEqual([]);
+    const [msg] = await receive(dlq.url);
+    expect(msg?.attrs).toMatchObject({ RULE_ARN: ruleArn, TARGET_ARN: topicArn, ERROR_CODE: 'KMSAccessDeniedException', RETRY_ATTEMPTS: '0' });
+  });
+
+  it('a topic policy without the rule denies sns:Publish', async () => {
+    const { topicArn, inbox } = await topicRule(`alarms-nopolicy-${Date.now()}`);
+    const auth = new TableAuthorizer([{ who: 'events.amazonaws.com', action: 'sns:Publish', resource: topicArn, when: (r) => r.context?.['aws:SourceArn'] === 'arn:aws:events:us-east-1:123456789012:rule/default/Other' }]);
+    const bus = new TwinEventBus({ world, clock: new SimClock(T0), authorizer: auth, invoker });
+    await bus.putEvents([putKeyPolicy], 'cloudtrail');
+    expect(bus.deliveries.map((d) => [d.outcome, d.error?.code])).toEqual([['dlq-failed', 'AuthorizationError']]);
+    expect(await receive(inbox.url)).toEqual([]);
   });
 });
 

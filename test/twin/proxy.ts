@@ -24,6 +24,8 @@ export interface ProxyHooks {
   handle?(req: AwsRequest): ProxyReply | undefined | Promise<ProxyReply | undefined>;
   /** Observes every authorized request and its reply (S3 → EventBridge notifications, cache invalidation). */
   after?(req: AwsRequest, reply: ProxyReply): void | Promise<void>;
+  /** Observes every request the authorizer denied, with the AccessDenied reply (CloudTrail records those too). */
+  denied?(req: AwsRequest, reply: ProxyReply): void | Promise<void>;
 }
 
 /** Options of {@link startTwinProxy}. */
@@ -141,7 +143,11 @@ export async function startTwinProxy(options: TwinProxyOptions): Promise<TwinPro
     let last: AuthzDecision = { allowed: true, reason: 'no authorization required' };
     for (const question of req.authz) {
       last = await authorizer.authorize(question);
-      if (!last.allowed) return { req, reply: accessDeniedReply(req.service, last.reason), decision: last };
+      if (!last.allowed) {
+        const reply = accessDeniedReply(req.service, last.reason);
+        await hooks?.denied?.(req, reply);
+        return { req, reply, decision: last };
+      }
     }
     const served = await hooks?.handle?.(req);
     const reply = served ?? (await forward(req));

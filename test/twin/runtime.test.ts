@@ -301,6 +301,56 @@ describe('asynchronous invocation', () => {
     expect(runtime.lostEvents).toEqual([]);
   });
 
+  it('runs the retry of a function that failed once about a minute later on the simulated clock', async () => {
+    // Lambda waits about 1 minute before the first retry (invocation-async-error-handling.html):
+    // a function that fails until its Date reaches now + 30 s succeeds on that retry.
+    const fn = twinFunction('probe', probeDir, { asyncConfig: { maximumRetryAttempts: 2 } });
+    const { runtime, clock } = setup([fn]);
+    const queuedAt = clock.now();
+    const out = await runtime.invokeAsync(fn.arn, { action: 'fail-until', until: queuedAt + 30_000 });
+    expect(out.succeeded).toBe(true);
+    expect(out.attempts.map((a) => [a.simulatedDelayMs, a.outcome.functionError ?? 'ok'])).toEqual([
+      [0, 'Unhandled'],
+      [60_000, 'ok'],
+    ]);
+    const retryNow = (out.attempts[1]!.outcome.payload as { now: number }).now;
+    expect(retryNow).toBeGreaterThanOrEqual(queuedAt + 60_000);
+    expect(retryNow).toBeLessThan(queuedAt + 120_000);
+    expect(out.attempts[1]!.outcome.startedAt).toBe(queuedAt + 60_000);
+    // The twin's own clock does not move: the retry's time is its own.
+    expect(clock.now()).toBe(queuedAt);
+    expect(runtime.lostEvents).toEqual([]);
+  });
+
+  it('sends a function that fails thrice to its failure destination after the second retry, 3 minutes on', async () => {
+    const q = await queue('probe-failures-late');
+    const fn = twinFunction('probe', probeDir, { asyncConfig: { maximumRetryAttempts: 2, onFailureArn: q.arn } });
+    const { runtime, world, clock } = setup([fn]);
+    world.queues.set('ProbeFailuresLate', { logicalId: 'ProbeFailuresLate', name: 'probe-failures-late', arn: q.arn, url: q.url });
+    const queuedAt = clock.now();
+    // Fails until 10 minutes on: the retries at +1 min and +3 min fail too.
+    const out = await runtime.invokeAsync(fn.arn, { action: 'fail-until', until: queuedAt + 600_000 });
+    expect(out.succeeded).toBe(false);
+    expect(out.condition).toBe('RetriesExhausted');
+    expect(out.attempts.map((a) => a.outcome.startedAt - queuedAt)).toEqual([0, 60_000, 180_000]);
+    expect(out.attempts.map((a) => (a.outcome.payload as { errorMessage: string }).errorMessage)).toEqual([0, 60_000, 180_000].map((d) => expect.stringContaining(`(now ${new Date(queuedAt + d).toISOString().slice(0, 16)}`)));
+    expect(out.destination?.delivered).toBe(true);
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: q.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    expect(got.Messages).toHaveLength(1);
+    const record = JSON.parse(got.Messages![0]!.Body!) as InvocationRecord;
+    expect(record.requestContext).toMatchObject({ requestId: out.requestId, condition: 'RetriesExhausted', approximateInvokeCount: 3 });
+    expect(Date.parse(record.timestamp)).toBeGreaterThanOrEqual(queuedAt + 180_000);
+  });
+
+  it('discards an event whose next retry would exceed MaximumEventAgeInSeconds', async () => {
+    // Age 1 min after the first retry's wait; the second retry would make it 3 min > 2 min.
+    const fn = twinFunction('probe', probeDir, { asyncConfig: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: 120 } });
+    const { runtime, clock } = setup([fn]);
+    const out = await runtime.invokeAsync(fn.arn, { action: 'fail-until', until: clock.now() + 600_000 });
+    expect(out.condition).toBe('EventAgeExceeded');
+    expect(out.attempts.map((a) => a.simulatedDelayMs)).toEqual([0, 60_000]);
+  });
+
   it('puts a throttled event back in the queue until the function has capacity (not a retry)', async () => {
     const fn = twinFunction('probe', probeDir, { reservedConcurrency: 1 });
     const { runtime } = setup([fn]);

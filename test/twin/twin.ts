@@ -18,6 +18,7 @@ import { run } from '../../cli/main';
 import { roleClientConfig } from './application';
 import { Authorizer } from './authz/authorize';
 import { MotoGrantSource } from './authz/kms-grants';
+import { TwinCloudTrail } from './drivers/cloudtrail';
 import { runCustomResource } from './drivers/custom-resource';
 import { TwinAlarms, alarmPeriod } from './drivers/alarms';
 import { TwinEventBus, type ArchiveSpec } from './drivers/event-bus';
@@ -31,6 +32,7 @@ import { LambdaRuntime, MetricStore, type InvokeOutcome } from './runtime/lambda
 import { extrasOf, standUp, updateStack, type StackChangeSummary } from './standup/standup';
 import type { CustomResourceCall, CustomResourceResult } from './standup/types';
 import { describeStacksReply, shiftDate } from './stack-api';
+import { callerIdentityXml } from './request-map/sts-identity';
 import { synthesizeTwin } from './synth';
 import { twinTls } from './tls';
 import { SimClock, TwinWorld, type PolicyDocument, type RequestLogEntry, type TwinFunction, type TwinRole } from './world';
@@ -106,6 +108,8 @@ export class Twin {
   public bus!: TwinEventBus;
   public notifications!: TwinS3Notifications;
   public alarms!: TwinAlarms;
+  /** CloudTrail: every KMS request as a record, delivered to the default bus (drivers/cloudtrail.ts). */
+  public cloudTrail!: TwinCloudTrail;
   public outdir = '';
   /**
    * Injected service faults (an outage, throttling): a matching request, once authorized, gets
@@ -293,7 +297,7 @@ export class Twin {
       authorizer: this.authorizer,
       grants: this.grants,
       now: () => this.clock.now(),
-      hooks: { handle: (req) => this.serve(req), after: (req, reply) => this.observe(req, reply) },
+      hooks: { handle: (req) => this.serve(req), after: (req, reply) => this.observe(req, reply), denied: (req, reply) => this.observeDenied(req, reply) },
     });
     this.proxyUrl = proxy.url;
     this.closeProxy = () => proxy.close();
@@ -323,12 +327,13 @@ export class Twin {
         await this.admin.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: body, ...(attributes === undefined ? {} : { MessageAttributes: messageAttributes }) }));
       },
       publish: async (topicArn, subject, message) => {
-        await this.admin.sns.send(new PublishCommand({ TopicArn: topicArn, Subject: subject.slice(0, 99), Message: message }));
+        await this.admin.sns.send(new PublishCommand({ TopicArn: topicArn, ...(subject === undefined ? {} : { Subject: subject.slice(0, 99) }), Message: message }));
       },
     };
     this.scheduler = new TwinScheduler({ world: this.world, clock: this.clock, authorizer: this.authorizer, invoker, settings: scheduleSettings(this.world) });
     this.bus = new TwinEventBus({ world: this.world, clock: this.clock, authorizer: this.authorizer, invoker, archives: this.archives });
     this.notifications = new TwinS3Notifications({ world: this.world, clock: this.clock, bus: this.bus });
+    this.cloudTrail = new TwinCloudTrail({ world: this.world, bus: this.bus });
     this.alarms = new TwinAlarms({ world: this.world, clock: this.clock, metrics: this.metrics, authorizer: this.authorizer, invoker, queueDepth: (arn) => this.queueDepth(arn) });
     await standUp({ template: synth.template, outdir: synth.outdir, motoUrl: this.moto.url, world: this.world, onCustomResource: (call) => this.customResource(call) });
     this.refreshArchives();
@@ -403,6 +408,8 @@ export class Twin {
       }
     }
     if (req.service === 'cloudformation' && req.operation === 'DescribeStacks') return this.describeStacks(req);
+    // moto does not know the twin's access keys: answer as AWS does for the caller's role session.
+    if (req.service === 'sts' && req.operation === 'GetCallerIdentity' && req.role !== undefined) return { status: 200, headers: { 'content-type': 'text/xml' }, body: Buffer.from(callerIdentityXml(req.role)) };
     return undefined;
   }
 
@@ -429,8 +436,15 @@ export class Twin {
     return describeStacksReply(this.world, String(req.params.StackName ?? this.world.stackName), this.clock.now());
   }
 
+  /** A denied request: CloudTrail records it too, with the error code (KMS only, as {@link observe}). */
+  private observeDenied(req: AwsRequest, reply: ProxyReply): void {
+    if (TwinCloudTrail.covers(req)) this.background(this.cloudTrail.observe(req, reply), `CloudTrail ${req.operation} (denied)`);
+  }
+
   /** S3 → EventBridge: an allowed write to a bucket with notifications on emits `Object Created`. */
   private observe(req: AwsRequest, reply: ProxyReply): void {
+    // CloudTrail delivers to EventBridge asynchronously, after the call returned.
+    if (TwinCloudTrail.covers(req)) this.background(this.cloudTrail.observe(req, reply), `CloudTrail ${req.operation}`);
     if (req.service !== 's3' || reply.status !== 200) return;
     const reason = S3_CREATE_OPERATIONS[req.operation];
     if (reason === undefined) return;

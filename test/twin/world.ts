@@ -97,7 +97,8 @@ export interface TwinRule {
   readonly arn: string;
   readonly busName: string;
   pattern: Record<string, unknown>;
-  state: 'ENABLED' | 'DISABLED';
+  /** AWS::Events::Rule State; ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS also receives read-only CloudTrail management events (eb-service-event-cloudtrail-management.html). */
+  state: 'ENABLED' | 'DISABLED' | 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS';
   targets: TwinRuleTarget[];
 }
 

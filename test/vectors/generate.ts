@@ -5,12 +5,14 @@
  *
  *   npx ts-node --transpile-only test/vectors/generate.ts
  */
-import { createHmac } from 'node:crypto';
+import { createCipheriv, createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { EnvelopeClient } from '../../shared/envelope';
 import type { CallerContext, VersionKeyProvider } from '../../shared/envelope';
+import { encodeContext } from '../../shared/envelope/context-encoding';
+import { deriveKeys } from '../../shared/envelope/envelope-crypto';
 import { DATA_KEY_SOURCE } from '../../shared/envelope/internal-seams';
 
 /** Fixed inputs: bytes 0x00..0x1f for the version key, a counter-derived data key per vector. */
@@ -32,7 +34,12 @@ interface Case {
   readonly context?: CallerContext;
   readonly storeContext?: boolean;
   readonly frameSize?: number;
+  /** Encrypt under this version, then re-wrap header-only to `version` (origin stays here). */
+  readonly rewrappedFrom?: number;
 }
+
+/** The long context value of the context-collision vector: two whole AAD blocks inside it. */
+const LONG_VALUE = 'record r-1 of tenant acme, written by the nightly import job #42';
 
 const CASES: Case[] = [
   { name: 'one-shot, empty plaintext, no context', keyring: 'payments-service', version: 1, plaintextLength: 0 },
@@ -42,7 +49,62 @@ const CASES: Case[] = [
   { name: 'framed, 2500 bytes in 1024-byte frames', keyring: 'backups', version: 3, plaintextLength: 2500, frameSize: 1024 },
   { name: 'framed, exact multiple: empty final frame', keyring: 'backups', version: 3, plaintextLength: 2048, frameSize: 1024 },
   { name: 'framed, empty plaintext, stored context', keyring: 'backups', version: 3, plaintextLength: 0, frameSize: 4096, context: { f: 'x' }, storeContext: true },
+  { name: 'one-shot, re-wrapped header-only from version 2 to 5 (origin version 2)', keyring: 'payments-service', version: 5, rewrappedFrom: 2, plaintextLength: 40 },
+  { name: 'framed, bound context, re-wrapped from version 1 to 9 (origin version 1)', keyring: 'backups', version: 9, rewrappedFrom: 1, plaintextLength: 1500, frameSize: 1024, context: { tenant: 'acme' } },
+  { name: 'one-shot, bound context with a long value', keyring: 'payments-service', version: 6, plaintextLength: 48, context: { note: LONG_VALUE, tenant: 'acme' } },
 ];
+
+// GF(2^128) multiplication in GCM's bit order (NIST SP 800-38D, algorithm 1), on BigInts whose
+// most significant bit is the first bit of the block.
+const GCM_R = 0xe1n << 120n;
+function gfMul(x: bigint, y: bigint): bigint {
+  let z = 0n;
+  let v = y;
+  for (let i = 127n; i >= 0n; i -= 1n) {
+    if ((x >> i) & 1n) z ^= v;
+    v = v & 1n ? (v >> 1n) ^ GCM_R : v >> 1n;
+  }
+  return z;
+}
+const toBig = (b: Buffer): bigint => BigInt(`0x${b.toString('hex')}`);
+const toBlock = (n: bigint): Buffer => Buffer.from(n.toString(16).padStart(32, '0'), 'hex');
+
+/**
+ * The context-commitment vector. Whoever knows a data key knows its GCM key K and hash key H,
+ * and GHASH is linear: changing AAD block j by D and block j+1 by D*H leaves the tag as it is.
+ * Here two blocks inside the context value of an envelope are changed that way (searched until
+ * both stay ASCII, so the result is a well-formed context), giving a context B != A under which
+ * the untouched envelope's GCM tag still verifies with K. Were K derived from the data key
+ * alone (this format before the commitment covered the context), the envelope would decrypt
+ * with B; now K and C depend on the context, and the commitment check refuses B.
+ */
+function collidingContext(envelope: Buffer, dk: Buffer, context: CallerContext): CallerContext {
+  const ahLength = envelope.length - 48 - 44 - 16; // one-shot, 48-byte plaintext
+  const prefix = envelope.subarray(0, ahLength - 32);
+  const encoded = encodeContext(context);
+  const kEnc = deriveKeys(Buffer.from(dk), envelope[1] as number, prefix, encoded).subarray(0, 32);
+  const h = toBig(createCipheriv('aes-256-ecb', kEnc, null).setAutoPadding(false).update(Buffer.alloc(16)));
+  // The value of "note" starts at AAD offset ahLength + 2 + 2 + 4 + 2; take the first two whole
+  // AAD blocks after it.
+  const valueStart = ahLength + 10;
+  const j = Math.ceil(valueStart / 16);
+  const aad = Buffer.concat([envelope.subarray(0, ahLength), encoded]);
+  const x0 = aad.subarray(j * 16, j * 16 + 16);
+  const x1 = aad.subarray(j * 16 + 16, j * 16 + 32);
+  if ((j + 2) * 16 > valueStart + LONG_VALUE.length) throw new Error('the long value does not cover two AAD blocks');
+  for (let n = 0; ; n += 1) {
+    const candidate = createHmac('sha256', 'rekey collision').update(String(n)).digest().subarray(0, 16).map((b) => b & 0x7f);
+    const d0 = toBig(Buffer.from(candidate)) ^ toBig(x0);
+    const y1 = toBlock(toBig(x1) ^ gfMul(d0, h));
+    if (y1.every((b) => b < 0x80)) {
+      const forged = Buffer.from(aad);
+      Buffer.from(candidate).copy(forged, j * 16);
+      y1.copy(forged, j * 16 + 16);
+      const note = forged.toString('latin1', valueStart, valueStart + LONG_VALUE.length);
+      return { note, tenant: context.tenant as string };
+    }
+  }
+}
 
 async function build(): Promise<object> {
   const vk = Buffer.from(VERSION_KEY_HEX, 'hex');
@@ -53,7 +115,8 @@ async function build(): Promise<object> {
       forDecrypt: async () => vk,
     };
     const dk = dataKey(i);
-    const client = new EnvelopeClient(provider, { [DATA_KEY_SOURCE]: () => Buffer.from(dk) } as object);
+    const encryptProvider: VersionKeyProvider = { ...provider, forEncrypt: async () => ({ version: c.rewrappedFrom ?? c.version, key: vk }) };
+    const client = new EnvelopeClient(encryptProvider, { [DATA_KEY_SOURCE]: () => Buffer.from(dk) } as object);
     const pt = plaintext(c.plaintextLength);
     const opts = { ...(c.context === undefined ? {} : { context: c.context }), ...(c.storeContext === true ? { storeContext: true } : {}) };
     let envelope: Buffer;
@@ -65,10 +128,12 @@ async function build(): Promise<object> {
       for await (const chunk of stream) out.push(chunk as Buffer);
       envelope = Buffer.concat(out);
     }
+    if (c.rewrappedFrom !== undefined) envelope = await new EnvelopeClient(provider).rewrap(envelope);
     positive.push({
       name: c.name,
       keyring: c.keyring,
       version: c.version,
+      originVersion: c.rewrappedFrom ?? c.version,
       ...(c.frameSize === undefined ? {} : { frameSize: c.frameSize }),
       ...(c.context === undefined ? {} : { context: c.context }),
       storeContext: c.storeContext === true,
@@ -79,12 +144,16 @@ async function build(): Promise<object> {
   }
   const base = Buffer.from((positive[1] as { envelope: string }).envelope, 'hex');
   const framed = Buffer.from((positive[4] as { envelope: string }).envelope, 'hex');
-  const ahEnd = 4 + 16 + 32;
+  const origin = 4 + 16;
+  const ahEnd = origin + 4 + 32;
   const mutate = (buf: Buffer, f: (b: Buffer) => Buffer | void): Buffer => {
     const copy = Buffer.from(buf);
     return f(copy) ?? copy;
   };
-  const framedHeader = 4 + 7 + 4 + 32 + 44;
+  const framedHeader = 4 + 7 + 4 + 4 + 32 + 44;
+  const long = positive[9] as unknown as { envelope: string; dataKey: string; context: CallerContext };
+  const longEnvelope = Buffer.from(long.envelope, 'hex');
+  const collision = collidingContext(longEnvelope, Buffer.from(long.dataKey, 'hex'), long.context);
   const negative = [
     { name: 'format version 2', envelope: mutate(base, (b) => void (b[0] = 2)) },
     { name: 'unknown suite 3', envelope: mutate(base, (b) => void (b[1] = 3)) },
@@ -94,6 +163,10 @@ async function build(): Promise<object> {
     { name: 'keyring with a space', envelope: mutate(base, (b) => void (b[5] = 0x20)) },
     { name: 'commitment bit flipped', envelope: mutate(base, (b) => void (b[ahEnd - 1]! ^= 1)) },
     { name: 'key version 0', envelope: mutate(base, (b) => void b.writeUInt32BE(0, ahEnd)) },
+    { name: 'origin version 0', envelope: mutate(base, (b) => void b.writeUInt32BE(0, origin)) },
+    { name: 'origin version above the key version', envelope: mutate(base, (b) => void b.writeUInt32BE(8, origin)) },
+    { name: 'origin version changed 7 -> 6 (authenticated: the commitment fails)', envelope: mutate(base, (b) => void b.writeUInt32BE(6, origin)) },
+    { name: 'key version lowered below the origin version', envelope: mutate(base, (b) => void b.writeUInt32BE(6, ahEnd)) },
     { name: 'key version changed (other key, AES-KW integrity fails)', envelope: mutate(base, (b) => void b.writeUInt32BE(8, ahEnd)) },
     { name: 'wrapped data key bit flipped', envelope: mutate(base, (b) => void (b[ahEnd + 10]! ^= 0x80)) },
     { name: 'payload bit flipped', envelope: mutate(base, (b) => void (b[ahEnd + 44]! ^= 1)) },
@@ -111,8 +184,16 @@ async function build(): Promise<object> {
     const source = v.envelope[1] === 2 || v.name.startsWith('framed') ? positive[4] : positive[1];
     return { name: v.name, keyring: source?.keyring, version: source?.version, envelope: v.envelope.toString('hex'), error: 'DecryptError' };
   });
+  negative.push({
+    name: 'context swapped for a colliding one (same data key, same GCM tag; the commitment fails)',
+    keyring: 'payments-service',
+    version: 6,
+    envelope: longEnvelope.toString('hex'),
+    error: 'DecryptError',
+    context: collision,
+  } as (typeof negative)[number]);
   return {
-    description: 'rekey envelope format v1 known-answer vectors (docs/envelope-format.md). Decrypt each positive vector with versionKey as the key of (keyring, version); every negative vector must fail with DecryptError when versionKey is the key of exactly its (keyring, version) and every other version has another key.',
+    description: 'rekey envelope format v1 known-answer vectors (docs/envelope-format.md). Decrypt each positive vector with versionKey as the key of (keyring, version); every negative vector must fail with DecryptError when versionKey is the key of exactly its (keyring, version) and every other version has another key (and the vector\'s context, if any, is supplied).',
     versionKey: VERSION_KEY_HEX,
     positive,
     negative,

@@ -23,6 +23,8 @@ import {
   MAX_HEADER_BYTES,
   MAX_PARTS,
   MIN_PART_BYTES,
+  ORIGIN_METADATA,
+  originOfEnvelope,
   positiveInt,
   requireEtag,
   VERSION_METADATA,
@@ -68,7 +70,14 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader):
   const size = head.ContentLength ?? 0;
   const oldHeaderLength = positiveInt(input.oldHeaderLength, 'oldHeaderLength', 1, Math.min(size, MAX_HEADER_BYTES));
   const { keyring } = indexOf(head.Metadata, target.id);
-  const metadata = { ...head.Metadata, [KEYRING_METADATA]: keyring, [VERSION_METADATA]: String(input.version) };
+  // The origin is read from the new header (a header-only re-wrap keeps it): the index then
+  // follows the authenticated header, whatever the old metadata said.
+  const metadata = {
+    ...head.Metadata,
+    [KEYRING_METADATA]: keyring,
+    [VERSION_METADATA]: String(input.version),
+    [ORIGIN_METADATA]: String(originOfEnvelope(input.newHeader)),
+  };
   const bodyLength = size - oldHeaderLength;
   const newSize = input.newHeader.length + bodyLength;
   const source = { versionId: head.VersionId, contentType: head.ContentType ?? 'application/octet-stream', sse: head.ServerSideEncryption, kmsKeyId: head.SSEKMSKeyId };

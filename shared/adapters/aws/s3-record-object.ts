@@ -4,6 +4,7 @@
  * API, and how a failed conditional request on it reads.
  */
 import { BackendError, ConflictError, ValidationError } from '../../errors';
+import { parseHeader } from '../../envelope/format';
 import { versionNumber } from '../../vocabulary/names';
 import { isAwsNotFound, mapAwsError } from './map-aws-error';
 
@@ -11,6 +12,12 @@ import { isAwsNotFound, mapAwsError } from './map-aws-error';
 export const KEYRING_METADATA = 'rekey-keyring';
 /** Metadata key (without `x-amz-meta-`) holding the record's key version. */
 export const VERSION_METADATA = 'rekey-version';
+
+/**
+ * Metadata key (without `x-amz-meta-`) holding the origin version of the record's data key
+ * (read from the envelope header when written; a header-only re-wrap keeps it).
+ */
+export const ORIGIN_METADATA = 'rekey-origin';
 
 /** S3's smallest part size for every part of a multipart upload but the last. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -28,13 +35,35 @@ export function positiveInt(value: number, name: string, min: number, max: numbe
 }
 
 /** The keyring and version an object's metadata indexes it under; a BackendError when rekey did not write it. */
-export function indexOf(metadata: Record<string, string> | undefined, id: string): { keyring: string; version: number } {
+export function indexOf(metadata: Record<string, string> | undefined, id: string): { keyring: string; version: number; originVersion: number } {
   const keyring = metadata?.[KEYRING_METADATA];
   const version = Number(metadata?.[VERSION_METADATA]);
   if (keyring === undefined || !versionNumber.safeParse(version).success) {
     throw new BackendError(`record '${id}' has no rekey keyring/version metadata`, { retryable: false });
   }
-  return { keyring, version };
+  return { keyring, version, originVersion: originFromMetadata(metadata) };
+}
+
+/**
+ * The origin version an object's metadata records. An object without it (written before the
+ * origin was indexed) gets 1, the oldest possible origin: every revocation then counts it as
+ * exposed and re-encrypts it, which writes the metadata.
+ */
+export function originFromMetadata(metadata: Record<string, string> | undefined): number {
+  const origin = Number(metadata?.[ORIGIN_METADATA]);
+  return versionNumber.safeParse(origin).success ? origin : 1;
+}
+
+/**
+ * The origin version an envelope (or a lone header) names, read from its header; 1 (the oldest
+ * possible, so never left out of a revocation) for bytes that are no parsable header.
+ */
+export function originOfEnvelope(bytes: Buffer): number {
+  try {
+    return parseHeader(bytes).originVersion;
+  } catch {
+    return 1;
+  }
 }
 
 /** Maps a failed request on a record; a conditional request on a key that vanished is a lost race too, not a plain not-found. */

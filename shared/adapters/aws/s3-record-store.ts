@@ -3,8 +3,14 @@
  * keyring and key version are also object metadata (`x-amz-meta-rekey-keyring`,
  * `x-amz-meta-rekey-version`), so that a scan learns a record's version with a HeadObject and
  * never downloads a payload; the envelope header carries them too, authenticated, and remains
- * the truth when the two disagree. The revision is the ETag; writes are conditional
- * (`If-Match` / `If-None-Match`).
+ * the truth when the two disagree. The origin version of the record's data key is metadata too
+ * (`x-amz-meta-rekey-origin`, read from the header at every write), so a revocation finds every
+ * record whose data key the revoked version may have wrapped without reading payloads. The
+ * revision is the ETag; writes are conditional (`If-Match` / `If-None-Match`).
+ *
+ * On a versioned bucket every overwrite leaves the previous object as a noncurrent version:
+ * `purgeExposedCopies` deletes those a revoked version's key could open, once the current object
+ * has been re-encrypted past it (see s3-exposed-copies.ts).
  *
  * Scale note: `scanByVersion` and `countByVersion` list the prefix and HEAD every object the
  * store has not seen before. A listing memo (key → ETag and LastModified from the listing, and
@@ -26,11 +32,12 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { BackendError, ValidationError } from '../../errors';
-import type { RecordPage, RecordRef, RecordStore, StoredRecord } from '../../ports/record-store';
+import type { CopyKeepingRecordStore, CopyPurgeReport, RecordPage, RecordRef, StoredRecord } from '../../ports/record-store';
 import { assertKeyringName } from '../../vocabulary/keyring-name';
 import { versionNumber } from '../../vocabulary/names';
 import { isAwsNotFound, mapAwsError } from './map-aws-error';
 import { rewrapS3Object } from './s3-object-rewrap';
+import { purgeExposedCopies } from './s3-exposed-copies';
 import {
   conditionalError,
   indexOf,
@@ -38,13 +45,16 @@ import {
   MAX_HEADER_BYTES,
   MAX_PART_BYTES,
   MIN_PART_BYTES,
+  ORIGIN_METADATA,
+  originFromMetadata,
+  originOfEnvelope,
   positiveInt,
   requireEtag,
   VERSION_METADATA,
 } from './s3-record-object';
 
 // Part of this module's public API since before the header rewrite moved out.
-export { KEYRING_METADATA, VERSION_METADATA } from './s3-record-object';
+export { KEYRING_METADATA, ORIGIN_METADATA, VERSION_METADATA } from './s3-record-object';
 
 /** Options of {@link S3RecordStore}. */
 export interface S3RecordStoreOptions {
@@ -73,6 +83,13 @@ export interface S3RecordStoreOptions {
   readonly multipartThresholdBytes?: number;
   /** Size of each UploadPartCopy range (5 MiB to 5 GiB; grown when 10,000 parts would not do). @default 512 MiB */
   readonly copyPartBytes?: number;
+  /**
+   * Whether `purgeExposedCopies` may delete noncurrent object versions (DeleteObject with a
+   * VersionId; the role needs s3:ListBucketVersions, s3:GetObjectVersion and
+   * s3:DeleteObjectVersion). When false it only reports them, as `not-configured`.
+   * @default true
+   */
+  readonly deleteExposedCopies?: boolean;
 }
 
 /** The first bytes of a record, read with a ranged GET. */
@@ -112,7 +129,7 @@ interface ScanCursor {
  * const rev = await records.put({ id: 'o-1', keyring: 'orders', version: 3, envelope }, null);
  * const page = await records.scanByVersion('orders', 2, { limit: 100 });
  */
-export class S3RecordStore implements RecordStore {
+export class S3RecordStore implements CopyKeepingRecordStore {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
@@ -123,6 +140,7 @@ export class S3RecordStore implements RecordStore {
   private readonly maxExamined: number;
   private readonly multipartThreshold: number;
   private readonly copyPartBytes: number;
+  private readonly deleteCopies: boolean;
 
   public constructor(options: S3RecordStoreOptions) {
     if (typeof options.bucket !== 'string' || options.bucket.length === 0) throw new ValidationError('bucket is required');
@@ -134,6 +152,7 @@ export class S3RecordStore implements RecordStore {
     this.maxExamined = positiveInt(options.maxExaminedPerScan ?? 2000, 'maxExaminedPerScan', 1, 1_000_000);
     this.multipartThreshold = positiveInt(options.multipartThresholdBytes ?? 16 * 1024 * 1024, 'multipartThresholdBytes', MIN_PART_BYTES + 1, Number.MAX_SAFE_INTEGER);
     this.copyPartBytes = positiveInt(options.copyPartBytes ?? 512 * 1024 * 1024, 'copyPartBytes', MIN_PART_BYTES, MAX_PART_BYTES);
+    this.deleteCopies = options.deleteExposedCopies ?? true;
   }
 
   /** Reads a record (envelope and indexed keyring/version), or undefined. */
@@ -143,7 +162,8 @@ export class S3RecordStore implements RecordStore {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const envelope = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
       const { keyring, version } = indexOf(out.Metadata, id);
-      return { id, keyring, version, envelope, revision: requireEtag(out.ETag) };
+      // The header is the truth about the origin; the metadata only indexes it.
+      return { id, keyring, version, originVersion: originOfEnvelope(envelope), envelope, revision: requireEtag(out.ETag) };
     } catch (err) {
       if (isAwsNotFound(err)) return undefined;
       throw mapAwsError(err, { resource: `record '${id}'` });
@@ -166,7 +186,11 @@ export class S3RecordStore implements RecordStore {
           Key: key,
           Body: record.envelope,
           ContentType: 'application/octet-stream',
-          Metadata: { [KEYRING_METADATA]: record.keyring, [VERSION_METADATA]: String(record.version) },
+          Metadata: {
+            [KEYRING_METADATA]: record.keyring,
+            [VERSION_METADATA]: String(record.version),
+            [ORIGIN_METADATA]: String(originOfEnvelope(record.envelope)),
+          },
           ...condition,
         }),
       );
@@ -196,6 +220,35 @@ export class S3RecordStore implements RecordStore {
    */
   public async scanByVersion(keyring: string, version: number, options: { cursor?: string; limit: number }): Promise<RecordPage> {
     checkIndex(keyring, version);
+    return this.scan((ref) => ref.keyring === keyring && ref.version === version, options);
+  }
+
+  /**
+   * Lists the records of a keyring whose origin version is at most `atMost` (whatever their
+   * current version), in key order, with the paging of {@link scanByVersion}.
+   */
+  public async scanByOrigin(keyring: string, atMost: number, options: { cursor?: string; limit: number }): Promise<RecordPage> {
+    checkIndex(keyring, atMost);
+    return this.scan((ref) => ref.keyring === keyring && ref.originVersion <= atMost, options);
+  }
+
+  /** Records per origin version of a keyring: lists and HEADs the whole prefix (see the scale note). */
+  public async countByOrigin(keyring: string): Promise<Map<number, number>> {
+    checkIndex(keyring, 1);
+    return this.tally(keyring, (ref) => ref.originVersion);
+  }
+
+  /**
+   * Deletes the noncurrent versions of this prefix's objects whose data key was created at or
+   * before `version`, where the current object has been re-encrypted past it; reports the rest.
+   * On an unversioned bucket there are none.
+   */
+  public async purgeExposedCopies(keyring: string, version: number): Promise<CopyPurgeReport> {
+    checkIndex(keyring, version);
+    return purgeExposedCopies({ client: this.client, bucket: this.bucket, prefix: this.prefix, mayDelete: this.deleteCopies }, keyring, version);
+  }
+
+  private async scan(match: (ref: RecordRef) => boolean, options: { cursor?: string; limit: number }): Promise<RecordPage> {
     const limit = positiveInt(options.limit, 'limit', 1, 10_000);
     let after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
     const items: RecordRef[] = [];
@@ -208,7 +261,7 @@ export class S3RecordStore implements RecordStore {
         after = key;
         examined++;
         const ref = refs[i];
-        if (ref !== undefined && ref.keyring === keyring && ref.version === version) items.push(ref);
+        if (ref !== undefined && match(ref)) items.push(ref);
         if (items.length === limit) {
           const more = i < page.objects.length - 1 || page.truncated;
           return more ? { items, cursor: encodeCursor({ a: key }) } : { items };
@@ -223,12 +276,16 @@ export class S3RecordStore implements RecordStore {
   /** Records per version of a keyring: lists and HEADs the whole prefix (see the scale note). */
   public async countByVersion(keyring: string): Promise<Map<number, number>> {
     checkIndex(keyring, 1);
+    return this.tally(keyring, (ref) => ref.version);
+  }
+
+  private async tally(keyring: string, key: (ref: RecordRef) => number): Promise<Map<number, number>> {
     const counts = new Map<number, number>();
     let after: string | undefined;
     for (;;) {
       const page = await this.listPage(after, 1000);
       for (const ref of await this.headAll(page.objects)) {
-        if (ref !== undefined && ref.keyring === keyring) counts.set(ref.version, (counts.get(ref.version) ?? 0) + 1);
+        if (ref !== undefined && ref.keyring === keyring) counts.set(key(ref), (counts.get(key(ref)) ?? 0) + 1);
       }
       if (!page.truncated) return counts;
       after = page.last;
@@ -330,7 +387,9 @@ export class S3RecordStore implements RecordStore {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       const keyring = out.Metadata?.[KEYRING_METADATA];
       const version = Number(out.Metadata?.[VERSION_METADATA]);
-      const ref = keyring === undefined || !versionNumber.safeParse(version).success || out.ETag === undefined ? undefined : { id, keyring, version, revision: out.ETag };
+      const ref = keyring === undefined || !versionNumber.safeParse(version).success || out.ETag === undefined
+        ? undefined
+        : { id, keyring, version, originVersion: originFromMetadata(out.Metadata), revision: out.ETag };
       this.remember(key, out.ETag, secondOf(out.LastModified), ref);
       return ref;
     } catch (err) {

@@ -5,9 +5,11 @@
  * rekey (databases were 0644) keeps working and becomes private. Tightening only ever clears
  * group and other bits, so it never widens a mode. Where the mode cannot be changed (a
  * read-only file system, a file owned by someone else) it is left as it is and the store's own
- * open decides whether the home is usable.
+ * open decides whether the home is usable. A home this process cannot write (a read-only mount,
+ * a folder without write permission) is a read-only home: its modes are left exactly as they are.
  */
-import { chmodSync, closeSync, constants as fsc, lstatSync, mkdirSync, openSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants as fsc, lstatSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** Mode of a file in a rekey home. */
 export const PRIVATE_FILE_MODE = 0o600;
@@ -24,24 +26,38 @@ function code(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
 }
 
+/** Whether this process may create files in `dir` (false on a read-only mount or without permission). */
+export function isWritableDirSync(dir: string): boolean {
+  try {
+    accessSync(dir, fsc.W_OK | fsc.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Clears the group and other bits of `path` when any is set. A symbolic link is left alone: its
- * target is not ours to change. Missing paths are ignored.
+ * target is not ours to change. Missing paths are ignored, and so is everything in a read-only
+ * home (a folder that cannot be written, or a file in one): reading a home never changes it.
  *
  * @example
  * tightenSync(join(home, 'catalog.db')); // 0644 → 0600
  */
 export function tightenSync(path: string): void {
   let mode: number;
+  let isDir: boolean;
   try {
     const stat = lstatSync(path);
     if (stat.isSymbolicLink()) return;
     mode = stat.mode & 0o777;
+    isDir = stat.isDirectory();
   } catch (err) {
     if (code(err) === 'ENOENT') return;
     throw err;
   }
   if ((mode & GROUP_AND_OTHER) === 0) return;
+  if (!isWritableDirSync(isDir ? path : dirname(path))) return;
   try {
     chmodSync(path, mode & ~GROUP_AND_OTHER);
   } catch (err) {

@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './file-modes';
+import { describeStorageFailure } from './open-database';
 import * as z from '../../vocabulary/zod';
 import { BackendError, ValidationError } from '../../errors';
 import type { AuditEvent, AuditSink } from '../../ports/audit-sink';
@@ -83,7 +84,8 @@ export class JsonlAuditSink implements AuditSink {
         await handle.close();
       }
     } catch (err) {
-      throw new BackendError(`cannot append to the audit log: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      // Names the path and what to do (disk full, read-only home); nothing of the event is quoted.
+      throw describeStorageFailure('audit log', this.path, err, 'append');
     }
   }
 
@@ -123,7 +125,7 @@ export class JsonlAuditSink implements AuditSink {
       if ((err as { code?: unknown }).code === 'ENOENT') {
         return { events: [], skipped: [] };
       }
-      throw new BackendError(`cannot read the audit log: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw describeStorageFailure('audit log', this.path, err, 'read');
     }
     const lines = text.split('\n');
     // After the last newline: empty for a whole file, else an unterminated last line.

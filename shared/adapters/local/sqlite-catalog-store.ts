@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import Database from 'better-sqlite3';
-import { preparePrivateDatabaseSync } from './file-modes';
+import type Database from 'better-sqlite3';
+import { describeStorageFailure, openLocalDatabase, retryBusy } from './open-database';
 import { BackendError, ConflictError, isRekeyError, ValidationError } from '../../errors';
 import { parseCatalog } from '../../catalog/catalog-schema';
 import { assertKeyringName } from '../../vocabulary/keyring-name';
@@ -23,7 +23,31 @@ export interface SqliteCatalogStoreOptions {
    * @default 5000
    */
   readonly busyTimeoutMs?: number;
+  /**
+   * Open read-only even when the home is writable (a command that only reads); every write then
+   * fails with a BackendError naming the path.
+   * @default false: read-only only when the home cannot be written
+   */
+  readonly readOnly?: boolean;
 }
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS catalogs (
+    keyring    TEXT PRIMARY KEY,
+    json       TEXT NOT NULL,
+    etag       TEXT NOT NULL,
+    generation INTEGER NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS catalog_history (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    keyring    TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    etag       TEXT NOT NULL,
+    json       TEXT NOT NULL,
+    written_at TEXT NOT NULL,
+    UNIQUE (keyring, generation)
+  );
+`;
 
 interface CurrentRow {
   json: string;
@@ -34,56 +58,48 @@ interface CurrentRow {
 /**
  * CatalogStore on an embedded SQLite database (`<home>/catalog.db`), shared safely by several
  * processes: WAL journal, a busy timeout, and compare-and-swap as a conditional UPDATE inside
- * an immediate transaction. Every write is also appended to a history table, like the
- * versioned bucket on AWS.
+ * an immediate transaction, retried a bounded number of times when another process holds the
+ * lock past the timeout. Every write is also appended to a history table, like the versioned
+ * bucket on AWS. On a read-only home the store reads (see open-database.ts) and every write
+ * fails with a BackendError naming the path.
  *
  * @example
  * const store = new SqliteCatalogStore(join(home, 'catalog.db'));
  * const etag = await store.put(catalog, null);
  */
 export class SqliteCatalogStore implements CatalogStore {
+  /** The database file (`:memory:` for an in-memory store). */
+  public readonly path: string;
+  /** True when the home could not be written (or read-only was asked): reads work, writes fail naming the path. */
+  public readonly readOnly: boolean;
   private readonly db: Database.Database;
 
   /**
    * Opens (and creates if needed) the database at `path`; `:memory:` gives a private in-memory store.
-   * The file is created 0600, and an existing one with group or other bits is tightened to owner-only.
-   * @throws BackendError when the file cannot be opened or is not a catalog database.
+   * The file is created 0600, and an existing one with group or other bits is tightened to
+   * owner-only (on a writable home only).
+   * @throws BackendError naming the path when the file cannot be opened or is not a catalog database.
    */
   public constructor(path: string, options: SqliteCatalogStoreOptions = {}) {
-    try {
-      // Owner-only: the catalog holds every wrapped version key of every keyring.
-      preparePrivateDatabaseSync(path);
-      this.db = new Database(path);
-      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-      this.db.pragma('journal_mode = WAL');
+    // Owner-only (the catalog holds every wrapped version key of every keyring); WAL, busy
+    // timeout; read-only, creating nothing, on a home that cannot be written.
+    const opened = openLocalDatabase(path, {
+      label: 'catalog database',
+      schema: SCHEMA,
+      busyTimeoutMs: options.busyTimeoutMs,
+      readOnly: options.readOnly,
       // NORMAL is durable across process crashes in WAL mode (only an OS crash may lose the last commit).
-      this.db.pragma('synchronous = NORMAL');
-      this.db.exec(`
-        CREATE TABLE IF NOT EXISTS catalogs (
-          keyring    TEXT PRIMARY KEY,
-          json       TEXT NOT NULL,
-          etag       TEXT NOT NULL,
-          generation INTEGER NOT NULL
-        );
-        CREATE TABLE IF NOT EXISTS catalog_history (
-          id         INTEGER PRIMARY KEY AUTOINCREMENT,
-          keyring    TEXT NOT NULL,
-          generation INTEGER NOT NULL,
-          etag       TEXT NOT NULL,
-          json       TEXT NOT NULL,
-          written_at TEXT NOT NULL,
-          UNIQUE (keyring, generation)
-        );
-      `);
-    } catch (err) {
-      throw new BackendError(`cannot open the catalog database: ${message(err)}`, { cause: err });
-    }
+      pragmas: ['synchronous = NORMAL'],
+    });
+    this.db = opened.db;
+    this.path = opened.path;
+    this.readOnly = opened.readOnly;
   }
 
   /** @inheritdoc */
   public async get(keyring: string): Promise<StoredCatalog | undefined> {
     assertKeyringName(keyring);
-    const row = this.run(() => this.db.prepare<[string], CurrentRow>('SELECT json, etag, generation FROM catalogs WHERE keyring = ?').get(keyring));
+    const row = await this.run('read', () => this.db.prepare<[string], CurrentRow>('SELECT json, etag, generation FROM catalogs WHERE keyring = ?').get(keyring));
     if (row === undefined) {
       return undefined;
     }
@@ -92,7 +108,7 @@ export class SqliteCatalogStore implements CatalogStore {
 
   /** @inheritdoc */
   public async list(): Promise<string[]> {
-    const rows = this.run(() => this.db.prepare<[], { keyring: string }>('SELECT keyring FROM catalogs ORDER BY keyring').all());
+    const rows = await this.run('list', () => this.db.prepare<[], { keyring: string }>('SELECT keyring FROM catalogs ORDER BY keyring').all());
     return rows.map((r) => r.keyring);
   }
 
@@ -127,8 +143,10 @@ export class SqliteCatalogStore implements CatalogStore {
       }
       return this.keep(catalog.keyring, generation, etag, json);
     });
-    // IMMEDIATE takes the write lock before reading, so two processes cannot interleave a CAS.
-    return this.run(() => write.immediate());
+    // IMMEDIATE takes the write lock before reading, so two processes cannot interleave a CAS,
+    // and a stale read snapshot (SQLITE_BUSY_SNAPSHOT) cannot happen; a lock held past the busy
+    // timeout is retried, since a failed transaction rolled back whole.
+    return this.run('write', () => write.immediate());
   }
 
   /**
@@ -137,7 +155,7 @@ export class SqliteCatalogStore implements CatalogStore {
    */
   public async history(keyring: string): Promise<CatalogHistoryEntry[]> {
     assertKeyringName(keyring);
-    const rows = this.run(() =>
+    const rows = await this.run('read history', () =>
       this.db
         .prepare<[string], { generation: number; etag: string; json: string; written_at: string }>(
           'SELECT generation, etag, json, written_at FROM catalog_history WHERE keyring = ? ORDER BY generation',
@@ -159,16 +177,11 @@ export class SqliteCatalogStore implements CatalogStore {
     return etag;
   }
 
-  private run<T>(fn: () => T): T {
+  private async run<T>(action: string, fn: () => T): Promise<T> {
     try {
-      return fn();
+      return await retryBusy(fn);
     } catch (err) {
-      if (isRekeyError(err)) {
-        throw err;
-      }
-      const code = (err as { code?: unknown }).code;
-      const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
-      throw new BackendError(`catalog database failure: ${message(err)}`, { cause: err, retryable: busy });
+      throw describeStorageFailure('catalog database', this.path, err, action);
     }
   }
 }

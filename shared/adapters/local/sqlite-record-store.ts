@@ -8,14 +8,21 @@
  * stored body updates only the header row, so routine rotation costs the same for every record
  * size (the point of re-wrapping headers).
  *
+ * Each header row also indexes the envelope's origin version (the version under which its data
+ * key was created, read from the header), so that a revocation finds every record whose data key
+ * the revoked version may have wrapped, whatever version wraps it now. Databases made before the
+ * column existed are migrated when opened: the column is added and filled from each header.
+ *
  * Revisions come from one store-wide counter, never reused (a record deleted and created again
  * gets a new revision), so a conditional write can never succeed against a different write
  * that happens to carry the same number.
  */
 import Database from 'better-sqlite3';
-import { ensurePrivateDirSync, preparePrivateDatabaseSync } from './file-modes';
+import { ensurePrivateDirSync } from './file-modes';
+import { describeStorageFailure, openLocalDatabase } from './open-database';
 import { join } from 'node:path';
 import { inspectEnvelope } from '../../envelope';
+import { parseHeader } from '../../envelope/format';
 import { BackendError, ConflictError, NotFoundError, ValidationError } from '../../errors';
 import type {
   BatchRecordStore,
@@ -68,8 +75,22 @@ interface HeadRow {
   id: string;
   keyring: string;
   version: number;
+  origin: number;
   revision: number;
   header: Buffer;
+}
+
+/**
+ * The origin version a header names. Bytes that are not a parsable header (not an envelope, or
+ * one of an older format) get 1, the oldest possible origin: such a record is then counted as
+ * exposed by every revocation, never silently left out of one.
+ */
+function originOf(header: Buffer): number {
+  try {
+    return parseHeader(header).originVersion;
+  } catch {
+    return 1;
+  }
 }
 
 function defaultHeaderLength(envelope: Buffer): number {
@@ -109,6 +130,7 @@ function parseRevision(revision: string): number {
  * const page = await store.scanByVersion('pii', 1, { limit: 100 });
  */
 export class SqliteRecordStore implements BatchRecordStore {
+  private readonly path: string;
   private readonly db: Database.Database;
   private readonly headerLength: (envelope: Buffer) => number;
   private readonly stmts: ReturnType<SqliteRecordStore['prepare']>;
@@ -123,33 +145,30 @@ export class SqliteRecordStore implements BatchRecordStore {
     if (path === undefined) throw new ValidationError('SqliteRecordStore needs a home or a path');
     if (options.path === undefined && options.home !== undefined) ensurePrivateDirSync(options.home);
     this.headerLength = options.headerLength ?? defaultHeaderLength;
-    try {
-      // Owner-only, created so and tightened when an older home left it 0644.
-      preparePrivateDatabaseSync(path);
-      this.db = new Database(path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-      this.db.pragma('synchronous = NORMAL');
-      // 64 MiB of page cache keeps the header table and its indexes resident for sweeps of
-      // hundreds of thousands of records; bodies are read through the OS cache.
-      this.db.pragma(`cache_size = -${Math.trunc(options.cacheSizeKiB ?? 65_536)}`);
-      this.db.exec(`
+    const opened = openLocalDatabase(path, {
+      label: 'record database',
+      schema: `
         CREATE TABLE IF NOT EXISTS records (
           rid INTEGER PRIMARY KEY,
           id TEXT NOT NULL UNIQUE,
           keyring TEXT NOT NULL,
           version INTEGER NOT NULL,
           revision INTEGER NOT NULL,
-          header BLOB NOT NULL
+          header BLOB NOT NULL,
+          origin INTEGER NOT NULL DEFAULT 1
         );
         CREATE INDEX IF NOT EXISTS records_by_version ON records (keyring, version, id);
         CREATE TABLE IF NOT EXISTS bodies (rid INTEGER PRIMARY KEY, body BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS record_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
         INSERT OR IGNORE INTO record_meta (name, value) VALUES ('revision', 0);
-      `);
-    } catch (err) {
-      throw new BackendError('cannot open the record database', { cause: err });
-    }
+      `,
+      busyTimeoutMs: options.busyTimeoutMs,
+      // 64 MiB of page cache keeps the header table and its indexes resident for sweeps.
+      pragmas: ['synchronous = NORMAL', `cache_size = -${Math.trunc(options.cacheSizeKiB ?? 65_536)}`],
+      migrate: migrateOrigin,
+    });
+    this.db = opened.db;
+    this.path = opened.path;
     this.stmts = this.prepare();
     // Immediate transactions: a write takes the write lock when it begins, waiting up to the busy
     // timeout. A deferred one reads first and then fails at once (SQLITE_BUSY, or
@@ -168,27 +187,38 @@ export class SqliteRecordStore implements BatchRecordStore {
   private prepare() {
     const db = this.db;
     return {
-      head: db.prepare<[string], HeadRow>('SELECT rid, id, keyring, version, revision, header FROM records WHERE id = ?'),
+      head: db.prepare<[string], HeadRow>('SELECT rid, id, keyring, version, origin, revision, header FROM records WHERE id = ?'),
       body: db.prepare<[number], { body: Buffer }>('SELECT body FROM bodies WHERE rid = ?'),
       bodyLength: db.prepare<[number], { n: number }>('SELECT length(body) AS n FROM bodies WHERE rid = ?'),
       nextRevision: db.prepare<[], { value: number }>("UPDATE record_meta SET value = value + 1 WHERE name = 'revision' RETURNING value"),
-      insertHead: db.prepare<[string, string, number, number, Buffer], { rid: number }>(
-        'INSERT INTO records (id, keyring, version, revision, header) VALUES (?, ?, ?, ?, ?) RETURNING rid',
+      insertHead: db.prepare<[string, string, number, number, number, Buffer], { rid: number }>(
+        'INSERT INTO records (id, keyring, version, origin, revision, header) VALUES (?, ?, ?, ?, ?, ?) RETURNING rid',
       ),
-      updateHead: db.prepare<[string, number, number, Buffer, number]>(
-        'UPDATE records SET keyring = ?, version = ?, revision = ?, header = ? WHERE rid = ?',
+      updateHead: db.prepare<[string, number, number, number, Buffer, number]>(
+        'UPDATE records SET keyring = ?, version = ?, origin = ?, revision = ?, header = ? WHERE rid = ?',
       ),
       upsertBody: db.prepare<[number, Buffer]>('INSERT INTO bodies (rid, body) VALUES (?, ?) ON CONFLICT (rid) DO UPDATE SET body = excluded.body'),
       deleteHead: db.prepare<[number]>('DELETE FROM records WHERE rid = ?'),
       deleteBody: db.prepare<[number]>('DELETE FROM bodies WHERE rid = ?'),
       scanFirst: db.prepare<[string, number, number], RecordRefRow>(
-        'SELECT id, keyring, version, revision FROM records WHERE keyring = ? AND version = ? ORDER BY id LIMIT ?',
+        'SELECT id, keyring, version, origin, revision FROM records WHERE keyring = ? AND version = ? ORDER BY id LIMIT ?',
       ),
       scanFrom: db.prepare<[string, number, string, number], RecordRefRow>(
-        'SELECT id, keyring, version, revision FROM records WHERE keyring = ? AND version = ? AND id > ? ORDER BY id LIMIT ?',
+        'SELECT id, keyring, version, origin, revision FROM records WHERE keyring = ? AND version = ? AND id > ? ORDER BY id LIMIT ?',
+      ),
+      // Keyset over (origin, id), served by records_by_origin: a re-encrypted record leaves the
+      // range (its origin moves past it) without shifting the position of the others.
+      originFirst: db.prepare<[string, number, number], RecordRefRow>(
+        'SELECT id, keyring, version, origin, revision FROM records WHERE keyring = ? AND origin <= ? ORDER BY origin, id LIMIT ?',
+      ),
+      originFrom: db.prepare<[string, number, number, number, string, number], RecordRefRow>(
+        'SELECT id, keyring, version, origin, revision FROM records WHERE keyring = ? AND origin <= ? AND (origin > ? OR (origin = ? AND id > ?)) ORDER BY origin, id LIMIT ?',
       ),
       count: db.prepare<[string], { version: number; n: number }>(
         'SELECT version, COUNT(*) AS n FROM records WHERE keyring = ? GROUP BY version ORDER BY version',
+      ),
+      countOrigin: db.prepare<[string], { origin: number; n: number }>(
+        'SELECT origin, COUNT(*) AS n FROM records WHERE keyring = ? GROUP BY origin ORDER BY origin',
       ),
     };
   }
@@ -203,6 +233,7 @@ export class SqliteRecordStore implements BatchRecordStore {
         id: head.id,
         keyring: head.keyring,
         version: head.version,
+        originVersion: head.origin,
         envelope: body.length === 0 ? head.header : Buffer.concat([head.header, body]),
         revision: String(head.revision),
       };
@@ -239,10 +270,35 @@ export class SqliteRecordStore implements BatchRecordStore {
       const rows = after === undefined
         ? this.stmts.scanFirst.all(keyring, version, options.limit)
         : this.stmts.scanFrom.all(keyring, version, after, options.limit);
-      const items: RecordRef[] = rows.map((r) => ({ id: r.id, keyring: r.keyring, version: r.version, revision: String(r.revision) }));
+      const items = rows.map(refOf);
       const last = items[items.length - 1];
       return items.length < options.limit || last === undefined ? { items } : { items, cursor: encodeCursor(last.id) };
     });
+  }
+
+  /**
+   * Lists the records whose origin version is at most `atMost`, in (origin, id) order from a
+   * keyset cursor, whatever their current version (one indexed range scan).
+   */
+  public async scanByOrigin(keyring: string, atMost: number, options: { cursor?: string; limit: number }): Promise<RecordPage> {
+    if (!Number.isSafeInteger(options.limit) || options.limit < 1 || options.limit > 100_000) {
+      throw new ValidationError('scan limit must be an integer between 1 and 100000');
+    }
+    if (!Number.isSafeInteger(atMost) || atMost < 1) throw new ValidationError('version must be a positive integer');
+    const after = options.cursor === undefined ? undefined : decodeOriginCursor(options.cursor);
+    return this.guard(() => {
+      const rows = after === undefined
+        ? this.stmts.originFirst.all(keyring, atMost, options.limit)
+        : this.stmts.originFrom.all(keyring, atMost, after.origin, after.origin, after.id, options.limit);
+      const items = rows.map(refOf);
+      const last = items[items.length - 1];
+      return items.length < options.limit || last === undefined ? { items } : { items, cursor: encodeOriginCursor(last.originVersion, last.id) };
+    });
+  }
+
+  /** Number of records per origin version of a keyring (one indexed GROUP BY). */
+  public async countByOrigin(keyring: string): Promise<Map<number, number>> {
+    return this.guard(() => new Map(this.stmts.countOrigin.all(keyring).map((r) => [r.origin, r.n])));
   }
 
   /** Number of records per version of a keyring (one indexed GROUP BY). */
@@ -264,7 +320,7 @@ export class SqliteRecordStore implements BatchRecordStore {
     return this.guard(() => {
       const head = this.stmts.head.get(id);
       if (head === undefined) return undefined;
-      return { id: head.id, keyring: head.keyring, version: head.version, header: head.header, revision: String(head.revision) };
+      return { id: head.id, keyring: head.keyring, version: head.version, originVersion: head.origin, header: head.header, revision: String(head.revision) };
     });
   }
 
@@ -305,12 +361,13 @@ export class SqliteRecordStore implements BatchRecordStore {
     const body = record.envelope.subarray(split);
     const revision = this.stmts.nextRevision.get()?.value;
     if (revision === undefined) throw new BackendError('record revision counter is missing');
+    const origin = originOf(header);
     if (head === undefined) {
-      const inserted = this.stmts.insertHead.get(record.id, record.keyring, record.version, revision, header);
+      const inserted = this.stmts.insertHead.get(record.id, record.keyring, record.version, origin, revision, header);
       if (inserted === undefined) throw new BackendError('record insert returned no row');
       this.stmts.upsertBody.run(inserted.rid, body);
     } else {
-      this.stmts.updateHead.run(record.keyring, record.version, revision, header, head.rid);
+      this.stmts.updateHead.run(record.keyring, record.version, origin, revision, header, head.rid);
       if (!this.sameBody(head.rid, body)) this.stmts.upsertBody.run(head.rid, body);
     }
     return String(revision);
@@ -323,7 +380,9 @@ export class SqliteRecordStore implements BatchRecordStore {
     }
     const revision = this.stmts.nextRevision.get()?.value;
     if (revision === undefined) throw new BackendError('record revision counter is missing');
-    this.stmts.updateHead.run(update.keyring, update.version, revision, update.header, head.rid);
+    // A header-only re-wrap keeps the origin; it is read from the new header all the same, so the
+    // index follows whatever the header says.
+    this.stmts.updateHead.run(update.keyring, update.version, originOf(update.header), revision, update.header, head.rid);
     return String(revision);
   }
 
@@ -362,8 +421,7 @@ export class SqliteRecordStore implements BatchRecordStore {
       return fn();
     } catch (err) {
       if (err instanceof ConflictError || err instanceof NotFoundError || err instanceof ValidationError || err instanceof BackendError) throw err;
-      const code = (err as { code?: string }).code ?? '';
-      throw new BackendError(`record database failure (${code || 'unknown'})`, { cause: err, retryable: code.startsWith('SQLITE_BUSY') });
+      throw describeStorageFailure('record database', this.path, err);
     }
   }
 }
@@ -372,7 +430,33 @@ interface RecordRefRow {
   id: string;
   keyring: string;
   version: number;
+  origin: number;
   revision: number;
+}
+
+function refOf(r: RecordRefRow): RecordRef {
+  return { id: r.id, keyring: r.keyring, version: r.version, originVersion: r.origin, revision: String(r.revision) };
+}
+
+/**
+ * Brings a database made before the origin column up to date, in one immediate transaction (a
+ * second process opening it at the same time waits, then finds the work done): adds the column
+ * with its index and fills it from each stored header. Idempotent.
+ */
+function migrateOrigin(db: Database.Database): void {
+  const migrate = db.transaction(() => {
+    const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('records')").all();
+    if (!columns.some((c) => c.name === 'origin')) {
+      db.exec('ALTER TABLE records ADD COLUMN origin INTEGER NOT NULL DEFAULT 1');
+      const update = db.prepare<[number, number]>('UPDATE records SET origin = ? WHERE rid = ?');
+      // Read first, then write: better-sqlite3 refuses writes while a statement is iterating.
+      for (const row of db.prepare<[], { rid: number; header: Buffer }>('SELECT rid, header FROM records').all()) {
+        update.run(originOf(row.header), row.rid);
+      }
+    }
+    db.exec('CREATE INDEX IF NOT EXISTS records_by_origin ON records (keyring, origin, id)');
+  });
+  migrate.immediate();
 }
 
 // Cursors are opaque to callers; base64url keeps ids with any characters safe in a CLI argument.
@@ -383,6 +467,17 @@ function encodeCursor(id: string): string {
 function decodeCursor(cursor: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new ValidationError('scan cursor is not a cursor returned by this store');
   return Buffer.from(cursor, 'base64url').toString('utf8');
+}
+
+// An origin cursor is `<origin>.<base64url id>`: both halves of the (origin, id) keyset.
+function encodeOriginCursor(origin: number, id: string): string {
+  return `${origin}.${encodeCursor(id)}`;
+}
+
+function decodeOriginCursor(cursor: string): { origin: number; id: string } {
+  const m = /^([1-9][0-9]{0,9})\.([A-Za-z0-9_-]+)$/.exec(cursor);
+  if (m === null) throw new ValidationError('scan cursor is not a cursor returned by this store');
+  return { origin: Number(m[1]), id: decodeCursor(m[2] as string) };
 }
 
 /** A better-sqlite3 transaction function that always begins with BEGIN IMMEDIATE. */

@@ -1,7 +1,8 @@
 /**
  * The part of the AWS wiring every rekey function shares: KMS and S3 clients, the key vault,
- * the catalog store, the audit sinks (EventBridge, plus the function's logger) and the
- * KeyringService over them. Per-function builders add only what their job uses on top, so a
+ * the catalog store with the revocation ledger laid over it (every catalog read on AWS honours
+ * the ledger's marks: shared/catalog/sticky-revocations.ts), the audit sinks (EventBridge, plus
+ * the function's logger) and the KeyringService over them. Per-function builders add only what their job uses on top, so a
  * function's bundle carries no SDK client or driver it never calls.
  */
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -13,6 +14,10 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { KmsKeyVault } from '../../adapters/aws/kms-key-vault';
 import { S3CatalogStore } from '../../adapters/aws/s3-catalog-store';
+import { S3RevocationLedger } from '../../adapters/aws/s3-revocation-ledger';
+import { StickyRevocationCatalogStore } from '../../catalog/sticky-revocations';
+import type { CatalogStore } from '../../ports/catalog-store';
+import type { RevocationLedger } from '../../ports/revocation-ledger';
 import type { FactsSource } from '../../ports/facts-source';
 import { KeyringService } from '../../catalog/keyring-service';
 import type { RekeyConfig } from '../../config/load-config';
@@ -53,10 +58,19 @@ export interface AwsCore {
   readonly s3: S3Client;
   readonly kmsCalls: CallCounter;
   readonly vault: KeyVault;
-  readonly catalogs: S3CatalogStore;
+  /** The catalogs as every reader must see them: the ledger's marks applied, writes guarded. */
+  readonly catalogs: CatalogStore;
+  /** The revocation ledger (Object Lock marks under `revocations/` in the escrow bucket). */
+  readonly ledger: RevocationLedger;
   readonly audit: AuditSink;
   /** A KeyringService over this core, with the lifecycle facts the caller can supply. */
   keyringsWith(facts: FactsSource): KeyringService;
+  /**
+   * A KeyringService for the revocation itself: reads the documents as stored (it must see the
+   * version it has just marked as not yet revoked there, to write the revocation and its
+   * replacement), writes still guarded by the ledger.
+   */
+  revokingKeyringsWith(facts: FactsSource): KeyringService;
 }
 
 /**
@@ -74,7 +88,10 @@ export function buildAwsCore(config: RekeyConfig, options: BuildAwsServicesOptio
   const eventBridge = clients.eventBridge ?? new EventBridgeClient({ ...region });
   const clock = options.clock ?? (() => new Date());
   const vault = new KmsKeyVault({ client: kms });
-  const catalogs = new S3CatalogStore({ client: s3, bucket: config.catalogBucket, prefix: config.catalogPrefix });
+  const documents = new S3CatalogStore({ client: s3, bucket: config.catalogBucket, prefix: config.catalogPrefix });
+  const ledger = new S3RevocationLedger({ client: s3, bucket: config.escrowBucket });
+  const catalogs = new StickyRevocationCatalogStore({ store: documents, ledger });
+  const revoking = new StickyRevocationCatalogStore({ store: documents, ledger, reads: 'raw' });
   const sinks: AuditSink[] = [new EventBridgeAuditSink({ client: eventBridge, eventBusName: config.eventBusName })];
   if (options.logger !== undefined) sinks.push(new LoggerAuditSink(options.logger));
   const audit = new CompositeAuditSink(sinks);
@@ -88,8 +105,9 @@ export function buildAwsCore(config: RekeyConfig, options: BuildAwsServicesOptio
     kmsCalls: countCalls(kms),
     vault,
     catalogs,
+    ledger,
     audit,
-    keyringsWith: (facts) =>
-      new KeyringService({ store: catalogs, vault, audit, clock, facts, wrappingKeyIdFor: (keyring) => config.keyringKeys[keyring] }),
+    keyringsWith: (facts) => new KeyringService({ store: catalogs, vault, audit, clock, facts, wrappingKeyIdFor: (keyring) => config.keyringKeys[keyring] }),
+    revokingKeyringsWith: (facts) => new KeyringService({ store: revoking, vault, audit, clock, facts, wrappingKeyIdFor: (keyring) => config.keyringKeys[keyring] }),
   };
 }

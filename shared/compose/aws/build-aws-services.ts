@@ -16,6 +16,7 @@ import { buildAwsCore, type AwsClients, type BuildAwsServicesOptions } from './a
 import { buildEscrowService } from './escrow-wiring';
 import { buildKeyProvider } from './key-provider-wiring';
 import { buildLifecycleFacts } from '../lifecycle-facts';
+import { buildKeyUseLog } from './key-use-services';
 import { buildRevocation } from './revocation-wiring';
 import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores';
 
@@ -34,7 +35,9 @@ export function buildAwsServices(config: RekeyConfig, options: BuildAwsServicesO
   const recordTargets = buildRecordTargets(core);
   const escrowStore = buildEscrowStore(core);
   const withCache = cache === undefined ? {} : { cache };
-  const keyrings = core.keyringsWith(buildLifecycleFacts({ records: recordCounts(recordTargets), ...withCache, escrowStore }));
+  // The operator's role may only read the key-use log: starting one is denied, and then the log cannot say since when (the safe answer).
+  const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...withCache, escrowStore, keyUse: buildKeyUseLog(config, core.s3, { startOnRead: true, clock: core.clock }) });
+  const keyrings = core.keyringsWith(facts);
   const { provider, envelopes } = buildKeyProvider(core);
   const cloudWatch = options.clients?.cloudWatch ?? new CloudWatchClient({ ...core.region });
   return {
@@ -51,7 +54,9 @@ export function buildAwsServices(config: RekeyConfig, options: BuildAwsServicesO
     retiredKeysReadable: false,
     ...withCache,
     breakerFacts: new CloudWatchBreakerFacts({ client: cloudWatch, now: core.clock }),
-    revocation: buildRevocation(core, { keyrings, provider, envelopes, recordTargets, ...withCache }),
+    // What status shows as last use: read-only (startOnRead false), so reading it writes nothing.
+    keyUse: buildKeyUseLog(config, core.s3, { startOnRead: false, clock: core.clock }),
+    revocation: buildRevocation(core, { keyrings: core.revokingKeyringsWith(facts), provider, envelopes, recordTargets, ...withCache }),
     kmsCalls: core.kmsCalls,
     close,
   };

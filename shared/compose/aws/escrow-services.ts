@@ -1,6 +1,7 @@
 /**
- * The services of the `escrow` function: the keyrings and the escrow service over KMS and S3.
- * Retired keys are not readable: the escrow role's grants exist only for readable states.
+ * The services of the `escrow` function: the keyrings and the escrow service over KMS and S3,
+ * the catalog (a restore compare-and-swaps it) and the audit trail. Retired keys are not
+ * readable: the escrow role's grants exist only for readable states.
  */
 import type { RekeyConfig } from '../../config/load-config';
 import type { FunctionServices } from './rekey-services';
@@ -24,6 +25,7 @@ export function buildEscrowServices(config: RekeyConfig, options: BuildAwsServic
     clock: core.clock,
     kmsCalls: core.kmsCalls,
     catalogs: core.catalogs,
+    audit: core.audit,
     keyrings: core.keyringsWith(new NoLifecycleFacts('escrow')),
     escrow: buildEscrowService(core, buildEscrowStore(core)),
     retiredKeysReadable: false,

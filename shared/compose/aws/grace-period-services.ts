@@ -11,6 +11,7 @@ import type { FunctionServices } from './rekey-services';
 import { buildAwsCache } from './aws-cache';
 import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
 import { buildLifecycleFacts } from '../lifecycle-facts';
+import { buildKeyUseLog } from './key-use-services';
 import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores';
 
 /**
@@ -24,7 +25,7 @@ export function buildGracePeriodServices(config: RekeyConfig, options: BuildAwsS
   const core = buildAwsCore(config, options);
   const { cache, close } = buildAwsCache(config, options.clients);
   const records = recordCounts(buildRecordTargets(core));
-  const facts = buildLifecycleFacts({ records, ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core) });
+  const facts = buildLifecycleFacts({ records, ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core), keyUse: buildKeyUseLog(config, core.s3, { startOnRead: true, clock: core.clock }) });
   const cloudWatch = options.clients?.cloudWatch ?? new CloudWatchClient({ ...core.region });
   return {
     config,

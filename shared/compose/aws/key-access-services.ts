@@ -1,13 +1,16 @@
 /**
- * The services of the `key-access` function: the grants of the keyring keys (KMS) and the
- * catalogs (S3, read only). Nothing else: no audit sink, no cache, so its bundle carries two
- * SDK clients.
+ * The services of the `key-access` function: the grants of the keyring keys (KMS), the
+ * catalogs (S3, read only) with the revocation ledger over them, and the ledger itself, whose
+ * marks the grant plan treats as final. Nothing else: no audit sink, no cache, so its bundle
+ * carries two SDK clients.
  */
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { countCalls } from '../../adapters/aws/kms-call-counter';
 import { KmsGrantStore } from '../../adapters/aws/kms-grant-store';
 import { S3CatalogStore } from '../../adapters/aws/s3-catalog-store';
+import { S3RevocationLedger } from '../../adapters/aws/s3-revocation-ledger';
+import { StickyRevocationCatalogStore } from '../../catalog/sticky-revocations';
 import { loadKeyGrantees, type KeyGrantees } from '../../config/load-key-grantees';
 import { loadConfig, type RekeyConfig } from '../../config/load-config';
 import type { KeyAccessServices } from '../../usecases/key-access';
@@ -34,12 +37,15 @@ export function buildKeyAccessServices(config: RekeyConfig, options: BuildKeyAcc
   const clients = options.clients ?? {};
   const kms = clients.kms ?? new KMSClient({ ...region });
   const s3 = clients.s3 ?? new S3Client({ ...region });
+  const ledger = new S3RevocationLedger({ client: s3, bucket: config.escrowBucket });
+  const documents = new S3CatalogStore({ client: s3, bucket: config.catalogBucket, prefix: config.catalogPrefix });
   return {
     config,
     clock: options.clock ?? (() => new Date()),
     kmsCalls: countCalls(kms),
     grants: new KmsGrantStore({ client: kms }),
-    catalogs: new S3CatalogStore({ client: s3, bucket: config.catalogBucket, prefix: config.catalogPrefix }),
+    catalogs: new StickyRevocationCatalogStore({ store: documents, ledger }),
+    ledger,
     keyringKeys: config.keyringKeys,
     grantees,
     catalogPrefix: config.catalogPrefix,

@@ -20,6 +20,8 @@ export interface KeyProviderParts {
  * const { provider, envelopes } = buildKeyProvider(core);
  */
 export function buildKeyProvider(core: AwsCore): KeyProviderParts {
-  const provider = new CatalogKeyProvider({ store: core.catalogs, vault: core.vault });
+  // REKEY_CATALOG_TTL_MS: the same lifetime the revocation waits out before it calls itself complete.
+  const ttl = core.config.catalogTtlMs;
+  const provider = new CatalogKeyProvider({ store: core.catalogs, vault: core.vault, ...(ttl === undefined ? {} : { catalogTtlMs: ttl }) });
   return { provider, envelopes: new EnvelopeClient(provider) };
 }

@@ -10,6 +10,7 @@ import type { EscrowService } from '../../escrow/escrow-service';
 import type { EscrowStore } from '../../ports/escrow-store';
 import type { AuditSink } from '../../ports/audit-sink';
 import type { CacheStore } from '../../ports/cache-store';
+import type { KeyUseLog } from '../../ports/key-use-log';
 import type { CatalogStore } from '../../ports/catalog-store';
 import type { BreakerFactsSource } from '../../ports/breaker-facts-source';
 import type { CallCounter } from '../../adapters/aws/kms-call-counter';
@@ -34,6 +35,12 @@ export interface RekeyServices {
   /** Undefined when no cache is configured; connects on first use. */
   readonly cache?: CacheStore;
   readonly breakerFacts: BreakerFactsSource;
+  /**
+   * Observed key use (the key-use function's documents), read-only: it never starts a keyring's
+   * log, because its callers (the CLI's `status`) may only read `key-use/*`; a keyring with no
+   * log yet then reads as "not observed since any instant", which is what is known.
+   */
+  readonly keyUse: Pick<KeyUseLog, 'lastUse' | 'observingSince'>;
   readonly revocation: EmergencyRevocation;
   /** KMS calls made since the last `take()`. */
   readonly kmsCalls: CallCounter;

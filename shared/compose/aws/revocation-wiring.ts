@@ -1,7 +1,10 @@
 /**
  * Emergency revocation on AWS: the revocation sequence over the keyrings, the key provider, the
  * cache, and a sweeper that migrates small targets inline and hands large ones to the Step
- * Functions Distributed Map (when a state machine is configured).
+ * Functions Distributed Map (when a state machine is configured). Its first step marks the
+ * version in the revocation ledger (Object Lock, shared/adapters/aws/s3-revocation-ledger.ts),
+ * so that from then on every catalog read of the stack reads the version as revoked, whatever
+ * any role writes into the catalog document.
  */
 import type { KeyringService } from '../../catalog/keyring-service';
 import type { CacheStore } from '../../ports/cache-store';
@@ -16,6 +19,11 @@ import { recordCounts } from './s3-stores';
 
 /** What the revocation works with besides the core. */
 export interface RevocationParts extends KeyProviderParts {
+  /**
+   * The keyrings the revocation writes with: `core.revokingKeyringsWith(facts)`, which reads
+   * the documents as stored (the version just marked must still look unrevoked there, or no
+   * replacement would be written) and guards every write with the ledger.
+   */
   readonly keyrings: KeyringService;
   readonly recordTargets: readonly TargetStore[];
   readonly cache?: CacheStore;
@@ -25,7 +33,7 @@ export interface RevocationParts extends KeyProviderParts {
  * Builds the emergency revocation.
  *
  * @example
- * const revocation = buildRevocation(core, { keyrings, provider, envelopes, recordTargets, cache });
+ * const revocation = buildRevocation(core, { keyrings: core.revokingKeyringsWith(facts), provider, envelopes, recordTargets, cache });
  * await revocation.revoke('payments', 3, { reason: 'leak', actor: 'event:1' });
  */
 export function buildRevocation(core: AwsCore, parts: RevocationParts): EmergencyRevocation {
@@ -47,9 +55,21 @@ export function buildRevocation(core: AwsCore, parts: RevocationParts): Emergenc
     keyrings: parts.keyrings,
     provider,
     cache: cache ?? { invalidateVersion: async () => 0 },
-    sweeper: new TargetSweeper({ targets: recordTargets, envelopes, versions: provider, ...(starter === undefined ? {} : { starter }), inlineLimit: config.inlineSweepLimit }),
+    // The inline sweep re-reads the version states before each batch from the keyrings it
+    // revokes with, never from the provider's cached catalog.
+    sweeper: new TargetSweeper({
+      targets: recordTargets,
+      envelopes,
+      versions: provider,
+      catalog: parts.keyrings,
+      ...(starter === undefined ? {} : { starter }),
+      inlineLimit: config.inlineSweepLimit,
+    }),
     checkpoints: new MemoryCheckpointStore(),
     records: recordCounts(recordTargets),
+    ledger: core.ledger,
+    // Complete only once every reader's cached catalog (this lifetime) knows of the revocation.
+    ...(config.catalogTtlMs === undefined ? {} : { catalogTtlMs: config.catalogTtlMs }),
     audit: core.audit,
     clock: core.clock,
   });

@@ -9,6 +9,7 @@ import { buildAwsCache } from './aws-cache';
 import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
 import { buildKeyProvider } from './key-provider-wiring';
 import { buildLifecycleFacts } from '../lifecycle-facts';
+import { buildKeyUseLog } from './key-use-services';
 import { buildRevocation } from './revocation-wiring';
 import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores';
 
@@ -23,8 +24,8 @@ export function buildRevokeServices(config: RekeyConfig, options: BuildAwsServic
   const core = buildAwsCore(config, options);
   const { cache, close } = buildAwsCache(config, options.clients);
   const recordTargets = buildRecordTargets(core);
-  const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core) });
-  const keyrings = core.keyringsWith(facts);
+  const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core), keyUse: buildKeyUseLog(config, core.s3, { startOnRead: true, clock: core.clock }) });
+  const keyrings = core.revokingKeyringsWith(facts);
   const revocation = buildRevocation(core, { keyrings, ...buildKeyProvider(core), recordTargets, ...(cache === undefined ? {} : { cache }) });
   return { config, clock: core.clock, kmsCalls: core.kmsCalls, revocation, close };
 }

@@ -11,12 +11,29 @@ import {
   AlreadyExistsError,
   DecryptError,
   NotFoundError,
+  RevokedVersionError,
   UnknownKeyringError,
   UnknownVersionError,
   ValidationError,
   VersionUnavailableError,
 } from '../../../shared/errors';
-import { EscrowService, restoreFromRsa, type EscrowStore } from '../../../shared/escrow';
+import { EscrowService, keyCheckValue, restoreFromRsa, type EscrowStore } from '../../../shared/escrow';
+import type { EncryptionContext, KeyVault } from '../../../shared/ports/key-vault';
+
+/** A real vault that also notes the version of every unwrap it serves (a decorator, not a stub). */
+function countingVault(inner: KeyVault): KeyVault & { unwraps: string[] } {
+  const unwraps: string[] = [];
+  return {
+    kind: inner.kind,
+    unwraps,
+    generateKey: (context: EncryptionContext, id?: string) => inner.generateKey(context, id),
+    wrap: (plaintext: Buffer, context: EncryptionContext, id?: string) => inner.wrap(plaintext, context, id),
+    unwrap: (wrapped: Buffer, context: EncryptionContext, id?: string) => {
+      unwraps.push(context['version'] ?? '');
+      return inner.unwrap(wrapped, context, id);
+    },
+  };
+}
 import { catalogOf, createBucket, createKmsKey, motoKms, motoS3 } from './moto';
 
 describe('EscrowService (moto KMS + S3)', () => {
@@ -135,6 +152,30 @@ describe('EscrowService (moto KMS + S3)', () => {
       await expect(attempt).rejects.toBeInstanceOf(AlreadyExistsError);
     });
 
+    it('records a key check value of the version key, never the key', async () => {
+      // Prepare
+      const store = await s3Store();
+      // Act
+      await service(store).archive('payments', 1);
+      // Assess
+      const record = await store.get('payments', 1);
+      expect(record!.kcv).toBe(keyCheckValue(keys.get(1)!, 'payments', 1));
+      expect(record!.kcv).not.toContain(keys.get(1)!.toString('hex'));
+    });
+
+    it('throws RevokedVersionError for a revoked version and writes no record', async () => {
+      // Prepare
+      const store = await s3Store();
+      const stored = await catalogs.get('payments');
+      const versions = stored!.catalog.versions.map((v) => (v.version === 1 ? { ...v, state: 'revoked' as const, revokedAt: now.toISOString(), revokedReason: 'SEC-1' } : v));
+      await catalogs.put({ ...stored!.catalog, versions }, stored!.etag);
+      // Act
+      const attempt = service(store).archive('payments', 1);
+      // Assess
+      await expect(attempt).rejects.toBeInstanceOf(RevokedVersionError);
+      expect(await store.list('payments')).toEqual([]);
+    });
+
     it('throws typed errors for a destroyed version, an unknown version and an unknown keyring', async () => {
       // Prepare
       const store = await s3Store();
@@ -178,7 +219,7 @@ describe('EscrowService (moto KMS + S3)', () => {
       expect(report.results.filter((r) => !r.ok).map((r) => [r.version, r.reason])).toEqual([[2, 'missing'], [4, 'missing']]);
     });
 
-    it('detects a corrupted record, a key that does not unwrap and a canary that does not decrypt', async () => {
+    it('detects a corrupted record, a key that does not unwrap and a copy of another key (KCV)', async () => {
       // Prepare
       const home = await tempHome();
       const store = new FileEscrowStore({ home });
@@ -190,7 +231,10 @@ describe('EscrowService (moto KMS + S3)', () => {
       for (const v of [1, 2, 4]) await chmod(file(v), 0o600);
       await writeFile(file(1), (await readFile(file(1), 'utf8')).slice(0, 40));
       await writeFile(file(2), JSON.stringify({ ...records.get(2), wrappedKey: records.get(4)!.wrappedKey }));
-      await writeFile(file(4), JSON.stringify({ ...records.get(4), canary: records.get(2)!.canary }));
+      // Version 2's key re-wrapped under version 4's escrow context: it opens, but is another key.
+      const key2 = await vault.unwrap(Buffer.from(records.get(2)!.wrappedKey as string, 'base64'), { keyring: 'payments', version: '2', purpose: 'escrow' }, escrowKey);
+      const forged = await vault.wrap(key2, { keyring: 'payments', version: '4', purpose: 'escrow' }, escrowKey);
+      await writeFile(file(4), JSON.stringify({ ...records.get(4), wrappedKey: forged.toString('base64') }));
       // Act
       const report = await escrow.verify('payments');
       // Assess
@@ -198,8 +242,72 @@ describe('EscrowService (moto KMS + S3)', () => {
       expect(report.results.map((r) => [r.version, r.ok, r.reason])).toEqual([
         [1, false, 'corrupt'],
         [2, false, 'unwrap-failed'],
-        [4, false, 'canary-failed'],
+        [4, false, 'kcv-failed'],
       ]);
+    });
+
+    it('proves records archived before key check values by their canary, and says so', async () => {
+      // Prepare: records as an older release wrote them (no kcv), one with another version's canary
+      const home = await tempHome();
+      const store = new FileEscrowStore({ home });
+      const escrow = service(store);
+      for (const v of [1, 2]) await escrow.archive('payments', v);
+      const file = (v: number) => join(home, 'escrow', 'payments', `${v}.json`);
+      const records = new Map<number, Record<string, unknown>>();
+      for (const v of [1, 2]) records.set(v, JSON.parse(await readFile(file(v), 'utf8')));
+      for (const v of [1, 2]) await chmod(file(v), 0o600);
+      const { kcv: _kcv1, ...legacy1 } = records.get(1)!;
+      const { kcv: _kcv2, ...legacy2 } = records.get(2)!;
+      await writeFile(file(1), JSON.stringify(legacy1));
+      await writeFile(file(2), JSON.stringify({ ...legacy2, canary: legacy1['canary'] }));
+      // Act
+      const report = await escrow.verify('payments');
+      // Assess
+      expect(typeof records.get(1)!['kcv']).toBe('string');
+      expect(report.results.filter((r) => r.version <= 2).map((r) => [r.version, r.ok, r.reason, r.check])).toEqual([
+        [1, true, undefined, 'canary'],
+        [2, false, 'canary-failed', 'canary'],
+      ]);
+    });
+
+    it('never asks the key vault for a version key, and checks a revoked version for integrity only, without opening it', async () => {
+      // Prepare: separate vault objects, so each call is seen where it goes
+      const store = await s3Store();
+      const archiver = service(store);
+      for (const v of [1, 2, 4]) await archiver.archive('payments', v);
+      const stored = await catalogs.get('payments');
+      const versions = stored!.catalog.versions.map((v) => (v.version === 1 ? { ...v, state: 'revoked' as const, revokedAt: now.toISOString(), revokedReason: 'SEC-1' } : v));
+      await catalogs.put({ ...stored!.catalog, versions }, stored!.etag);
+      const working = countingVault(new KmsKeyVault({ client: kms, defaultKeyId: mainKey }));
+      const escrowVault = countingVault(new KmsKeyVault({ client: kms }));
+      const escrow = new EscrowService({ store, catalogs, vault: working, escrowVault, escrowWrappingKeyId: escrowKey, clock: () => now });
+      // Act
+      const report = await escrow.verify('payments');
+      // Assess
+      expect(report.results.map((r) => [r.version, r.ok, r.check])).toEqual([
+        [1, true, 'integrity'],
+        [2, true, 'kcv'],
+        [4, true, 'kcv'],
+      ]);
+      expect(working.unwraps).toEqual([]);
+      expect(escrowVault.unwraps).toEqual(['2', '4']);
+    });
+
+    it('reports a revoked version whose record is corrupt', async () => {
+      // Prepare
+      const home = await tempHome();
+      const store = new FileEscrowStore({ home });
+      await service(store).archive('payments', 1);
+      const stored = await catalogs.get('payments');
+      const versions = stored!.catalog.versions.map((v) => (v.version === 1 ? { ...v, state: 'revoked' as const, revokedAt: now.toISOString(), revokedReason: 'SEC-1' } : v));
+      await catalogs.put({ ...stored!.catalog, versions }, stored!.etag);
+      const file = join(home, 'escrow', 'payments', '1.json');
+      await chmod(file, 0o600);
+      await writeFile(file, '{"schema":1');
+      // Act
+      const report = await service(store).verify('payments');
+      // Assess
+      expect(report.results.find((r) => r.version === 1)).toMatchObject({ ok: false, reason: 'corrupt' });
     });
   });
 
@@ -216,24 +324,43 @@ describe('EscrowService (moto KMS + S3)', () => {
       expect(key.equals(keys.get(1)!)).toBe(true);
     });
 
-    it('throws NotFoundError without a record and DecryptError when the canary does not open', async () => {
+    it('throws NotFoundError without a record and DecryptError when the KCV (or, without one, the canary) fails', async () => {
       // Prepare
       const home = await tempHome();
       const store = new FileEscrowStore({ home });
       const escrow = service(store);
       await escrow.archive('payments', 1);
       await escrow.archive('payments', 2);
-      const file = join(home, 'escrow', 'payments', '1.json');
-      const one = JSON.parse(await readFile(file, 'utf8'));
-      const two = JSON.parse(await readFile(join(home, 'escrow', 'payments', '2.json'), 'utf8'));
-      await chmod(file, 0o600);
-      await writeFile(file, JSON.stringify({ ...one, canary: two.canary }));
+      const file = (v: number) => join(home, 'escrow', 'payments', `${v}.json`);
+      const one = JSON.parse(await readFile(file(1), 'utf8'));
+      const two = JSON.parse(await readFile(file(2), 'utf8'));
+      await chmod(file(1), 0o600);
+      await chmod(file(2), 0o600);
+      await writeFile(file(1), JSON.stringify({ ...one, kcv: two.kcv }));
+      const { kcv: _kcv, ...legacyTwo } = two;
+      await writeFile(file(2), JSON.stringify({ ...legacyTwo, canary: one.canary }));
+      // Act / Assess (each awaited at once: a rejection is never left unhandled)
+      await expect(escrow.restore('payments', 4)).rejects.toBeInstanceOf(NotFoundError);
+      await expect(escrow.restore('payments', 1)).rejects.toBeInstanceOf(DecryptError);
+      await expect(escrow.restore('payments', 2)).rejects.toBeInstanceOf(DecryptError);
+    });
+
+    it('re-wraps the escrowed key under the working vault with { keyring, version }, without unwrapping through it', async () => {
+      // Prepare
+      const store = await s3Store();
+      await service(store).archive('payments', 1);
+      const working = countingVault(new KmsKeyVault({ client: kms }));
+      const escrow = new EscrowService({ store, catalogs, vault: working, escrowVault: new KmsKeyVault({ client: kms }), escrowWrappingKeyId: escrowKey, clock: () => now });
+      const newKey = await createKmsKey(kms);
       // Act
-      const missing = escrow.restore('payments', 4);
-      const badCanary = escrow.restore('payments', 1);
+      const back = await escrow.rewrapFromEscrow('payments', 1, newKey);
       // Assess
-      await expect(missing).rejects.toBeInstanceOf(NotFoundError);
-      await expect(badCanary).rejects.toBeInstanceOf(DecryptError);
+      expect(back).toMatchObject({ keyring: 'payments', version: 1, wrappingKeyId: newKey, escrowKeyId: escrowKey, escrowedAt: now.toISOString(), check: 'kcv' });
+      expect(working.unwraps).toEqual([]);
+      const unwrapped = await vault.unwrap(Buffer.from(back.wrappedKey, 'base64'), { keyring: 'payments', version: '1' }, newKey);
+      expect(unwrapped.equals(keys.get(1)!)).toBe(true);
+      await expect(vault.unwrap(Buffer.from(back.wrappedKey, 'base64'), { keyring: 'payments', version: '2' }, newKey)).rejects.toBeInstanceOf(DecryptError);
+      expect(JSON.stringify(back)).not.toContain(keys.get(1)!.toString('base64'));
     });
   });
 

@@ -55,7 +55,7 @@ export function catalogOf(keyring: string, versions: readonly KeyVersion[], gene
     schema: 1,
     keyring,
     generation,
-    policy: { rotateEverySeconds: 7_776_000, graceSeconds: 604_800, propagationSeconds: 300, retentionSeconds: 2_592_000 },
+    policy: { rotateEverySeconds: 7_776_000, graceSeconds: 604_800, propagationSeconds: 300, retentionSeconds: 2_592_000, quietSeconds: 604_800, destroyAfterRetention: false },
     versions,
     createdAt: at,
     updatedAt: at,

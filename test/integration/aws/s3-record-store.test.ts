@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { S3RecordStore } from '../../../shared/adapters/aws/s3-record-store';
 import { BackendError, ConflictError, ValidationError } from '../../../shared/errors';
 import { createBucket, motoS3 } from './moto';
+import { LocalStack } from '../../unit/reencrypt/support/local-stack';
 
 const MiB = 1024 * 1024;
 
@@ -31,7 +32,8 @@ describe('S3RecordStore (moto)', () => {
       // Assess
       expect(head.Metadata).toMatchObject({ 'rekey-keyring': 'orders', 'rekey-version': '3' });
       expect(head.ETag).toBe(revision);
-      expect(read).toEqual({ id: 'a/1', keyring: 'orders', version: 3, envelope, revision });
+      // Random bytes are no envelope: origin 1, the oldest (never left out of a revocation).
+      expect(read).toEqual({ id: 'a/1', keyring: 'orders', version: 3, originVersion: 1, envelope, revision });
     });
 
     it('throws ConflictError for a create-if-absent of an existing record and keeps the first', async () => {
@@ -285,5 +287,94 @@ describe('S3RecordStore (moto)', () => {
       await expect(attempt).rejects.toBeInstanceOf(ValidationError);
       expect((await store.get('v'))?.envelope.toString()).toBe('short');
     });
+  });
+});
+
+// Issue 11: the origin version of each data key is indexed next to the version, kept by
+// header-only re-wraps, and a revocation deletes (or reports) the noncurrent object versions
+// that still hold a data key the revoked version wrapped. Keys and envelopes come from the real
+// local stack; the records live in a versioned bucket on moto.
+describe('S3RecordStore origin index and exposed copies (moto, versioned bucket)', () => {
+  const s3 = motoS3();
+  let bucket: string;
+  let stack: LocalStack;
+
+  beforeEach(async () => {
+    bucket = await createBucket(s3);
+    stack = new LocalStack();
+    await stack.createKeyring('pii');
+  });
+
+  afterEach(() => stack.close());
+
+  async function versionsOf(key: string): Promise<string[]> {
+    const out = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
+    return (out.Versions ?? []).filter((v) => v.Key === key).map((v) => v.VersionId as string);
+  }
+
+  /** Three records under v1, re-wrapped (header only, data keys kept) to v2. */
+  async function rewrapped(store: S3RecordStore): Promise<void> {
+    const service = stack.recordService(store);
+    for (const id of ['a', 'b', 'c']) await service.put(id, 'pii', Buffer.from(`value ${id}`));
+    await stack.rotateAndPromote('pii');
+    const swept = await stack.sweeper(store).sweep('pii', 1, { mode: 'rewrap', checkpoint: stack.checkpoints });
+    expect(swept).toMatchObject({ done: 3, remaining: 0 });
+  }
+
+  it('indexes the origin next to the version and keeps it through a re-wrap', async () => {
+    // Prepare
+    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/' });
+    // Act
+    await rewrapped(store);
+    // Assess
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/a' }));
+    expect(head.Metadata).toMatchObject({ 'rekey-version': '2', 'rekey-origin': '1' });
+    expect(await store.countByVersion('pii')).toEqual(new Map([[2, 3]]));
+    expect(await store.countByOrigin('pii')).toEqual(new Map([[1, 3]]));
+    expect((await store.scanByOrigin('pii', 1, { limit: 10 })).items.map((r) => [r.id, r.version, r.originVersion])).toEqual([['a', 2, 1], ['b', 2, 1], ['c', 2, 1]]);
+    expect((await store.scanByOrigin('pii', 1, { limit: 2 })).cursor).toBeDefined();
+    expect(await store.get('a')).toMatchObject({ version: 2, originVersion: 1 });
+  });
+
+  it('deletes the noncurrent versions under the revoked key once each object is re-encrypted', async () => {
+    // Prepare
+    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/' });
+    await rewrapped(store);
+    await stack.keyrings.revoke('pii', 1, { reason: 'test', actor: 'test' });
+    stack.provider.invalidate('pii');
+    const sweep = await stack.sweeper(store).sweep('pii', 1, { mode: 'reencrypt', checkpoint: stack.checkpoints });
+    expect(sweep).toMatchObject({ done: 3, failedCount: 0, remaining: 0 });
+    expect(await versionsOf('data/a')).toHaveLength(3);
+    // Act
+    const report = await store.purgeExposedCopies('pii', 1);
+    const again = await store.purgeExposedCopies('pii', 1);
+    // Assess: before the fix the put and the re-wrap stayed as noncurrent versions under v1's key.
+    expect(report).toEqual({ deleted: 6, remaining: [], remainingCount: 0 });
+    expect(again).toEqual({ deleted: 0, remaining: [], remainingCount: 0 });
+    for (const key of ['data/a', 'data/b', 'data/c']) expect(await versionsOf(key)).toHaveLength(1);
+    expect((await stack.recordService(store).get('b')).plaintext.toString()).toBe('value b');
+  });
+
+  it('reports exactly which copies remain when deleting is not configured or the object is not re-encrypted', async () => {
+    // Prepare
+    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', deleteExposedCopies: false });
+    await rewrapped(store);
+    await stack.keyrings.revoke('pii', 1, { reason: 'test', actor: 'test' });
+    stack.provider.invalidate('pii');
+    // Only 'a' is re-encrypted: the sweep is stopped after one record.
+    const sweeper = stack.sweeper(store);
+    const stop = new AbortController();
+    await sweeper.sweep('pii', 1, { mode: 'reencrypt', checkpoint: stack.checkpoints, batchSize: 1, onProgress: () => stop.abort(), signal: stop.signal });
+    const aVersions = await versionsOf('data/a');
+    // Act
+    const report = await store.purgeExposedCopies('pii', 1);
+    // Assess
+    const byId = (id: string): string[] => report.remaining.filter((c) => c.id === id).map((c) => `${c.copyId}:${c.reason}`).sort();
+    expect(report.deleted).toBe(0);
+    // a: the put and the re-wrap; b and c: the put (their current object is the re-wrap).
+    expect(report.remainingCount).toBe(4);
+    expect(byId('a')).toEqual(aVersions.slice(1).map((v) => `${v}:not-configured`).sort());
+    expect(report.remaining.filter((c) => c.id !== 'a').every((c) => c.reason === 'current-not-reencrypted')).toBe(true);
+    expect(await versionsOf('data/a')).toHaveLength(3);
   });
 });

@@ -8,11 +8,14 @@
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand, CreateEventBusCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { run } from '../../../cli/main';
 import { openAws } from '../../../cli/aws-context';
 import { STACK_OUTPUTS } from '../../../infra/outputs';
+import { S3KeyUseLog } from '../../../shared/adapters/aws/s3-key-use-log';
+import { KEY_USE_PREFIX } from '../../../shared/vocabulary/key-use-names';
 import { createHarness, motoUrl, uniqueName, type Harness } from '../functions/support/harness';
 
 const creds = { accessKeyId: 'testing', secretAccessKey: 'testing' };
@@ -102,6 +105,41 @@ describe('rekey --aws', () => {
       expect(body.keyrings[0]!.versions).toEqual([expect.objectContaining({ version: 1, state: 'active' })]);
     });
 
+    it('shows each version\'s last use from the key-use log, and never starts a log it reads', async () => {
+      // Prepare: no log yet for the keyring; status with only read access must leave it so.
+      const logKey = `${KEY_USE_PREFIX}${h.keyring}.json`;
+      const logExists = () =>
+        h.clients.s3.send(new HeadObjectCommand({ Bucket: h.buckets.catalog, Key: logKey })).then(
+          () => true,
+          (err: { name?: string }) => (err.name === 'NotFound' ? false : Promise.reject(err)),
+        );
+      expect(await logExists()).toBe(false);
+      const unobserved = await cli([...base(), 'status', h.keyring, '--json']);
+      const logAfterRead = await logExists();
+      // The key-use function's write (the same adapter), as if CloudTrail reported a Decrypt of version 1.
+      const at = '2026-03-04T05:06:07.000Z';
+      const by = 'arn:aws:sts::123456789012:assumed-role/orders/i-0abc';
+      await new S3KeyUseLog({ bucket: h.buckets.catalog, client: h.clients.s3, startOnRead: true }).recordUse(h.keyring, 1, { at: new Date(at), by });
+      // Act
+      const json = await cli([...base(), 'status', h.keyring, '--json']);
+      const text = await cli([...base(), 'status', h.keyring]);
+      // Assess
+      expect(unobserved.code).toBe(0);
+      expect(logAfterRead).toBe(false);
+      const before = JSON.parse(unobserved.stdout) as { keyrings: Array<{ versions: Array<Record<string, unknown>> }> };
+      expect(before.keyrings[0]?.versions[0]).not.toHaveProperty('lastUsedAt');
+      expect(json.code).toBe(0);
+      const after = JSON.parse(json.stdout) as { keyrings: Array<{ versions: Array<{ version: number; lastUsedAt?: string }> }> };
+      expect(after.keyrings[0]?.versions.map((v) => [v.version, v.lastUsedAt])).toEqual([[1, at]]);
+      expect(text.code).toBe(0);
+      const lines = text.stdout.split('\n');
+      const header = lines.findIndex((l) => /\bversion\s+state\s+since\s+records\s+cache\s+last use\b/.test(l));
+      expect(header).toBeGreaterThanOrEqual(0);
+      const row = lines.slice(header + 1).find((l) => /^\s+1\s+active\s/.test(l));
+      expect(row?.slice(lines[header]!.indexOf('last use')).startsWith(at)).toBe(true);
+      expect(text.stdout).not.toContain(by);
+    });
+
     it('exits 4 with one line for a keyring the stack does not have', async () => {
       const r = await cli([...base(), 'status', 'no-such-keyring']);
       expect(r.code).toBe(4);
@@ -140,7 +178,7 @@ describe('rekey --aws', () => {
       const msgs = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }));
       const events = (msgs.Messages ?? []).map((m) => JSON.parse(m.Body as string) as { source: string; 'detail-type': string; detail: unknown });
       expect(events).toEqual([
-        expect.objectContaining({ source: 'rekey', 'detail-type': 'Key Version Compromised', detail: { keyring: h.keyring, version: 1, reason: 'leaked in a log' } }),
+        expect.objectContaining({ source: 'rekey', 'detail-type': 'Key Version Compromised', detail: { keyring: h.keyring, version: 1, reason: 'leaked in a log', requestedBy: expect.stringMatching(/^arn:aws:/) } }),
       ]);
     });
 

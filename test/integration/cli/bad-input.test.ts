@@ -1,3 +1,4 @@
+import { SqliteCatalogStore } from '../../../shared/adapters/local/sqlite-catalog-store';
 import { TestHome, T0, at, expectFailure } from './support/test-home';
 
 const NOW = new Date(T0).toISOString();
@@ -135,4 +136,54 @@ describe('rekey CLI bad input (local mode)', () => {
       expectFailure(dec, 3, DECRYPT);
     });
   });
+
+  describe('a failed decrypt under a retired version', () => {
+    const retired = new TestHome();
+    afterAll(() => {
+      retired.remove();
+    });
+
+    it('changes nothing but the key-use evidence: the version key was unwrapped before the body failed', async () => {
+      // Prepare: an envelope under v1, then v2 active, so v1 is retired and its uses are weighed.
+      await retired.ok(['keyring', 'create', 'pii'], { now: NOW });
+      const plain = (await retired.ok(['encrypt', '--keyring', 'pii'], { stdin: Buffer.from('retired plaintext'), now: NOW })).stdout;
+      await retired.ok(['rotate', 'pii'], { now: at(1) });
+      await retired.ok(['tick', '--at', at(1, 11)]);
+      const tampered = Buffer.from(plain);
+      tampered.writeUInt8(tampered.readUInt8(tampered.length - 20) ^ 0x40, tampered.length - 20);
+      const before = await state(retired);
+
+      // Act
+      const r = await retired.run(['decrypt'], { stdin: tampered, now: at(2) });
+
+      // Assess
+      expectFailure(r, 3, DECRYPT);
+      // key-use.db is left out of the comparison on purpose: the key was unwrapped before the body
+      // failed to authenticate, and that unwrap is a use, as KMS's Decrypt in CloudTrail would be
+      // on AWS (a key someone still tries to open is not quiet). Everything else is unchanged.
+      const after = await state(retired);
+      expect({ ...after, lastUsedAt: undefined }).toEqual({ ...before, lastUsedAt: undefined });
+      expect(before.lastUsedAt).toBeUndefined();
+      expect(after.lastUsedAt).toBe(at(2));
+    });
+  });
 });
+
+interface VersionStatus {
+  readonly version: number;
+  readonly state: string;
+  readonly lastUsedAt?: string;
+}
+
+/** The catalog's history, the audit trail, the files of the home (databases by name), and v1's last use. */
+async function state(home: TestHome): Promise<{ generations: number[]; audit: string; files: string; lastUsedAt: string | undefined }> {
+  const catalogs = new SqliteCatalogStore(`${home.dir}/catalog.db`, { readOnly: true });
+  try {
+    const generations = (await catalogs.history('pii')).map((h) => h.generation);
+    const snap = JSON.parse(await home.snapshot()) as { audit: string; files: string[] };
+    const status = await home.json<{ keyrings: Array<{ versions: VersionStatus[] }> }>(['status', 'pii', '--json'], { now: at(2) });
+    return { generations, audit: snap.audit, files: snap.files.join(','), lastUsedAt: status.keyrings[0]?.versions.find((v) => v.version === 1)?.lastUsedAt };
+  } finally {
+    catalogs.close();
+  }
+}

@@ -22,7 +22,10 @@ describe('rekey CLI (local mode)', () => {
   describe('keyring create / list', () => {
     it('creates a keyring with the policy given by flags and lists it with its active version', async () => {
       // Prepare / Act
-      const created = await home.run(['keyring', 'create', 'pii', '--rotate-every', '30d', '--grace', '36h', '--propagation', '5m', '--retention', '60d'], { now: NOW });
+      const created = await home.run(
+        ['keyring', 'create', 'pii', '--rotate-every', '30d', '--grace', '36h', '--propagation', '5m', '--retention', '60d', '--quiet', '3d', '--destroy-after-retention'],
+        { now: NOW },
+      );
       await home.ok(['keyring', 'create', 'ops'], { now: NOW });
       const list = await home.ok(['keyring', 'list']);
       const status = await home.json<StatusJson>(['status', '--json']);
@@ -33,8 +36,9 @@ describe('rekey CLI (local mode)', () => {
       expect(created.stderr).toContain('created keyring pii');
       expect(list.stdout.toString()).toBe('ops\tactive v1\npii\tactive v1\n');
       const pii = status.keyrings.find((k) => k.keyring === 'pii');
-      expect(pii?.policy).toEqual({ rotateEvery: '30d', grace: '36h', propagation: '5m', retention: '60d' });
-      expect(status.keyrings.find((k) => k.keyring === 'ops')?.policy).toEqual({ rotateEvery: '90d', grace: '7d', propagation: '10m', retention: '30d' });
+      expect(pii?.policy).toEqual({ rotateEvery: '30d', grace: '36h', propagation: '5m', retention: '60d', quiet: '3d', destroyAfterRetention: true });
+      // The defaults: a retired key must go unused a week before it is disabled, and destruction is opt-in.
+      expect(status.keyrings.find((k) => k.keyring === 'ops')?.policy).toEqual({ rotateEvery: '90d', grace: '7d', propagation: '10m', retention: '30d', quiet: '7d', destroyAfterRetention: false });
       expect(pii?.versions).toEqual([expect.objectContaining({ version: 1, state: 'active', records: 0 })]);
     });
 

@@ -52,9 +52,15 @@ describe('rekey CLI lifecycle commands (local mode)', () => {
   });
 
   describe('tick', () => {
-    it('walks the whole policy: create-pending, promote, deprecate, disable, destroy (with escrow verified)', async () => {
-      // Prepare
+    it('walks the whole policy: create-pending, promote, deprecate, disable, destroy (opted in, with escrow verified)', async () => {
+      // Prepare: destruction is opt-in (issue 11); pii2 opts in, pii keeps the default
       await home.ok(['keyring', 'create', 'ops', '--rotate-every', '90d'], { now: NOW });
+      await home.ok(['keyring', 'create', 'pii2', '--rotate-every', '30d', '--grace', '7d', '--propagation', '10m', '--retention', '30d', '--destroy-after-retention'], { now: NOW });
+      await home.ok(['tick', '--keyring', 'pii2', '--at', at(30, 1)]);
+      await home.ok(['tick', '--keyring', 'pii2', '--at', at(30, 12)]);
+      await home.ok(['tick', '--keyring', 'pii2', '--at', at(37, 13)]);
+      await home.ok(['escrow', 'archive', 'pii2'], { now: at(37, 14) });
+      await home.ok(['escrow', 'verify', 'pii2'], { now: at(37, 14) });
 
       // Act
       const t1 = await home.json<TickJson>(['tick', '--keyring', 'pii', '--json', '--at', at(30, 1)]);
@@ -63,6 +69,7 @@ describe('rekey CLI lifecycle commands (local mode)', () => {
       await home.ok(['escrow', 'archive', 'pii'], { now: at(37, 14) });
       await home.ok(['escrow', 'verify', 'pii'], { now: at(37, 14) });
       const t4 = await home.json<TickJson>(['tick', '--keyring', 'pii', '--json', '--at', at(67, 20)]);
+      const t4OptedIn = await home.json<TickJson>(['tick', '--keyring', 'pii2', '--json', '--at', at(67, 20)]);
 
       // Assess
       const kinds = (t: TickJson) => t.keyrings.flatMap((k) => k.applied.map((a) => `${a.kind} v${a.version}`));
@@ -73,10 +80,13 @@ describe('rekey CLI lifecycle commands (local mode)', () => {
       expect(t2.keyrings[0]?.applied).toEqual([{ kind: 'promote', version: 2, demoted: 1 }]);
       expect(t1.keyrings[0]?.applied).toEqual([{ kind: 'create-pending', version: 2 }]);
       expect(kinds(t3)).toEqual(['deprecate v1', 'disable v1']);
-      // Day 67 is also past v2's own 30 days, so the next rotation starts in the same tick.
-      expect(kinds(t4)).toEqual(['create-pending v3', 'destroy v1']);
+      // Day 67 is also past v2's own 30 days, so the next rotation starts in the same tick; v1 is
+      // destroyed only where the keyring opted in.
+      expect(kinds(t4)).toEqual(['create-pending v3']);
+      expect(kinds(t4OptedIn)).toEqual(['create-pending v3', 'destroy v1']);
       expect(t1.at).toBe(at(30, 1));
-      expect(await versions(home, 'pii')).toEqual([[1, 'destroyed'], [2, 'active'], [3, 'pending']]);
+      expect(await versions(home, 'pii')).toEqual([[1, 'disabled'], [2, 'active'], [3, 'pending']]);
+      expect(await versions(home, 'pii2')).toEqual([[1, 'destroyed'], [2, 'active'], [3, 'pending']]);
       expect(await versions(home, 'ops')).toEqual([[1, 'active']]);
     });
 
@@ -118,7 +128,11 @@ describe('rekey CLI lifecycle commands (local mode)', () => {
       // Assess
       const rows = data.keyrings[0]?.versions ?? [];
       expect(rows.map((v) => [v.version, v.state, v.records])).toEqual([[1, 'rotating', 4], [2, 'active', 2]]);
-      expect(table).toContain('keyring pii  (rotate every 30d, grace 7d, propagation 10m, retention 30d; generation 3)');
+      expect(table).toContain('keyring pii  (rotate every 30d, grace 7d, propagation 10m, retention 30d, quiet 7d, destroy after retention: no; generation 3)');
+      // Each retired version says when its key was last used (the active version's uses are not
+      // weighed, so not recorded) and why it is (not) moving on.
+      expect(rows.map((v) => (v as VersionRow & { lastUsedAt?: string }).lastUsedAt)).toEqual([at(30, 13), undefined]);
+      expect(table).toContain(`deprecation due at ${at(37, 12)}`);
       const lines = table.split('\n');
       for (const v of rows) {
         const line = lines.find((l) => new RegExp(`^\\s+${v.version}\\s+${v.state}\\s`).test(l));
@@ -172,10 +186,17 @@ describe('rekey CLI lifecycle commands (local mode)', () => {
       await home.ok(['freeze', 'pii', '--reason', 'INC-8'], { now: at(1) });
 
       // Act
-      const r = await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'INC-8 key leaked', '--json'], { now: at(1) });
+      // The first run revokes and re-encrypts, but cannot call itself complete until one catalog
+      // cache lifetime (60 s) has passed: a writer may still encrypt under v1 from its cached catalog.
+      const first = await home.run(['revoke', 'pii', '--version', '1', '--reason', 'INC-8 key leaked', '--json'], { now: at(1) });
+      const r = await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'INC-8 key leaked', '--json'], { now: at(1, 2) });
 
       // Assess
+      expect(first.code).toBe(5);
+      expect(first.stderr).toMatch(/^rekey: revocation of pii v1 is not complete: writers with a cached catalog may write under v1 until 2030-01-02T00:01:00\.000Z; rerun after that to re-count\n$/);
+      expect(JSON.parse(first.stdout.toString())).toMatchObject({ version: 1, activeVersion: 2, remaining: 0, pending: 'settling', settlesAt: '2030-01-02T00:01:00.000Z' });
       expect(JSON.parse(r.stdout.toString())).toMatchObject({ version: 1, activeVersion: 2, remaining: 0 });
+      expect(JSON.parse(r.stdout.toString())).not.toHaveProperty('pending');
       const s = await home.json<StatusJson>(['status', 'pii', '--json']);
       expect(s.keyrings[0]?.frozen).toBeDefined();
       expect(s.keyrings[0]?.versions.map((v) => [v.version, v.state, v.records])).toEqual([[1, expect.stringMatching(/^(revoked|disabled)$/), 0], [2, 'active', 1]]);

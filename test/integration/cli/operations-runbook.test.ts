@@ -3,12 +3,22 @@ import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { buildProgram } from '../../../cli/main';
 import { REPO_ROOT } from './support/cli-harness';
-import { TestHome, expectFailure } from './support/test-home';
+import { T0, TestHome, expectFailure } from './support/test-home';
 
 interface RunbookLine {
   readonly argv: string[];
   readonly exitCode: number;
+  /** How long the runbook says to wait before this line (`# after 1 minute`), in milliseconds. */
+  readonly waitMs: number;
   readonly text: string;
+}
+
+const UNIT_MS: Readonly<Record<string, number>> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/** `after N minute(s)|hour(s)|day(s)` in a line's comment, in milliseconds (0 when absent). */
+function waitOf(comment: string): number {
+  const m = /(?:^|;\s*)after (\d+) (minute|hour|day)s?\b/.exec(comment);
+  return m ? Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? 0) : 0;
 }
 
 /** Splits a command line into words, honouring single and double quotes (no other shell syntax). */
@@ -28,8 +38,8 @@ function runbookLines(markdown: string): RunbookLine[] {
       const text = raw.trim();
       if (!text.startsWith('rekey ')) continue;
       const [command, comment] = text.split(/\s+#\s*/, 2);
-      const exits = /^exits (\d)/.exec(comment ?? '');
-      lines.push({ argv: words(command ?? '').slice(1), exitCode: exits ? Number(exits[1]) : 0, text });
+      const exits = /(?:^|;\s*)exits (\d)/.exec(comment ?? '');
+      lines.push({ argv: words(command ?? '').slice(1), exitCode: exits ? Number(exits[1]) : 0, waitMs: waitOf(comment ?? ''), text });
     }
   }
   return lines;
@@ -84,11 +94,17 @@ describe('docs/operations.md (the runbook)', () => {
     it('runs every local command line in order against a fresh home with the documented exit code', async () => {
       // Prepare
       const outputs: string[] = [];
+      // The runbook's waits (`# after 1 minute`) pass on a clock of the test's own: every line runs
+      // with the global --now, starting at a fixed instant, and a wait moves it on before its line.
+      let now = T0;
+      const waited: string[] = [];
 
       // Act / Assess (each line depends on the state the previous ones left)
       for (const line of LOCAL) {
         const argv = line.argv.map((a, i) => (line.argv[i - 1] === '--out' || line.argv[i - 1] === '--in' ? home.path(basename(a)) : a));
-        const r = await home.run(argv, { stdin: Buffer.from(`value of ${line.text}`) });
+        now += line.waitMs;
+        if (line.waitMs > 0) waited.push(line.text);
+        const r = await home.run(argv, { stdin: Buffer.from(`value of ${line.text}`), now: new Date(now).toISOString() });
         if (line.exitCode === 0) {
           expect({ line: line.text, code: r.code, stderr: r.stderr.startsWith('rekey:') || r.stderr.startsWith('error:') ? r.stderr : '' }).toEqual({ line: line.text, code: 0, stderr: '' });
         } else {
@@ -99,12 +115,16 @@ describe('docs/operations.md (the runbook)', () => {
 
       // Assess: the runbook's story ended where it says it does.
       expect(LOCAL.length).toBeGreaterThan(20);
-      const status = await home.json<{ keyrings: Array<{ versions: Array<{ version: number; state: string; records: number }> }> }>(['status', 'pii', '--json']);
+      const at = { now: new Date(now).toISOString() };
+      const status = await home.json<{ keyrings: Array<{ versions: Array<{ version: number; state: string; records: number }> }> }>(['status', 'pii', '--json'], at);
       const v1 = status.keyrings[0]?.versions.find((v) => v.version === 1);
       expect(v1).toMatchObject({ state: 'disabled', records: 0 });
       expect(statSync(home.path('pii-v1.key')).mode & 0o777).toBe(0o600);
-      expect(outputs.join('')).toContain('v1 is disabled');
-      expect((await home.ok(['records', 'get', 'user-42', '--context', 'tenant=acme'])).stdout.toString()).toMatch(/^value of rekey records put user-42/);
+      // The re-run a minute after the revocation completed it; the tick a quiet period later disabled v1.
+      expect(waited).toEqual([expect.stringMatching(/^rekey revoke pii --version 1 /), expect.stringMatching(/^rekey tick --keyring pii/)]);
+      expect(outputs.join('')).toContain('v1 is revoked\n');
+      expect(outputs.join('')).toMatch(/disable v1/);
+      expect((await home.ok(['records', 'get', 'user-42', '--context', 'tenant=acme'], at)).stdout.toString()).toMatch(/^value of rekey records put user-42/);
     });
   });
 

@@ -132,7 +132,14 @@ describe('rekey CLI records and sweep (local mode)', () => {
       // Assess
       expect(again).toEqual([expect.objectContaining({ version: 1, done: 0, remaining: 0, alreadyComplete: true })]);
       expect(text.stdout.toString()).toBe('v1 rewrap: done 0, skipped 0, failed 0, remaining 0 (already complete)\n');
-      expect(await home.snapshot()).toBe(before);
+      // Nothing changed but the audit trail, which records that each run happened and moved nothing.
+      const was = JSON.parse(before) as { status: string; audit: string; files: string[] };
+      const now = JSON.parse(await home.snapshot()) as { status: string; audit: string; files: string[] };
+      expect({ status: now.status, files: now.files }).toEqual({ status: was.status, files: was.files });
+      expect(now.audit.startsWith(was.audit)).toBe(true);
+      const added = now.audit.slice(was.audit.length).split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const noop = { mode: 'rewrap', done: 0, skipped: 0, failed: 0, remaining: 0, switchedToReencrypt: false, aborted: false };
+      expect(added).toEqual([0, 1].map(() => expect.objectContaining({ at: at(9), action: 'sweep.completed', keyring: 'pii', version: 1, details: noop })));
     });
 
     it('resumes an interrupted sweep from its checkpoint instead of starting over', async () => {
@@ -153,16 +160,21 @@ describe('rekey CLI records and sweep (local mode)', () => {
       expect(await distribution(home)).toEqual([[1, 'deprecated', 0], [2, 'active', 300]]);
     });
 
-    it('lets the next tick disable the swept version', async () => {
+    it('lets a tick disable the swept version once its key went unused for the quiet period', async () => {
       // Prepare
       await seed(home, 20);
       await rotateAndDeprecate(home);
       await home.ok(['sweep', 'pii'], { now: at(9) });
 
-      // Act
-      const tick = await home.ok(['tick', '--at', at(9, 1)]);
+      // Act: the sweep itself unwrapped v1 at day 9, so its key must now go unused for the
+      // quiet period (7 days) before a tick may disable it.
+      const early = await home.ok(['tick', '--at', at(9, 1)]);
+      const stillUsed = await distribution(home);
+      const tick = await home.ok(['tick', '--at', at(16, 1)]);
 
       // Assess
+      expect(early.stdout.toString()).toBe('pii: nothing due\n');
+      expect(stillUsed).toEqual([[1, 'deprecated', 0], [2, 'active', 20]]);
       expect(tick.stdout.toString()).toBe('pii: disable v1\n');
       expect(await distribution(home)).toEqual([[1, 'disabled', 0], [2, 'active', 20]]);
     });

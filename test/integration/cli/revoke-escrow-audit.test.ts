@@ -28,7 +28,7 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
   });
 
   describe('revoke', () => {
-    it('runs the emergency flow: fresh active version, old refused, records re-encrypted, version ends disabled', async () => {
+    it('runs the emergency flow: fresh active version, old refused, records re-encrypted, complete a cache lifetime later, disabled after the quiet period', async () => {
       // Prepare
       await home.ok(['keyring', 'create', 'pii'], { now: NOW });
       await home.ok(['records', 'put', 'a', '--keyring', 'pii'], { stdin: Buffer.from('alpha'), now: NOW });
@@ -36,19 +36,41 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       const saved = (await home.ok(['encrypt', '--keyring', 'pii'], { stdin: Buffer.from('a stale backup copy'), now: NOW })).stdout;
 
       // Act
-      const r = await home.json<RevokeJson>(['revoke', 'pii', '--version', '1', '--reason', 'SEC-1 key in a log', '--json'], { now: at(2) });
+      const first = await home.run(['revoke', 'pii', '--version', '1', '--reason', 'SEC-1 key in a log', '--json'], { now: at(2) });
       const staleRead = await home.run(['decrypt'], { stdin: saved, now: at(2) });
       const fresh = (await home.ok(['encrypt', '--keyring', 'pii'], { stdin: Buffer.from('new'), now: at(2) })).stdout;
+      // One catalog cache lifetime (60 s) later no writer can still hold a catalog where v1 is active.
+      const r = await home.json<RevokeJson>(['revoke', 'pii', '--version', '1', '--reason', 'SEC-1 key in a log', '--json'], { now: at(2, 1) });
+      const settled = await distribution(home);
+      // The encrypt above declared unmanaged 'files' data: v1 is disabled only after 7 days without use
+      // (its last use: the re-encryption's unwraps at the revocation).
+      const early = await home.ok(['tick', '--keyring', 'pii', '--json', '--at', at(8, 1439)]);
+      const beforeQuiet = await distribution(home);
+      await home.ok(['tick', '--keyring', 'pii', '--at', at(9)]);
 
       // Assess
-      expect(r).toMatchObject({ version: 1, activeVersion: 2, revokedNow: true, remaining: 0, state: 'disabled', complete: true, sweep: { done: 2, failedCount: 0 } });
-      expectFailure(staleRead, 3, /version 1 of keyring 'pii' is (revoked|disabled)/);
+      // The first run did everything but could not yet count for good: a writer that read the
+      // catalog up to a minute before the revocation may still encrypt under v1.
+      expect(first.code).toBe(5);
+      expect(first.stderr).toBe('rekey: revocation of pii v1 is not complete: writers with a cached catalog may write under v1 until 2030-01-03T00:01:00.000Z; rerun after that to re-count\n');
+      expect(JSON.parse(first.stdout.toString())).toMatchObject({ version: 1, activeVersion: 2, revokedNow: true, remaining: 0, state: 'revoked', complete: false, pending: 'settling', settlesAt: '2030-01-03T00:01:00.000Z', sweep: { done: 2, failedCount: 0 } });
+      expect(r).toMatchObject({ version: 1, activeVersion: 2, revokedNow: false, remaining: 0, state: 'revoked', complete: true, sweep: { done: 0, failedCount: 0 } });
+      expect(r).not.toHaveProperty('pending');
+      expect(settled).toEqual([[1, 'revoked', 0], [2, 'active', 2]]);
+      expect(early.stdout.toString()).not.toContain('disable');
+      expect(beforeQuiet).toEqual([[1, 'revoked', 0], [2, 'active', 2]]);
+      expectFailure(staleRead, 3, /version 1 of keyring 'pii' is revoked/);
       expect((await home.json<{ version: number }>(['inspect'], { stdin: fresh })).version).toBe(2);
       expect(await distribution(home)).toEqual([[1, 'disabled', 0], [2, 'active', 2]]);
       expect((await home.ok(['records', 'get', 'a'], { now: at(2) })).stdout.toString()).toBe('alpha');
       expect((await home.ok(['records', 'get', 'b', '--context', 'tenant=acme'], { now: at(2) })).stdout.toString()).toBe('beta');
       const actions = home.auditEvents().filter((e) => String(e.action).startsWith('revocation.')).map((e) => e.action);
-      expect(actions).toEqual(['revocation.revoked', 'revocation.keys-invalidated', 'revocation.cache-purged', 'revocation.swept', 'revocation.verified', 'revocation.completed']);
+      expect(actions).toEqual([
+        // First run: everything but the final count.
+        'revocation.revoked', 'revocation.keys-invalidated', 'revocation.cache-purged', 'revocation.swept', 'revocation.verified', 'revocation.incomplete',
+        // Re-run a minute later: no new version, re-count, complete.
+        'revocation.keys-invalidated', 'revocation.cache-purged', 'revocation.swept', 'revocation.verified', 'revocation.completed',
+      ]);
     });
 
     it('leaves the version revoked while a record needs its context, and finishes once --context supplies it', async () => {
@@ -62,12 +84,14 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       const blocked = await home.run(['records', 'get', 'b', '--context', 'tenant=acme'], { now: at(2) });
       const inspectFailures = await home.run(['sweep', 'pii', '--json'], { now: at(2) });
       const supplied = await home.json<SweepJson[]>(['sweep', 'pii', '--version', '1', '--context', 'tenant=acme', '--json'], { now: at(2) });
-      const finish = await home.json<RevokeJson>(['revoke', 'pii', '--version', '1', '--reason', 'SEC-2', '--json'], { now: at(2) });
+      const early = await home.run(['revoke', 'pii', '--version', '1', '--reason', 'SEC-2'], { now: at(2) });
+      const finish = await home.json<RevokeJson>(['revoke', 'pii', '--version', '1', '--reason', 'SEC-2', '--json'], { now: at(2, 1) });
 
       // Assess
       expect(first.stdout.toString()).toBe('revoked pii v1; active is now v2; cache entries purged: 0; re-encrypted: 1; remaining: 1; v1 is revoked (rerun to finish)\n');
       expect(first.code).toBe(5);
-      expect(first.stderr).toBe('rekey: revocation of pii v1 is not complete: 1 record(s) remain; rerun (with --context if they need one)\n');
+      // Counted by origin: a record whose data key v1 wrapped, whichever version its header names now.
+      expect(first.stderr).toBe('rekey: revocation of pii v1 is not complete: 1 record(s) with a data key v1 wrapped remain (1 under v1 itself); rerun (with --context if they need one)\n');
       expectFailure(blocked, 3, /version 1 of keyring 'pii' is revoked/);
       expect(inspectFailures.code).toBe(2);
       expect(inspectFailures.stderr).toBe('rekey: some records failed; see the counts above and rerun to resume\n');
@@ -75,9 +99,14 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
         expect.objectContaining({ version: 1, mode: 'reencrypt', done: 0, failedCount: 1, failed: [{ id: 'b', reason: 'decrypt-failed' }], remaining: 1 }),
       ]);
       expect(supplied).toEqual([expect.objectContaining({ version: 1, mode: 'reencrypt', done: 1, failedCount: 0, remaining: 0 })]);
-      expect(finish).toMatchObject({ revokedNow: false, activeVersion: 2, remaining: 0, state: 'disabled', complete: true });
-      expect((await home.ok(['records', 'get', 'b', '--context', 'tenant=acme'], { now: at(2) })).stdout.toString()).toBe('beta');
-      expect(await distribution(home)).toEqual([[1, 'disabled', 0], [2, 'active', 2]]);
+      // Nothing remains, but the count is final only a catalog cache lifetime after the revocation.
+      expect(early.code).toBe(5);
+      expect(early.stdout.toString()).toBe('revoked pii v1; active is now v2; cache entries purged: 0; re-encrypted: 0; remaining: 0; v1 is revoked (rerun to finish)\n');
+      expect(early.stderr).toBe('rekey: revocation of pii v1 is not complete: writers with a cached catalog may write under v1 until 2030-01-03T00:01:00.000Z; rerun after that to re-count\n');
+      // Complete; v1 stays revoked (refused) until its key has gone unused for the quiet period.
+      expect(finish).toMatchObject({ revokedNow: false, activeVersion: 2, remaining: 0, state: 'revoked', complete: true });
+      expect((await home.ok(['records', 'get', 'b', '--context', 'tenant=acme'], { now: at(2, 1) })).stdout.toString()).toBe('beta');
+      expect(await distribution(home)).toEqual([[1, 'revoked', 0], [2, 'active', 2]]);
     });
 
     it('refuses bad revocations with their exit codes and changes nothing', async () => {
@@ -126,7 +155,8 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       const stats = await home.json<{ backend: string; keyrings: Record<string, Record<string, number>> }>(['cache', 'stats', keyring, '--json'], { env });
       const text = await home.ok(['cache', 'stats', keyring], { env });
       const status = await home.json<StatusJson>(['status', keyring, '--json'], { env });
-      const revoked = await home.json<RevokeJson>(['revoke', keyring, '--version', '1', '--reason', 'drill', '--json'], { now: at(1), env });
+      const revoking = await home.run(['revoke', keyring, '--version', '1', '--reason', 'drill', '--json'], { now: at(1), env });
+      const revoked = JSON.parse(revoking.stdout.toString()) as RevokeJson;
       const after = await home.json<{ keyrings: Record<string, Record<string, number>> }>(['cache', 'stats', keyring, '--json'], { env });
 
       // Assess
@@ -134,7 +164,9 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       expect(text.stdout.toString()).toBe(`cache backend: redis\n${keyring}: v1=5\n`);
       expect(status.cache).toBe('redis');
       expect(status.keyrings[0]?.versions[0]?.cacheEntries).toBe(5);
-      expect(revoked.cacheEntriesPurged).toBe(5);
+      // Purged at once; the revocation itself settles a catalog cache lifetime later (exit 5 until then).
+      expect(revoking.code).toBe(5);
+      expect(revoked).toMatchObject({ cacheEntriesPurged: 5, complete: false, pending: 'settling' });
       expect(after.keyrings[keyring]).toEqual({});
     });
 
@@ -195,7 +227,8 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       expectFailure(overwrite, 5, /EEXIST/);
       expect(readFileSync(keyPath, 'utf8')).toBe('precious');
       expectFailure(notArchived, 4);
-      expectFailure(noOut, 2, /^error: required option '--out/);
+      // Without --out, restore puts a version back into the catalog: v1 still holds its key.
+      expectFailure(noOut, 5, /still has its key; nothing to restore/);
       expect(await home.snapshot()).toBe(before);
     });
   });
@@ -213,7 +246,9 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       await home.ok(['unfreeze', 'pii'], { now: at(2) });
       await home.ok(['escrow', 'archive'], { now: at(2) });
       await home.ok(['escrow', 'verify'], { now: at(2) });
-      await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'SEC-3'], { now: at(3) });
+      const settling = await home.run(['revoke', 'pii', '--version', '1', '--reason', 'SEC-3'], { now: at(3) });
+      expect({ code: settling.code, stderr: settling.stderr }).toEqual({ code: 5, stderr: expect.stringMatching(/^rekey: revocation of pii v1 is not complete: writers with a cached catalog may write under v1 until \S+; rerun after that to re-count\n$/) });
+      await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'SEC-3'], { now: at(3, 1) });
       const keys = [1, 2, 3].map((v) => home.path(`k${v}.key`));
       await home.ok(['escrow', 'archive'], { now: at(3) });
       for (const [i, p] of keys.entries()) await home.ok(['escrow', 'restore', 'pii', '--version', String(i + 1), '--out', p]);

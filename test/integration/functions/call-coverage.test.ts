@@ -83,7 +83,9 @@ class CallRecorder {
       case 'AbortMultipartUpload':
         return [`${bucket}:s3:AbortMultipartUpload`];
       case 'DeleteObject':
-        return [`${bucket}:s3:DeleteObject`];
+        // With a VersionId it deletes that version: s3:DeleteObjectVersion
+        // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html, "Permissions").
+        return [`${bucket}:${versioned ? 's3:DeleteObjectVersion' : 's3:DeleteObject'}`];
       default: {
         const service = command.includes('MetricData') ? 'cloudwatch' : op === 'PutEvents' ? 'events' : op === 'StartExecution' ? 'states' : 'kms';
         return [`${service}:${op}`];
@@ -131,7 +133,8 @@ function missing(recorded: ReadonlySet<string>, granted: ReadonlySet<string>): s
   return [...recorded].filter((a) => !a.startsWith('other:') && !granted.has(a)).sort();
 }
 
-const POLICY = { rotateEverySeconds: 3600, propagationSeconds: 60, graceSeconds: 120, retentionSeconds: 300 };
+// A 60 s quiet period and destruction opted in, so that a few ticks reach destroy.
+const POLICY = { rotateEverySeconds: 3600, propagationSeconds: 60, graceSeconds: 120, retentionSeconds: 300, quietSeconds: 60, destroyAfterRetention: true };
 
 describe('function calls on moto are granted by the synthesized template', () => {
   let template: Template;
@@ -149,7 +152,8 @@ describe('function calls on moto are granted by the synthesized template', () =>
     const escrow = createEscrowHandler(h.deps);
     // Archived while readable, as the hourly schedule does: a disabled version's grant is gone.
     await escrow({ keyring: h.keyring, action: 'archive' }, lambdaContext());
-    for (const step of [3601, 61, 121, 301]) {
+    // Rotation, propagation, grace, quiet period (from the tick that began observing key use), retention.
+    for (const step of [3601, 61, 121, 60, 301]) {
       h.advance(step);
       await calls.during(() => grace({ keyring: h.keyring }, lambdaContext()));
     }
@@ -160,7 +164,8 @@ describe('function calls on moto are granted by the synthesized template', () =>
     const out = await calls.during(() => grace({ keyring: h.keyring }, lambdaContext()));
     // Assess
     expect(out).toMatchObject({ ok: true, results: [{ applied: [{ kind: 'destroy', version: 1 }] }] });
-    for (const a of ['kms:GenerateDataKeyWithoutPlaintext', 'cloudwatch:GetMetricData', 'escrow:s3:ListBucketVersions', 'escrow:s3:GetObjectVersion']) expect(calls.actions.has(a)).toBe(true);
+    // Key use (S3KeyUseLog, catalog bucket) and the revocation ledger (escrow bucket) are read on every tick.
+    for (const a of ['kms:GenerateDataKeyWithoutPlaintext', 'cloudwatch:GetMetricData', 'escrow:s3:ListBucketVersions', 'escrow:s3:GetObjectVersion', 'catalog:s3:PutObject']) expect(calls.actions.has(a)).toBe(true);
     expect(missing(calls.actions, grantedTo(template, 'grace-period'))).toEqual([]);
   });
 
@@ -170,11 +175,19 @@ describe('function calls on moto are granted by the synthesized template', () =>
     await putRecords(h, 2);
     const calls = new CallRecorder(h);
     const event = { version: '0', id: uniqueName('evt'), source: 'rekey', 'detail-type': 'Key Version Compromised', account: '123456789012', time: new Date().toISOString(), region: 'us-east-1', resources: [], detail: { keyring: h.keyring, version: 1, reason: 'SEC-42' } };
+    const handler = createRevokeHandler(h.deps);
     // Act
-    const out = await calls.during(() => createRevokeHandler(h.deps)(event, lambdaContext()));
+    // The first invocation settles (retryable); the invoker's retry a minute later completes it.
+    await expect(calls.during(() => handler(event, lambdaContext()))).rejects.toThrow(/settles at/);
+    h.advance(61);
+    const out = await calls.during(() => handler(event, lambdaContext()));
     // Assess
-    expect(out).toMatchObject({ ok: true, revokedNow: true, complete: true });
-    for (const a of ['kms:GenerateDataKeyWithoutPlaintext', 'kms:Decrypt', 'records:s3:PutObject']) expect(calls.actions.has(a)).toBe(true);
+    expect(out).toMatchObject({ ok: true, revokedNow: false, complete: true });
+    // The ledger mark (PutObject under Object Lock) and its reads, besides the re-encryption; the
+    // noncurrent copies under v1 of the re-encrypted records go once they are re-encrypted.
+    for (const a of ['kms:GenerateDataKeyWithoutPlaintext', 'kms:Decrypt', 'records:s3:PutObject', 'escrow:s3:PutObject', 'escrow:s3:PutObjectRetention', 'escrow:s3:ListBucketVersions', 'records:s3:DeleteObjectVersion']) {
+      expect({ a, called: calls.actions.has(a) }).toEqual({ a, called: true });
+    }
     expect(missing(calls.actions, grantedTo(template, 'revoke'))).toEqual([]);
   });
 

@@ -81,4 +81,31 @@ describe('escrow function (moto KMS + S3 Object Lock)', () => {
       expect((await h.services.keyrings.get(h.keyring)).versions[0]!.escrowVerifiedAt).toBeUndefined();
     });
   });
+
+  describe('restore', () => {
+    it('refuses a version that still has its key (typed error) and leaves the catalog as it was', async () => {
+      // Prepare
+      h = await createHarness();
+      const handler = createEscrowHandler(h.deps);
+      await handler({ keyring: h.keyring, action: 'archive' }, lambdaContext());
+      const before = await h.services.keyrings.get(h.keyring);
+      // Act
+      const out = await handler({ keyring: h.keyring, action: 'restore', version: 1, reason: 'INC-1' }, lambdaContext());
+      // Assess
+      expect(out).toMatchObject({ ok: false, error: { code: 'ILLEGAL_TRANSITION' } });
+      expect((await h.services.keyrings.get(h.keyring)).generation).toBe(before.generation);
+    });
+
+    it('rejects a restore event without its version, and restore fields on other actions', async () => {
+      // Prepare
+      h = await createHarness();
+      const handler = createEscrowHandler(h.deps);
+      // Act
+      const noVersion = await handler({ keyring: h.keyring, action: 'restore' }, lambdaContext());
+      const stray = await handler({ keyring: h.keyring, action: 'drill', version: 1 }, lambdaContext());
+      // Assess
+      expect(noVersion).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+      expect(stray).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+    });
+  });
 });

@@ -13,7 +13,9 @@ import { createHarness, lambdaContext, putRecords, statesOf, uniqueName, type Ha
 
 const states = (catalog: Catalog): Array<[number, string]> => catalog.versions.map((v) => [v.version, v.state]);
 
-const POLICY = { rotateEverySeconds: 3600, propagationSeconds: 60, graceSeconds: 120, retentionSeconds: 300 };
+// No quiet period and destruction opted in: these tests count the tick's I/O, so every
+// transition the fixture needs is due at once (the evidence rules have their own tests).
+const POLICY = { rotateEverySeconds: 3600, propagationSeconds: 60, graceSeconds: 120, retentionSeconds: 300, quietSeconds: 0, destroyAfterRetention: true };
 
 type Handler = InitializeHandler<object, MetadataBearer>;
 interface Stackable {
@@ -36,8 +38,10 @@ class WireCounter {
     (h.clients.s3 as unknown as Stackable).middlewareStack.add(
       (next, context) => async (args) => {
         if (this.on) {
-          const input = args.input as { Bucket?: string; IfMatch?: string };
-          const key = `${kindOf(input.Bucket)}:${String(context.commandName)}`;
+          const input = args.input as { Bucket?: string; Key?: string; Prefix?: string; IfMatch?: string };
+          // The key-use log (S3KeyUseLog) lives in the catalog bucket, under key-use/: counted apart.
+          const kind = kindOf(input.Bucket) === 'catalog' && (input.Key ?? input.Prefix ?? '').startsWith('key-use/') ? 'key-use' : kindOf(input.Bucket);
+          const key = `${kind}:${String(context.commandName)}`;
           this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
           if (key === 'catalog:PutObjectCommand') this.catalogPuts.push({ ifMatch: input.IfMatch !== undefined });
           if (this.recordsDown && key === 'data:ListObjectsV2Command') throw Object.assign(new Error('injected'), { name: 'ServiceUnavailable', $fault: 'server' });

@@ -3,7 +3,12 @@ import { createEscrowHandler } from '../../../functions/escrow/handler';
 import { createGracePeriodHandler } from '../../../functions/grace-period/handler';
 import { createHarness, lambdaContext, putRecords, statesOf, type Harness } from './support/harness';
 
-const POLICY = { rotateEverySeconds: 3600, propagationSeconds: 60, graceSeconds: 120, retentionSeconds: 300 };
+// A short quiet period and destruction opted in, so that one test walks the whole lifecycle in
+// minutes; the defaults (7 days quiet, no destruction) have their own tests below.
+const POLICY = { rotateEverySeconds: 3600, propagationSeconds: 60, graceSeconds: 120, retentionSeconds: 300, quietSeconds: 60, destroyAfterRetention: true };
+const DEFAULTS = { rotateEverySeconds: 30 * 86_400, propagationSeconds: 60, graceSeconds: 120, retentionSeconds: 300 };
+/** The ticks of one rotation: past the rotation period, the propagation window, the grace period. */
+const ROTATION_STEPS = [3601, 61, 121];
 
 async function putDecryptStats(h: Harness, version: number, failures: number, attempts: number): Promise<void> {
   const at = new Date(h.now().getTime() - 60_000);
@@ -33,7 +38,9 @@ describe('grace-period function (moto KMS + S3 + CloudWatch)', () => {
       const handler = createGracePeriodHandler(h.deps);
       const seen: Array<Array<[number, string]>> = [];
       // Act
-      for (const step of [3601, 61, 121]) {
+      // The last step is the quiet period (60 s), counted from when key use began to be observed:
+      // the tick that found v1 deprecated started the key-use log.
+      for (const step of [...ROTATION_STEPS, 60]) {
         h.advance(step);
         await handler({ keyring: h.keyring }, lambdaContext());
         seen.push(await statesOf(h));
@@ -42,8 +49,55 @@ describe('grace-period function (moto KMS + S3 + CloudWatch)', () => {
       expect(seen).toEqual([
         [[1, 'active'], [2, 'pending']],
         [[1, 'rotating'], [2, 'active']],
+        [[1, 'deprecated'], [2, 'active']],
         [[1, 'disabled'], [2, 'active']],
       ]);
+    });
+
+    it('keeps a deprecated version without references readable for the default quiet period (7 days), then disables it', async () => {
+      // Prepare
+      h = await createHarness({ policy: DEFAULTS });
+      const handler = createGracePeriodHandler(h.deps);
+      for (const step of [30 * 86_400 + 1, 61, 121]) {
+        h.advance(step);
+        await handler({ keyring: h.keyring }, lambdaContext());
+      }
+      const afterGrace = await statesOf(h);
+      // Act
+      // The tick that deprecated v1 began observing key use: quiet until 7 days after it.
+      h.advance(7 * 86_400 - 1);
+      await handler({ keyring: h.keyring }, lambdaContext());
+      const justBefore = await statesOf(h);
+      h.advance(1);
+      await handler({ keyring: h.keyring }, lambdaContext());
+      // Assess
+      expect(afterGrace).toEqual([[1, 'deprecated'], [2, 'active']]);
+      expect(justBefore).toEqual([[1, 'deprecated'], [2, 'active']]);
+      expect(await statesOf(h)).toEqual([[1, 'disabled'], [2, 'active']]);
+    });
+
+    it('never destroys by default, retention and a verified drill notwithstanding', async () => {
+      // Prepare
+      h = await createHarness({ policy: { ...POLICY, destroyAfterRetention: false } });
+      const grace = createGracePeriodHandler(h.deps);
+      const escrow = createEscrowHandler(h.deps);
+      await escrow({ keyring: h.keyring, action: 'archive' }, lambdaContext());
+      // A rotation, then the quiet period (60 s from the tick that deprecated v1).
+      for (const step of [...ROTATION_STEPS, 60]) {
+        h.advance(step);
+        await grace({ keyring: h.keyring }, lambdaContext());
+      }
+      const disabled = await statesOf(h);
+      // Act
+      h.advance(301);
+      await escrow({ keyring: h.keyring, action: 'drill' }, lambdaContext());
+      await grace({ keyring: h.keyring }, lambdaContext());
+      h.advance(86_400);
+      await grace({ keyring: h.keyring }, lambdaContext());
+      // Assess
+      expect(disabled).toEqual([[1, 'disabled'], [2, 'active']]);
+      // A day later the keyring has rotated again (v3 pending); v1 is still only disabled.
+      expect((await statesOf(h))[0]).toEqual([1, 'disabled']);
     });
 
     it('keeps a deprecated version while a record references it and publishes the distribution', async () => {
@@ -72,7 +126,8 @@ describe('grace-period function (moto KMS + S3 + CloudWatch)', () => {
       // The hourly archive escrows a version while it is readable: once disabled, the escrow
       // role's grant for it is gone (key-access), so the archive skips it.
       await escrow({ keyring: h.keyring, action: 'archive' }, lambdaContext());
-      for (const step of [3601, 61, 121]) {
+      // A rotation, then the quiet period (60 s from the tick that deprecated v1).
+      for (const step of [...ROTATION_STEPS, 60]) {
         h.advance(step);
         await grace({ keyring: h.keyring }, lambdaContext());
       }

@@ -22,7 +22,7 @@ function catalogWith(states: VersionState[]): Catalog {
     schema: 1,
     keyring: 'pii',
     generation: states.length,
-    policy: { rotateEverySeconds: 86_400, graceSeconds: 3600, propagationSeconds: 60, retentionSeconds: 86_400 },
+    policy: { rotateEverySeconds: 86_400, graceSeconds: 3600, propagationSeconds: 60, retentionSeconds: 86_400, quietSeconds: 0, destroyAfterRetention: false },
     versions: states.map((state, i) => ({ version: i + 1, state, wrappingKeyId: 'k', createdAt: at })),
     createdAt: at,
     updatedAt: at,

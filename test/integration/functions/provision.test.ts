@@ -10,6 +10,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { keyringResourceProperties } from '../../../infra/constructs/keyring-provisioning';
+import { resolveRekeyProps } from '../../../infra/props';
 import { createProvisionHandler, type ProvisionAnswer } from '../../../shared/lambda/provision-handler';
 import { runProvision } from '../../../shared/usecases/provision';
 import { createHarness, lambdaContext, type Harness } from './support/harness';
@@ -42,7 +44,14 @@ async function responseServer(): Promise<{ server: Server; url: string; puts: Re
 
 const STACK_ID = 'arn:aws:cloudformation:us-east-1:123456789012:stack/Rekey/1d3f0e60-0000-11ef-8000-0a1b2c3d4e5f';
 
-function properties(keyring: string, policy: { rotateEvery?: string; grace?: string; propagation?: string; retention?: string } = {}): Record<string, string> {
+/**
+ * A keyring's resource properties. Quiet and DestroyAfterRetention only when given: without them
+ * the properties are those of a template synthesized before the two fields existed.
+ */
+function properties(
+  keyring: string,
+  policy: { rotateEvery?: string; grace?: string; propagation?: string; retention?: string; quiet?: string; destroyAfterRetention?: string } = {},
+): Record<string, string> {
   return {
     ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:Rekey-provision',
     Keyring: keyring,
@@ -50,9 +59,20 @@ function properties(keyring: string, policy: { rotateEvery?: string; grace?: str
     Grace: policy.grace ?? '7d',
     Propagation: policy.propagation ?? '15m',
     Retention: policy.retention ?? '30d',
+    ...(policy.quiet === undefined ? {} : { Quiet: policy.quiet }),
+    ...(policy.destroyAfterRetention === undefined ? {} : { DestroyAfterRetention: policy.destroyAfterRetention }),
     Sensitivity: 'high',
   };
 }
+
+/** The properties the stack writes for a keyring of this `cdk.json` entry (infra/props.ts → keyring-provisioning.ts). */
+function deployedProperties(keyring: Record<string, unknown>): Record<string, string> {
+  const [resolved] = resolveRekeyProps({ keyrings: [keyring] }).keyrings;
+  if (resolved === undefined) throw new Error('no keyring resolved');
+  return { ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:Rekey-provision', ...keyringResourceProperties(resolved) };
+}
+
+const DAY = 86_400;
 
 function request(type: 'Create' | 'Update' | 'Delete', responseUrl: string, props: Record<string, string>, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -102,7 +122,7 @@ describe('provision function (moto KMS + S3, loopback ResponseURL)', () => {
       const answer = await invoke(event);
       // Assess
       const catalog = await h.services.keyrings.get(h.keyring);
-      expect(catalog.policy).toEqual({ rotateEverySeconds: 30 * 86_400, graceSeconds: 7 * 86_400, propagationSeconds: 900, retentionSeconds: 30 * 86_400 });
+      expect(catalog.policy).toEqual({ rotateEverySeconds: 30 * DAY, graceSeconds: 7 * DAY, propagationSeconds: 900, retentionSeconds: 30 * DAY, quietSeconds: 7 * DAY, destroyAfterRetention: false });
       expect(catalog.versions.map((v) => [v.version, v.state, v.wrappingKeyId])).toEqual([[1, 'active', h.keyArn]]);
       expect(kmsCommands).toEqual(['GenerateDataKeyWithoutPlaintextCommand']);
       expect(answer.delivered).toBe(true);
@@ -158,6 +178,38 @@ describe('provision function (moto KMS + S3, loopback ResponseURL)', () => {
       expect(srv.puts[0]?.body).toMatchObject({ Status: 'SUCCESS', Data: { Outcome: 'updated' } });
     });
 
+    it('lands a cdk.json keyring that opts in to destruction with a 1-day quiet period in the catalog policy', async () => {
+      // Prepare: the properties exactly as the stack synthesizes them from the cdk.json entry.
+      const props = deployedProperties({ name: h.keyring, rotateEvery: '30d', quiet: '1d', destroyAfterRetention: true });
+      // Act
+      await invoke(request('Create', srv.url, props));
+      // Assess
+      expect(props).toMatchObject({ Quiet: '1d', DestroyAfterRetention: 'true' });
+      const catalog = await h.services.keyrings.get(h.keyring);
+      expect(catalog.policy).toEqual({ rotateEverySeconds: 30 * DAY, graceSeconds: 7 * DAY, propagationSeconds: 600, retentionSeconds: 30 * DAY, quietSeconds: DAY, destroyAfterRetention: true });
+      expect(srv.puts[0]?.body).toMatchObject({ Status: 'SUCCESS', Data: { Outcome: 'created' } });
+    });
+
+    it('deploys a cdk.json keyring that names neither field with a 7-day quiet period and no destruction', async () => {
+      // Prepare
+      const props = deployedProperties({ name: h.keyring });
+      // Act
+      await invoke(request('Create', srv.url, props));
+      // Assess
+      expect(props).toMatchObject({ Quiet: '7d', DestroyAfterRetention: 'false' });
+      expect((await h.services.keyrings.get(h.keyring)).policy).toMatchObject({ quietSeconds: 7 * DAY, destroyAfterRetention: false });
+    });
+
+    it('brings an existing keyring that destroys to the template policy that does not: the opt-in ends with the template', async () => {
+      // Prepare: created (say by hand) with destruction on and no quiet period.
+      await h.services.keyrings.createKeyring(h.keyring, { rotateEverySeconds: 30 * DAY, propagationSeconds: 900, quietSeconds: 0, destroyAfterRetention: true }, { actor: 'test' });
+      // Act
+      await invoke(request('Create', srv.url, properties(h.keyring)));
+      // Assess
+      expect((await h.services.keyrings.get(h.keyring)).policy).toMatchObject({ quietSeconds: 7 * DAY, destroyAfterRetention: false });
+      expect(srv.puts[0]?.body).toMatchObject({ Status: 'SUCCESS', Data: { Outcome: 'updated' } });
+    });
+
     it('refuses (FAILED, nothing written) an existing keyring whose versions another KMS key wraps: a removed keyring added back', async () => {
       // Prepare: the keyring exists under key A; the stack now names a new key B for it, as
       // CloudFormation does when a keyring removed from the configuration (A retained) comes back.
@@ -194,11 +246,40 @@ describe('provision function (moto KMS + S3, loopback ResponseURL)', () => {
       await invoke(request('Update', srv.url, properties(h.keyring, { grace: '14d', retention: '90d' }), { PhysicalResourceId: h.keyring, OldResourceProperties: properties(h.keyring) }));
       // Assess
       const after = await h.services.keyrings.get(h.keyring);
-      expect(after.policy).toEqual({ ...before.policy, graceSeconds: 14 * 86_400, retentionSeconds: 90 * 86_400 });
+      expect(after.policy).toEqual({ rotateEverySeconds: 30 * DAY, graceSeconds: 14 * DAY, propagationSeconds: 900, retentionSeconds: 90 * DAY, quietSeconds: 7 * DAY, destroyAfterRetention: false });
       expect(after.versions).toEqual(before.versions);
       expect(after.generation).toBe(before.generation + 1);
       expect(kmsCommands).toEqual([]);
       expect(srv.puts[1]?.body).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: h.keyring, Data: { Outcome: 'updated' } });
+    });
+
+    it('changes the quiet period and the destruction opt-in like any policy field, and turns them back to the defaults when the template drops them', async () => {
+      // Prepare
+      const old = properties(h.keyring);
+      await invoke(request('Create', srv.url, old));
+      const opted = properties(h.keyring, { quiet: '1d', destroyAfterRetention: 'true' });
+      // Act
+      await invoke(request('Update', srv.url, opted, { PhysicalResourceId: h.keyring, OldResourceProperties: old }));
+      const optedIn = await h.services.keyrings.get(h.keyring);
+      await invoke(request('Update', srv.url, old, { PhysicalResourceId: h.keyring, OldResourceProperties: opted }));
+      // Assess
+      expect(optedIn.policy).toMatchObject({ quietSeconds: DAY, destroyAfterRetention: true });
+      const after = await h.services.keyrings.get(h.keyring);
+      expect(after.policy).toMatchObject({ quietSeconds: 7 * DAY, destroyAfterRetention: false });
+      expect(after.generation).toBe(optedIn.generation + 1);
+      expect(srv.puts.map((p) => (p.body['Data'] as Record<string, string>)['Outcome'])).toEqual(['created', 'updated', 'updated']);
+    });
+
+    it('answers the first Update after an upgrade (the template now spells out the defaults) unchanged, writing nothing', async () => {
+      // Prepare: provisioned from a template without Quiet and DestroyAfterRetention.
+      const old = properties(h.keyring);
+      await invoke(request('Create', srv.url, old));
+      const before = await h.snapshot();
+      // Act
+      await invoke(request('Update', srv.url, properties(h.keyring, { quiet: '7d', destroyAfterRetention: 'false' }), { PhysicalResourceId: h.keyring, OldResourceProperties: old }));
+      // Assess
+      expect(await h.snapshot()).toBe(before);
+      expect(srv.puts[1]?.body).toMatchObject({ Status: 'SUCCESS', Data: { Outcome: 'unchanged' } });
     });
 
     it('answers FAILED (and creates nothing) when the keyring to update does not exist', async () => {
@@ -244,6 +325,20 @@ describe('provision function (moto KMS + S3, loopback ResponseURL)', () => {
       expect(srv.puts[0]?.body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: h.keyring, StackId: STACK_ID, RequestId: event['RequestId'] });
       expect(String(srv.puts[0]?.body['Reason'])).toMatch(/ResourceProperties\.RotateEvery: must be a duration/);
       expect(String(srv.puts[0]?.body['Reason'])).toContain("unexpected field 'Colour'");
+    });
+
+    it.each([
+      ['a DestroyAfterRetention that is not true or false', { DestroyAfterRetention: 'yes' }, /ResourceProperties\.DestroyAfterRetention: must be 'true' or 'false'/],
+      ['a Quiet that is not a duration', { Quiet: 'a week' }, /ResourceProperties\.Quiet: must be a duration/],
+    ])('answers FAILED, creating nothing, for %s', async (_what, change, reason) => {
+      // Prepare
+      const before = await h.snapshot();
+      // Act
+      await invoke(request('Create', srv.url, { ...properties(h.keyring), ...change }));
+      // Assess
+      expect(await h.snapshot()).toBe(before);
+      expect(srv.puts[0]?.body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: h.keyring });
+      expect(String(srv.puts[0]?.body['Reason'])).toMatch(reason);
     });
 
     it('answers FAILED for an unknown request type, with the logical id when no keyring can be named', async () => {

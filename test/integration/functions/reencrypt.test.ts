@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createGracePeriodHandler } from '../../../functions/grace-period/handler';
 import { createReencryptHandler } from '../../../functions/reencrypt/handler';
@@ -104,7 +104,11 @@ describe('reencrypt function (moto KMS + S3)', () => {
       const real = motoClients().s3;
       const client = new S3Client({ region: 'us-east-1' });
       const mock = mockClient(client);
+      // A command nobody forwards fails loudly (a bare mock answers undefined, which no S3 call returns).
+      mock.onAnyCommand().rejects(new Error('forwardingS3: this S3 command is not forwarded to moto; add it'));
       mock.on(GetObjectCommand).callsFake((input) => real.send(new GetObjectCommand(input)));
+      // The revocation ledger's read (every catalog read on AWS overlays its marks).
+      mock.on(ListObjectVersionsCommand).callsFake((input) => real.send(new ListObjectVersionsCommand(input)));
       mock.on(HeadObjectCommand).callsFake((input) => real.send(new HeadObjectCommand(input)));
       mock.on(ListObjectsV2Command).callsFake((input) => real.send(new ListObjectsV2Command(input)));
       mock.on(PutObjectCommand).callsFake((input) => real.send(new PutObjectCommand(input)));

@@ -2,8 +2,10 @@
  * A hand-filled TwinWorld for the authorizer's tests, its policies copied in shape from the
  * synthesized stack (cdk.out/Rekey.template.json: FnrotateRoleDefaultPolicy, CatalogPolicy,
  * KeyringpiiKey, OpsKey, AlarmTopicPolicy, CompromiseRuleDlqPolicy, the
- * KeyVersionCompromised/CatalogWritten Lambda permissions, SchedulerRolerotate's trust policy),
- * with the intrinsics resolved by hand to the ARNs below.
+ * KeyVersionCompromised/CatalogWritten Lambda permissions, SchedulerRolerotate's trust policy,
+ * the bus policy of compromise reports), with the intrinsics resolved by hand to the ARNs below.
+ * Key policies as infra/constructs/key-policy.ts builds them: administration for the deploying
+ * role and the break-glass role only, read-only metadata for the account root.
  */
 import { TwinWorld, TWIN_ACCOUNT as A, type PolicyDocument, type TwinRole } from '../world';
 
@@ -18,6 +20,11 @@ export const ARNS = {
   keyaccessRole: `arn:aws:iam::${A}:role/Rekey-FnkeyaccessRole`,
   schedulerRole: `arn:aws:iam::${A}:role/Rekey-SchedulerRolerotate`,
   appRole: `arn:aws:iam::${A}:role/application`,
+  /** The CDK bootstrap's CloudFormation execution role (the deploying role). */
+  deployRole: `arn:aws:iam::${A}:role/cdk-hnb659fds-cfn-exec-role-${A}-${R}`,
+  breakGlassRole: `arn:aws:iam::${A}:role/rekey-break-glass`,
+  /** A security principal (props securityPrincipalArns): may report a compromise. */
+  securityRole: `arn:aws:iam::${A}:role/security-operations`,
   catalogBucket: 'arn:aws:s3:::rekey-catalog',
   escrowBucket: 'arn:aws:s3:::rekey-escrow',
   alarmTopic: `arn:aws:sns:${R}:${A}:Rekey-AlarmTopic`,
@@ -32,13 +39,16 @@ export const ARNS = {
 const ROOT = `arn:aws:iam::${A}:root`;
 
 /** infra/constructs/key-policy.ts KEY_ADMIN_ACTIONS, as the template lists them. */
-const KEY_ADMIN_ACTIONS = [
+export const KEY_ADMIN_ACTIONS = [
   'kms:CancelKeyDeletion', 'kms:CreateAlias', 'kms:DeleteAlias', 'kms:DescribeKey', 'kms:DisableKey', 'kms:DisableKeyRotation',
   'kms:EnableKey', 'kms:EnableKeyRotation', 'kms:GetKeyPolicy', 'kms:GetKeyRotationStatus', 'kms:ListAliases', 'kms:ListGrants',
   'kms:ListKeyPolicies', 'kms:ListResourceTags', 'kms:PutKeyPolicy', 'kms:RevokeGrant', 'kms:RotateKeyOnDemand',
   'kms:ScheduleKeyDeletion', 'kms:TagResource', 'kms:UntagResource', 'kms:UpdateAlias', 'kms:UpdateKeyDescription',
 ];
-const adminStatement = { Sid: 'KeyAdministrationOnly', Effect: 'Allow', Principal: { AWS: ROOT }, Action: KEY_ADMIN_ACTIONS, Resource: '*' };
+/** infra/constructs/key-policy.ts KEY_METADATA_ACTIONS: all the account root keeps. */
+const KEY_METADATA_ACTIONS = ['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:GetKeyRotationStatus', 'kms:ListAliases', 'kms:ListGrants', 'kms:ListKeyPolicies', 'kms:ListResourceTags'];
+const adminStatement = { Sid: 'KeyAdministrationOnly', Effect: 'Allow', Principal: { AWS: [ARNS.deployRole, ARNS.breakGlassRole] }, Action: KEY_ADMIN_ACTIONS, Resource: '*' };
+const metadataStatement = { Sid: 'KeyMetadataForAccount', Effect: 'Allow', Principal: { AWS: ROOT }, Action: KEY_METADATA_ACTIONS, Resource: '*' };
 
 /** The CDK enforceSSL bucket statements (CatalogPolicy). */
 function tlsOnly(bucketArn: string, service: string): Record<string, unknown>[] {
@@ -60,7 +70,8 @@ export function keyringKeyPolicy(keyring: string): PolicyDocument {
     Version: V,
     Statement: [
       adminStatement,
-      { Sid: 'GenerateVersionKeys', Effect: 'Allow', Principal: { AWS: ARNS.rotateRole }, Action: 'kms:GenerateDataKey', Resource: '*', Condition: versioned },
+      metadataStatement,
+      { Sid: 'GenerateVersionKeys', Effect: 'Allow', Principal: { AWS: ARNS.rotateRole }, Action: 'kms:GenerateDataKeyWithoutPlaintext', Resource: '*', Condition: versioned },
       { Sid: 'ReencryptAnyVersion', Effect: 'Allow', Principal: { AWS: ARNS.reencryptRole }, Action: 'kms:Decrypt', Resource: '*', Condition: versioned },
       {
         Sid: 'CreateVersionGrants',
@@ -84,11 +95,47 @@ const opsKeyPolicy = (): PolicyDocument => ({
   Version: V,
   Statement: [
     adminStatement,
+    metadataStatement,
     { Sid: 'CatalogReaders', Effect: 'Allow', Principal: { AWS: [ARNS.keyaccessRole, ARNS.reencryptRole] }, Action: 'kms:Decrypt', Resource: '*', Condition: { StringEquals: { 'kms:ViaService': `s3.${R}.amazonaws.com` } } },
     { Sid: 'CatalogWriters', Effect: 'Allow', Principal: { AWS: [ARNS.rotateRole, ARNS.escrowRole] }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*', Condition: { StringEquals: { 'kms:ViaService': `s3.${R}.amazonaws.com` } } },
     { Sid: 'CloudWatchAlarmsPublish', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*', Condition: { StringEquals: { 'aws:SourceAccount': A } } },
   ],
 });
+
+/**
+ * The bus policy infra/parts/key-administration.ts `restrictCompromiseReports` writes: Deny
+ * PutEvents of `Key Version Compromised` to every principal whose aws:PrincipalArn is not listed,
+ * and the listed principals' Allow (EventBridge condition keys events:source and
+ * events:detail-type: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html).
+ */
+export function compromiseReportsPolicy(securityPrincipalArns: readonly string[]): PolicyDocument {
+  const compromise = { 'ForAnyValue:StringEquals': { 'events:detail-type': ['Key Version Compromised'] } };
+  return {
+    Version: V,
+    Statement: [
+      {
+        Sid: 'OnlySecurityPrincipalsReportCompromise',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 'events:PutEvents',
+        Resource: ARNS.bus,
+        Condition: securityPrincipalArns.length === 0 ? compromise : { ...compromise, ArnNotEquals: { 'aws:PrincipalArn': [...securityPrincipalArns] } },
+      },
+      ...(securityPrincipalArns.length === 0
+        ? []
+        : [
+            {
+              Sid: 'SecurityPrincipalsReportCompromise',
+              Effect: 'Allow',
+              Principal: { AWS: securityPrincipalArns.length === 1 ? securityPrincipalArns[0] : [...securityPrincipalArns] },
+              Action: 'events:PutEvents',
+              Resource: ARNS.bus,
+              Condition: { 'ForAnyValue:StringEquals': { 'events:source': ['rekey'], 'events:detail-type': ['Key Version Compromised'] } },
+            },
+          ]),
+    ],
+  };
+}
 
 function role(name: string, arn: string, trust: PolicyDocument, policies: PolicyDocument[]): TwinRole {
   return { logicalId: name, name: arn.split('/').pop()!, arn, trust, policies, accessKeyId: `AKIA${name.toUpperCase().slice(0, 12)}`, secretAccessKey: 'not-used' };
@@ -134,6 +181,10 @@ export function buildWorld(keys: FixtureKeys): TwinWorld {
     role('FnkeyaccessRole', ARNS.keyaccessRole, lambdaTrust, [{ Version: V, Statement: [{ Action: 'kms:Decrypt', Effect: 'Allow', Resource: keys.ops }] }]),
     role('SchedulerRolerotate', ARNS.schedulerRole, schedulerTrust, [schedulerPolicy]),
     role('application', ARNS.appRole, lambdaTrust, [appPolicy]),
+    // Broad IAM policies, as an account administrator would hold: the key policies decide anyway.
+    role('deploy', ARNS.deployRole, lambdaTrust, [appPolicy]),
+    role('breakglass', ARNS.breakGlassRole, lambdaTrust, [appPolicy]),
+    role('security', ARNS.securityRole, lambdaTrust, []),
   ]) world.roles.set(r.arn, r);
 
   world.buckets.set('rekey-catalog', { name: 'rekey-catalog', arn: ARNS.catalogBucket, versioning: true, eventBridge: true, policy: { Version: V, Statement: tlsOnly(ARNS.catalogBucket, 's3') } });
@@ -171,7 +222,8 @@ export function buildWorld(keys: FixtureKeys): TwinWorld {
     url: `https://sqs.${R}.amazonaws.com/${A}/Rekey-CompromiseRuleDlq`,
     policy: { Version: V, Statement: [...tlsOnly(ARNS.dlq, 'sqs'), fromRule(ARNS.compromisedRule, 'AllowKeyVersionCompromised'), fromRule(ARNS.catalogWrittenRule, 'AllowCatalogWritten')] },
   });
-  world.buses.set('Rekey-events', { name: 'Rekey-events', arn: ARNS.bus });
+  // The bus policy of compromise reports (infra/parts/key-administration.ts restrictCompromiseReports).
+  world.buses.set('Rekey-events', { name: 'Rekey-events', arn: ARNS.bus, policy: compromiseReportsPolicy([ARNS.securityRole]) });
   const fn = (name: string, arn: string, roleArn: string, permissions: { principal: string; action: string; sourceArn?: string }[]): void => {
     world.functions.set(name, { logicalId: name, name, arn, roleArn, handler: 'index.handler', assetDir: '/nonexistent', runtime: 'nodejs24.x', environment: {}, timeoutSeconds: 30, memoryMiB: 256, permissions });
   };

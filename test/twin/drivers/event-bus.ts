@@ -6,6 +6,9 @@
  *   10 entries. Per-entry validation messages are moto's (moto/events/models.py put_events), which
  *   mirror AWS's: InvalidArgument for a missing Source / DetailType / Detail, MalformedDetail for
  *   Detail that is not a JSON object.
+ * - Delivery to an SNS topic target needs the topic policy to allow events.amazonaws.com
+ *   sns:Publish (aws:SourceArn = the rule ARN, aws:SourceAccount) and, for an SSE-KMS topic, the
+ *   key policy to allow it kms:GenerateDataKey* / kms:Decrypt (eb-use-resource-based.html#eb-sns-permissions).
  * - Delivery to a Lambda target needs the function's resource-based policy to allow
  *   events.amazonaws.com, with aws:SourceArn = the rule ARN and aws:SourceAccount.
  * - Retries and DLQ ("Event retry policy and using dead-letter queues", eb-rule-dlq.html): by default
@@ -81,6 +84,20 @@ export const DEFAULT_RULE_RETRY = { maximumRetryAttempts: 185, maximumEventAgeIn
 
 const EVENTS: TwinPrincipal = { kind: 'service', service: 'events.amazonaws.com' };
 
+/**
+ * Whether a rule in its State receives `event` ("Receiving read-only management events from AWS
+ * services", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail-management.html):
+ * DISABLED matches nothing; ENABLED matches everything except read-only AWS management events
+ * delivered through CloudTrail (`detail.readOnly` true, `detail.managementEvent` true, e.g. KMS
+ * Decrypt); ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS matches those too.
+ */
+export function receives(rule: Pick<TwinRule, 'state'>, event: EventEnvelope): boolean {
+  if (rule.state === 'DISABLED') return false;
+  if (rule.state === 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS') return true;
+  const readOnlyManagement = event['detail-type'] === 'AWS API Call via CloudTrail' && event.detail['readOnly'] === true && event.detail['managementEvent'] === true;
+  return !readOnlyManagement;
+}
+
 /** A denial the service treats as permanent: straight to the DLQ, no retries. */
 class PermanentFailure extends DeniedError {}
 
@@ -130,7 +147,7 @@ export class TwinEventBus {
     }
     const out: RuleDelivery[] = [];
     for (const rule of this.opts.world.rules.values()) {
-      if (rule.busName !== busName || rule.state !== 'ENABLED' || !matchesPattern(rule.pattern, event)) continue;
+      if (rule.busName !== busName || !receives(rule, event) || !matchesPattern(rule.pattern, event)) continue;
       for (const target of rule.targets) {
         const delivery = await this.deliver(rule, target, event);
         out.push(delivery);
@@ -265,6 +282,29 @@ export class TwinEventBus {
       const d = await authorizer.authorize({ principal: { kind: 'role', arn: target.roleArn }, action: 'states:StartExecution', resource: target.arn });
       if (!d.allowed) throw new PermanentFailure('AccessDeniedException', `${target.roleArn} is not authorized to perform states:StartExecution on ${target.arn}: ${d.reason}`);
       await invoker.startExecution(target.arn, body);
+      return;
+    }
+    if (service === 'sns') {
+      // "Amazon SNS permissions" (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions):
+      // the topic policy must allow events.amazonaws.com sns:Publish (scoped by aws:SourceArn, the
+      // rule ARN, and aws:SourceAccount); an SSE-KMS topic also needs the key policy to let
+      // events.amazonaws.com use the key (kms:GenerateDataKey* and kms:Decrypt, as for every AWS
+      // service publishing to an encrypted topic: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+      // The message is the event JSON (or the target's Input), without a subject.
+      // Missing permissions are not retried (eb-rule-dlq.html): a PermanentFailure.
+      // EventBridge calls SNS over TLS: a topic policy denying aws:SecureTransport false lets it through.
+      const snsContext = { ...context, 'aws:SecureTransport': true };
+      const d = await authorizer.authorize({ principal: EVENTS, action: 'sns:Publish', resource: target.arn, context: snsContext });
+      if (!d.allowed) throw new PermanentFailure('AuthorizationError', `events.amazonaws.com is not authorized to perform sns:Publish on ${target.arn}: ${d.reason}`);
+      const topic = [...world.topics.values()].find((x) => x.arn === target.arn);
+      if (topic?.kmsKeyArn !== undefined) {
+        const keyArn = world.key(topic.kmsKeyArn)?.arn ?? topic.kmsKeyArn;
+        for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+          const k = await authorizer.authorize({ principal: EVENTS, action, resource: keyArn, context: { ...snsContext, 'kms:EncryptionContext:aws:sns:topicArn': target.arn } });
+          if (!k.allowed) throw new PermanentFailure('KMSAccessDeniedException', `events.amazonaws.com is not authorized to perform ${action} on ${keyArn} (the key of ${target.arn}): ${k.reason}`);
+        }
+      }
+      await invoker.publish(target.arn, undefined, body);
       return;
     }
     throw new PermanentFailure('ValidationException', `the twin's EventBridge has no target type for ${target.arn}`);

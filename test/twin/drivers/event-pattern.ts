@@ -34,7 +34,11 @@ function matchObject(pattern: Readonly<Record<string, unknown>>, node: Record<st
     }
     const value: Leaf = node !== undefined && Object.prototype.hasOwnProperty.call(node, key) ? node[key] : ABSENT;
     if (isObject(rule)) {
-      if (!matchObject(rule, isObject(value) ? value : undefined)) return false;
+      // An array of objects in the event (a CloudTrail record's `resources`) matches a nested
+      // pattern when any element does: EventBridge flattens arrays in the event before matching
+      // ("Arrays in event patterns": the intersection of pattern and event values is non-empty).
+      const nested = Array.isArray(value) ? value.some((v) => isObject(v) && matchObject(rule, v)) : matchObject(rule, isObject(value) ? value : undefined);
+      if (!nested) return false;
     } else if (Array.isArray(rule)) {
       if (!matchLeaf(rule, value)) return false;
     } else {

@@ -13,8 +13,8 @@ export interface TargetInvoker {
   startExecution(stateMachineArn: string, input: string, name?: string): Promise<void>;
   /** SQS SendMessage to a dead-letter queue, as the given principal (a role ARN or a service principal), authorized by the caller. */
   sendToQueue(queueArn: string, body: string, attributes?: Record<string, string>): Promise<void>;
-  /** SNS Publish (alarm actions). */
-  publish(topicArn: string, subject: string, message: string): Promise<void>;
+  /** SNS Publish (alarm actions with a subject; EventBridge rule targets without one). */
+  publish(topicArn: string, subject: string | undefined, message: string): Promise<void>;
 }
 
 /** One metric data point (same shape as test/twin/runtime/metric-store.ts MetricDatum). */

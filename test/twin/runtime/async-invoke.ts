@@ -16,7 +16,12 @@
  * With reserved concurrency 0 Lambda sends new events to the on-failure destination without any
  * retries (same page, note); the record of that case is not shown in the documentation: the twin
  * sends `RetriesExhausted` with approximateInvokeCount 0 and the 429 as responseContext.
- * The retries' waits are recorded, not slept: the twin retries at once in real time.
+ * The retries' waits are simulated, not slept: each retry runs at once in real time, with its
+ * simulated clock (the function's Date, its metrics' timestamps) at the first attempt's time plus
+ * the documented cumulative wait (1 min, then 3 min), so a function that fails until a simulated
+ * instant (e.g. "settling until revokedAt + 60 s") succeeds on the retry that comes after it, as on
+ * AWS. The twin's own clock is not moved: the retry is not scheduled work on the twin's timeline
+ * (callers await the whole event, and settle() waits for it), a documented simplification.
  */
 import type { TwinFunction } from '../world';
 import type { AsyncAttempt, AsyncOutcome, InvocationRecord, InvokeOutcome } from './types';
@@ -31,8 +36,11 @@ export interface AsyncInvocationDeps {
   readonly requestId: string;
   /** Simulated now. */
   readonly now: () => number;
-  /** One attempt (same request id every time, as Lambda retries the same event). */
-  readonly attempt: () => Promise<InvokeOutcome>;
+  /**
+   * One attempt (same request id every time, as Lambda retries the same event), started at the
+   * simulated instant `at` (ms since the epoch; never before the twin's now).
+   */
+  readonly attempt: (at: number) => Promise<InvokeOutcome>;
   /** Resolves when the function may have capacity again (an invocation ended). */
   readonly capacityFreed: () => Promise<void>;
   /** Sends the record to the destination; throws when the send fails (denied, missing queue). */
@@ -55,8 +63,10 @@ export async function runAsyncInvocation(deps: AsyncInvocationDeps): Promise<Asy
   let delay = 0;
   let last: InvokeOutcome | undefined;
   let condition: AsyncOutcome['condition'];
+  // The event's age is counted from when Lambda queued it: every retry runs that much later.
+  const queuedAt = deps.now();
   for (;;) {
-    const outcome = await deps.attempt();
+    const outcome = await deps.attempt(queuedAt + ageMs);
     if (outcome.statusCode === 429) {
       throttles += 1;
       last = outcome;
@@ -86,7 +96,7 @@ export async function runAsyncInvocation(deps: AsyncInvocationDeps): Promise<Asy
   const base = { requestId, functionName: fn.name, statusCode: 202 as const, attempts, succeeded: false, condition, throttles };
   const destinationArn = fn.asyncConfig?.onFailureArn;
   if (destinationArn === undefined) return base;
-  const record = invocationRecord(fn, requestId, event, condition, attempts.length, last, deps.now());
+  const record = invocationRecord(fn, requestId, event, condition, attempts.length, last, Math.max(deps.now(), queuedAt + ageMs));
   try {
     await deps.deliver(destinationArn, record);
     return { ...base, destination: { arn: destinationArn, record, delivered: true } };

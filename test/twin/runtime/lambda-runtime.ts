@@ -114,7 +114,7 @@ export class LambdaRuntime {
       event,
       requestId,
       now: () => this.options.clock.now(),
-      attempt: () => this.attempt(fn, event, requestId, 'Event'),
+      attempt: (at) => this.attempt(fn, event, requestId, 'Event', at),
       // The invocation that held the capacity may have ended while the throttled attempt was
       // publishing its Throttles metric: waiting for its wake-up then would wait forever.
       capacityFreed: () => (this.throttleReason(fn) === undefined ? Promise.resolve() : new Promise<void>((resolve) => this.waiters.push(resolve))),
@@ -182,8 +182,12 @@ export class LambdaRuntime {
     return unreservedRunning >= (this.options.accountConcurrency ?? 1000) - reserved ? 'ConcurrentInvocationLimitExceeded' : undefined;
   }
 
-  private async attempt(fn: TwinFunction, event: unknown, requestId: string, invocationType: InvocationLog['invocationType']): Promise<InvokeOutcome> {
-    const startedAt = this.options.clock.now();
+  /**
+   * One invocation. `at` is the simulated instant it starts (an asynchronous retry runs after
+   * Lambda's documented wait: see async-invoke.ts); the twin's now when absent or earlier.
+   */
+  private async attempt(fn: TwinFunction, event: unknown, requestId: string, invocationType: InvocationLog['invocationType'], at?: number): Promise<InvokeOutcome> {
+    const startedAt = Math.max(this.options.clock.now(), at ?? 0);
     const base = { requestId, functionName: fn.name, startedAt };
     if (this.closed) throw new Error(`twin: the Lambda runtime is closed (invoking ${fn.name})`);
     const reason = this.throttleReason(fn);

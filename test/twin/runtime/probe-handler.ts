@@ -11,6 +11,8 @@ import type { Context } from 'aws-lambda';
 export type ProbeEvent =
   | { readonly action: 'inspect' }
   | { readonly action: 'throw'; readonly message: string }
+  /** Throws (a retryable error) while its simulated Date is before `until` (ms since the epoch), then returns that Date. */
+  | { readonly action: 'fail-until'; readonly until: number }
   | { readonly action: 'sleep'; readonly ms: number }
   | { readonly action: 'exit'; readonly code: number }
   | { readonly action: 'require'; readonly module: string }
@@ -51,6 +53,11 @@ export async function handler(event: ProbeEvent, context: Context): Promise<unkn
       };
     case 'throw':
       throw new TypeError(event.message);
+    case 'fail-until': {
+      const now = Date.now();
+      if (now < event.until) throw new Error(`settling until ${new Date(event.until).toISOString()} (now ${new Date(now).toISOString()})`);
+      return { now };
+    }
     case 'sleep':
       await new Promise((resolve) => setTimeout(resolve, event.ms));
       return { slept: event.ms, remaining: context.getRemainingTimeInMillis() };

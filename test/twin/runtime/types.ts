@@ -61,7 +61,7 @@ export interface InvokeOutcome {
 /** One attempt of an asynchronous invocation. */
 export interface AsyncAttempt {
   readonly attempt: number;
-  /** How long Lambda would have waited before this attempt (0, then about 1 and 2 minutes); not slept. */
+  /** How long Lambda waited before this attempt (0, then about 1 and 2 minutes): simulated, not slept (the attempt's startedAt is that much later). */
   readonly simulatedDelayMs: number;
   readonly outcome: InvokeOutcome;
 }

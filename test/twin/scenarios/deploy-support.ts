@@ -52,13 +52,18 @@ export async function grantsOf(kms: KMSClient, keyId: string): Promise<ListedGra
   return out.sort((a, b) => `${a.grantee} ${a.context?.['version'] ?? ''}`.localeCompare(`${b.grantee} ${b.context?.['version'] ?? ''}`));
 }
 
-/** Catalog object keys written (allowed PutObject on the catalog bucket) since request-log index `mark`. */
+/**
+ * Catalog object keys written (allowed PutObject under the catalog prefix) since request-log index
+ * `mark`. Only the prefix: the state bucket also holds the observed key use (`key-use/<keyring>.json`,
+ * written by the key-use function whenever CloudTrail reports an unwrap), which is no catalog write.
+ */
 export function catalogPuts(twin: Twin, mark: number): string[] {
-  const prefix = `arn:aws:s3:::${twin.world.outputs.CatalogBucket ?? ''}/`;
+  const bucket = `arn:aws:s3:::${twin.world.outputs.CatalogBucket ?? ''}/`;
+  const prefix = `${bucket}${twin.world.outputs.CatalogPrefix ?? ''}`;
   return twin.world.requestLog
     .slice(mark)
     .filter((r) => r.allowed && r.action === 's3:PutObject')
-    .flatMap((r) => r.resources.filter((x) => x.startsWith(prefix)).map((x) => x.slice(prefix.length)));
+    .flatMap((r) => r.resources.filter((x) => x.startsWith(prefix)).map((x) => x.slice(bucket.length)));
 }
 
 /**

@@ -115,7 +115,7 @@ describe('scenario 1: deploy', () => {
     expect(o.BreakerThreshold).toBe('0.05');
     expect([...twin.world.topics.values()].map((t) => t.arn)).toContain(o.AlarmTopicArn);
     const names = JSON.parse(o.FunctionNames ?? '') as Record<string, string>;
-    expect(Object.keys(names).sort()).toEqual(['cache-invalidate', 'escrow', 'grace-period', 'key-access', 'provision', 'reencrypt', 'revoke', 'rotate']);
+    expect(Object.keys(names).sort()).toEqual(['cache-invalidate', 'escrow', 'grace-period', 'key-access', 'key-use', 'provision', 'reencrypt', 'revoke', 'rotate']);
     for (const name of Object.values(names)) expect(twin.world.fn(name)?.name).toBe(name);
   });
 
@@ -128,12 +128,13 @@ describe('scenario 1: deploy', () => {
         ['pii', twin.fn('provision').arn, 'created'],
       ].sort(),
     );
-    // cdk.json: pii 30d / 7d / 15m / 30d, ops 90d / 14d / 10m / 90d.
+    // cdk.json: pii 30d / 7d / 15m / 30d, ops 90d / 14d / 10m / 90d; neither sets the quiet period
+    // nor opts in to destruction, so both keep the defaults (7 d without use; never destroyed).
     const expected = { pii: [30 * DAY, 7 * DAY, 900, 30 * DAY], ops: [90 * DAY, 14 * DAY, 600, 90 * DAY] } as const;
     for (const ring of ['pii', 'ops'] as const) {
       const c = await storedCatalog(ring);
       const [rotateEverySeconds, graceSeconds, propagationSeconds, retentionSeconds] = expected[ring];
-      expect(c.policy).toEqual({ rotateEverySeconds, graceSeconds, propagationSeconds, retentionSeconds });
+      expect(c.policy).toEqual({ rotateEverySeconds, graceSeconds, propagationSeconds, retentionSeconds, quietSeconds: 7 * DAY, destroyAfterRetention: false });
       expect(c.versions.map((v) => [v.version, v.state, v.wrappingKeyId])).toEqual([[1, 'active', keyringKeys(twin)[ring]]]);
       expect(c.generation).toBe(1);
     }
@@ -151,8 +152,8 @@ describe('scenario 1: deploy', () => {
     }
     const status = await twin.cli(['status'], operator);
     expect(status).toMatchObject({ code: 0, stderr: '' });
-    expect(status.stdout).toContain('keyring pii  (rotate every 30d, grace 7d, propagation 15m, retention 30d; generation 1)');
-    expect(status.stdout).toContain('keyring ops  (rotate every 90d, grace 14d, propagation 10m, retention 90d; generation 1)');
+    expect(status.stdout).toContain('keyring pii  (rotate every 30d, grace 7d, propagation 15m, retention 30d, quiet 7d, destroy after retention: no; generation 1)');
+    expect(status.stdout).toContain('keyring ops  (rotate every 90d, grace 14d, propagation 10m, retention 90d, quiet 7d, destroy after retention: no; generation 1)');
     // One version row per keyring: version 1, active since the deploy.
     expect(status.stdout.match(/^ +1 {2}active +2027-01-01T00:00:00\.\d{3}Z/gm)).toHaveLength(2);
   });
@@ -195,7 +196,7 @@ describe('scenario 1: deploy', () => {
     expect(catalogPuts(twin, mark)).toEqual(['catalog/pii.json']);
     expect((await storedCatalog('ops')).generation).toBe(1);
     const status = await twin.cli(['status', 'pii'], operator);
-    expect(status.stdout).toContain('keyring pii  (rotate every 45d, grace 10d, propagation 15m, retention 30d; generation 2)');
+    expect(status.stdout).toContain('keyring pii  (rotate every 45d, grace 10d, propagation 15m, retention 30d, quiet 7d, destroy after retention: no; generation 2)');
   });
 
   it('step 6: redeploying the same configuration changes nothing', async () => {

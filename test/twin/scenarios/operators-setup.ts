@@ -60,6 +60,8 @@ export function deployedValues(twin: Twin): PlaceholderValues {
     account: () => account,
     stack: () => stackName,
     CatalogBucket: () => required(outputs.CatalogBucket, 'CatalogBucket'),
+    EscrowBucket: () => required(outputs.EscrowBucket, 'EscrowBucket'),
+    'escrow key ARN': () => required(outputs.EscrowKeyArn, 'EscrowKeyArn'),
     EventBusName: () => required(outputs.EventBusName, 'EventBusName'),
     'rotate function ARN': () => functionArn('rotate'),
     'escrow function ARN': () => functionArn('escrow'),

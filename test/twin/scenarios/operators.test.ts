@@ -13,6 +13,8 @@ import { extrasOf } from '../standup/standup';
 import { Twin, type CliResult } from '../twin';
 import { TWIN_ACCOUNT, TWIN_REGION, type PolicyDocument, type RequestLogEntry, type TwinRole } from '../world';
 import { adminS3, catalogVersions, createRecordBuckets, deployedValues, operatorPolicyFromDoc, readCatalog } from './operators-setup';
+import { KEY_USE_PREFIX } from '../../../shared/vocabulary/key-use-names';
+import { REVOCATION_LEDGER_PREFIX } from '../../../infra/parts/storage';
 
 jest.setTimeout(300_000);
 
@@ -294,18 +296,27 @@ describe('scenario 5: operators', () => {
   it("the doc's policy for a role of another account names only what this stack deployed", async () => {
     const policy = await operatorPolicyFromDoc(1, deployedValues(twin));
     const resources = policy.Statement.flatMap((st) => [st.Resource].flat() as string[]);
+    const catalogArn = `arn:aws:s3:::${twin.world.outputs.CatalogBucket ?? ''}`;
+    const escrowArn = `arn:aws:s3:::${twin.world.outputs.EscrowBucket ?? ''}`;
     const known = new Set([
       ...[...twin.world.functions.values()].map((f) => f.arn),
       ...[...twin.world.buckets.values()].flatMap((b) => [b.arn, `${b.arn}/${twin.world.outputs.CatalogPrefix ?? ''}*`]),
+      // The key-use log next to the catalog, and the revocation ledger in the escrow bucket (status reads both).
+      `${catalogArn}/${KEY_USE_PREFIX}*`,
+      `${escrowArn}/${REVOCATION_LEDGER_PREFIX}*`,
       ...[...twin.world.keys.values()].map((k) => k.arn),
       ...[...twin.world.buses.values()].map((b) => b.arn),
     ]);
     const stackResource = `arn:aws:cloudformation:${TWIN_REGION}:${TWIN_ACCOUNT}:stack/${STACK}/*`;
     expect(resources.filter((r) => r !== stackResource && !known.has(r))).toEqual([]);
-    // The ops key it names is the catalog's, and neither a keyring key nor the escrow key appears.
+    // The keys it names: the catalog's (ops) key and the escrow key (the ledger's marks are SSE-KMS
+    // under it), each only through S3 (kms:ViaService); no keyring key.
     const keys = new Set([...twin.world.keys.values()].map((k) => k.arn));
-    expect(resources.filter((r) => keys.has(r))).toEqual([twin.world.buckets.get(twin.world.outputs.CatalogBucket ?? '')?.kmsKeyArn]);
-    expect(resources).not.toContain(twin.world.outputs.EscrowKeyArn);
+    const keyStatements = policy.Statement.filter((st) => ([st.Resource].flat() as string[]).some((r) => keys.has(r)));
+    expect(keyStatements.flatMap((st) => [st.Resource].flat() as string[]).sort()).toEqual([twin.world.buckets.get(twin.world.outputs.CatalogBucket ?? '')?.kmsKeyArn, twin.world.outputs.EscrowKeyArn].sort());
+    for (const st of keyStatements) expect(st.Condition).toEqual({ StringEquals: { 'kms:ViaService': `s3.${TWIN_REGION}.amazonaws.com` } });
+    const keyringKeys = Object.values(JSON.parse(twin.world.outputs.KeyringKeys ?? '{}') as Record<string, string>);
+    expect(resources.filter((r) => keyringKeys.includes(r))).toEqual([]);
   });
 
   it('ran without unexpected denials, background errors or lost events', () => {

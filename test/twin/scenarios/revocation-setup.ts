@@ -24,7 +24,7 @@ export const RECORD_BUCKET = 'example-orders-records';
 export const RECORD_PREFIX = 'pii/';
 const OTHER_BUCKET = 'example-ops-records';
 
-const roleArn = (name: string): string => `arn:aws:iam::${TWIN_ACCOUNT}:role/${name}`;
+export const roleArn = (name: string): string => `arn:aws:iam::${TWIN_ACCOUNT}:role/${name}`;
 
 /** The `rekey` context of the scenario: cdk.json's keyrings plus the two roles. */
 export function revocationContext(piiOverrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -92,14 +92,21 @@ export interface RevocationWorld {
   close(): Promise<void>;
 }
 
+/** Options of {@link standUpRevocation}: more `rekey` context and more roles of the account. */
+export interface RevocationOptions {
+  readonly context?: Record<string, unknown>;
+  readonly roles?: readonly { readonly name: string; readonly policies: readonly PolicyDocument[] }[];
+}
+
 /** Stands the stack up with the scenario's roles and buckets. */
-export async function standUpRevocation(): Promise<RevocationWorld> {
+export async function standUpRevocation(options: RevocationOptions = {}): Promise<RevocationWorld> {
   const twin = await Twin.standUp({
-    context: revocationContext(),
+    context: { ...revocationContext(), ...options.context },
     roles: [
       { name: APP_ROLE, policies: [APP_POLICY] },
       // The doc's policy names resources of the stack: attached once it is deployed (below).
       { name: OPERATOR_ROLE, policies: [] },
+      ...(options.roles ?? []),
     ],
   });
   const admin = {

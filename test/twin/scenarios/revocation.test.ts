@@ -5,12 +5,13 @@
  * runs `rekey --aws revoke pii --version 1` (docs/deploy.md "5. Emergency revocation"). KMS itself
  * must refuse version 1 to the application from then on (grants revoked, and kept revoked across
  * schedules and a redeploy), every record must be re-encrypted under a fresh data key (inline
- * sweep, or the Distributed Map for a larger target), version 1 must end `disabled`, and the audit
- * archive must hold every step.
+ * sweep, or the Distributed Map for a larger target), version 1 stays `revoked` (disabling waits
+ * for the lifecycle's evidence: the quiet period), and the audit archive must hold every step,
+ * each by the operator's IAM principal (the CLI's STS identity, sent as `detail.requestedBy`).
  */
 import { recordContext } from '../../../shared/reencrypt/dependencies';
 import { RECORD_PREFIX, standUpRevocation, revocationContext, type RevocationWorld } from './revocation-setup';
-import { auditOf, expectDeniedDuring, expectRecordsReencrypted, nothingUnexpected, readAllBack, snapshotEnvelopes, writeRecords, type Expected } from './revocation-steps';
+import { auditOf, expectDeniedDuring, expectRecordsReencrypted, nothingUnexpected, readAllBack, settleRevocation, snapshotEnvelopes, writeRecords, type Expected } from './revocation-steps';
 
 jest.setTimeout(600_000);
 
@@ -65,6 +66,9 @@ describe('emergency revocation, swept inline by the revoke function', () => {
       ].sort(),
     );
     expect(w.twin.runtime.logLines(w.twin.fn('revoke').name).join('\n')).toContain('key version revoked');
+    // The compromise event names the operator's role (STS GetCallerIdentity, as aws:PrincipalArn reads it).
+    expect(auditOf(w, eventId).compromise.detail).toMatchObject({ requestedBy: w.operator.arn });
+    await settleRevocation(w, eventId, REVOKE_ARGV);
   });
 
   it('KMS refuses the application the revoked version, and only that one', async () => {
@@ -79,45 +83,55 @@ describe('emergency revocation, swept inline by the revoke function', () => {
   it('re-encrypted every record under the new active version with a fresh data key', async () => {
     await expectRecordsReencrypted(w, before, 3);
     // revoke's own count (dimensions keyring + version; the worker's batches carry keyring only).
+    // The first attempt re-encrypted them all; the retry that completed the revocation found nothing left.
     const done = w.twin.metrics.all().filter((m) => m.name === 'SweepItemsDone' && m.dimensions.keyring === 'pii' && m.dimensions.version === '1');
-    expect(done.map((m) => m.value)).toEqual([before.size]);
+    expect(done[0]?.value).toBe(before.size);
+    expect(done.reduce((a, m) => a + m.value, 0)).toBe(before.size);
   });
 
-  it('leaves version 1 disabled, revoked for the reason given; status shows it to the operator', async () => {
+  it('leaves version 1 revoked for the reason given (disabled only after the quiet period); status shows it to the operator', async () => {
     const v = await w.catalog();
-    expect(v.versions.map((x) => [x.version, x.state])).toEqual([[1, 'disabled'], [2, 'rotating'], [3, 'active']]);
-    expect(v.versions[0]).toMatchObject({ revokedReason: REASON, revokedAt: expect.any(String), disabledAt: expect.any(String) });
+    expect(v.versions.map((x) => [x.version, x.state])).toEqual([[1, 'revoked'], [2, 'rotating'], [3, 'active']]);
+    expect(v.versions[0]).toMatchObject({ revokedReason: REASON, revokedAt: expect.any(String) });
     const status = await w.twin.cli(['status', 'pii', '--json'], w.operator);
     expect(status.code).toBe(0);
     const shown = JSON.parse(status.stdout) as { keyrings: { versions: { version: number; state: string }[] }[] };
-    expect(shown.keyrings[0]?.versions.map((x) => `${x.version}:${x.state}`)).toEqual(['1:disabled', '2:rotating', '3:active']);
+    expect(shown.keyrings[0]?.versions.map((x) => `${x.version}:${x.state}`)).toEqual(['1:revoked', '2:rotating', '3:active']);
   });
 
   it('the app reads every record back, and refuses the v1 ciphertext S3 still keeps in old object versions', async () => {
     await readAllBack(w, plaintexts, 3);
     const fresh = w.app.restart();
     const [id, old] = [...before.entries()][0] ?? ['', Buffer.alloc(0)];
-    await expect(fresh.envelopes.decrypt(old, { context: recordContext(id), purpose: 'read' })).rejects.toMatchObject({ name: 'VersionUnavailableError', version: 1, state: 'disabled' });
+    await expect(fresh.envelopes.decrypt(old, { context: recordContext(id), purpose: 'read' })).rejects.toMatchObject({ name: 'RevokedVersionError', version: 1 });
     fresh.s3.destroy();
     fresh.kms.destroy();
   });
 
-  it('audits every step in the archive, in order, all answering the compromise event', () => {
-    const { compromise, actions, events } = auditOf(w, eventId);
-    expect(compromise).toMatchObject({ source: 'rekey', 'detail-type': 'Key Version Compromised', detail: { keyring: 'pii', version: 1, reason: REASON } });
-    expect(actions).toEqual([
+  it('audits every step in the archive, in order, all by the operator who reported the compromise', () => {
+    const { compromise, actor, actions, events } = auditOf(w, eventId);
+    expect(compromise).toMatchObject({ source: 'rekey', 'detail-type': 'Key Version Compromised', detail: { keyring: 'pii', version: 1, reason: REASON, requestedBy: w.operator.arn } });
+    expect(actor).toBe(w.operator.arn);
+    // The first attempt: the ledger mark first, then the revocation, the re-encryption, the count.
+    expect(actions.slice(0, 10)).toEqual([
+      'revocation.marked:1',
       'version.revoked:1',
       'version.activated:3',
       'revocation.revoked:1',
       'revocation.keys-invalidated:1',
       'revocation.cache-purged:1',
       'revocation.swept:1',
+      'sweep.completed:1',
+      'revocation.copies-purged:1',
       'revocation.verified:1',
-      'version.disabled:1',
-      'revocation.completed:1',
     ]);
+    // Counted within the catalog cache lifetime: not final yet; the retry's count is.
+    expect(actions[10]).toBe('revocation.incomplete:1');
+    expect(events[10]?.detail.details).toMatchObject({ pending: 'settling', remaining: 0 });
+    expect(actions[actions.length - 1]).toBe('revocation.completed:1');
+    expect(actions.filter((a) => a === 'version.revoked:1' || a === 'version.activated:3')).toHaveLength(2);
     expect(events.find((e) => e.detail.action === 'revocation.swept')?.detail.details).toMatchObject({ done: before.size, failed: 0, remaining: 0 });
-    expect(events.find((e) => e.detail.action === 'revocation.verified')?.detail.details).toMatchObject({ remaining: 0 });
+    expect(events.filter((e) => e.detail.action === 'revocation.verified').pop()?.detail.details).toMatchObject({ remaining: 0 });
   });
 
   it('a duplicate compromise report, or a duplicate delivery of the same event, changes nothing', async () => {
@@ -137,10 +151,18 @@ describe('emergency revocation, swept inline by the revoke function', () => {
     for (const [id, envelope] of await snapshotEnvelopes(w, plaintexts)) expect(envelope.equals(stored.get(id) ?? Buffer.alloc(0))).toBe(true);
     expect(await w.appGrantVersions()).toEqual(['2', '3']);
     // Not even a revoke-and-recreate of the other versions' grants, nor a record write.
-    const writes = w.twin.world.requestLog.slice(from).filter((r) => ['kms:CreateGrant', 'kms:RevokeGrant', 'kms:GenerateDataKeyWithoutPlaintext', 's3:PutObject'].includes(r.action));
+    // (The ledger's conditional put of the mark, refused with 412 because the first mark stands, is no write.)
+    const ledgerMark = `arn:aws:s3:::${w.twin.world.outputs.EscrowBucket ?? ''}/revocations/`;
+    const writes = w.twin.world.requestLog
+      .slice(from)
+      .filter((r) => ['kms:CreateGrant', 'kms:RevokeGrant', 'kms:GenerateDataKeyWithoutPlaintext', 's3:PutObject'].includes(r.action) && !r.resources.some((x) => x.startsWith(ledgerMark)));
     expect(writes.map((r) => `${r.action} ${r.resources.join(',')}`)).toEqual([]);
-    expect(auditOf(w, second).actions).toEqual(['revocation.already-complete:1']);
-    expect(auditOf(w, eventId).actions.filter((a) => a === 'revocation.already-complete:1')).toHaveLength(1);
+    // The second report and the redelivered first one: each runs the idempotent sequence again (by
+    // the same operator), finds nothing to re-encrypt, revokes nothing anew, and completes.
+    const answers = auditOf(w, second);
+    expect(answers.actions.filter((a) => a === 'revocation.completed:1')).toHaveLength(2);
+    expect(answers.actions.filter((a) => a.startsWith('version.'))).toEqual([]);
+    expect(answers.events.filter((e) => e.detail.action === 'revocation.swept').map((e) => e.detail.details?.done)).toEqual([0, 0]);
   });
 
   it('keeps the grants revoked across three hours of schedules and catalog writes', async () => {
@@ -157,7 +179,7 @@ describe('emergency revocation, swept inline by the revoke function', () => {
     await expectDeniedDuring(w, expected, () => w.unwrapAsApp(1), 'AccessDeniedException');
     // The app instance that wrote the records under v1: its caches have expired, it refuses v1 too.
     const [id, old] = [...before.entries()][1] ?? ['', Buffer.alloc(0)];
-    await expect(w.app.envelopes.decrypt(old, { context: recordContext(id), purpose: 'read' })).rejects.toMatchObject({ name: 'VersionUnavailableError', version: 1, state: 'disabled' });
+    await expect(w.app.envelopes.decrypt(old, { context: recordContext(id), purpose: 'read' })).rejects.toMatchObject({ name: 'RevokedVersionError', version: 1 });
   });
 
   it('keeps the grants revoked across a redeploy with a changed policy', async () => {
@@ -165,7 +187,7 @@ describe('emergency revocation, swept inline by the revoke function', () => {
     expect(summary.customResourceCalls).toContainEqual(expect.objectContaining({ logicalId: expect.stringContaining('Keyringpii'), requestType: 'Update' }));
     const catalog = await w.catalog();
     expect(catalog.policy.graceSeconds).toBe(5 * 86_400);
-    expect(catalog.versions.map((v) => [v.version, v.state])).toEqual([[1, 'disabled'], [2, 'rotating'], [3, 'active']]);
+    expect(catalog.versions.map((v) => [v.version, v.state])).toEqual([[1, 'revoked'], [2, 'rotating'], [3, 'active']]);
     await w.twin.advance(HOUR);
     expect(await w.appGrantVersions()).toEqual(['2', '3']);
     await expectDeniedDuring(w, expected, () => w.unwrapAsApp(1), 'AccessDeniedException');
@@ -195,7 +217,7 @@ describe('emergency revocation of the active version, handed to the Distributed 
     await w?.close();
   });
 
-  it('revokes at once and re-encrypts through one sweep execution; the reconciler then disables v1', async () => {
+  it('revokes at once and re-encrypts through one sweep execution; a re-count after the map completes the revocation', async () => {
     const arn = w.twin.world.outputs.SweepStateMachineArn ?? '';
     const from = w.twin.clock.now();
     const res = await w.twin.cli(REVOKE_ARGV, w.operator);
@@ -222,11 +244,15 @@ describe('emergency revocation of the active version, handed to the Distributed 
     expect(worker('SweepItemsFailed').reduce((a, b) => a + b, 0)).toBe(0);
     expect(auditOf(w, eventId).events.find((e) => e.detail.action === 'revocation.verified')?.detail.details).toMatchObject({ remaining: before.size });
 
-    await w.twin.advance(20 * 60_000);
-    expect((await w.catalog()).versions.map((v) => [v.version, v.state])).toEqual([[1, 'disabled'], [2, 'active']]);
-    const audit = auditOf(w, eventId);
-    expect(audit.actions).toEqual(['version.revoked:1', 'version.activated:2', 'revocation.revoked:1', 'revocation.keys-invalidated:1', 'revocation.cache-purged:1', 'revocation.swept:1', 'revocation.verified:1']);
-    expect(audit.later.map((e) => `${e.detail.action}:${e.detail.version}`)).toContain('version.disabled:1');
+    // Handed to the map, the revocation is not complete until a count finds nothing left under v1.
+    const first = auditOf(w, eventId);
+    expect(first.actions.slice(0, 4)).toEqual(['revocation.marked:1', 'version.revoked:1', 'version.activated:2', 'revocation.revoked:1']);
+    expect(first.actions).toContain('revocation.incomplete:1');
+    // Handed off to the sweep (records remain, not a retried error): reported again once it is done.
+    await settleRevocation(w, eventId, REVOKE_ARGV, { handedOff: true });
+    expect(auditOf(w, eventId).actions).toContain('revocation.completed:1');
+    // Revoked, and kept so: disabling waits for the quiet period.
+    expect((await w.catalog()).versions.map((v) => [v.version, v.state])).toEqual([[1, 'revoked'], [2, 'active']]);
     expect(await w.appGrantVersions()).toEqual(['2']);
     await readAllBack(w, plaintexts, 2);
     nothingUnexpected(w, expected);

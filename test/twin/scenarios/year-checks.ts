@@ -1,18 +1,19 @@
 /**
  * End-of-year assertions of the year scenario (year.test.ts): the catalog's own history against
- * the policy (every transition on time, none early, none overdue), the escrow records under
- * Object Lock, the KMS grants against the catalog, and the health of the whole run (every
- * firing delivered, every sweep succeeded, no function error, no alarm ever in ALARM).
+ * the policy and the observed key use (every transition on time, none early, none overdue), the
+ * expected end states derived from the policy, the escrow records under Object Lock, the KMS
+ * grants against the catalog, the oldest copies of records refused, and the health of the whole
+ * run (every firing delivered, every sweep succeeded, no function error, no alarm ever in ALARM).
  */
 import { DeleteObjectCommand, GetObjectCommand, GetObjectLockConfigurationCommand, HeadObjectCommand, ListObjectVersionsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { KMSClient, ListGrantsCommand } from '@aws-sdk/client-kms';
-import type { Catalog, KeyVersion } from '../../../shared/catalog/model';
+import type { Catalog, KeyringPolicy, KeyVersion } from '../../../shared/catalog/model';
 import { VersionUnavailableError } from '../../../shared/errors';
 import { recordContext } from '../../../shared/reencrypt/dependencies';
 import { METRIC, METRIC_NAMESPACE } from '../../../shared/vocabulary/metric-names';
 import type { Application } from '../application';
 import type { Twin } from '../twin';
-import { DAY, type YearKeyring } from './year-world';
+import { DAY, type ObservedKeyUse, type YearKeyring } from './year-world';
 
 /** The deployed cadences of one keyring's schedules (ms). */
 export interface Cadences {
@@ -20,22 +21,80 @@ export interface Cadences {
   readonly rotate: number;
   readonly archive: number;
   readonly drill: number;
+  readonly sweep: number;
 }
 
 const at = (iso: string | undefined): number => (iso === undefined ? Number.NaN : Date.parse(iso));
 
 /**
- * Version states after 365 days, from the policies alone (cycle = rotateEvery plus < 1 h of
- * rotation check and propagation; P_k = promotion of version k):
- * - pii (30 d): P_k ≈ (k-1)·30 d, so P_13 ≈ day 360 and 13 versions. Version k is deprecated and
- *   disabled at P_{k+1} + 7 d and destroyed 30 d later: v1..v10 destroyed (v10 at ≈ day 337),
- *   v11 disabled (day 337, destroy due ≈ day 367), v12 rotating (deprecation due ≈ day 367).
- * - ops (90 d): P_5 ≈ day 360, 5 versions; v1 destroyed ≈ day 194, v2 ≈ day 284, v3 disabled
- *   (day 284, destroy due ≈ day 374), v4 rotating (deprecation due ≈ day 374).
+ * When the quiet period of `v` ends, by the rule of issue 11 (not the product's code): its key
+ * unused for `quiet` ms, counted from the latest of when it stopped encrypting, its last observed
+ * use, its re-enabling or restore, and when observation began. Never, while nobody observes.
  */
-export function expectedEndStates(keyring: YearKeyring['name']): string[] {
-  if (keyring === 'pii') return [...Array<string>(10).fill('destroyed'), 'disabled', 'rotating', 'active'];
-  return ['destroyed', 'destroyed', 'disabled', 'rotating', 'active'];
+export function quietUntil(v: KeyVersion, quiet: number, use: ObservedKeyUse): number {
+  if (use.observingSince === undefined) return Number.POSITIVE_INFINITY;
+  const from = [at(v.rotatingAt ?? v.revokedAt ?? v.createdAt), use.observingSince.getTime(), use.lastUse.get(v.version)?.at.getTime() ?? 0];
+  for (const stamp of [v.reenabledAt, v.restoredAt]) if (stamp !== undefined) from.push(at(stamp));
+  return Math.max(...from) + quiet;
+}
+
+/** When a deprecated version with no reference left is due to be disabled: deprecated, and quiet. */
+export function disableDue(v: KeyVersion, quiet: number, use: ObservedKeyUse): number {
+  return Math.max(at(v.deprecatedAt), quietUntil(v, quiet, use));
+}
+
+/** When a disabled version of a keyring that opted in is due to be destroyed: retained, and quiet. */
+export function destroyDue(v: KeyVersion, policy: KeyringPolicy, use: ObservedKeyUse): number {
+  return Math.max(at(v.disabledAt) + policy.retentionSeconds * 1000, quietUntil(v, policy.quietSeconds * 1000, use));
+}
+
+/** An instant known to lie in [lo, hi]. */
+interface Span {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/**
+ * Version states at `end`, derived from the policy and the deployed cadences alone (no instant
+ * written down): each transition of each version is bracketed by its earliest and latest
+ * possible instant (due, and due plus one responsible interval and `slack`; a superseded
+ * version's last use lies between its demotion and the first sweep after it, the sweep being
+ * the last reader of its records), and the state at `end` is the last transition whose whole
+ * bracket lies before it. A bracket straddling `end` makes the expectation ambiguous: that
+ * throws, rather than guessing.
+ */
+export function expectedEndStates(policy: KeyringPolicy, every: Cadences, slack: number, start: number, end: number): string[] {
+  const s = (seconds: number): number => seconds * 1000;
+  const plus = (t: Span, low: number, high: number): Span => ({ lo: t.lo + low, hi: t.hi + high });
+  const max = (a: Span, b: Span): Span => ({ lo: Math.max(a.lo, b.lo), hi: Math.max(a.hi, b.hi) });
+  const reached = (label: string, t: Span | undefined): boolean => {
+    if (t === undefined || t.lo > end) return false;
+    if (t.hi <= end) return true;
+    throw new Error(`ambiguous expectation: ${label} falls between ${new Date(t.lo).toISOString()} and ${new Date(t.hi).toISOString()}, around the end`);
+  };
+  const interval = every.grace + slack;
+  const states: string[] = [];
+  // Version 1 is created and activated by the deploy (the first reconciler run at the latest).
+  let activated: Span = { lo: start, hi: start + interval };
+  for (let k = 1; ; k++) {
+    const created = plus(activated, s(policy.rotateEverySeconds), s(policy.rotateEverySeconds) + Math.min(every.grace, every.rotate) + slack);
+    if (!reached(`v${k + 1} creation`, created)) {
+      states.push('active');
+      return states;
+    }
+    const promoted = plus(created, s(policy.propagationSeconds), s(policy.propagationSeconds) + interval);
+    if (!reached(`v${k + 1} promotion`, promoted)) {
+      states.push('active', 'pending');
+      return states;
+    }
+    const deprecated = plus(promoted, s(policy.graceSeconds), s(policy.graceSeconds) + interval);
+    const lastUse = plus(promoted, 0, every.sweep + slack);
+    const disabled = plus(max(deprecated, plus(lastUse, s(policy.quietSeconds), s(policy.quietSeconds))), 0, interval);
+    const destroyed = policy.destroyAfterRetention ? plus(disabled, s(policy.retentionSeconds), s(policy.retentionSeconds) + interval) : undefined;
+    const label = (what: string): string => `v${k} ${what}`;
+    states.push(reached(label('destruction'), destroyed) ? 'destroyed' : reached(label('disable'), disabled) ? 'disabled' : reached(label('deprecation'), deprecated) ? 'deprecated' : 'rotating');
+    activated = promoted;
+  }
 }
 
 function between(label: string, value: number, low: number, high: number): void {
@@ -43,11 +102,14 @@ function between(label: string, value: number, low: number, high: number): void 
 }
 
 /**
- * Every transition of every version, from the catalog's timestamps: never before it is due, at
- * most one responsible interval (+ slack) after; nothing overdue at `now`.
+ * Every transition of every version, from the catalog's timestamps and the key-use log: never
+ * before it is due, at most one responsible interval (+ slack) after; a version disabled only
+ * once its key went unused for the quiet period; destroyed only when the keyring opted in; nothing
+ * overdue at `now`.
  */
-export function checkCatalogHistory(c: Catalog, k: YearKeyring, every: Cadences, slack: number, now: number): void {
+export function checkCatalogHistory(c: Catalog, k: YearKeyring, every: Cadences, slack: number, now: number, use: ObservedKeyUse): void {
   const vs = c.versions;
+  const quiet = c.policy.quietSeconds * 1000;
   expect(vs.map((v) => v.version)).toEqual(vs.map((_, i) => i + 1));
   const name = (v: KeyVersion, what: string): string => `${k.name} v${v.version} ${what}`;
   for (let i = 1; i < vs.length; i++) {
@@ -60,18 +122,23 @@ export function checkCatalogHistory(c: Catalog, k: YearKeyring, every: Cadences,
   for (const v of vs) {
     between(name(v, 'escrowed after creation (ms)'), at(v.escrowedAt) - at(v.createdAt), 0, every.archive + slack);
     if (v.deprecatedAt !== undefined) between(name(v, 'grace (ms)'), at(v.deprecatedAt) - at(v.rotatingAt), k.grace, k.grace + every.grace + slack);
-    if (v.disabledAt !== undefined) between(name(v, 'disabled after deprecation (ms)'), at(v.disabledAt) - at(v.deprecatedAt), 0, slack);
+    if (v.disabledAt !== undefined) {
+      between(name(v, 'disabled after deprecation and quiet (ms)'), at(v.disabledAt) - disableDue(v, quiet, use), 0, every.grace + slack);
+      const last = use.lastUse.get(v.version)?.at.getTime();
+      if (last !== undefined) between(name(v, 'disabled after last use (ms)'), at(v.disabledAt) - last, quiet, Number.POSITIVE_INFINITY);
+    }
     if (v.destroyedAt !== undefined) {
-      between(name(v, 'retention (ms)'), at(v.destroyedAt) - at(v.disabledAt), k.retention, k.retention + every.grace + slack);
+      expect({ v: v.version, destroyAfterRetention: c.policy.destroyAfterRetention }).toEqual({ v: v.version, destroyAfterRetention: true });
+      between(name(v, 'retention and quiet (ms)'), at(v.destroyedAt) - destroyDue(v, c.policy, use), 0, every.grace + slack);
       expect({ v: v.version, verifiedBeforeDestroy: at(v.escrowVerifiedAt) <= at(v.destroyedAt), key: v.wrappedKey }).toEqual({ v: v.version, verifiedBeforeDestroy: true, key: undefined });
     }
-    // Nothing overdue at the end of the year.
+    // Nothing overdue at the end of the year (a disabled version is due nothing unless the keyring opted in to destruction).
     const overdue: Partial<Record<KeyVersion['state'], number>> = {
       active: at(v.activatedAt) + k.rotateEvery + Math.min(every.grace, every.rotate) + slack,
       pending: at(v.createdAt) + k.propagation + every.grace + slack,
       rotating: at(v.rotatingAt) + k.grace + every.grace + slack,
-      deprecated: at(v.deprecatedAt) + slack,
-      disabled: at(v.disabledAt) + k.retention + every.grace + slack,
+      deprecated: disableDue(v, quiet, use) + every.grace + slack,
+      ...(c.policy.destroyAfterRetention ? { disabled: destroyDue(v, c.policy, use) + every.grace + slack } : {}),
     };
     const deadline = overdue[v.state];
     if (deadline !== undefined) expect({ v: v.version, state: v.state, overdue: deadline < now }).toEqual({ v: v.version, state: v.state, overdue: false });
@@ -167,9 +234,11 @@ export async function checkRunHealth(twin: Twin, from: number, to: number, maxSt
 /**
  * The oldest object version of a record (its bucket is versioned: every re-wrap left the previous
  * version behind) still names the version it was first written under; once that version is
- * destroyed, the application can no longer open it: destruction shreds old copies too.
+ * disabled or destroyed, the application can no longer open it (destruction shreds old copies
+ * for good; a disabled version keeps its key, so `rekey reenable` could bring them back).
+ * Returns the version the copy names.
  */
-export async function checkShredded(admin: S3Client, app: Application, bucket: string, key: string, id: string): Promise<number> {
+export async function checkOldestCopyRefused(admin: S3Client, app: Application, bucket: string, key: string, id: string): Promise<number> {
   const versions = await admin.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
   const oldest = [...(versions.Versions ?? [])].filter((v) => v.Key === key).sort((a, b) => (a.LastModified?.getTime() ?? 0) - (b.LastModified?.getTime() ?? 0))[0];
   expect((versions.Versions ?? []).length).toBeGreaterThan(1);

@@ -8,7 +8,9 @@
  */
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3CatalogStore } from '../../../shared/adapters/aws/s3-catalog-store';
+import { S3KeyUseLog } from '../../../shared/adapters/aws/s3-key-use-log';
 import type { Catalog } from '../../../shared/catalog/model';
+import type { KeyUse } from '../../../shared/ports/key-use-log';
 import { recordContext } from '../../../shared/reencrypt/dependencies';
 import { openApplication, type Application } from '../application';
 import type { Twin } from '../twin';
@@ -30,21 +32,27 @@ export interface YearKeyring {
   readonly grace: number;
   readonly propagation: number;
   readonly retention: number;
+  /** The keyring's destruction opt-in as the context declares it (the policy default is off). */
+  readonly destroyAfterRetention: boolean;
   readonly bucket: string;
   readonly prefix: string;
 }
 
-/** cdk.json's keyrings and record targets (the sample context), verbatim. */
+/**
+ * cdk.json's keyrings and record targets (the sample context), verbatim, except that `pii` opts
+ * in to destruction so the year still exercises it; `ops` keeps the default (never destroyed).
+ * Neither declares a quiet period: both run on the policy default.
+ */
 export const KEYRINGS: readonly YearKeyring[] = [
-  { name: 'pii', rotateEvery: 30 * DAY, grace: 7 * DAY, propagation: 15 * MINUTE, retention: 30 * DAY, bucket: 'example-orders-records', prefix: 'pii/' },
-  { name: 'ops', rotateEvery: 90 * DAY, grace: 14 * DAY, propagation: 10 * MINUTE, retention: 90 * DAY, bucket: 'example-ops-records', prefix: '' },
+  { name: 'pii', rotateEvery: 30 * DAY, grace: 7 * DAY, propagation: 15 * MINUTE, retention: 30 * DAY, destroyAfterRetention: true, bucket: 'example-orders-records', prefix: 'pii/' },
+  { name: 'ops', rotateEvery: 90 * DAY, grace: 14 * DAY, propagation: 10 * MINUTE, retention: 90 * DAY, destroyAfterRetention: false, bucket: 'example-ops-records', prefix: '' },
 ];
 
-/** The `rekey` context: cdk.json's keyrings with the application role added to each. */
+/** The `rekey` context: cdk.json's keyrings with the application role added to each (and pii's destruction opt-in). */
 export function yearContext(): Record<string, unknown> {
   return {
     keyrings: [
-      { name: 'pii', rotateEvery: '30d', grace: '7d', propagation: '15m', retention: '30d', sensitivity: 'high', applicationRoleArns: [APP_ROLE_ARN] },
+      { name: 'pii', rotateEvery: '30d', grace: '7d', propagation: '15m', retention: '30d', destroyAfterRetention: true, sensitivity: 'high', applicationRoleArns: [APP_ROLE_ARN] },
       { name: 'ops', rotateEvery: '90d', grace: '14d', propagation: '10m', retention: '90d', sensitivity: 'moderate', applicationRoleArns: [APP_ROLE_ARN] },
     ],
   };
@@ -99,6 +107,21 @@ export function catalogReader(twin: Twin, admin: S3Client): (keyring: string) =>
     if (stored === undefined) throw new Error(`no catalog for ${keyring}`);
     return stored.catalog;
   };
+}
+
+/** What the key-use log (CloudTrail → key-use function) holds for one keyring. */
+export interface ObservedKeyUse {
+  readonly lastUse: ReadonlyMap<number, KeyUse>;
+  readonly observingSince: Date | undefined;
+}
+
+/**
+ * The administrator's view of the key-use log in the state bucket (straight to moto; never
+ * starts a log: a keyring whose log the stack has not started reads as "not observed").
+ */
+export function keyUseReader(twin: Twin, admin: S3Client): (keyring: string) => Promise<ObservedKeyUse> {
+  const log = new S3KeyUseLog({ client: admin, bucket: twin.world.outputs.CatalogBucket ?? '', startOnRead: false });
+  return async (keyring) => ({ lastUse: await log.lastUse(keyring), observingSince: await log.observingSince(keyring) });
 }
 
 /** The schedule of the stack that targets `target` (a function or state machine ARN) for `keyring`. */

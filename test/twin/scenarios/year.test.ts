@@ -1,16 +1,21 @@
 /**
  * Scenario 2, "a year of scheduled life": the stack of cdk.json (keyrings `pii` 30d/7d/15m/30d
- * and `ops` 90d/14d/10m/90d, escrow 400 d, daily sweeps) runs for 365 simulated days while an
- * application role writes and reads records in its own versioned buckets. Every lifecycle
- * transition the product makes by default (shared/catalog/lifecycle.ts: create-pending, promote,
- * deprecate, disable once nothing references the version, destroy once retention has passed and
- * a restore drill verified the escrow copy) must happen on time, every record must read back,
- * the dashboard's version-distribution metrics must be emitted with the truth, and nothing may be
- * denied, fail in the background, get lost or leave an alarm in ALARM.
+ * and `ops` 90d/14d/10m/90d, escrow 400 d, daily sweeps; `pii` opts in to destruction, `ops`
+ * keeps the default) runs for 365 simulated days while an application role writes and reads
+ * records in its own versioned buckets. Every lifecycle transition the product makes
+ * (shared/catalog/version-outlook.ts: create-pending, promote, deprecate; disable once nothing
+ * references the version AND its key went unused for the quiet period, counted from its last
+ * use as CloudTrail reported it through the key-use function; destroy only with the opt-in, once
+ * retention has passed and a restore drill verified the escrow copy) must happen on time, every
+ * record must read back, the dashboard's version-distribution metrics must be emitted with the
+ * truth, and nothing may be denied, fail in the background, get lost or leave an alarm in ALARM.
+ * The application reads old records at each promotion and the sweep re-wraps them the next day:
+ * those unwraps are uses, so a superseded version is disabled only a quiet period after the
+ * sweep, and `ops` (never destroyed) keeps every retired version's key.
  *
  * The clock walk (a year at full fidelity is ~175,000 firings): the next due instant of every
- * keyring is computed from its catalog (rotation, promotion, deprecation, destruction, and the
- * first sweep after a promotion). The walk jumps there with one coalesced step (each schedule
+ * keyring is computed from its catalog and key-use log (rotation, promotion, deprecation,
+ * disable, destruction, and the first sweep after a promotion). The walk jumps there with one coalesced step (each schedule
  * fires once, at due - 1 ms: a documented twin speed-up) and then runs at the real rate
  * (`twin.advanceTo` without coalesce: every occurrence at its cron time) up to the first tick of
  * the responsible schedule at or after the due instant (+ SLACK_MS), where the transition must be
@@ -23,9 +28,10 @@
  * plus SLACK_MS of run time after it; escrow archive within one archive interval (1 h) of creation.
  */
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_POLICY } from '../../../shared/catalog/policy';
 import { METRIC, METRIC_NAMESPACE } from '../../../shared/vocabulary/metric-names';
 import { Twin } from '../twin';
-import { checkCatalogHistory, checkEscrow, checkGrants, checkRunHealth, checkShredded, expectedEndStates } from './year-checks';
+import { checkCatalogHistory, checkEscrow, checkGrants, checkOldestCopyRefused, checkRunHealth, destroyDue, disableDue, expectedEndStates, quietUntil } from './year-checks';
 import {
   APP_ROLE,
   DAY,
@@ -37,6 +43,7 @@ import {
   catalogReader,
   costSince,
   createRecordBuckets,
+  keyUseReader,
   mark,
   nextTick,
   openApps,
@@ -61,7 +68,7 @@ const EXACT_GAP_MS = 30 * MINUTE;
 /** Run time a scheduled function may add to its tick before it stamps the catalog. */
 const SLACK_MS = MINUTE;
 
-type Kind = 'rotate' | 'promote' | 'deprecate' | 'destroy' | 'sweep';
+type Kind = 'rotate' | 'promote' | 'deprecate' | 'disable' | 'destroy' | 'sweep';
 interface Waypoint {
   readonly kind: Kind;
   readonly keyring: YearKeyring;
@@ -103,15 +110,28 @@ describe('a year of scheduled life', () => {
           },
         ]),
       );
-      const every = Object.fromEntries(KEYRINGS.map((k) => [k.name, { grace: cadenceOf(twin, sched[k.name]!.grace), rotate: cadenceOf(twin, sched[k.name]!.rotate), archive: cadenceOf(twin, sched[k.name]!.archive), drill: cadenceOf(twin, sched[k.name]!.drill) }]));
-      // docs/deploy.md "2. Configure", schedules.*: grace period 15m, rotation check 1h, escrow archive 1h, drill 1d.
-      for (const k of KEYRINGS) expect(every[k.name]).toEqual({ grace: 15 * MINUTE, rotate: 60 * MINUTE, archive: 60 * MINUTE, drill: DAY });
+      const every = Object.fromEntries(
+        KEYRINGS.map((k) => [k.name, { grace: cadenceOf(twin, sched[k.name]!.grace), rotate: cadenceOf(twin, sched[k.name]!.rotate), archive: cadenceOf(twin, sched[k.name]!.archive), drill: cadenceOf(twin, sched[k.name]!.drill), sweep: cadenceOf(twin, sched[k.name]!.sweep) }]),
+      );
+      // docs/deploy.md "2. Configure", schedules.*: grace period 15m, rotation check 1h, escrow archive 1h, drill 1d; sweep.every 1d.
+      for (const k of KEYRINGS) expect(every[k.name]).toEqual({ grace: 15 * MINUTE, rotate: 60 * MINUTE, archive: 60 * MINUTE, drill: DAY, sweep: DAY });
+      const keyUse = keyUseReader(twin, admin);
+      // The deployed catalogs carry the context's policy: the default quiet period, pii's destruction opt-in, ops on the default (off); no unmanaged sources.
+      for (const k of KEYRINGS) {
+        const c = await catalog(k.name);
+        expect({ keyring: k.name, quiet: c.policy.quietSeconds, destroy: c.policy.destroyAfterRetention, unmanaged: c.sources?.unmanaged ?? [] }).toEqual({ keyring: k.name, quiet: DEFAULT_POLICY.quietSeconds, destroy: k.destroyAfterRetention, unmanaged: [] });
+      }
       const sweepRoles = new Set([twin.fn('reencrypt').roleArn, ...[...twin.world.stateMachines.values()].map((s) => s.roleArn)]);
+      // CloudTrail names a role's caller by its session: arn:aws:sts::<account>:assumed-role/<role name>/<session>.
+      const sweepSessions = [...sweepRoles].map((arn) => `arn:aws:sts::${twin.world.account}:assumed-role/${arn.split('/').pop() ?? ''}/`);
 
       const ledger: LedgerEntry[] = [];
       const graceScans: { records: number; heads: number }[] = [];
       const lazyRewraps = { pii: 0, ops: 0 };
       const promotedAt: Partial<Record<string, number>> = {};
+      /** Per keyring and superseded version: its last observed use right after the sweep that moved its records. */
+      const usedUntilSweep = new Map<string, number>();
+      const useKey = (keyring: string, version: number): string => `${keyring} v${version}`;
       let written = 0;
 
       // One record per step, the keyrings in turn: about 90 records a year, one every ~4 simulated
@@ -157,9 +177,16 @@ describe('a year of scheduled life', () => {
             // Either the hourly rotation check or the 15-minute reconciler creates it, whichever ticks first.
             out.push({ kind: 'rotate', keyring: k, version: c.versions.length + 1, due, to: Math.min(firstAtOrAfter(grace, due), firstAtOrAfter(sched[k.name]!.rotate, due)) + SLACK_MS });
           }
+          // Disable and destroy are due by the evidence: the policy's quiet period after the last use the key-use log observed.
+          const use = await keyUse(k.name);
+          const evidence = (kind: 'disable' | 'destroy', version: number, due: number): void => {
+            if (Number.isFinite(due)) out.push({ kind, keyring: k, version, due, to: firstAtOrAfter(grace, due) + SLACK_MS });
+          };
           for (const v of c.versions) {
             if (v.state === 'rotating') out.push({ kind: 'deprecate', keyring: k, version: v.version, due: at(v.rotatingAt) + k.grace, to: firstAtOrAfter(grace, at(v.rotatingAt) + k.grace) + SLACK_MS });
-            if (v.state === 'disabled') out.push({ kind: 'destroy', keyring: k, version: v.version, due: at(v.disabledAt) + k.retention, to: firstAtOrAfter(grace, at(v.disabledAt) + k.retention) + SLACK_MS });
+            if (v.state === 'deprecated') evidence('disable', v.version, disableDue(v, c.policy.quietSeconds * 1000, use));
+            // Without the opt-in a disabled version is due nothing: it is kept (asserted at the end).
+            if (v.state === 'disabled' && c.policy.destroyAfterRetention) evidence('destroy', v.version, destroyDue(v, c.policy, use));
           }
           const promoted = promotedAt[k.name];
           if (promoted !== undefined && active !== undefined) {
@@ -196,10 +223,20 @@ describe('a year of scheduled life', () => {
           const counts = await readAllReadOnly(apps[w.keyring.name], entriesOf(w.keyring));
           expect([...counts.keys()].every((n) => n === w.version - 1)).toBe(true);
         } else if (w.kind === 'deprecate') {
-          // Deprecated and, nothing referencing it any more, disabled in the same reconciler run.
-          expect({ label, state: v?.state }).toEqual({ label, state: 'disabled' });
           within(at(v?.deprecatedAt));
-          expect(at(v?.disabledAt) - at(v?.deprecatedAt)).toBeLessThanOrEqual(SLACK_MS);
+          // Nothing references it any more (the sweep moved its records): disabled in the same
+          // reconciler run exactly when its key has also been quiet long enough by then.
+          const quietOver = quietUntil(v!, c.policy.quietSeconds * 1000, await keyUse(w.keyring.name)) <= at(v?.deprecatedAt);
+          expect({ label, state: v?.state }).toEqual({ label, state: quietOver ? 'disabled' : 'deprecated' });
+          if (quietOver) expect(at(v?.disabledAt) - at(v?.deprecatedAt)).toBeLessThanOrEqual(SLACK_MS);
+        } else if (w.kind === 'disable') {
+          expect({ label, state: v?.state }).toEqual({ label, state: 'disabled' });
+          within(at(v?.disabledAt));
+          // The last recorded use is still the one the sweep left (it read the old records last),
+          // and the disable came only after the quiet period that followed it.
+          const last = (await keyUse(w.keyring.name)).lastUse.get(w.version);
+          expect({ label, last: last?.at.getTime() }).toEqual({ label, last: usedUntilSweep.get(useKey(w.keyring.name, w.version)) });
+          expect({ label, quietAfterLastUse: at(v?.disabledAt) - (last?.at.getTime() ?? Number.NaN) >= c.policy.quietSeconds * 1000 }).toEqual({ label, quietAfterLastUse: true });
         } else if (w.kind === 'destroy') {
           expect({ label, state: v?.state, key: v?.wrappedKey }).toEqual({ label, state: 'destroyed', key: undefined });
           within(at(v?.destroyedAt));
@@ -219,6 +256,24 @@ describe('a year of scheduled life', () => {
           expect({ label, byVersion: [...byVersion], rewrapped }).toEqual({ label, byVersion: [[w.version, entriesOf(w.keyring).length]], rewrapped: 0 });
           checkDistribution(twin, w.keyring.name, w.due, w.to + 1, new Map([[w.version, entriesOf(w.keyring).length]]), at(c.versions.find((x) => x.version === w.version)?.createdAt));
           sweeps.push({ keyring: w.keyring.name, rewrapped: moved, cost: costSince(twin, m, sweepRoles) });
+          // The demoted version was used until the sweep moved its records: the application read
+          // them at its demotion, the sweep re-wrapped them (its unwraps are uses, by the sweep's role).
+          const demoted = w.version - 1;
+          const last = (await keyUse(w.keyring.name)).lastUse.get(demoted);
+          const demotedAt = at(c.versions.find((x) => x.version === demoted)?.rotatingAt);
+          expect({ label, usedSinceDemotion: (last?.at.getTime() ?? 0) >= demotedAt }).toEqual({ label, usedSinceDemotion: true });
+          if (moved > 0) {
+            // CloudTrail saw the sweep's role unwrap the demoted version, and the log holds that use (or a later one).
+            const bySweep = twin.cloudTrail.records.filter((r) => {
+              const context = r.requestParameters?.['encryptionContext'] as Record<string, string> | undefined;
+              return r.eventName === 'Decrypt' && r.errorCode === undefined && context?.['keyring'] === w.keyring.name && context['version'] === String(demoted) && sweepSessions.some((s) => String(r.userIdentity['arn']).startsWith(s));
+            });
+            const sweepUse = Math.max(...bySweep.map((r) => Date.parse(r.eventTime)));
+            const seen = { label, at: last?.at.toISOString(), by: last?.by, sweepUnwraps: bySweep.length };
+            expect({ ...seen, usedBySweep: sweepUse >= Math.floor(demotedAt / 1000) * 1000 && (last?.at.getTime() ?? 0) >= sweepUse }).toEqual({ ...seen, usedBySweep: true });
+            trace(`  ${label}: last use of v${demoted} ${last?.at.toISOString() ?? '-'} by ${last?.by ?? '-'}; sweep unwraps ${bySweep.length}`);
+          }
+          usedUntilSweep.set(useKey(w.keyring.name, demoted), last?.at.getTime() ?? Number.NaN);
         }
       };
 
@@ -269,12 +324,21 @@ describe('a year of scheduled life', () => {
         expect({ keyring: k.name, byVersion: [...byVersion] }).toEqual({ keyring: k.name, byVersion: [[active?.version, entriesOf(k).length]] });
         const lastRun = Math.max(...twin.metrics.query({ namespace: METRIC_NAMESPACE, name: METRIC.recordsByVersion, dimensions: { keyring: k.name }, from: START, to: END + DAY }).map((d) => d.timestamp));
         checkDistribution(twin, k.name, lastRun, lastRun + 1, new Map([[active?.version ?? 0, entriesOf(k).filter((e) => e.writtenAt < twin.clock.now()).length]]), at(active?.createdAt));
-        checkCatalogHistory(c, k, every[k.name]!, SLACK_MS, twin.clock.now());
-        expect({ keyring: k.name, states: c.versions.map((v) => v.state) }).toEqual({ keyring: k.name, states: expectedEndStates(k.name) });
+        checkCatalogHistory(c, k, every[k.name]!, SLACK_MS, twin.clock.now(), await keyUse(k.name));
+        expect({ keyring: k.name, states: c.versions.map((v) => v.state) }).toEqual({ keyring: k.name, states: expectedEndStates(c.policy, every[k.name]!, SLACK_MS, START, twin.clock.now()) });
         await checkEscrow(twin, admin, c, 400);
-        // The first record's first object version was written under version 1, destroyed long ago.
+        // The first record's first object version was written under version 1, long retired: refused.
         const first = entriesOf(k)[0]!;
-        expect(await checkShredded(admin, apps[k.name], k.bucket, `${k.prefix}${first.id}`, first.id)).toBe(1);
+        expect(await checkOldestCopyRefused(admin, apps[k.name], k.bucket, `${k.prefix}${first.id}`, first.id)).toBe(1);
+        const retired = c.versions.filter((v) => v.state === 'disabled' || v.state === 'destroyed');
+        expect(retired.length).toBeGreaterThan(0);
+        if (k.destroyAfterRetention) {
+          // Opted in: version 1 is shredded, its key gone from the catalog.
+          expect({ keyring: k.name, v1: c.versions[0]?.state, key: c.versions[0]?.wrappedKey }).toEqual({ keyring: k.name, v1: 'destroyed', key: undefined });
+        } else {
+          // The default: nothing is ever destroyed; every retired version keeps its wrapped key (re-enable could bring it back).
+          expect({ keyring: k.name, destroyed: retired.filter((v) => v.state === 'destroyed' || v.wrappedKey === undefined).map((v) => v.version) }).toEqual({ keyring: k.name, destroyed: [] });
+        }
         await checkGrants(twin, c, twin.role(APP_ROLE).arn);
       }
       await checkRunHealth(twin, START, twin.clock.now() + 1, FILLER_MS);

@@ -171,6 +171,11 @@ async function deploy(stack: DeployedStack, next: CfnTemplate, opts: StandUpOpti
     try {
       applied = await handler.apply(contextFor(logicalId, r.Type, properties, prev));
     } catch (err) {
+      // The resources not reached yet keep their previous state: derive the world (role
+      // policies, rules, ...) from it and what this update applied so far, not from the applied
+      // part alone, which would strip every later resource's policies from the account. (The
+      // twin does not roll the applied part back: README "What it does not model".)
+      reconcileDerived(world, [...stack.resources.values(), ...stack.retained.values()]);
       throw new Error(`${prev === undefined ? 'CREATE' : 'UPDATE'}_FAILED ${logicalId} (${r.Type}): ${(err as Error).message}`, { cause: err });
     }
     live.set(logicalId, { logicalId, type: r.Type, physicalId: applied.physicalId, attributes: applied.attributes, properties, ...(r.DeletionPolicy === undefined ? {} : { deletionPolicy: r.DeletionPolicy }) });

@@ -17,6 +17,25 @@ describe('catalog-schema', () => {
       expect(parsed).toEqual(catalog);
     });
 
+    it('reads a catalog written before the quiet period and the destruction opt-in with their defaults', () => {
+      // Prepare: a document as an older rekey wrote it
+      const doc = JSON.parse(JSON.stringify(createCatalog('ring', DEFAULT_POLICY, testKey(1), T0))) as { policy: Record<string, unknown> };
+      delete doc.policy['quietSeconds'];
+      delete doc.policy['destroyAfterRetention'];
+      // Act
+      const parsed = parseCatalog(doc);
+      // Assess
+      expect(parsed.policy).toMatchObject({ quietSeconds: 7 * 86_400, destroyAfterRetention: false });
+      expect(parsed.sources).toBeUndefined();
+    });
+
+    it('throws ValidationError on a bad unmanaged source name', () => {
+      // Prepare
+      const doc = { ...createCatalog('ring', DEFAULT_POLICY, testKey(1), T0), sources: { unmanaged: ['Files!'] } };
+      // Act / Assess
+      expect(() => parseCatalog(doc)).toThrow(/at 'sources.unmanaged.0'/);
+    });
+
     it('keeps fields it does not know, so an older reader does not drop them', () => {
       // Prepare
       const doc = { ...createCatalog('ring', DEFAULT_POLICY, testKey(1), T0), labels: { team: 'pay' } };

@@ -4,6 +4,13 @@
  * write that lands but whose caller dies) against one KeyringService. After every step the
  * stored catalogs must be sound and every change between two snapshots must be one the
  * lifecycle allows, with the facts that held at that moment.
+ *
+ * Issue 11 adds data outside the record store: key uses (a file decrypted), unmanaged sources
+ * declared and withdrawn, re-enabling, and header-only re-wraps (records moved off a version,
+ * its key used to do so) followed by a revocation of that version. Properties: no version is
+ * disabled while its key was used within the quiet period, a keyring with unmanaged data is
+ * never disabled on counts alone, nothing is destroyed without the opt-in, and only a re-enable
+ * of a never-revoked version moves a version back.
  */
 import fc from 'fast-check';
 import { KeyringService } from '../../../shared/catalog/keyring-service';
@@ -17,7 +24,12 @@ import type { KeyVault } from '../../../shared/ports/key-vault';
 import { MapFacts, MemoryAuditSink, MemoryKeyVault, after } from './support/fakes';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
-const POLICY = { rotateEverySeconds: 100, graceSeconds: 30, propagationSeconds: 10, retentionSeconds: 50 };
+const QUIET = 20;
+// 'a' opted in to destruction, 'b' keeps the default (never destroyed).
+const POLICIES = {
+  a: { rotateEverySeconds: 100, graceSeconds: 30, propagationSeconds: 10, retentionSeconds: 50, quietSeconds: QUIET, destroyAfterRetention: true },
+  b: { rotateEverySeconds: 100, graceSeconds: 30, propagationSeconds: 10, retentionSeconds: 50, quietSeconds: QUIET, destroyAfterRetention: false },
+} as const;
 const KEYRINGS = ['a', 'b'] as const;
 
 class CrashError extends Error {
@@ -33,7 +45,11 @@ type Command =
   | { op: 'freeze' | 'unfreeze' | 'trip' | 'reset'; k: number }
   | { op: 'refs'; k: number; pick: number; n: number }
   | { op: 'escrow'; k: number; pick: number; verified: boolean }
-  | { op: 'crash'; at: CrashPoint; skip: number };
+  | { op: 'crash'; at: CrashPoint; skip: number }
+  | { op: 'use'; k: number; pick: number }
+  | { op: 'sources'; k: number; unmanaged: boolean }
+  | { op: 'reenable'; k: number; pick: number }
+  | { op: 'rewrap'; k: number; pick: number };
 
 const k = fc.integer({ min: 0, max: KEYRINGS.length - 1 });
 const command: fc.Arbitrary<Command> = fc.oneof(
@@ -44,6 +60,10 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ op: fc.constant('refs' as const), k, pick: fc.nat(), n: fc.integer({ min: 0, max: 2 }) }), weight: 3 },
   { arbitrary: fc.record({ op: fc.constant('escrow' as const), k, pick: fc.nat(), verified: fc.boolean() }), weight: 2 },
   { arbitrary: fc.record({ op: fc.constant('crash' as const), at: fc.constantFrom<CrashPoint>('vault', 'get', 'put-before', 'put-after', 'list'), skip: fc.integer({ min: 0, max: 3 }) }), weight: 2 },
+  { arbitrary: fc.record({ op: fc.constant('use' as const), k, pick: fc.nat() }), weight: 3 },
+  { arbitrary: fc.record({ op: fc.constant('sources' as const), k, unmanaged: fc.boolean() }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('reenable' as const), k, pick: fc.nat() }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('rewrap' as const), k, pick: fc.nat() }), weight: 2 },
 );
 
 const RANK: Record<Exclude<VersionState, 'revoked'>, number> = { pending: 0, active: 1, rotating: 2, deprecated: 3, disabled: 4, destroyed: 5 };
@@ -102,7 +122,7 @@ function pickVersion(catalog: Catalog, pick: number): KeyVersion {
 }
 
 /** Checks that `next` is a legal successor of `prev` given the facts of the step. */
-function checkStep(prev: Catalog, next: Catalog, ctx: { now: Date; facts: MapFacts; op: Command['op']; tickOk: boolean }): void {
+async function checkStep(prev: Catalog, next: Catalog, ctx: { now: Date; facts: MapFacts; op: Command['op']; tickOk: boolean }): Promise<void> {
   const name = next.keyring;
   expect(checkInvariants(next)).toEqual([]);
   expect(next.versions.length).toBeGreaterThanOrEqual(prev.versions.length);
@@ -123,6 +143,11 @@ function checkStep(prev: Catalog, next: Catalog, ctx: { now: Date; facts: MapFac
     expect(n.createdAt).toBe(p.createdAt);
     if (n.state !== 'destroyed') expect(n.wrappedKey).toBe(p.wrappedKey);
     if (p.state === n.state) continue;
+    if (p.state === 'disabled' && n.state === 'deprecated') {
+      // Only an operator's re-enable moves a version back, and never a revoked one.
+      expect({ op: ctx.op, reenabled: n.reenabledAt !== undefined, revoked: n.revokedAt }).toEqual({ op: 'reenable', reenabled: true, revoked: undefined });
+      continue;
+    }
     if (p.state === 'revoked') {
       expect(['disabled', 'destroyed']).toContain(n.state);
     } else if (n.state !== 'revoked') {
@@ -136,17 +161,25 @@ function checkStep(prev: Catalog, next: Catalog, ctx: { now: Date; facts: MapFac
     const refs = ctx.facts.refs.get(`${name}#${n.version}`) ?? ctx.facts.defaultReferences;
     if (n.state === 'disabled' || n.state === 'destroyed') {
       expect({ version: n.version, refs }).toEqual({ version: n.version, refs: 0 });
+      // The key went quiet first: no use within the quiet period, and never on counts alone
+      // where unmanaged data is declared (its quiet period is days; these histories last minutes).
+      const lastUse = ctx.facts.uses.get(`${name}#${n.version}`)?.at.getTime() ?? 0;
+      expect({ version: n.version, quietFor: ctx.now.getTime() - lastUse >= QUIET * 1000 }).toEqual({ version: n.version, quietFor: true });
+      expect({ version: n.version, unmanaged: prev.sources?.unmanaged ?? [] }).toEqual({ version: n.version, unmanaged: [] });
     }
     if (n.state === 'destroyed') {
+      const policy = POLICIES[name as keyof typeof POLICIES];
+      expect(policy.destroyAfterRetention).toBe(true);
       expect(ctx.facts.escrow.has(`${name}#${n.version}`)).toBe(true);
-      expect(Date.parse(n.disabledAt!) + POLICY.retentionSeconds * 1000).toBeLessThanOrEqual(ctx.now.getTime());
+      expect(Date.parse(n.disabledAt!) + policy.retentionSeconds * 1000).toBeLessThanOrEqual(ctx.now.getTime());
     }
   }
   // A tick that completed leaves nothing due: the reconciler reached its fixed point.
   if (ctx.op === 'tick' && ctx.tickOk) {
     const references = new Map(next.versions.map((v) => [v.version, ctx.facts.refs.get(`${name}#${v.version}`) ?? ctx.facts.defaultReferences]));
     const escrowVerified = new Set(next.versions.filter((v) => ctx.facts.escrow.has(`${name}#${v.version}`)).map((v) => v.version));
-    expect(planTransitions(next, ctx.now, { references, escrowVerified })).toEqual([]);
+    const keyUse = await ctx.facts.keyUse(name);
+    expect(planTransitions(next, ctx.now, { references, escrowVerified, keyUse })).toEqual([]);
   }
 }
 
@@ -168,7 +201,7 @@ describe('KeyringService (properties)', () => {
             facts,
             clock: () => now,
           });
-          for (const name of KEYRINGS) await service.createKeyring(name, POLICY, { actor: 'test' });
+          for (const name of KEYRINGS) await service.createKeyring(name, POLICIES[name], { actor: 'test' });
           const snapshot = async (): Promise<Map<string, Catalog>> => new Map(await Promise.all(KEYRINGS.map(async (n) => [n, (await store.get(n))!.catalog] as const)));
           let prev = await snapshot();
 
@@ -221,6 +254,38 @@ describe('KeyringService (properties)', () => {
                 case 'crash':
                   crasher.arm(cmd.at, cmd.skip);
                   break;
+                case 'use':
+                  // A reader unwrapped the version key (only versions that may decrypt can be used).
+                  {
+                    const v = pickVersion(prev.get(KEYRINGS[cmd.k]!)!, cmd.pick);
+                    if (canDecrypt(v.state, 'reencrypt')) facts.use(KEYRINGS[cmd.k]!, v.version, now);
+                  }
+                  break;
+                case 'sources':
+                  await service.updateSources(KEYRINGS[cmd.k]!, cmd.unmanaged ? ['files'] : [], { mode: 'set', actor: 'test', now });
+                  break;
+                case 'reenable': {
+                  const v = pickVersion(prev.get(KEYRINGS[cmd.k]!)!, cmd.pick);
+                  await service.reenable(KEYRINGS[cmd.k]!, v.version, { actor: 'test', now }).catch((err) => {
+                    if (!(err instanceof IllegalTransitionError && (v.state !== 'disabled' || v.revokedAt !== undefined))) throw err;
+                  });
+                  break;
+                }
+                case 'rewrap': {
+                  // A header-only sweep moved the version's records to the active version: it
+                  // unwrapped the old version key to do so (a use); a revoke may follow.
+                  const catalog = prev.get(KEYRINGS[cmd.k]!)!;
+                  const v = pickVersion(catalog, cmd.pick);
+                  const active = catalog.versions.find((x) => x.state === 'active');
+                  if (active !== undefined && v.version !== active.version && canDecrypt(v.state, 'read')) {
+                    const name = KEYRINGS[cmd.k]!;
+                    const moved = facts.refs.get(`${name}#${v.version}`) ?? facts.defaultReferences;
+                    facts.setReferences(name, active.version, (facts.refs.get(`${name}#${active.version}`) ?? facts.defaultReferences) + moved);
+                    facts.setReferences(name, v.version, 0);
+                    facts.use(name, v.version, now);
+                  }
+                  break;
+                }
               }
             } catch (err) {
               if (!(err instanceof CrashError)) throw err;
@@ -228,7 +293,7 @@ describe('KeyringService (properties)', () => {
             // Assess
             const next = await snapshot();
             for (const name of KEYRINGS) {
-              checkStep(prev.get(name)!, next.get(name)!, { now, facts, op: cmd.op, tickOk: tickOk.has(name) });
+              await checkStep(prev.get(name)!, next.get(name)!, { now, facts, op: cmd.op, tickOk: tickOk.has(name) });
             }
             prev = next;
           }

@@ -7,7 +7,8 @@ import type { CatalogStore } from '../../../shared/ports/catalog-store';
 import { MapFacts, MemoryAuditSink, MemoryKeyVault, after } from './support/fakes';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
-const POLICY = { rotateEverySeconds: 1000, graceSeconds: 100, propagationSeconds: 10, retentionSeconds: 500 };
+// No quiet period: these tests are about how facts are gathered, not the evidence rule.
+const POLICY = { rotateEverySeconds: 1000, graceSeconds: 100, propagationSeconds: 10, retentionSeconds: 500, quietSeconds: 0 };
 const ACTOR = { actor: 'cli:test' };
 const RESET: BreakerDecision = { action: 'reset', reason: 'decrypt failure rate fell back to 0.00% (0/500)' };
 const TRIP: BreakerDecision = { action: 'trip', reason: 'decrypt failure rate 40.00% above 10.00% during rotation (40/100)' };

@@ -35,7 +35,14 @@ describe('KeyringService', () => {
       // Act
       const catalog = await service.createKeyring('orders', undefined, ACTOR);
       // Assess
-      expect(catalog.policy).toEqual({ rotateEverySeconds: 7_776_000, graceSeconds: 604_800, propagationSeconds: 600, retentionSeconds: 2_592_000 });
+      expect(catalog.policy).toEqual({
+        rotateEverySeconds: 7_776_000,
+        graceSeconds: 604_800,
+        propagationSeconds: 600,
+        retentionSeconds: 2_592_000,
+        quietSeconds: 604_800,
+        destroyAfterRetention: false,
+      });
       expect(catalog.versions[0]?.wrappingKeyId).toBe('arn:test:orders');
     });
 

@@ -16,7 +16,9 @@ import { FrozenError, IllegalTransitionError, UnknownVersionError, ValidationErr
 import { after, testKey } from './support/fakes';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
-const POLICY: KeyringPolicy = { rotateEverySeconds: 1000, graceSeconds: 100, propagationSeconds: 10, retentionSeconds: 500 };
+// No quiet period and destruction opted in: the reference-count and escrow mechanics alone. The
+// evidence rule (quiet period, unmanaged sources, opt-in) has its own describe block below.
+const POLICY: KeyringPolicy = { rotateEverySeconds: 1000, graceSeconds: 100, propagationSeconds: 10, retentionSeconds: 500, quietSeconds: 0, destroyAfterRetention: true };
 const NO_FACTS: LifecycleFacts = { references: new Map(), escrowVerified: new Set() };
 
 function facts(refs: Record<number, number>, escrow: number[] = []): LifecycleFacts {

@@ -45,9 +45,25 @@ describe('policy', () => {
       expect(() => validatePolicy(policy)).toThrow(ValidationError);
     });
 
-    it('accepts zero grace, propagation and retention', () => {
+    it('accepts zero grace, propagation, retention and quiet period', () => {
       // Act / Assess
-      expect(() => validatePolicy({ rotateEverySeconds: 1, graceSeconds: 0, propagationSeconds: 0, retentionSeconds: 0 })).not.toThrow();
+      expect(() => validatePolicy({ rotateEverySeconds: 1, graceSeconds: 0, propagationSeconds: 0, retentionSeconds: 0, quietSeconds: 0, destroyAfterRetention: false })).not.toThrow();
+    });
+
+    it.each<[string, Record<string, unknown>]>([
+      ['a negative quiet period', { quietSeconds: -1 }],
+      ['a fractional quiet period', { quietSeconds: 1.5 }],
+      ['a missing destruction flag', { destroyAfterRetention: undefined }],
+      ['a destruction flag that is not a boolean', { destroyAfterRetention: 'yes' }],
+    ])('throws ValidationError on %s', (_label, patch) => {
+      // Act / Assess
+      expect(() => validatePolicy({ ...DEFAULT_POLICY, ...patch } as never)).toThrow(ValidationError);
+    });
+
+    it('defaults to a 7-day quiet period and no destruction', () => {
+      // Assess
+      expect(DEFAULT_POLICY.quietSeconds).toBe(7 * 86_400);
+      expect(DEFAULT_POLICY.destroyAfterRetention).toBe(false);
     });
   });
 

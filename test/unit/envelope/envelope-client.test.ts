@@ -30,14 +30,14 @@ describe('EnvelopeClient', () => {
   });
 
   describe('encrypt', () => {
-    it('produces 112 bytes of overhead with a 16-character keyring and no context', async () => {
+    it('produces 116 bytes of overhead with a 16-character keyring and no context', async () => {
       // Prepare
       const { client } = setup();
       // Act
       const envelope = await client.encrypt(KEYRING, Buffer.from('hello'));
       // Assess
-      expect(envelope.length - 5).toBe(4 + KEYRING.length + 32 + 4 + 40 + 16);
-      expect(envelope.length - 5).toBe(112);
+      expect(envelope.length - 5).toBe(4 + KEYRING.length + 4 + 32 + 4 + 40 + 16);
+      expect(envelope.length - 5).toBe(116);
     });
 
     it('writes the documented header fields', async () => {
@@ -52,7 +52,8 @@ describe('EnvelopeClient', () => {
       expect(envelope[2]).toBe(0);
       expect(envelope[3]).toBe(KEYRING.length);
       expect(envelope.toString('ascii', 4, 4 + KEYRING.length)).toBe(KEYRING);
-      expect(envelope.readUInt32BE(4 + KEYRING.length + 32)).toBe(7);
+      expect(envelope.readUInt32BE(4 + KEYRING.length)).toBe(7); // origin version = key version
+      expect(envelope.readUInt32BE(4 + KEYRING.length + 4 + 32)).toBe(7);
     });
 
     it('draws a fresh data key per message, so two encryptions differ', async () => {
@@ -64,7 +65,7 @@ describe('EnvelopeClient', () => {
       const b = await client.encrypt(KEYRING, pt);
       // Assess
       expect(a.equals(b)).toBe(false);
-      expect(a.subarray(4 + 16, 4 + 16 + 32).equals(b.subarray(4 + 16, 4 + 16 + 32))).toBe(false);
+      expect(a.subarray(4 + 16 + 4, 4 + 16 + 4 + 32).equals(b.subarray(4 + 16 + 4, 4 + 16 + 4 + 32))).toBe(false);
     });
 
     it('binds the context into the AAD without storing it by default', async () => {
@@ -336,6 +337,7 @@ describe('EnvelopeClient', () => {
         suite: 'AES-256-GCM/AES-KW/SHA512-KDF-commit/one-shot',
         keyring: KEYRING,
         version: 4,
+        originVersion: 4,
         framed: false,
         contextBound: true,
         headerLength: envelope.length - 3 - 16,
@@ -394,19 +396,27 @@ describe('EnvelopeClient', () => {
   });
 
   describe('key commitment', () => {
-    it('is SHA-512(00000001 || DK || "rekey/v1/" || suite) bytes 32..63 and K_enc decrypts the payload', async () => {
+    it('is SHA-512(00000001 || DK || "rekey/v1/" || suite || AH before C || context) bytes 32..63 and K_enc decrypts the payload', async () => {
       // Prepare: recompute everything from the version key with node:crypto directly.
       const { client, provider } = setup();
       const pt = Buffer.from('commitment check');
-      const envelope = await client.encrypt(KEYRING, pt);
-      const ahLength = 4 + KEYRING.length + 32;
+      const context = Buffer.from('00010001740001' + '78', 'hex'); // { t: 'x' }, canonical
+      const envelope = await client.encrypt(KEYRING, pt, { context: { t: 'x' } });
+      const ahLength = 4 + KEYRING.length + 4 + 32;
       const vk = provider.keyOf(KEYRING, 1);
       const kw = createDecipheriv('id-aes256-wrap', vk, Buffer.from('a6a6a6a6a6a6a6a6', 'hex'));
       const dk = Buffer.concat([kw.update(envelope.subarray(ahLength + 4, ahLength + 44)), kw.final()]);
       // Act
-      const block = createHash('sha512').update(Buffer.from([0, 0, 0, 1])).update(dk).update('rekey/v1/').update(Buffer.from([1])).digest();
+      const block = createHash('sha512')
+        .update(Buffer.from([0, 0, 0, 1]))
+        .update(dk)
+        .update('rekey/v1/')
+        .update(Buffer.from([1]))
+        .update(envelope.subarray(0, ahLength - 32))
+        .update(context)
+        .digest();
       const gcm = createDecipheriv('aes-256-gcm', block.subarray(0, 32), Buffer.alloc(12));
-      gcm.setAAD(envelope.subarray(0, ahLength));
+      gcm.setAAD(Buffer.concat([envelope.subarray(0, ahLength), context]));
       gcm.setAuthTag(envelope.subarray(envelope.length - 16));
       const out = Buffer.concat([gcm.update(envelope.subarray(ahLength + 44, envelope.length - 16)), gcm.final()]);
       // Assess

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { COMMITMENT_LENGTH, isKeyringNameBytes, isValidKeyringName, parseHeader, SUITE_ONE_SHOT, WRAPPED_KEY_LENGTH } from '../../../shared/envelope/format';
+import { COMMITMENT_LENGTH, isKeyringNameBytes, isValidKeyringName, ORIGIN_VERSION_LENGTH, parseHeader, SUITE_ONE_SHOT, WRAPPED_KEY_LENGTH } from '../../../shared/envelope/format';
 import { isKeyringName, KEYRING_NAME_MAX } from '../../../shared/vocabulary/keyring-name';
 import { keyringName } from '../../../shared/vocabulary/names';
 
@@ -18,13 +18,14 @@ const anyBytes = fc.oneof(
 
 /** A one-shot header carrying `name` (as raw bytes), everything else well-formed. */
 function headerWith(name: Uint8Array): Buffer {
-  const header = Buffer.alloc(4 + name.length + COMMITMENT_LENGTH + 4 + WRAPPED_KEY_LENGTH);
+  const header = Buffer.alloc(4 + name.length + ORIGIN_VERSION_LENGTH + COMMITMENT_LENGTH + 4 + WRAPPED_KEY_LENGTH);
   header[0] = 0x01;
   header[1] = SUITE_ONE_SHOT;
   header[2] = 0;
   header[3] = name.length & 0xff;
   header.set(name, 4);
-  header.writeUInt32BE(1, 4 + name.length + COMMITMENT_LENGTH);
+  header.writeUInt32BE(1, 4 + name.length);
+  header.writeUInt32BE(1, 4 + name.length + ORIGIN_VERSION_LENGTH + COMMITMENT_LENGTH);
   return header;
 }
 

@@ -69,7 +69,7 @@ async function catalogWith(vault: KeyVault, keyring: string, states: VersionStat
     schema: 1,
     keyring,
     generation: 1,
-    policy: { rotateEverySeconds: 86400, graceSeconds: 3600, propagationSeconds: 600, retentionSeconds: 86400 },
+    policy: { rotateEverySeconds: 86400, graceSeconds: 3600, propagationSeconds: 600, retentionSeconds: 86400, quietSeconds: 0, destroyAfterRetention: false },
     versions,
     createdAt: NOW,
     updatedAt: NOW,

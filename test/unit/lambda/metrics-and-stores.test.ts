@@ -70,7 +70,7 @@ describe('LazyCacheStore', () => {
 });
 
 describe('ItemRecordView', () => {
-  const record: StoredRecord = { id: 'r1', keyring: 'k', version: 1, envelope: Buffer.from('old'), revision: 'rev-1' };
+  const record: StoredRecord = { id: 'r1', keyring: 'k', version: 1, originVersion: 1, envelope: Buffer.from('old'), revision: 'rev-1' };
 
   function innerStore(put: RecordStore['put']): RecordStore {
     return {
@@ -79,6 +79,8 @@ describe('ItemRecordView', () => {
       delete: async () => undefined,
       scanByVersion: async () => ({ items: [] }),
       countByVersion: async () => new Map(),
+      scanByOrigin: async () => ({ items: [] }),
+      countByOrigin: async () => new Map(),
     };
   }
 
@@ -97,7 +99,7 @@ describe('ItemRecordView', () => {
       const second = await view.get('r1');
       await view.put({ id: 'r1', keyring: 'k', version: 2, envelope: Buffer.from('new') }, 'rev-1');
       // Assess
-      expect(page.items).toEqual([{ id: 'r1', keyring: 'k', version: 1, revision: 'rev-1' }]);
+      expect(page.items).toEqual([{ id: 'r1', keyring: 'k', version: 1, originVersion: 1, revision: 'rev-1' }]);
       expect(other.items).toEqual([]);
       expect(first).toBe(record);
       expect(second?.revision).toBe('rev-live');

@@ -23,6 +23,8 @@ function jittered(store: SqliteRecordStore, random: () => number, batch: boolean
     delete: async (id, e) => { await jitter(random); return store.delete(id, e); },
     scanByVersion: async (k, v, o) => { await jitter(random); return store.scanByVersion(k, v, o); },
     countByVersion: async (k) => store.countByVersion(k),
+    scanByOrigin: async (k, v, o) => { await jitter(random); return store.scanByOrigin(k, v, o); },
+    countByOrigin: async (k) => store.countByOrigin(k),
   };
   if (!batch) return basic;
   const withBatch: BatchRecordStore = {

@@ -51,7 +51,9 @@ describe('rewrapHeader', () => {
       await stack.rotateAndPromote('pii');
       const bad = tamper(envelope.subarray(0, headerLength), envelope);
       // Act / Assess
-      await expect(rewrapHeader(stack.provider, bad)).rejects.toBeInstanceOf(DecryptError);
+      // The commitment covers the bound context, so a re-wrap checks it when given the context
+      // (docs/envelope-format.md, re-wrap rules).
+      await expect(rewrapHeader(stack.provider, bad, { context })).rejects.toBeInstanceOf(DecryptError);
     });
 
     it('refuses a revoked version to ordinary callers and to re-encryption alike (re-encrypt, never re-wrap)', async () => {

@@ -1,6 +1,7 @@
 import { ConflictError, DecryptError, NotFoundError, RevokedVersionError, ValidationError } from '../../../shared/errors';
 import type { RecordStore } from '../../../shared/ports/record-store';
-import { RECORD_ID_CONTEXT_KEY } from '../../../shared/reencrypt';
+import type { AuditEvent } from '../../../shared/ports/audit-sink';
+import { RECORD_ID_CONTEXT_KEY, RecordService } from '../../../shared/reencrypt';
 import { LocalStack } from './support/local-stack';
 import { delegate } from './support/store-wrappers';
 
@@ -135,5 +136,39 @@ describe('RecordService', () => {
       expect((await stack.records.get('user-1'))?.version).toBe(1);
     });
   });
-});
 
+  describe('flushAudit', () => {
+    it('audits lazy re-wraps as one records.rewrapped event per keyring and version with a count, never per record', async () => {
+      // Prepare
+      const events: AuditEvent[] = [];
+      const audit = { record: async (e: AuditEvent) => { events.push(e); } };
+      const service = new RecordService({ records: stack.records, envelopes: stack.envelopes, versions: stack.provider, audit, clock: () => stack.now });
+      for (let i = 0; i < 5; i += 1) await service.put(`r${i}`, 'pii', Buffer.from(`v${i}`));
+      const active = await stack.rotateAndPromote('pii');
+      // Act: five reads re-wrap five records; nothing is written until the flush.
+      for (let i = 0; i < 5; i += 1) expect((await service.get(`r${i}`)).rewrap).toBe('rewrapped');
+      const beforeFlush = events.length;
+      await service.flushAudit();
+      await service.flushAudit();
+      // Assess
+      expect(beforeFlush).toBe(0);
+      expect(events).toEqual([expect.objectContaining({ action: 'records.rewrapped', keyring: 'pii', version: 1, details: { toVersion: active, count: 5 } })]);
+    });
+
+    it('flushes on its own once the oldest counted re-wrap is auditFlushMs old', async () => {
+      // Prepare
+      const events: AuditEvent[] = [];
+      const audit = { record: async (e: AuditEvent) => { events.push(e); } };
+      const service = new RecordService({ records: stack.records, envelopes: stack.envelopes, versions: stack.provider, audit, clock: () => stack.now, auditFlushMs: 1000 });
+      await service.put('a', 'pii', Buffer.from('a'));
+      await service.put('b', 'pii', Buffer.from('b'));
+      await stack.rotateAndPromote('pii');
+      // Act
+      await service.get('a');
+      stack.now = new Date(stack.now.getTime() + 1000);
+      await service.get('b');
+      // Assess
+      expect(events.map((e) => e.details?.count)).toEqual([2]);
+    });
+  });
+});

@@ -85,7 +85,7 @@ describe('header-only re-wrap rules (catalog provider)', () => {
     it.each([
       ['header-only batches', (st: LocalStack) => st.sweeper()],
       ['whole-envelope batches', (st: LocalStack) => st.sweeper(st.records, { headerRewrap: false })],
-    ])('never re-wraps records of a version revoked mid-sweep, and the reencrypt sweep then moves them (%s)', async (_path, sweeperOf) => {
+    ])('switches to re-encryption when the version is revoked mid-sweep, so no record keeps its data key (%s)', async (_path, sweeperOf) => {
       // Prepare
       await putRecords();
       await stack.rotateAndPromote('pii');
@@ -96,15 +96,33 @@ describe('header-only re-wrap rules (catalog provider)', () => {
       });
       // Act
       const result = await sweeper.sweep('pii', 1, { mode: 'rewrap', batchSize: 4, checkpoint });
-      // Assess
-      expect(result).toMatchObject({ done: 4, failedCount: N - 4, remaining: N - 4 });
-      expect(result.failed.every((f) => f.reason === 'version-revoked')).toBe(true);
-      // Act: the revocation's own sweep re-encrypts what the re-wrap left
-      const reencrypt = await sweeperOf(stack).sweep('pii', 1, { mode: 'reencrypt', checkpoint: stack.checkpoints });
-      // Assess
-      expect(reencrypt).toMatchObject({ done: N - 4, failedCount: 0, remaining: 0 });
+      // Assess: before the fix the re-wrap counted N - 4 failures and left the first 4 records
+      // re-wrapped with v1's data key.
+      expect(result).toMatchObject({ mode: 'reencrypt', switchedToReencrypt: true, failedCount: 0, remaining: 0 });
+      expect([...(await stack.origins('pii')).values()].every((o) => o > 1)).toBe(true);
       const service = stack.recordService();
       for (let i = 0; i < N; i += 1) expect((await service.get(idOf(i))).plaintext).toEqual(valueOf(i));
+    });
+
+    it('notices a revocation from a fresh catalog read although its provider still caches the old catalog', async () => {
+      // Prepare: the issue's stale sweep (3,800 records kept v1's data keys): the revocation
+      // lands after the first batch, and this sweep's provider is never told.
+      await putRecords();
+      await stack.rotateAndPromote('pii');
+      const sweeper = stack.sweeper(stack.records, { freshCatalog: true });
+      const checkpoint = afterFirstBatch(stack, async () => {
+        await stack.keyrings.revoke('pii', 1, { reason: 'test', actor: 'test' });
+      });
+      // Act
+      const result = await sweeper.sweep('pii', 1, { mode: 'rewrap', batchSize: 4, checkpoint });
+      // Assess
+      const catalog = await stack.keyrings.get('pii');
+      const active = catalog.versions.find((v) => v.state === 'active')!.version;
+      expect(result).toMatchObject({ switchedToReencrypt: true, failedCount: 0, remaining: 0, toVersion: active });
+      const origins = [...(await stack.origins('pii')).values()];
+      expect(origins).toHaveLength(N);
+      expect(origins.every((o) => o === active)).toBe(true);
+      expect(await stack.records.countByVersion('pii')).toEqual(new Map([[active, N]]));
     });
 
     it('moves records to the version active now when a rotation completes mid-sweep (never back to the rotating one)', async () => {

@@ -10,7 +10,7 @@
 import { CreateEventBusCommand, DeleteEventBusCommand } from '@aws-sdk/client-eventbridge';
 import { CreateTopicCommand, DeleteTopicCommand, SetTopicAttributesCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteQueueCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import type { TwinRuleTarget } from '../../world';
+import type { TwinRule, TwinRuleTarget } from '../../world';
 import { generatedName, uniqueSuffix } from '../names';
 import type { HandlerContext, ResourceHandler } from '../types';
 import { arnOf, nameFromArn, optList, optNumber, optObject, optString, policyDocument, reqString } from './util';
@@ -199,6 +199,11 @@ function ruleTargets(ctx: HandlerContext): TwinRuleTarget[] {
   });
 }
 
+/** AWS::Events::Rule State (absent: ENABLED); the read-only CloudTrail state is kept for the bus driver. */
+function ruleState(state: string | undefined): TwinRule['state'] {
+  return state === 'DISABLED' || state === 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS' ? state : 'ENABLED';
+}
+
 const eventRule: ResourceHandler = {
   async apply(ctx) {
     const p = ctx.properties;
@@ -214,7 +219,7 @@ const eventRule: ResourceHandler = {
       arn,
       busName,
       pattern,
-      state: optString(p, 'State') === 'DISABLED' ? 'DISABLED' : 'ENABLED',
+      state: ruleState(optString(p, 'State')),
       targets: ruleTargets(ctx),
       ...(scheduleExpression === undefined ? {} : { scheduleExpression }),
     });

@@ -44,7 +44,7 @@ const catalog: Catalog = {
   schema: 1,
   keyring: 'payments',
   generation: 2,
-  policy: { rotateEverySeconds: 86_400, graceSeconds: 3_600, propagationSeconds: 60, retentionSeconds: 86_400 },
+  policy: { rotateEverySeconds: 86_400, graceSeconds: 3_600, propagationSeconds: 60, retentionSeconds: 86_400, quietSeconds: 0, destroyAfterRetention: false },
   versions: [{ version: 1, state: 'active', wrappedKey: 'AAAA', wrappingKeyId: 'k', createdAt: '2026-01-01T00:00:00.000Z' }],
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
@@ -215,7 +215,7 @@ describe('S3 adapters', () => {
       const firstCopyStart = 90 + 5 * MiB - 100;
       expect(copies.map((c) => c.CopySourceRange)).toEqual([`bytes=${firstCopyStart}-${firstCopyStart + 5 * MiB - 1}`, `bytes=${firstCopyStart + 5 * MiB}-${12 * MiB - 1}`]);
       expect(copies.every((c) => c.CopySource === 'b/p/big?versionId=ver-1' && c.CopySourceIfMatch === '"v1"')).toBe(true);
-      expect(s3.commandCalls(CreateMultipartUploadCommand)[0]?.args[0].input.Metadata).toEqual({ 'rekey-keyring': 'orders', 'rekey-version': '2' });
+      expect(s3.commandCalls(CreateMultipartUploadCommand)[0]?.args[0].input.Metadata).toEqual({ 'rekey-keyring': 'orders', 'rekey-version': '2', 'rekey-origin': '1' });
       const part1 = s3.commandCalls(UploadPartCommand)[0]?.args[0].input.Body as Buffer;
       expect(part1.length).toBe(5 * MiB);
     });

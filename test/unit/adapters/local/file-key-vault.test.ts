@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { scratchDir } from '../../../support/scratch';
 import { FileKeyVault } from '../../../../shared/adapters/local/file-key-vault';
@@ -148,5 +148,42 @@ describe('FileKeyVault', () => {
       // Assess
       expect(await vault.wrappingKeyId()).toMatch(/^local:[0-9a-f]{8}$/);
     });
+  });
+});
+
+describe('FileKeyVault createKey', () => {
+  const CONTEXT = { keyring: 'payments', version: '1' };
+
+  it("refuses to create a missing key with 'never', naming the path", async () => {
+    // Prepare
+    const home = scratchDir('vault-never-');
+    const vault = new FileKeyVault({ home, createKey: 'never' });
+    // Act / Assess
+    await expect(vault.generateKey(CONTEXT)).rejects.toThrow(`master key missing at ${path.join(home, 'master.key')}: restore it from your backup; rekey never creates one for an existing home`);
+    await expect(vault.presentKeyId()).resolves.toBeUndefined();
+    expect(existsSync(path.join(home, 'master.key'))).toBe(false);
+  });
+
+  it('asks its rule when the key is missing, and creates only when the rule allows', async () => {
+    // Prepare
+    const home = scratchDir('vault-rule-');
+    let allow = false;
+    const vault = new FileKeyVault({ home, createKey: () => allow });
+    // Act
+    const refused = await vault.generateKey(CONTEXT).then(() => 'created', (err: Error) => err.constructor.name);
+    allow = true;
+    const generated = await vault.generateKey(CONTEXT);
+    // Assess
+    expect(refused).toBe('KeyUnavailableError');
+    await expect(vault.presentKeyId()).resolves.toBe(generated.wrappingKeyId);
+  });
+
+  it('names the keyring and both key ids when asked to unwrap under another key', async () => {
+    // Prepare
+    const home = scratchDir('vault-foreign-');
+    const vault = new FileKeyVault({ home });
+    const generated = await vault.generateKey(CONTEXT);
+    // Act / Assess
+    await expect(vault.unwrap(generated.wrapped, CONTEXT, 'local:00000000')).rejects.toThrow(`master key at ${path.join(home, 'master.key')} is not the one versions of 'payments' were wrapped under (local:00000000 vs ${generated.wrappingKeyId})`);
   });
 });

@@ -34,7 +34,7 @@ describe('SqliteRecordStore', () => {
       const revision = await store.put({ id: 'r1', keyring: 'pii', version: 1, envelope }, null);
       const got = await store.get('r1');
       // Assess
-      expect(got).toEqual({ id: 'r1', keyring: 'pii', version: 1, envelope, revision });
+      expect(got).toEqual({ id: 'r1', keyring: 'pii', version: 1, originVersion: 1, envelope, revision });
     });
 
     it('throws ConflictError when the record exists and the write is if-absent', async () => {
@@ -264,7 +264,7 @@ describe('SqliteRecordStore batch capabilities', () => {
       // Act
       const header = await store.getHeader('a');
       // Assess
-      expect(header).toEqual({ id: 'a', keyring: 'pii', version: 1, header: full.envelope.subarray(0, HEADER), revision: full.revision });
+      expect(header).toEqual({ id: 'a', keyring: 'pii', version: 1, originVersion: 1, header: full.envelope.subarray(0, HEADER), revision: full.revision });
       expect(await store.getHeader('missing')).toBeUndefined();
     });
   });

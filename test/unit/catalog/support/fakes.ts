@@ -7,7 +7,8 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { DecryptError } from '../../../../shared/errors';
 import type { AuditEvent, AuditSink } from '../../../../shared/ports/audit-sink';
 import type { EncryptionContext, GeneratedKey, KeyVault } from '../../../../shared/ports/key-vault';
-import type { FactsSource, ReferenceCounts } from '../../../../shared/ports/facts-source';
+import type { FactsSource, KeyUseObservation, ReferenceCounts } from '../../../../shared/ports/facts-source';
+import type { KeyUse } from '../../../../shared/ports/key-use-log';
 
 function aad(context: EncryptionContext): Buffer {
   const sorted = Object.keys(context)
@@ -81,8 +82,22 @@ class CountsWithFallback extends Map<number, number> {
 export class MapFacts implements FactsSource {
   public readonly refs = new Map<string, number>();
   public readonly escrow = new Set<string>();
+  /** Last observed use per `keyring#version`. */
+  public readonly uses = new Map<string, KeyUse>();
   public calls = 0;
-  public constructor(public defaultReferences = 0) {}
+  public constructor(public defaultReferences = 0, public observingSince: Date | undefined = new Date(0)) {}
+  /** Records a use, keeping the latest (as a KeyUseLog does). */
+  public use(keyring: string, version: number, at: Date): void {
+    const slot = `${keyring}#${version}`;
+    const prev = this.uses.get(slot);
+    if (prev === undefined || prev.at.getTime() < at.getTime()) this.uses.set(slot, { at });
+  }
+  public async keyUse(keyring: string): Promise<KeyUseObservation> {
+    const prefix = `${keyring}#`;
+    const lastUse = new Map<number, KeyUse>();
+    for (const [key, use] of this.uses) if (key.startsWith(prefix)) lastUse.set(Number(key.slice(prefix.length)), use);
+    return this.observingSince === undefined ? { lastUse } : { lastUse, observingSince: this.observingSince };
+  }
   public setReferences(keyring: string, version: number, n: number): void {
     this.refs.set(`${keyring}#${version}`, n);
   }

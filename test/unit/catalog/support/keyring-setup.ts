@@ -7,7 +7,9 @@ import { MapFacts, MemoryAuditSink, MemoryKeyVault } from './fakes';
 
 /** Shared setup of the KeyringService unit tests: a SQLite catalog in memory, fakes for the rest. */
 export const T0 = new Date('2030-01-01T00:00:00.000Z');
-export const POLICY = { rotateEverySeconds: 1000, graceSeconds: 100, propagationSeconds: 10, retentionSeconds: 500 };
+// No quiet period and destruction opted in, so the reconcile tests exercise the count and escrow
+// mechanics; the evidence rule has tests of its own (keyring-service.evidence.test.ts).
+export const POLICY = { rotateEverySeconds: 1000, graceSeconds: 100, propagationSeconds: 10, retentionSeconds: 500, quietSeconds: 0, destroyAfterRetention: true };
 export const ACTOR = { actor: 'cli:test' };
 
 export function states(catalog: Catalog): Array<[number, VersionState]> {

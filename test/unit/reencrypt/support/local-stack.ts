@@ -62,9 +62,20 @@ export class LocalStack {
    * A Sweeper over this stack as the CLI composes it (header-only re-wrap on the SQLite store),
    * optionally over another record store or with the plain EnvelopeClient.
    */
-  public sweeper(records: RecordStore = this.records, options: { headerRewrap?: boolean } = {}): Sweeper {
+  public sweeper(records: RecordStore = this.records, options: { headerRewrap?: boolean; freshCatalog?: boolean } = {}): Sweeper {
     const envelopes = options.headerRewrap === false ? this.envelopes : withHeaderRewrap(this.envelopes, this.provider);
-    return new Sweeper({ records, envelopes, versions: this.provider });
+    return new Sweeper({ records, envelopes, versions: this.provider, ...(options.freshCatalog === true ? { catalog: this.keyrings } : {}) });
+  }
+
+  /** The origin version of every record of `keyring`, by id. */
+  public async origins(keyring: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (let cursor: string | undefined, first = true; first || cursor !== undefined; first = false) {
+      const page = await this.records.scanByOrigin(keyring, Number.MAX_SAFE_INTEGER, { limit: 1000, ...(cursor === undefined ? {} : { cursor }) });
+      for (const r of page.items) out.set(r.id, r.originVersion);
+      cursor = page.cursor;
+    }
+    return out;
   }
 
   /** Creates a keyring with the test policy. */

@@ -17,6 +17,8 @@ export function delegate(store: RecordStore): RecordStore {
     delete: (id, e) => store.delete(id, e),
     scanByVersion: (k, v, o) => store.scanByVersion(k, v, o),
     countByVersion: (k) => store.countByVersion(k),
+    scanByOrigin: (k, v, o) => store.scanByOrigin(k, v, o),
+    countByOrigin: (k) => store.countByOrigin(k),
   };
 }
 
@@ -96,6 +98,8 @@ export class FaultPlan {
       delete: (id, e) => this.call('records.delete', () => store.delete(id, e)),
       scanByVersion: (k, v, o) => this.call('records.scan', () => store.scanByVersion(k, v, o)),
       countByVersion: (k) => this.call('records.count', () => store.countByVersion(k)),
+      scanByOrigin: (k, v, o) => this.call('records.scanByOrigin', () => store.scanByOrigin(k, v, o)),
+      countByOrigin: (k) => this.call('records.countByOrigin', () => store.countByOrigin(k)),
     };
     if (!isBatchRecordStore(store)) return basic;
     const batch: BatchRecordStore = {

@@ -1,0 +1,69 @@
+/**
+ * The AWS KeyUseLog (S3, in the state bucket beside the catalog) for every composition that
+ * needs it (the lifecycle facts of grace-period and revoke, the CLI's AWS mode), and the
+ * services of the `key-use` function: the log and the keyring keys, one S3 client, no KMS.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { S3KeyUseLog } from '../../adapters/aws/s3-key-use-log';
+import type { RekeyConfig } from '../../config/load-config';
+import { ValidationError } from '../../errors';
+import type { KeyUseLog } from '../../ports/key-use-log';
+import type { KeyUseServices } from '../../usecases/key-use';
+import { KEY_USE_IGNORED_ROLES_ENV } from '../../vocabulary/key-use-names';
+import type { BuildAwsServicesOptions } from './aws-core';
+import type { FunctionServices } from './rekey-services';
+
+
+/**
+ * The KeyUseLog on the configured state bucket. `startOnRead`: whether asking for a keyring's
+ * log start begins it (reconcilers: true; read-only callers: false).
+ *
+ * @example
+ * const keyUse = buildKeyUseLog(config, core.s3, { startOnRead: true });
+ */
+export function buildKeyUseLog(config: RekeyConfig, s3: S3Client, options: { readonly startOnRead?: boolean; readonly clock?: () => Date } = {}): KeyUseLog {
+  return new S3KeyUseLog({ client: s3, bucket: config.catalogBucket, ...(options.startOnRead === undefined ? {} : { startOnRead: options.startOnRead }), ...(options.clock === undefined ? {} : { clock: options.clock }) });
+}
+
+/**
+ * The ignored role ARNs from {@link KEY_USE_IGNORED_ROLES_ENV} (absent: none).
+ *
+ * @throws ValidationError when the variable is not a JSON array of IAM role ARNs.
+ */
+export function loadIgnoredRoleArns(env: Readonly<Record<string, string | undefined>> = process.env): readonly string[] {
+  const text = env[KEY_USE_IGNORED_ROLES_ENV];
+  if (text === undefined || text === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ValidationError(`${KEY_USE_IGNORED_ROLES_ENV} is not JSON`);
+  }
+  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string' && /^arn:aws[a-z-]*:iam::\d{12}:role\/[\x21-\x7e]{1,512}$/.test(a))) {
+    throw new ValidationError(`${KEY_USE_IGNORED_ROLES_ENV} must be a JSON array of IAM role ARNs`);
+  }
+  return parsed as string[];
+}
+
+/**
+ * Builds what the key-use job uses. Nothing connects until first used.
+ *
+ * @example
+ * const services = buildKeyUseServices(loadConfig(), { logger });
+ * await services.keyUse.lastUse('pii');
+ */
+export function buildKeyUseServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<KeyUseServices> {
+  const region = config.region === undefined ? {} : { region: config.region };
+  const s3 = options.clients?.s3 ?? new S3Client({ ...region });
+  const clock = options.clock ?? (() => new Date());
+  return {
+    config,
+    clock,
+    // The job makes no KMS call.
+    kmsCalls: { count: 0, take: () => 0 },
+    keyUse: buildKeyUseLog(config, s3, { clock }),
+    keyringKeys: config.keyringKeys,
+    ignoredRoleArns: loadIgnoredRoleArns(),
+    close: async () => undefined,
+  };
+}
