@@ -54,7 +54,11 @@ export function renderTick(summary: TickSummaryView): string {
 export function renderRevocation(r: RevocationResult): string {
   return (
     `revoked ${r.keyring} v${r.version}; active is now v${r.activeVersion ?? '?'}; cache entries purged: ${r.cacheEntriesPurged}; ` +
-    `re-encrypted: ${r.sweep?.done ?? 0}; remaining: ${r.remaining}; v${r.version} is ${r.state}${r.complete ? '' : ' (rerun to finish)'}\n`
+    `re-encrypted: ${r.sweep?.done ?? 0}; remaining: ${r.remaining}; v${r.version} is ${r.state}${r.complete ? '' : ' (rerun to finish)'}\n` +
+    // What rekey cannot count: said every time, so a "complete" is never read as covering it.
+    (r.unmanaged.length === 0
+      ? ''
+      : `not counted: envelopes in ${r.unmanaged.join(', ')} (declared unmanaged) still open with v${r.version}'s key; re-encrypt them (decrypt, then encrypt) and delete the old copies\n`)
   );
 }
 

@@ -81,8 +81,9 @@ export class KeyUseObservation {
     writeLog(fn.role);
     fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [storage.opsKey.keyArn] }));
     storage.catalogWriters.addPrincipals(fn.role);
-    // Readers are catalog writers already (ops key through S3 on both sides): only the documents.
-    for (const name of KEY_USE_READERS) writeLog(fns[name].role);
+    // Readers are catalog writers already (ops key through S3 on both sides): only reading the
+    // documents. They never start a log (observation begins with the first recorded event).
+    for (const name of KEY_USE_READERS) fns[name].role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [documents] }));
     this.documents = documents;
     this.bucket = storage.catalogBucket;
   }

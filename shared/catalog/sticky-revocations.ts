@@ -67,10 +67,12 @@ export interface StickyRevocationCatalogStoreOptions {
   readonly store: CatalogStore;
   readonly ledger: Pick<RevocationLedger, 'revoked'>;
   /**
-   * `overlay` (the default): reads apply the marks. `raw`: reads return the document as stored
-   * and only writes are guarded; for the revocation itself, which must see a version it has
-   * just marked as not yet revoked in the document, so that it writes the revocation and its
-   * replacement version.
+   * `overlay` (the default): reads apply the marks. `raw`: reads apply every mark but the
+   * newest one, whose version stays as the document has it; for the revocation itself, which
+   * marks first and then must see the version it has just marked as not yet revoked, so that it
+   * writes the revocation and its replacement version. Every older mark is applied, so a
+   * document in which a role wrote an earlier revoked version back to readable never blocks a
+   * later revocation: its write carries the repair. Writes are guarded in both modes.
    */
   readonly reads?: 'overlay' | 'raw';
 }
@@ -95,13 +97,13 @@ export class StickyRevocationCatalogStore implements CatalogStore {
     this.overlay = (options.reads ?? 'overlay') === 'overlay';
   }
 
-  /** The stored catalog with the ledger's marks applied (or as stored, with `reads: 'raw'`). */
+  /** The stored catalog with the ledger's marks applied (with `reads: 'raw'`, all but the newest). */
   public async get(keyring: string): Promise<StoredCatalog | undefined> {
     const stored = await this.store.get(keyring);
-    if (stored === undefined || !this.overlay) return stored;
+    if (stored === undefined) return stored;
     // A ledger that cannot be read fails the read: a catalog without its marks is never served.
     const marks = await this.ledger.revoked(keyring);
-    const catalog = applyRevocationMarks(stored.catalog, marks);
+    const catalog = applyRevocationMarks(stored.catalog, this.overlay ? marks : withoutNewest(marks));
     return catalog === stored.catalog ? stored : { catalog, etag: stored.etag };
   }
 
@@ -123,4 +125,16 @@ export class StickyRevocationCatalogStore implements CatalogStore {
     }
     return this.store.put(catalog, expectedEtag);
   }
+}
+
+/** Every mark but the newest (latest `at`, then highest version): the one a revocation in progress just wrote. */
+function withoutNewest(marks: ReadonlyMap<number, RevocationMark>): ReadonlyMap<number, RevocationMark> {
+  let newest: RevocationMark | undefined;
+  for (const m of marks.values()) {
+    if (newest === undefined || m.at > newest.at || (m.at === newest.at && m.version > newest.version)) newest = m;
+  }
+  if (newest === undefined) return marks;
+  const rest = new Map(marks);
+  rest.delete(newest.version);
+  return rest;
 }

@@ -113,6 +113,13 @@ export interface RevocationResult {
   readonly complete: boolean;
   /** Why the revocation is not complete (absent when complete). */
   readonly pending?: RevocationPending;
+  /**
+   * Declared holders of envelopes rekey cannot count or re-encrypt (`keyring sources
+   * --unmanaged`): their copies under the revoked key are outside `complete` and must be
+   * re-encrypted (decrypt, then encrypt again: a header re-wrap keeps the data key) by whoever
+   * holds them. Empty when none are declared.
+   */
+  readonly unmanaged: readonly string[];
 }
 
 /** States in which a version whose catalog entry carries `revokedAt` is already revoked for good. */
@@ -205,7 +212,14 @@ export class EmergencyRevocation {
         : countedAt.getTime() < settlesAt.getTime()
           ? 'settling'
           : undefined;
-    await this.event(keyring, version, options, 'revocation.verified', { remaining, underVersion, settlesAt: settlesAt.toISOString(), ...(pending === undefined ? {} : { pending }) });
+    const unmanaged = revokedCatalog.sources?.unmanaged ?? [];
+    await this.event(keyring, version, options, 'revocation.verified', {
+      remaining,
+      underVersion,
+      settlesAt: settlesAt.toISOString(),
+      ...(pending === undefined ? {} : { pending }),
+      ...(unmanaged.length === 0 ? {} : { unmanaged: unmanaged.join(',') }),
+    });
 
     let after = revokedCatalog;
     if (pending === undefined) {
@@ -232,6 +246,7 @@ export class EmergencyRevocation {
       state: stateOf(after, version),
       complete: pending === undefined,
       ...(pending === undefined ? {} : { pending }),
+      unmanaged: [...unmanaged],
     };
   }
 

@@ -36,7 +36,7 @@ export function buildAwsServices(config: RekeyConfig, options: BuildAwsServicesO
   const escrowStore = buildEscrowStore(core);
   const withCache = cache === undefined ? {} : { cache };
   // The operator's role may only read the key-use log: starting one is denied, and then the log cannot say since when (the safe answer).
-  const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...withCache, escrowStore, keyUse: buildKeyUseLog(config, core.s3, { startOnRead: true, clock: core.clock }) });
+  const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...withCache, escrowStore, keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
   const keyrings = core.keyringsWith(facts);
   const { provider, envelopes } = buildKeyProvider(core);
   const cloudWatch = options.clients?.cloudWatch ?? new CloudWatchClient({ ...core.region });

@@ -25,7 +25,7 @@ export function buildGracePeriodServices(config: RekeyConfig, options: BuildAwsS
   const core = buildAwsCore(config, options);
   const { cache, close } = buildAwsCache(config, options.clients);
   const records = recordCounts(buildRecordTargets(core));
-  const facts = buildLifecycleFacts({ records, ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core), keyUse: buildKeyUseLog(config, core.s3, { startOnRead: true, clock: core.clock }) });
+  const facts = buildLifecycleFacts({ records, ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core), keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
   const cloudWatch = options.clients?.cloudWatch ?? new CloudWatchClient({ ...core.region });
   return {
     config,

@@ -15,11 +15,15 @@ import type { FunctionServices } from './rekey-services';
 
 
 /**
- * The KeyUseLog on the configured state bucket. `startOnRead`: whether asking for a keyring's
- * log start begins it (reconcilers: true; read-only callers: false).
+ * The KeyUseLog on the configured state bucket. Every composition leaves `startOnRead` off: a
+ * keyring's observation begins with the first CloudTrail event the key-use function records
+ * for it (any version: an application's encrypt unwraps the active version too), never with a
+ * reconciler's read. Silence only counts as evidence once the pipeline (a trail with logging
+ * enabled, the rule, the function) has proven it delivers; without a trail no event ever
+ * arrives, key use stays unknown and no version is disabled on an assumption.
  *
  * @example
- * const keyUse = buildKeyUseLog(config, core.s3, { startOnRead: true });
+ * const keyUse = buildKeyUseLog(config, core.s3, { clock: core.clock });
  */
 export function buildKeyUseLog(config: RekeyConfig, s3: S3Client, options: { readonly startOnRead?: boolean; readonly clock?: () => Date } = {}): KeyUseLog {
   return new S3KeyUseLog({ client: s3, bucket: config.catalogBucket, ...(options.startOnRead === undefined ? {} : { startOnRead: options.startOnRead }), ...(options.clock === undefined ? {} : { clock: options.clock }) });

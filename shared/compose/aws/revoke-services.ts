@@ -24,7 +24,7 @@ export function buildRevokeServices(config: RekeyConfig, options: BuildAwsServic
   const core = buildAwsCore(config, options);
   const { cache, close } = buildAwsCache(config, options.clients);
   const recordTargets = buildRecordTargets(core);
-  const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core), keyUse: buildKeyUseLog(config, core.s3, { startOnRead: true, clock: core.clock }) });
+  const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core), keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
   const keyrings = core.revokingKeyringsWith(facts);
   const revocation = buildRevocation(core, { keyrings, ...buildKeyProvider(core), recordTargets, ...(cache === undefined ? {} : { cache }) });
   return { config, clock: core.clock, kmsCalls: core.kmsCalls, revocation, close };

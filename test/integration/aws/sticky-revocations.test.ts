@@ -8,6 +8,7 @@ import { KmsGrantStore } from '../../../shared/adapters/aws/kms-grant-store';
 import { S3CatalogStore } from '../../../shared/adapters/aws/s3-catalog-store';
 import { S3RevocationLedger } from '../../../shared/adapters/aws/s3-revocation-ledger';
 import type { Catalog, KeyVersion, VersionState } from '../../../shared/catalog/model';
+import { applyTransition } from '../../../shared/catalog/lifecycle';
 import { applyRevocationMarks, StickyRevocationCatalogStore } from '../../../shared/catalog/sticky-revocations';
 import { IllegalTransitionError } from '../../../shared/errors';
 import type { RevocationMark } from '../../../shared/ports/revocation-ledger';
@@ -83,6 +84,26 @@ describe('StickyRevocationCatalogStore (moto S3 catalog + Object Lock ledger)', 
       expect(read?.catalog.versions.map((v) => v.state)).toEqual(['revoked', 'active']);
       expect(raw?.catalog.versions.map((v) => v.state)).toEqual(['rotating', 'active']);
       expect(read?.etag).toBe(raw?.etag);
+    });
+
+    it('in raw mode (the revocation) applies every mark but the newest: an earlier revoked version edited back never blocks a later revocation', async () => {
+      // Prepare: v1 revoked long ago and written back to deprecated by a writer role; v3 is being
+      // revoked now (marked first, as the revocation does, the document not yet written).
+      await ledger.mark(markOf(1));
+      await ledger.mark({ ...markOf(3), at: '2026-03-01T00:00:00.000Z' });
+      await documents.put(catalogOf('pii', [versionOf(1, 'deprecated'), versionOf(2, 'rotating'), versionOf(3, 'active')]), null);
+      const raw = new StickyRevocationCatalogStore({ store: documents, ledger, reads: 'raw' });
+      // Act
+      const read = await raw.get('pii');
+      const revoked = applyTransition(
+        read?.catalog as Catalog,
+        { kind: 'revoke', version: 3, reason: 'SEC-43', replacement: { version: 4, key: { wrappedKey: Buffer.alloc(32, 4).toString('base64'), wrappingKeyId: 'k' } } },
+        new Date('2026-03-01T00:00:01.000Z'),
+      );
+      await raw.put({ ...revoked, generation: 2 }, read?.etag ?? null);
+      // Assess: v3 was readable for the revocation to revoke it; the write repaired v1 too.
+      expect(read?.catalog.versions.map((v) => v.state)).toEqual(['revoked', 'rotating', 'active']);
+      expect((await documents.get('pii'))?.catalog.versions.map((v) => v.state)).toEqual(['revoked', 'rotating', 'revoked', 'active']);
     });
 
     it('is undefined for a keyring without a catalog', async () => {

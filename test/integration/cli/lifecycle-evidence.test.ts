@@ -87,6 +87,20 @@ describe('rekey CLI lifecycle evidence (local mode)', () => {
       ]);
       expect(home.auditEvents()).toHaveLength(afterFirst);
     });
+
+    it('tells the operator, on a finished revocation, that the unmanaged copies were not counted', async () => {
+      // Prepare: a file sealed under v1 declares 'files'; a record store holds nothing.
+      await home.ok(['keyring', 'create', 'pii'], { now: NOW });
+      await home.ok(['encrypt', '--keyring', 'pii'], { stdin: Buffer.from('a'), now: NOW });
+      // Act: the revocation, then its re-run after one catalog cache lifetime.
+      await home.run(['revoke', 'pii', '--version', '1', '--reason', 'INC-7'], { now: at(1) });
+      const done = await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'INC-7'], { now: at(1, 5) });
+      const json = JSON.parse((await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'INC-7', '--json'], { now: at(1, 6) })).stdout.toString()) as { complete: boolean; unmanaged: string[] };
+      // Assess: complete for what rekey counts, and the one line about what it cannot.
+      expect(done.stdout.toString()).toMatch(/^not counted: envelopes in files \(declared unmanaged\) still open with v1's key; re-encrypt them/m);
+      expect(json).toMatchObject({ complete: true, unmanaged: ['files'] });
+      expect(home.auditEvents().filter((e) => e['action'] === 'revocation.verified').at(-1)).toMatchObject({ details: expect.objectContaining({ unmanaged: 'files' }) });
+    });
   });
 
   describe('destruction', () => {

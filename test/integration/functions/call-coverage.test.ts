@@ -12,6 +12,7 @@
  * AbortMultipartUpload → s3:AbortMultipartUpload).
  */
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { S3KeyUseLog } from '../../../shared/adapters/aws/s3-key-use-log';
 import type { HandlerExecutionContext, InitializeHandler, MetadataBearer } from '@smithy/types';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { createEscrowHandler } from '../../../functions/escrow/handler';
@@ -147,12 +148,14 @@ describe('function calls on moto are granted by the synthesized template', () =>
   it('grace-period: lifecycle to destroy, create-pending, breaker facts and an escrow record behind a delete marker', async () => {
     // Prepare
     h = await createHarness({ policy: POLICY });
+    // An application's unwrap, as the key-use function records it: key use is observed from here.
+    await new S3KeyUseLog({ client: h.clients.s3, bucket: h.buckets.catalog, clock: h.now }).recordUse(h.keyring, 1, { at: h.now() });
     const calls = new CallRecorder(h);
     const grace = createGracePeriodHandler(h.deps);
     const escrow = createEscrowHandler(h.deps);
     // Archived while readable, as the hourly schedule does: a disabled version's grant is gone.
     await escrow({ keyring: h.keyring, action: 'archive' }, lambdaContext());
-    // Rotation, propagation, grace, quiet period (from the tick that began observing key use), retention.
+    // Rotation, propagation, grace, quiet period, retention.
     for (const step of [3601, 61, 121, 60, 301]) {
       h.advance(step);
       await calls.during(() => grace({ keyring: h.keyring }, lambdaContext()));

@@ -1,6 +1,7 @@
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { createEscrowHandler } from '../../../functions/escrow/handler';
 import { createGracePeriodHandler } from '../../../functions/grace-period/handler';
+import { S3KeyUseLog } from '../../../shared/adapters/aws/s3-key-use-log';
 import { createHarness, lambdaContext, putRecords, statesOf, type Harness } from './support/harness';
 
 // A short quiet period and destruction opted in, so that one test walks the whole lifecycle in
@@ -27,6 +28,15 @@ async function putDecryptStats(h: Harness, version: number, failures: number, at
   );
 }
 
+/**
+ * An application's unwrap of version 1, as the key-use function records it from
+ * CloudTrail: observation of key use begins with the first such record (never with a reconciler's read).
+ */
+async function observeUse(h: Harness): Promise<void> {
+  const log = new S3KeyUseLog({ client: h.clients.s3, bucket: h.buckets.catalog, clock: h.now });
+  await log.recordUse(h.keyring, 1, { at: h.now(), by: 'arn:aws:sts::123456789012:assumed-role/app/session' });
+}
+
 describe('grace-period function (moto KMS + S3 + CloudWatch)', () => {
   let h: Harness;
   afterEach(async () => h?.close());
@@ -35,13 +45,15 @@ describe('grace-period function (moto KMS + S3 + CloudWatch)', () => {
     it('walks a rotation through pending, active, rotating, deprecated and disabled', async () => {
       // Prepare
       h = await createHarness({ policy: POLICY });
+      await observeUse(h);
       const handler = createGracePeriodHandler(h.deps);
       const seen: Array<Array<[number, string]>> = [];
       // Act
-      // The last step is the quiet period (60 s), counted from when key use began to be observed:
-      // the tick that found v1 deprecated started the key-use log.
-      for (const step of [...ROTATION_STEPS, 60]) {
+      // The last step is the quiet period (60 s), counted from v1's last use, at its deprecation.
+      for (const [i, step] of [...ROTATION_STEPS, 60].entries()) {
         h.advance(step);
+        // The application still reads an old v1 record just before the grace period ends.
+        if (i === 2) await observeUse(h);
         await handler({ keyring: h.keyring }, lambdaContext());
         seen.push(await statesOf(h));
       }
@@ -57,14 +69,16 @@ describe('grace-period function (moto KMS + S3 + CloudWatch)', () => {
     it('keeps a deprecated version without references readable for the default quiet period (7 days), then disables it', async () => {
       // Prepare
       h = await createHarness({ policy: DEFAULTS });
+      await observeUse(h);
       const handler = createGracePeriodHandler(h.deps);
-      for (const step of [30 * 86_400 + 1, 61, 121]) {
+      for (const [i, step] of [30 * 86_400 + 1, 61, 121].entries()) {
         h.advance(step);
+        if (i === 2) await observeUse(h);
         await handler({ keyring: h.keyring }, lambdaContext());
       }
       const afterGrace = await statesOf(h);
       // Act
-      // The tick that deprecated v1 began observing key use: quiet until 7 days after it.
+      // Quiet until 7 days after v1's last use, at its deprecation.
       h.advance(7 * 86_400 - 1);
       await handler({ keyring: h.keyring }, lambdaContext());
       const justBefore = await statesOf(h);
@@ -76,13 +90,28 @@ describe('grace-period function (moto KMS + S3 + CloudWatch)', () => {
       expect(await statesOf(h)).toEqual([[1, 'disabled'], [2, 'active']]);
     });
 
+    it('never disables while no key-use event was ever observed (no CloudTrail trail): silence is not evidence', async () => {
+      // Prepare: nothing ever reached the key-use function.
+      h = await createHarness({ policy: POLICY });
+      const handler = createGracePeriodHandler(h.deps);
+      // Act: a rotation, then far more than the quiet period.
+      for (const step of [...ROTATION_STEPS, 60, 86_400]) {
+        h.advance(step);
+        await handler({ keyring: h.keyring }, lambdaContext());
+      }
+      // Assess: still deprecated (readable); the log was not started by the reconciler's reads.
+      expect((await statesOf(h))[0]).toEqual([1, 'deprecated']);
+      expect(await new S3KeyUseLog({ client: h.clients.s3, bucket: h.buckets.catalog }).observingSince(h.keyring)).toBeUndefined();
+    });
+
     it('never destroys by default, retention and a verified drill notwithstanding', async () => {
       // Prepare
       h = await createHarness({ policy: { ...POLICY, destroyAfterRetention: false } });
+      await observeUse(h);
       const grace = createGracePeriodHandler(h.deps);
       const escrow = createEscrowHandler(h.deps);
       await escrow({ keyring: h.keyring, action: 'archive' }, lambdaContext());
-      // A rotation, then the quiet period (60 s from the tick that deprecated v1).
+      // A rotation, then the quiet period (60 s from v1's deprecation).
       for (const step of [...ROTATION_STEPS, 60]) {
         h.advance(step);
         await grace({ keyring: h.keyring }, lambdaContext());
@@ -121,12 +150,13 @@ describe('grace-period function (moto KMS + S3 + CloudWatch)', () => {
     it('destroys a disabled version only after its retention and a verified escrow drill', async () => {
       // Prepare
       h = await createHarness({ policy: POLICY });
+      await observeUse(h);
       const grace = createGracePeriodHandler(h.deps);
       const escrow = createEscrowHandler(h.deps);
       // The hourly archive escrows a version while it is readable: once disabled, the escrow
       // role's grant for it is gone (key-access), so the archive skips it.
       await escrow({ keyring: h.keyring, action: 'archive' }, lambdaContext());
-      // A rotation, then the quiet period (60 s from the tick that deprecated v1).
+      // A rotation, then the quiet period (60 s from v1's deprecation).
       for (const step of [...ROTATION_STEPS, 60]) {
         h.advance(step);
         await grace({ keyring: h.keyring }, lambdaContext());

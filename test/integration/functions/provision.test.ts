@@ -155,6 +155,20 @@ describe('provision function (moto KMS + S3, loopback ResponseURL)', () => {
 
     it('answers two concurrent Creates of one keyring with one version 1 (the loser finds it created)', async () => {
       // Prepare
+      // S3 decides a conditional PutObject atomically; moto checks If-None-Match, then writes,
+      // without a lock, so two racing creates can both pass its check. Serializing the
+      // conditional writes (only those) gives moto S3's atomicity and leaves the race itself:
+      // the loser's write, or its read before it, must find the winner's catalog.
+      let tail: Promise<unknown> = Promise.resolve();
+      h.clients.s3.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName !== 'PutObjectCommand' || (args.input as { IfNoneMatch?: string }).IfNoneMatch === undefined) return next(args);
+          const run = tail.then(() => next(args));
+          tail = run.catch(() => undefined);
+          return run;
+        },
+        { step: 'initialize', name: 'atomicConditionalPut' },
+      );
       const events = [request('Create', srv.url, properties(h.keyring)), request('Create', srv.url, properties(h.keyring))];
       // Act
       await Promise.all(events.map((e) => invoke(e)));
