@@ -1,6 +1,20 @@
 import { isRekeyError, type RekeyErrorCode } from '../shared/errors';
 
-/** Exit codes of the `rekey` CLI, stable for scripts: 0 ok, 1 unexpected, 2 usage/validation, 3 decrypt, 4 not found, 5 conflict or state, 6 backend. */
+/**
+ * Exit codes of the `rekey` CLI, stable for scripts (the help and the README list them from here).
+ */
+export const EXIT_CODES = [
+  { code: 0, meaning: 'success' },
+  { code: 1, meaning: 'unexpected failure (rerun with REKEY_DEBUG=1)' },
+  { code: 2, meaning: 'usage or invalid input: nothing was changed' },
+  { code: 3, meaning: 'decryption refused (wrong context, revoked or unavailable version, damaged data)' },
+  { code: 4, meaning: 'not found (keyring, version, record, home, stack)' },
+  { code: 5, meaning: 'conflict or lifecycle state (exists, frozen, not allowed now, not complete yet)' },
+  { code: 6, meaning: 'backend or environment (AWS, disk, permissions, key unavailable)' },
+  { code: 7, meaning: 'partial failure: some work done, some failed; rerun to resume' },
+  { code: 130, meaning: 'interrupted (Ctrl-C); rerun to resume' },
+] as const;
+
 const EXIT_BY_CODE: Readonly<Record<RekeyErrorCode, number>> = {
   VALIDATION: 2,
   LIMIT_EXCEEDED: 2,
@@ -20,6 +34,7 @@ const EXIT_BY_CODE: Readonly<Record<RekeyErrorCode, number>> = {
   THROTTLED: 6,
   ACCESS_DENIED: 6,
   BACKEND: 6,
+  PARTIAL: 7,
 };
 
 /**
@@ -27,6 +42,7 @@ const EXIT_BY_CODE: Readonly<Record<RekeyErrorCode, number>> = {
  * are shown verbatim (they are written to carry no secret); anything else is reported by class.
  */
 export function describeFailure(err: unknown): { line: string; exitCode: number } {
+  if (isInterrupted(err)) return { line: `rekey: ${(err as Error).message}`, exitCode: 130 };
   if (isRekeyError(err)) {
     return { line: `rekey: ${err.message}`, exitCode: EXIT_BY_CODE[err.code] ?? 1 };
   }
@@ -67,4 +83,24 @@ function describeFileError(err: unknown): { line: string; exitCode: number } | u
   const target = typeof path === 'string' ? `'${path}'` : syscall === 'write' ? 'standard output' : undefined;
   if (target === undefined) return undefined;
   return { line: `rekey: cannot ${syscall} ${target}: ${code}${HINT_BY_ERRNO[code] ?? ''}`, exitCode };
+}
+
+/** Thrown by a long command stopped by SIGINT; its message says how to resume. */
+export class InterruptedError extends Error {
+  public override readonly name = 'InterruptedError';
+}
+
+function isInterrupted(err: unknown): boolean {
+  return err instanceof InterruptedError;
+}
+
+/**
+ * True for a write to a pipe whose reader went away (`rekey audit | head -1`): the command ends
+ * quietly, as `cat` and `grep` do, instead of reporting a failure. Only stdout's EPIPE counts:
+ * a closed pipe on a file or socket the command writes is a real failure.
+ */
+export function isClosedPipe(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, syscall, path } = err as NodeJS.ErrnoException;
+  return (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') && (syscall === undefined || syscall === 'write') && path === undefined;
 }

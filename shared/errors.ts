@@ -23,7 +23,8 @@ export type RekeyErrorCode =
   | 'KEY_UNAVAILABLE'
   | 'THROTTLED'
   | 'ACCESS_DENIED'
-  | 'BACKEND';
+  | 'BACKEND'
+  | 'PARTIAL';
 
 /** Base class of every rekey error. */
 export class RekeyError extends Error {
@@ -193,6 +194,18 @@ export class BackendError extends RekeyError {
   public override readonly name: string = 'BackendError';
   public constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super('BACKEND', message, { retryable: true, ...options });
+  }
+}
+
+/**
+ * Some of the work was done and some failed (a sweep with failed records, a tick with a keyring
+ * that could not be reconciled): the command reports what it did, and scripts see a distinct
+ * exit code, not "bad input".
+ */
+export class PartialFailureError extends RekeyError {
+  public override readonly name: string = 'PartialFailureError';
+  public constructor(message: string) {
+    super('PARTIAL', message);
   }
 }
 

@@ -27,6 +27,7 @@ const WIRE_NAMES = [
   'ThrottledError',
   'AccessDeniedError',
   'BackendError',
+  'PartialFailureError',
 ];
 
 type ErrorClass = new (...args: unknown[]) => Error;

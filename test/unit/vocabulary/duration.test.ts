@@ -12,6 +12,13 @@ describe('duration', () => {
       ['30s', 30],
       ['0s', 0],
       [' 5m ', 300],
+      ['1w', 7 * 86_400],
+      ['1d12h', 36 * 3_600],
+      ['2h30m', 9_000],
+      ['P30D', 30 * 86_400],
+      ['P1W', 7 * 86_400],
+      ['PT10M', 600],
+      ['P1DT12H', 36 * 3_600],
     ])('parses %p', (text, expected) => {
       // Act
       const seconds = parseDuration(text);
@@ -19,9 +26,19 @@ describe('duration', () => {
       expect(seconds).toBe(expected);
     });
 
-    it.each(['', '90', 'd', '1.5d', '-1d', '7w', '7 d', '7D', '1e3s', 'abc', '90dd', '0x10s', '36500000d'])('throws ValidationError on %p', (text) => {
+    it.each(['', '90', 'd', '1.5d', '-1d', '7x', 'P1Y', 'P2M', '1d1w', '7 d', '7D', '1e3s', 'abc', '90dd', '0x10s', '36500000d'])('throws ValidationError on %p', (text) => {
       // Act / Assess
       expect(() => parseDuration(text)).toThrow(ValidationError);
+    });
+
+    it('names the flag it was given in the error', () => {
+      // Act / Assess
+      expect(() => parseDuration('7 days', '--grace')).toThrow(/--grace '7 days'/);
+    });
+
+    it('refuses years and months, which have no fixed length', () => {
+      // Act / Assess
+      expect(() => parseDuration('P1M')).toThrow(/no fixed length/);
     });
 
     it('throws ValidationError when given a non-string', () => {
