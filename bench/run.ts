@@ -2,12 +2,14 @@
  * `npm run bench`: every benchmark in one run, each printing its table and writing
  * bench/results/<name>.json. Ratios are against baselines measured in the same run on the same
  * machine; absolute figures depend on the machine. `npm run bench -- envelope cache` runs a subset.
- * REKEY_BENCH_RECORDS sets the sweep benchmark's record count (default 100,000).
+ * REKEY_BENCH_RECORDS sets the sweep benchmark's record count (default 100,000);
+ * REKEY_BENCH_IMPORT_RECORDS the records-import benchmark's (default 20,000).
  */
 import { runEnvelopeBench } from './envelope';
 import { runReencryptBench, formatReencryptBench } from './reencrypt';
 import { runCacheBench } from './cache';
 import { runBundleBench, formatBundleTable } from './bundles';
+import { runRecordsImportBench } from './records-import';
 import { writeResult } from './lib/measure';
 import { quietSdkNodeVersionWarning } from '../cli/quiet-warnings';
 
@@ -23,6 +25,9 @@ const BENCHES: Record<string, () => Promise<void>> = {
   },
   cache: async () => {
     writeResult('cache', await runCacheBench());
+  },
+  'records-import': async () => {
+    writeResult('records-import', await runRecordsImportBench({ records: Number(process.env.REKEY_BENCH_IMPORT_RECORDS ?? 20_000) }));
   },
   bundles: async () => {
     const r = await runBundleBench();

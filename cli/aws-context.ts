@@ -9,9 +9,11 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { CLI_INVOKE_SDK_TIMEOUTS, CLI_SDK_TIMEOUTS, newSdkClient } from '../shared/adapters/aws/sdk-client-options';
 import { STACK_OUTPUTS, type StackOutputKey } from '../shared/config/stack-outputs';
 import { loadConfig, type RekeyConfig } from '../shared/config/load-config';
 import { AccessDeniedError, BackendError, NotFoundError, ValidationError } from '../shared/errors';
+import { explainAwsFailure } from './aws/aws-environment-failure';
 
 /** SDK clients of AWS mode (injectable for tests). */
 export interface AwsModeClients {
@@ -40,18 +42,22 @@ export interface OpenAwsOptions {
   readonly clients?: Partial<AwsModeClients>;
 }
 
-/** Creates the clients of AWS mode; the SDK's default credential chain applies. */
+/**
+ * Creates the clients of AWS mode; the SDK's default credential chain applies. Every client
+ * carries the CLI's timeouts (shared/adapters/aws/sdk-client-options.ts), so a silent endpoint
+ * ends the command within seconds; the Lambda client waits as long as a function may run.
+ */
 export function createAwsModeClients(options: { region?: string; endpoint?: string } = {}): AwsModeClients {
   const base = {
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
   };
   return {
-    cloudFormation: new CloudFormationClient(base),
-    s3: new S3Client({ ...base, ...(options.endpoint ? { forcePathStyle: true } : {}) }),
-    kms: new KMSClient(base),
-    lambda: new LambdaClient(base),
-    eventBridge: new EventBridgeClient(base),
+    cloudFormation: newSdkClient(CloudFormationClient, base, CLI_SDK_TIMEOUTS),
+    s3: newSdkClient(S3Client, { ...base, ...(options.endpoint ? { forcePathStyle: true } : {}) }, CLI_SDK_TIMEOUTS),
+    kms: newSdkClient(KMSClient, base, CLI_SDK_TIMEOUTS),
+    lambda: newSdkClient(LambdaClient, base, CLI_INVOKE_SDK_TIMEOUTS),
+    eventBridge: newSdkClient(EventBridgeClient, base, CLI_SDK_TIMEOUTS),
   };
 }
 
@@ -65,18 +71,24 @@ export function createAwsModeClients(options: { region?: string; endpoint?: stri
 export async function openAws(options: OpenAwsOptions = {}): Promise<AwsModeContext> {
   const stackName = options.stackName ?? 'Rekey';
   const clients = { ...createAwsModeClients(options), ...(options.clients ?? {}) };
+  const where = { ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }) };
+  // The region first: without one every call fails with a bare "Region is missing".
+  const region = options.region ?? (await clients.cloudFormation.config.region().catch((err: unknown) => Promise.reject(explainAwsFailure(err, where))));
+  if (region === undefined || region === '') throw explainAwsFailure(new Error('Region is missing'), where);
   let outputs: { OutputKey?: string; OutputValue?: string }[] | undefined;
   try {
     const res = await clients.cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
     outputs = res.Stacks?.[0]?.Outputs;
   } catch (err) {
     const name = (err as { name?: string }).name ?? '';
-    if (name === 'ValidationError') throw new NotFoundError(`stack '${stackName}' was not found in this account and region`);
+    if (name === 'ValidationError') throw new NotFoundError(`stack '${stackName}' not found in ${region}: pass --stack NAME (and --region) of the deployed rekey stack`);
     // IAM decides before CloudFormation looks the stack up, so a role scoped to its own stack cannot tell "missing" from "not mine".
     if (name === 'AccessDenied' || name === 'AccessDeniedException') {
-      throw new AccessDeniedError(`cloudformation:DescribeStacks on stack '${stackName}' was denied: no such stack in this account and region, or this role may not describe it`, { cause: err });
+      throw new AccessDeniedError(`access denied: cloudformation:DescribeStacks on stack '${stackName}' in ${region}: no such stack there, or this role may not describe it; check --stack, --region and AWS_PROFILE`, { cause: err });
     }
-    throw new BackendError(`could not read stack '${stackName}': ${name || 'error'}`, { cause: err });
+    const explained = explainAwsFailure(err, { ...where, region });
+    if (explained !== err) throw explained;
+    throw new BackendError(`could not read stack '${stackName}' in ${region}: ${name || 'error'}`, { cause: err });
   }
   if (outputs === undefined) throw new NotFoundError(`stack '${stackName}' has no outputs; is it a rekey stack?`);
   const env: Record<string, string> = {};
@@ -87,7 +99,6 @@ export async function openAws(options: OpenAwsOptions = {}): Promise<AwsModeCont
     const variable = STACK_OUTPUTS[o.OutputKey as StackOutputKey];
     if (variable !== undefined) env[variable] = o.OutputValue;
   }
-  const region = options.region ?? (await clients.s3.config.region());
   env.AWS_REGION = region;
   const config = loadConfig(env);
   return { stackName, config, functions, clients };

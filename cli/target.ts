@@ -9,6 +9,7 @@
 export type Target = { readonly kind: 'local'; readonly home: string } | { readonly kind: 'aws'; readonly stack: string; readonly region: string };
 
 let current: Target | undefined;
+let acted = false;
 
 /** Records the system this run reached (called when the home or the stack is opened). */
 export function noteTarget(target: Target): void {
@@ -23,6 +24,21 @@ export function currentTarget(): Target | undefined {
 /** Forgets the target (each `run()` starts afresh; tests run many in one process). */
 export function resetTarget(): void {
   current = undefined;
+  acted = false;
+}
+
+/**
+ * Records that this run changed something even if it goes on to fail: a revocation that made a
+ * new version active and refused the old one, then exits 5 because records remain, has acted,
+ * and the operator must see where.
+ */
+export function noteActed(): void {
+  acted = true;
+}
+
+/** Whether {@link noteActed} was called in this run. */
+export function hasActed(): boolean {
+  return acted;
 }
 
 /**

@@ -6,9 +6,12 @@ import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Command } from 'commander';
 import type { RekeyServices } from '../../shared/compose/aws/rekey-services';
-import { BackendError, NotFoundError, ValidationError } from '../../shared/errors';
+import { BackendError, ConflictError, NotFoundError, ValidationError } from '../../shared/errors';
 import { mapAwsError } from '../../shared/adapters/aws/map-aws-error';
+import { CLI_SDK_TIMEOUTS, newSdkClient } from '../../shared/adapters/aws/sdk-client-options';
 import type { AwsModeContext, OpenAwsOptions } from '../aws-context';
+import { currentTarget, noteActed } from '../target';
+import { explainAwsFailure } from './aws-environment-failure';
 
 /** Lets tests inject clients; production passes nothing. */
 export type AwsOpener = (options: OpenAwsOptions) => Promise<AwsModeContext>;
@@ -19,11 +22,6 @@ export interface AwsCommandKit {
   open(cmd: Command): Promise<AwsModeContext>;
   /** The services over the stack's configuration (close them when done). */
   services(ctx: AwsModeContext): RekeyServices;
-}
-
-/** The operator, for audit events. */
-export function operatorActor(): string {
-  return `cli:${process.env.USER ?? 'unknown'}`;
 }
 
 /**
@@ -66,12 +64,36 @@ export async function callerPrincipalArn(ctx: AwsModeContext): Promise<string> {
   return principalArnOf(res.Arn);
 }
 
-function stsClientOf(ctx: AwsModeContext): STSClient {
+/** The STS client {@link callerPrincipalArn} asks (exported for the timeout test). */
+export function stsClientOf(ctx: AwsModeContext): STSClient {
   // A context may carry its own STS client (tests); otherwise one speaking as the EventBridge client.
   const own = (ctx.clients as Partial<{ readonly sts: STSClient }>).sts;
   if (own !== undefined) return own;
   const { region, credentials, endpoint } = ctx.clients.eventBridge.config;
-  return new STSClient({ region, credentials, ...(endpoint === undefined ? {} : { endpoint }) });
+  return newSdkClient(STSClient, { region, credentials, ...(endpoint === undefined ? {} : { endpoint }) }, CLI_SDK_TIMEOUTS);
+}
+
+/**
+ * Wraps an AWS-mode action so that a failure to reach or use AWS (no credentials, no region, a
+ * refused or silent endpoint, a denial) ends as one line saying what to do
+ * ({@link explainAwsFailure}). Commander passes the command last, whose global options name
+ * the endpoint; the region is the one the stack was read in.
+ *
+ * @example
+ * program.command('status').action(awsAction(async (o, cmd) => { ... }));
+ */
+export function awsAction<Args extends unknown[]>(action: (...args: Args) => Promise<void>): (...args: Args) => Promise<void> {
+  return async (...args: Args) => {
+    try {
+      await action(...args);
+    } catch (err) {
+      const cmd = args[args.length - 1] as Partial<Command> | undefined;
+      const globals = (typeof cmd?.optsWithGlobals === 'function' ? cmd.optsWithGlobals() : {}) as { endpoint?: string; region?: string };
+      const target = currentTarget();
+      const region = target?.kind === 'aws' ? target.region : globals.region;
+      throw explainAwsFailure(err, { ...(globals.endpoint === undefined ? {} : { endpoint: globals.endpoint }), ...(region === undefined ? {} : { region }) });
+    }
+  };
 }
 
 /**
@@ -92,7 +114,35 @@ export async function invokeFunction(ctx: AwsModeContext, fn: string, payload: u
     });
   const text = res.Payload ? Buffer.from(res.Payload).toString('utf8') : 'null';
   if (res.FunctionError) throw new BackendError(`the ${fn} function failed (${res.FunctionError}); see its logs`);
-  const body = JSON.parse(text) as { ok?: boolean; error?: { message?: string } } | null;
-  if (body && body.ok === false && body.error?.message) throw new ValidationError(`the ${fn} function refused: ${body.error.message.slice(0, 300)}`);
+  const body = JSON.parse(text) as { ok?: boolean; error?: { code?: string; message?: string } } | null;
+  if (body && body.ok === false && body.error?.message) throw refusal(`the ${fn} function refused: ${body.error.message.slice(0, 300)}`, body.error.code);
+  // The function ran and answered: whatever the CLI does next (print, or fail on what the
+  // answer says), the run has acted on the stack.
+  noteActed();
   return body;
+}
+
+/**
+ * A function's refusal as the error its code calls for: not found (4), the event itself invalid
+ * (2: nothing changed), the backend (6), or, for every state refusal (revoked, still holding its
+ * key, frozen, conflict), a conflict (5).
+ */
+function refusal(message: string, code: string | undefined): Error {
+  switch (code) {
+    case 'NOT_FOUND':
+    case 'UNKNOWN_KEYRING':
+    case 'UNKNOWN_VERSION':
+      return new NotFoundError(message);
+    case 'VALIDATION':
+    case 'LIMIT_EXCEEDED':
+    case 'CONTEXT_REQUIRED':
+      return new ValidationError(message);
+    case 'BACKEND':
+    case 'THROTTLED':
+    case 'KEY_UNAVAILABLE':
+    case 'ACCESS_DENIED':
+      return new BackendError(message, { retryable: false });
+    default:
+      return new ConflictError(message);
+  }
 }

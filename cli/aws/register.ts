@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { buildAwsServices } from '../../shared/compose/aws/build-aws-services';
 import { openAws } from '../aws-context';
+import { noteTarget } from '../target';
 import type { AwsCommandKit, AwsOpener } from './aws-kit';
 import { registerAwsEscrowCommands } from './escrow';
 import { registerAwsLifecycleCommands } from './lifecycle';
@@ -24,13 +25,16 @@ interface AwsGlobals {
 /** Registers the AWS-mode commands. */
 export function registerAwsCommands(program: Command, opener: AwsOpener = openAws): void {
   const kit: AwsCommandKit = {
-    open: (cmd) => {
+    open: async (cmd) => {
       const g = cmd.optsWithGlobals() as AwsGlobals;
-      return opener({
+      const ctx = await opener({
         ...(g.stack ? { stackName: g.stack } : {}),
         ...(g.region ? { region: g.region } : {}),
         ...(g.endpoint ? { endpoint: g.endpoint } : {}),
       });
+      // The system this run acts on, for the line main prints after a change.
+      noteTarget({ kind: 'aws', stack: ctx.stackName, region: ctx.config.region ?? g.region ?? 'the default region' });
+      return ctx;
     },
     services: (ctx) => buildAwsServices(ctx.config, { clients: { s3: ctx.clients.s3, kms: ctx.clients.kms, eventBridge: ctx.clients.eventBridge } }),
   };

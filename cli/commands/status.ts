@@ -9,19 +9,26 @@ import { renderStatus } from '../render';
 export function registerStatusCommand(program: Command): void {
   program
     .command('status [keyring]')
-    .description('versions, states, how many records and cache entries each version holds, when its key was last used and why it is or is not moving on')
+    .description('versions, states, how many records and cache entries each version holds, its next transition and when (OVERDUE, STUCK), and why it is or is not moving on')
+    .option('--all', 'also list destroyed versions')
     .option('--json', 'print as JSON')
-    .action(async (name: string | undefined, o: { json?: boolean }, cmd: Command) => {
+    .action(async (name: string | undefined, o: { json?: boolean; all?: boolean }, cmd: Command) => {
       await withLocal(cmd, async (rk) => {
-        const status = await readKeyringStatus(name === undefined ? {} : { keyring: name }, {
-          keyrings: rk.keyrings,
-          records: rk.records,
-          cache: rk.cacheStore,
-          keyUse: rk.keyUse,
-          clock: rk.clock,
-        });
+        // Part F's LocalServices says whether Redis answered; older wiring has no such field.
+        const cacheUnavailable = (rk as { cacheAvailable?: boolean }).cacheAvailable === false;
+        const status = await readKeyringStatus(
+          { ...(name === undefined ? {} : { keyring: name }), ...(o.all ? { all: true } : {}) },
+          {
+            keyrings: rk.keyrings,
+            records: rk.records,
+            cache: rk.cacheStore,
+            keyUse: rk.keyUse,
+            clock: rk.clock,
+            ...(cacheUnavailable ? { cacheUnavailable } : {}),
+          },
+        );
         if (o.json) return writeJson({ home: rk.home, cache: rk.cacheBackend, keyrings: status });
-        await writeStdout(renderStatus(status));
+        await writeStdout(renderStatus(status, rk.clock()));
       });
     });
 }

@@ -24,6 +24,7 @@ const version = /* @__PURE__ */ z.lazy(() =>
     destroyedAt: z.optional(timestamp),
     revokedAt: z.optional(timestamp),
     revokedReason: z.optional(z.string()),
+    revokedBy: z.optional(z.string()),
     escrowedAt: z.optional(timestamp),
     escrowVerifiedAt: z.optional(timestamp),
     reenabledAt: z.optional(timestamp),

@@ -54,6 +54,26 @@ export interface PolicyUpdateResult {
   readonly changed: boolean;
 }
 
+/** Result of KeyringService.freeze. */
+export interface FreezeResult {
+  readonly catalog: Catalog;
+  /** False when the keyring was already frozen: the first freeze, its reason and time are kept. */
+  readonly changed: boolean;
+  /** The reason of the freeze in force (the first one when it was already frozen). */
+  readonly reason: string;
+  /** When the freeze in force began (ISO). */
+  readonly since: string;
+  /** Who froze it. */
+  readonly by: string;
+}
+
+/** Result of KeyringService.unfreeze. */
+export interface UnfreezeResult {
+  readonly catalog: Catalog;
+  /** False when the keyring was not frozen and nothing was written. */
+  readonly changed: boolean;
+}
+
 /** A keyring's failure as a tick reports it. */
 export interface TickFailure {
   readonly code: string;

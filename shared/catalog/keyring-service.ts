@@ -1,10 +1,11 @@
 import { AlreadyExistsError, ConflictError, UnknownKeyringError, ValidationError } from '../errors';
 import type { CatalogStore } from '../ports/catalog-store';
+import { catalogAdminOf } from '../ports/catalog-admin';
 import type { FactsSource, ReferenceCounts } from '../ports/facts-source';
 import type { KeyVault } from '../ports/key-vault';
 import { CatalogWriter, assertSound } from './catalog-writer';
 import type { KeyringReconcileResult, KeyringServiceOptions, KeyringTickResult, PolicyUpdateResult, ReconcileOptions } from './keyring-service-types';
-import type { ReconcileSummary, RevokeResult, RotateResult, TickSummary } from './keyring-service-types';
+import type { FreezeResult, ReconcileSummary, RevokeResult, RotateResult, TickSummary, UnfreezeResult } from './keyring-service-types';
 import { createCatalog, type LifecycleFacts, type NewVersionKey } from './lifecycle';
 import { referencesOf } from './reference-counts';
 import type { Catalog, KeyringPolicy } from './model';
@@ -12,13 +13,15 @@ import { decideEscrow, decideHold, decidePolicy, decideReenable, decideRelease, 
 import type { ReenableResult, SourcesResult } from './operator-decisions';
 import { normalizeUnmanaged } from './sources';
 import { setSources } from './lifecycle';
-import { resolvePolicy, validateKeyringName } from './policy';
+import { resolvePolicy, validateKeyringName, type PolicyNames } from './policy';
+import { decidePolicyChange, type PolicyChangeResult } from './keyring-update';
 import { BREAKER_ACTOR, reconcileKeyring } from './reconcile-keyring';
 import { requireText } from './service-input';
 import { generateVersionKey } from './version-key';
 
 export type { BreakerCheck, BreakerOutcome, KeyringReconcileResult, KeyringServiceOptions, KeyringTickResult, PolicyUpdateResult } from './keyring-service-types';
-export type { ReconcileOptions, ReconcileSummary, RevokeResult, RotateResult, TickFailure, TickSummary } from './keyring-service-types';
+export type { FreezeResult, ReconcileOptions, ReconcileSummary, RevokeResult, RotateResult, TickFailure, TickSummary, UnfreezeResult } from './keyring-service-types';
+export type { PolicyChangeResult, PolicyFieldChange } from './keyring-update';
 export type { ReenableResult, SourcesResult } from './operator-decisions';
 
 const SCHEDULER = 'scheduler';
@@ -60,7 +63,8 @@ export class KeyringService {
    *
    * @example
    * await service.createKeyring('payments', { rotateEverySeconds: 30 * 86_400 }, { actor: 'cli:alice' });
-   * @throws ValidationError on a bad name, policy or actor; AlreadyExistsError when it exists.
+   * @throws ValidationError on a bad name, policy or actor; AlreadyExistsError when it exists
+   *   or was deleted (a deleted name is never reused).
    */
   public async createKeyring(
     name: string,
@@ -75,6 +79,11 @@ export class KeyringService {
     if ((await this.store.get(name)) !== undefined) {
       throw new AlreadyExistsError(`keyring '${name}' already exists`);
     }
+    // Refused before a key is generated; the store refuses it again in the insert itself.
+    const deleted = await catalogAdminOf(this.store)?.deletedCatalog(name);
+    if (deleted !== undefined) {
+      throw new AlreadyExistsError(`keyring '${name}' was deleted on ${deleted.deletedAt}; its name is never reused: choose another name`);
+    }
     const key = await this.generate(name, 1);
     const created = createCatalog(name, resolved, key, now);
     const catalog = unmanaged.length === 0 ? created : setSources(created, unmanaged, now);
@@ -82,7 +91,7 @@ export class KeyringService {
     try {
       await this.store.put(catalog, null);
     } catch (err) {
-      if (err instanceof ConflictError) {
+      if (err instanceof ConflictError && !(err instanceof AlreadyExistsError)) {
         throw new AlreadyExistsError(`keyring '${name}' already exists`);
       }
       throw err;
@@ -231,7 +240,7 @@ export class KeyringService {
     const actor = requireText(options.actor, 'actor');
     const reason = requireText(options.reason, 'reason');
     const now = options.now ?? this.clock();
-    return this.writer.write(name, actor, now, (current) => decideRevoke(current, { version, reason, now, generate: this.generate }));
+    return this.writer.write(name, actor, now, (current) => decideRevoke(current, { version, reason, now, generate: this.generate, actor }));
   }
 
   /**
@@ -248,6 +257,34 @@ export class KeyringService {
     const actor = requireText(options.actor, 'actor');
     const now = options.now ?? this.clock();
     return this.writer.write(name, actor, now, (current) => decidePolicy(current, { policy: resolved, now }));
+  }
+
+  /**
+   * Changes only the given fields of a keyring's policy (`keyring update`), with one
+   * compare-and-swap; the result must pass the policy checks and the coherence rule (a grace
+   * period no longer than the rotation period), reported under `names` (the CLI's flags).
+   * Versions are never touched; the audit event names each field's old and new value. A no-op
+   * when every given field already has its value.
+   *
+   * @example
+   * const r = await service.updatePolicyFields('payments', { graceSeconds: 86_400 }, { actor: 'cli:alice' });
+   * r.nextRotationDueAt; // when the active version now falls due
+   * @throws ValidationError on a bad or incoherent policy; UnknownKeyringError.
+   */
+  public async updatePolicyFields(
+    name: string,
+    changes: Partial<KeyringPolicy>,
+    options: { actor: string; now?: Date; names?: PolicyNames },
+  ): Promise<PolicyChangeResult> {
+    validateKeyringName(name);
+    for (const key of Object.keys(changes)) {
+      if (!['rotateEverySeconds', 'graceSeconds', 'propagationSeconds', 'retentionSeconds', 'quietSeconds', 'destroyAfterRetention'].includes(key)) {
+        throw new ValidationError(`invalid policy: unknown field '${key.slice(0, 40)}'`);
+      }
+    }
+    const actor = requireText(options.actor, 'actor');
+    const now = options.now ?? this.clock();
+    return this.writer.write(name, actor, now, (current) => decidePolicyChange(current, { changes, now, ...(options.names === undefined ? {} : { names: options.names }) }));
   }
 
   /**
@@ -315,17 +352,28 @@ export class KeyringService {
 
   /**
    * Pauses every automatic transition of a keyring (an incident in progress). Revocation still
-   * works. Idempotent: an existing freeze is kept as it is.
+   * works. Idempotent: an existing freeze is kept as it is, first reason included (the result
+   * says so with `changed: false` and the reason and time in force).
    *
+   * @example
+   * const r = await service.freeze('payments', { reason: 'INC-7', actor: 'cli:alice' });
+   * if (!r.changed) console.log(`already frozen since ${r.since}: ${r.reason}`);
    * @throws UnknownKeyringError; ValidationError without a reason.
    */
-  public async freeze(name: string, options: { reason: string; actor: string; now?: Date }): Promise<Catalog> {
-    return this.hold(name, 'frozen', requireText(options.reason, 'reason'), requireText(options.actor, 'actor'), options.now);
+  public async freeze(name: string, options: { reason: string; actor: string; now?: Date }): Promise<FreezeResult> {
+    const { catalog, changed } = await this.holdWith(name, 'frozen', requireText(options.reason, 'reason'), requireText(options.actor, 'actor'), options.now);
+    // A freeze is always set afterwards: this call's, or the first one, which is kept.
+    const frozen = catalog.frozen as NonNullable<Catalog['frozen']>;
+    return { catalog, changed, reason: frozen.reason, since: frozen.at, by: frozen.by };
   }
 
-  /** Lifts an operator freeze; a no-op when not frozen. */
-  public async unfreeze(name: string, options: { actor: string; now?: Date }): Promise<Catalog> {
-    return this.release(name, 'frozen', requireText(options.actor, 'actor'), options.now);
+  /**
+   * Lifts an operator freeze; a no-op when not frozen (`changed: false`).
+   *
+   * @throws UnknownKeyringError.
+   */
+  public async unfreeze(name: string, options: { actor: string; now?: Date }): Promise<UnfreezeResult> {
+    return this.releaseWith(name, 'frozen', requireText(options.actor, 'actor'), options.now);
   }
 
   /** Holds automatic transitions because decrypt failures crossed the threshold; idempotent. */
@@ -365,15 +413,30 @@ export class KeyringService {
   }
 
   private async hold(name: string, hold: 'frozen' | 'breaker', reason: string, actor: string, at?: Date): Promise<Catalog> {
-    validateKeyringName(name);
-    const now = at ?? this.clock();
-    return this.writer.write(name, actor, now, (current) => decideHold(current, { hold, reason, actor, now }));
+    return (await this.holdWith(name, hold, reason, actor, at)).catalog;
   }
 
   private async release(name: string, hold: 'frozen' | 'breaker', actor: string, at?: Date): Promise<Catalog> {
+    return (await this.releaseWith(name, hold, actor, at)).catalog;
+  }
+
+  // Whether the write happened is known only to the decision of the attempt that was written.
+  private async holdWith(name: string, hold: 'frozen' | 'breaker', reason: string, actor: string, at?: Date): Promise<{ catalog: Catalog; changed: boolean }> {
     validateKeyringName(name);
     const now = at ?? this.clock();
-    return this.writer.write(name, actor, now, (current) => decideRelease(current, { hold, now }));
+    return this.writer.write(name, actor, now, async (current) => {
+      const d = await decideHold(current, { hold, reason, actor, now });
+      return { ...d, result: (catalog: Catalog) => ({ catalog: d.result(catalog), changed: d.next !== undefined }) };
+    });
+  }
+
+  private async releaseWith(name: string, hold: 'frozen' | 'breaker', actor: string, at?: Date): Promise<{ catalog: Catalog; changed: boolean }> {
+    validateKeyringName(name);
+    const now = at ?? this.clock();
+    return this.writer.write(name, actor, now, async (current) => {
+      const d = await decideRelease(current, { hold, now });
+      return { ...d, result: (catalog: Catalog) => ({ catalog: d.result(catalog), changed: d.next !== undefined }) };
+    });
   }
 
   /** Generates a version key under the keyring's wrapping key (an arrow: decisions take it as a function). */

@@ -36,6 +36,8 @@ export type Transition =
       readonly kind: 'revoke';
       readonly version: number;
       readonly reason: string;
+      /** Who revoked it (the audit actor), kept on the version as `revokedBy`. */
+      readonly by?: string;
       /** The fresh version made active at once, generated for this revocation. */
       readonly replacement: { readonly version: number; readonly key: NewVersionKey };
     };
@@ -247,7 +249,8 @@ export function applyTransition(catalog: Catalog, transition: Transition, now: D
       // A disabled version can be found compromised too; it is no longer disabled (it goes back to
       // disabled, with a new disabledAt, once its re-encryption is verified), so the stamp goes.
       const { disabledAt: _wasDisabled, ...still } = revoked;
-      versions[ri] = { ...still, state: 'revoked', revokedAt: at, revokedReason: reason };
+      const by = transition.by === undefined ? {} : { revokedBy: transition.by };
+      versions[ri] = { ...still, state: 'revoked', revokedAt: at, revokedReason: reason, ...by };
       for (let i = 0; i < versions.length; i += 1) {
         const v = versions[i] as KeyVersion;
         if (i === ri) {
@@ -258,7 +261,7 @@ export function applyTransition(catalog: Catalog, transition: Transition, now: D
         } else if (v.state === 'pending') {
           // A pending version would now sit below the new active one; it never encrypted, and its
           // key predates the incident, so it is retired with the compromised one.
-          versions[i] = { ...v, state: 'revoked', revokedAt: at, revokedReason: `${SUPERSEDED_REASON_PREFIX} ${transition.version}` };
+          versions[i] = { ...v, state: 'revoked', revokedAt: at, revokedReason: `${SUPERSEDED_REASON_PREFIX} ${transition.version}`, ...by };
         }
       }
       versions.push({ version: transition.replacement.version, state: 'active', ...keyFields(transition.replacement.key), createdAt: at, activatedAt: at });

@@ -50,6 +50,12 @@ export interface KeyVersion {
   readonly destroyedAt?: string;
   readonly revokedAt?: string;
   readonly revokedReason?: string;
+  /**
+   * Who revoked it (the audit actor, e.g. `cli:alice`). Kept, with `revokedAt` and
+   * `revokedReason`, when the version later moves on to disabled or destroyed. Absent in
+   * catalogs written before it was recorded.
+   */
+  readonly revokedBy?: string;
   /** When the escrow record of this version was written and last verified by a restore drill. */
   readonly escrowedAt?: string;
   readonly escrowVerifiedAt?: string;

@@ -46,7 +46,7 @@ export async function decideRotate(current: Catalog, input: { reason: string; no
  *
  * @throws UnknownVersionError; IllegalTransitionError for a destroyed version.
  */
-export async function decideRevoke(current: Catalog, input: { version: number; reason: string; now: Date; generate: GenerateKey }): Promise<Decision<RevokeResult>> {
+export async function decideRevoke(current: Catalog, input: { version: number; reason: string; now: Date; generate: GenerateKey; actor?: string }): Promise<Decision<RevokeResult>> {
   const { version, reason } = input;
   const name = current.keyring;
   const target = current.versions.find((v) => v.version === version);
@@ -63,7 +63,8 @@ export async function decideRevoke(current: Catalog, input: { version: number; r
   const formerActive = activeVersion(current);
   const pending = pendingVersion(current);
   const key = await input.generate(name, replacement);
-  const next = applyTransition(current, { kind: 'revoke', version, reason, replacement: { version: replacement, key } }, input.now);
+  const by = input.actor === undefined ? {} : { by: input.actor };
+  const next = applyTransition(current, { kind: 'revoke', version, reason, ...by, replacement: { version: replacement, key } }, input.now);
   const events: AuditDraft[] = [{ action: 'version.revoked', version, reason, details: { from: target.state } }];
   if (pending !== undefined && pending.version !== version) {
     events.push({ action: 'version.revoked', version: pending.version, reason: `${SUPERSEDED_REASON_PREFIX} ${version}`, details: { from: 'pending' } });

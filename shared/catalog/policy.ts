@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors';
 import { assertKeyringName } from '../vocabulary/keyring-name';
-import { MAX_DURATION_SECONDS, parseDuration } from '../vocabulary/duration';
+import { MAX_DURATION_SECONDS, formatDuration, parseDuration } from '../vocabulary/duration';
 import type { KeyringPolicy } from './model';
 
 /**
@@ -28,6 +28,28 @@ export const UNMANAGED_MIN_QUIET_SECONDS = 7 * 86_400;
 /** The policy's duration fields, in seconds (what the duration checks cover). */
 export const POLICY_DURATION_FIELDS = ['rotateEverySeconds', 'graceSeconds', 'propagationSeconds', 'retentionSeconds', 'quietSeconds'] as const;
 
+/** How a caller names each policy field in its messages (a CLI names its flags, not the stored fields). */
+export type PolicyNames = Readonly<Record<keyof KeyringPolicy, string>>;
+
+/** The stored field names: what the core's messages say when no caller-side names are given. */
+export const POLICY_FIELD_NAMES: PolicyNames = Object.freeze({
+  rotateEverySeconds: 'rotateEverySeconds',
+  graceSeconds: 'graceSeconds',
+  propagationSeconds: 'propagationSeconds',
+  retentionSeconds: 'retentionSeconds',
+  quietSeconds: 'quietSeconds',
+  destroyAfterRetention: 'destroyAfterRetention',
+});
+
+/** The CLI's flags for each policy field (`keyring create` and `keyring update`). */
+export const POLICY_FLAG_NAMES: PolicyNames = Object.freeze({
+  rotateEverySeconds: '--rotate-every',
+  graceSeconds: '--grace',
+  propagationSeconds: '--propagation',
+  retentionSeconds: '--retention',
+  quietSeconds: '--quiet',
+  destroyAfterRetention: '--destroy-after-retention',
+});
 
 /**
  * Checks a keyring name: 1 to 64 characters of `[a-z0-9._-]`, starting with a letter or digit.
@@ -46,29 +68,55 @@ export function validateKeyringName(name: unknown): asserts name is string {
 /**
  * Checks a complete policy: whole non-negative seconds, at most 100 years each, rotation
  * period positive and longer than the propagation window (otherwise a new version would be due
- * before the previous one could ever encrypt).
+ * before the previous one could ever encrypt). Messages name the fields as `names` says.
  *
  * @throws ValidationError naming the first offending field.
  */
-export function validatePolicy(policy: KeyringPolicy): void {
+export function validatePolicy(policy: KeyringPolicy, names: PolicyNames = POLICY_FIELD_NAMES): void {
   for (const field of POLICY_DURATION_FIELDS) {
     const value: unknown = (policy as unknown as Record<string, unknown>)[field];
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-      throw new ValidationError(`invalid policy: ${field} must be a non-negative whole number of seconds`);
+      throw new ValidationError(`invalid policy: ${names[field]} must be a non-negative whole number of seconds`);
     }
     if (value > MAX_DURATION_SECONDS) {
-      throw new ValidationError(`invalid policy: ${field} must be at most 100 years`);
+      throw new ValidationError(`invalid policy: ${names[field]} must be at most 100 years`);
     }
   }
   if (typeof (policy as unknown as Record<string, unknown>)['destroyAfterRetention'] !== 'boolean') {
-    throw new ValidationError('invalid policy: destroyAfterRetention must be true or false');
+    throw new ValidationError(`invalid policy: ${names.destroyAfterRetention} must be true or false`);
   }
   if (policy.rotateEverySeconds <= 0) {
-    throw new ValidationError('invalid policy: rotateEverySeconds must be positive');
+    throw new ValidationError(`invalid policy: ${names.rotateEverySeconds} must be positive`);
   }
   if (policy.rotateEverySeconds <= policy.propagationSeconds) {
-    throw new ValidationError('invalid policy: rotateEverySeconds must be longer than propagationSeconds');
+    throw new ValidationError(`invalid policy: ${names.rotateEverySeconds} must be longer than ${names.propagationSeconds}`);
   }
+}
+
+/**
+ * Checks what {@link validatePolicy} lets through but an operator would not mean: a grace period
+ * longer than the rotation period. Applied when an operator sets a policy (`keyring create`,
+ * `keyring update`), not to stored catalogs: a keyring written before the rule keeps working.
+ *
+ * @example
+ * assertCoherentPolicy({ ...DEFAULT_POLICY, rotateEverySeconds: 86_400 }, POLICY_FLAG_NAMES);
+ * // ValidationError: --grace 7d is longer than --rotate-every 1d: ...
+ * @throws ValidationError saying which two settings disagree and how to fix them.
+ */
+export function assertCoherentPolicy(policy: KeyringPolicy, names: PolicyNames = POLICY_FIELD_NAMES): void {
+  validatePolicy(policy, names);
+  if (policy.graceSeconds > policy.rotateEverySeconds) {
+    const grace = `${names.graceSeconds} ${formatDuration(policy.graceSeconds)}`;
+    const rotate = `${names.rotateEverySeconds} ${formatDuration(policy.rotateEverySeconds)}`;
+    throw new ValidationError(
+      `${grace} is longer than ${rotate}: a superseded version would still be in its grace period when the next rotation comes; shorten ${flagOf(names.graceSeconds)} or lengthen ${flagOf(names.rotateEverySeconds)}`,
+    );
+  }
+}
+
+/** The bare name inside a qualified one ("the default --grace" → "--grace"). */
+function flagOf(name: string): string {
+  return name.split(' ').at(-1) ?? name;
 }
 
 /**
@@ -127,20 +175,41 @@ export interface PolicyDurations {
 }
 
 /**
- * Parses a policy written with duration strings; missing fields take the defaults.
+ * Parses a policy written with duration strings; missing fields take the defaults. With
+ * `names`, a bad duration or combination is reported under the caller's names (the CLI's flags).
  *
  * @example
  * parsePolicy({ rotateEvery: '30d', grace: '36h' });
  * @throws ValidationError on a bad duration or an invalid combination.
  */
-export function parsePolicy(input: PolicyDurations): KeyringPolicy {
-  const seconds = (text: string | undefined): number | undefined => (text === undefined ? undefined : parseDuration(text));
-  return resolvePolicy({
-    rotateEverySeconds: seconds(input.rotateEvery),
-    graceSeconds: seconds(input.grace),
-    propagationSeconds: seconds(input.propagation),
-    retentionSeconds: seconds(input.retention),
-    quietSeconds: seconds(input.quiet),
+export function parsePolicy(input: PolicyDurations, names?: PolicyNames): KeyringPolicy {
+  const partial = parsePolicyDurations(input, names);
+  if (names === undefined) return resolvePolicy(partial);
+  const merged: KeyringPolicy = { ...DEFAULT_POLICY, ...partial };
+  validatePolicy(merged, names);
+  return merged;
+}
+
+/**
+ * Parses only the fields given (what `keyring update` changes), each duration named as `names`
+ * says; nothing is defaulted or cross-checked.
+ *
+ * @example
+ * parsePolicyDurations({ grace: '1d' }, POLICY_FLAG_NAMES); // { graceSeconds: 86400 }
+ * @throws ValidationError on a bad duration.
+ */
+export function parsePolicyDurations(input: PolicyDurations, names?: PolicyNames): Partial<KeyringPolicy> {
+  const seconds = (text: string | undefined, field: keyof KeyringPolicy): number | undefined => (text === undefined ? undefined : parseDuration(text, names?.[field]));
+  return definedOnly({
+    rotateEverySeconds: seconds(input.rotateEvery, 'rotateEverySeconds'),
+    graceSeconds: seconds(input.grace, 'graceSeconds'),
+    propagationSeconds: seconds(input.propagation, 'propagationSeconds'),
+    retentionSeconds: seconds(input.retention, 'retentionSeconds'),
+    quietSeconds: seconds(input.quiet, 'quietSeconds'),
     destroyAfterRetention: input.destroyAfterRetention,
   });
+}
+
+function definedOnly(partial: { [K in keyof KeyringPolicy]?: KeyringPolicy[K] | undefined }): Partial<KeyringPolicy> {
+  return Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) as Partial<KeyringPolicy>;
 }

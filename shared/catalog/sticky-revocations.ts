@@ -37,7 +37,7 @@ export function applyRevocationMarks(catalog: Catalog, marks: ReadonlyMap<number
   const versions = catalog.versions.map((v): KeyVersion => {
     const mark = marks.get(v.version);
     if (mark === undefined) return v;
-    const stamped = { revokedAt: v.revokedAt ?? mark.at, revokedReason: v.revokedReason ?? mark.reason };
+    const stamped = { revokedAt: v.revokedAt ?? mark.at, revokedReason: v.revokedReason ?? mark.reason, revokedBy: v.revokedBy ?? mark.actor };
     if (READABLE.has(v.state)) {
       changed = true;
       return { ...v, state: 'revoked', ...stamped };

@@ -46,6 +46,26 @@ export interface LifecycleFacts {
 /** The next automatic step of one version. */
 export type NextStep = 'rotate' | 'promote' | 'deprecate' | 'disable' | 'destroy';
 
+/** What holds a version's next step back. */
+export type HoldKind = 'references' | 'uncounted' | 'escrow' | 'key-use-unobserved' | 'quiet' | 'unmanaged' | 'retention' | 'frozen' | 'breaker' | 'no-active';
+
+/**
+ * One fact holding a version's next step back, with its figure, for `plan` and `status`.
+ * `clearsWithTime` is false when waiting alone never clears it (references stay until swept,
+ * an escrow copy until a drill verifies it, a breaker until an operator resets it): such a
+ * version is stuck.
+ */
+export interface OutlookHold {
+  readonly kind: HoldKind;
+  readonly clearsWithTime: boolean;
+  /** When the hold ends on current facts, for holds that end by time. */
+  readonly until?: Date;
+  /** The figure behind the hold (references counted), when it has one. */
+  readonly count?: number;
+  /** For people: "blocked: 1,204 records still under v2". Names no key material. */
+  readonly text: string;
+}
+
 /** One version's outlook at an instant. */
 export interface VersionOutlook {
   readonly version: number;
@@ -64,6 +84,8 @@ export interface VersionOutlook {
   readonly lastUse?: KeyUse;
   /** When the version's key will have been quiet long enough (deprecated, revoked, disabled). */
   readonly quietUntil?: Date;
+  /** The facts holding `next` back, most important first (empty: nothing but its time). */
+  readonly holds: readonly OutlookHold[];
 }
 
 /**
@@ -87,6 +109,7 @@ export function effectiveQuietSeconds(catalog: Pick<Catalog, 'policy' | 'sources
  */
 export function outlookOf(catalog: Catalog, now: Date, facts: LifecycleFacts): VersionOutlook[] {
   const paused = catalog.frozen !== undefined ? 'frozen' : catalog.breaker !== undefined ? 'held by the circuit breaker' : undefined;
+  const pause = pauseHold(catalog);
   const pending = catalog.versions.find((v) => v.state === 'pending');
   const active = catalog.versions.find((v) => v.state === 'active');
   return catalog.versions.map((v) => {
@@ -94,8 +117,27 @@ export function outlookOf(catalog: Catalog, now: Date, facts: LifecycleFacts): V
     if (paused === undefined || outlook.next === undefined) return outlook;
     // A pause promises nothing: the step stays named, its instant does not.
     const { dueAt: _held, ...rest } = outlook;
-    return { ...rest, reasons: [`paused: keyring is ${paused}`, ...outlook.reasons] };
+    return { ...rest, reasons: [`paused: keyring is ${paused}`, ...outlook.reasons], holds: pause === undefined ? outlook.holds : [pause, ...outlook.holds] };
   });
+}
+
+/** The freeze or breaker hold of a paused keyring: neither lifts by itself. */
+function pauseHold(catalog: Catalog): OutlookHold | undefined {
+  const hold = catalog.frozen ?? catalog.breaker;
+  if (hold === undefined) return undefined;
+  const kind = catalog.frozen !== undefined ? 'frozen' : 'breaker';
+  const what = kind === 'frozen' ? "frozen ('rekey unfreeze' resumes)" : 'held by the circuit breaker';
+  return { kind, clearsWithTime: false, text: `paused: keyring ${what} since ${formatInstant(new Date(hold.at))} by ${hold.by}: ${hold.reason}` };
+}
+
+/**
+ * An instant for people, to the minute, in UTC: `2030-01-08 10:00Z`.
+ *
+ * @example
+ * formatInstant(new Date('2030-01-08T10:00:59.000Z')); // '2030-01-08 10:00Z'
+ */
+export function formatInstant(date: Date): string {
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')}Z`;
 }
 
 /** True when `o.next` is due at `now`. */
@@ -110,7 +152,7 @@ interface Neighbours {
 
 function versionOutlook(catalog: Catalog, v: KeyVersion, now: Date, facts: LifecycleFacts, n: Neighbours): VersionOutlook {
   const { policy } = catalog;
-  const base = { version: v.version, state: v.state, ...lastUseOf(facts, v.version) };
+  const base = { version: v.version, state: v.state, holds: [] as readonly OutlookHold[], ...lastUseOf(facts, v.version) };
   switch (v.state) {
     case 'active': {
       if (n.pending !== undefined) return { ...base, reasons: [`encrypts; v${n.pending.version} is propagating`] };
@@ -118,7 +160,9 @@ function versionOutlook(catalog: Catalog, v: KeyVersion, now: Date, facts: Lifec
       return { ...base, next: 'rotate', dueAt: at, reasons: [dueText('rotation', at, now)] };
     }
     case 'pending': {
-      if (n.active === undefined) return { ...base, reasons: ['waiting: the keyring has no active version'] };
+      if (n.active === undefined) {
+        return { ...base, reasons: ['waiting: the keyring has no active version'], holds: [{ kind: 'no-active', clearsWithTime: false, text: 'blocked: the keyring has no active version' }] };
+      }
       const at = plus(v.createdAt, policy.propagationSeconds);
       return { ...base, next: 'promote', dueAt: at, reasons: [dueText('activation', at, now)] };
     }
@@ -149,40 +193,63 @@ function evidenceOutlook(
   v: KeyVersion,
   now: Date,
   facts: LifecycleFacts,
-  base: Pick<VersionOutlook, 'version' | 'state' | 'lastUse'>,
+  base: Pick<VersionOutlook, 'version' | 'state' | 'lastUse' | 'holds'>,
   next: 'disable' | 'destroy',
   notBefore: Date | undefined,
 ): VersionOutlook {
   const blockers: string[] = [];
   const waits: string[] = [];
+  const holds: OutlookHold[] = [];
   const refs = facts.references.get(v.version);
   if (refs === undefined) {
     blockers.push('waiting: references not counted');
+    holds.push({ kind: 'uncounted', clearsWithTime: false, text: `blocked: references to v${v.version} not counted` });
   } else if (refs > 0) {
     blockers.push(`waiting: ${referenceText(facts.counts, v.version, refs)}`);
+    holds.push({ kind: 'references', clearsWithTime: false, count: refs, text: `blocked: ${referenceFigure(facts.counts, v.version, refs)} still under v${v.version}` });
   }
-  for (const source of facts.uncounted ?? []) blockers.push(`waiting: ${source} could not be counted`);
-  if (next === 'destroy' && !facts.escrowVerified.has(v.version)) blockers.push('waiting: no escrow copy verified by a drill');
+  for (const source of facts.uncounted ?? []) {
+    blockers.push(`waiting: ${source} could not be counted`);
+    holds.push({ kind: 'uncounted', clearsWithTime: false, text: `blocked: ${source} could not be counted` });
+  }
+  if (next === 'destroy' && !facts.escrowVerified.has(v.version)) {
+    blockers.push('waiting: no escrow copy verified by a drill');
+    holds.push({ kind: 'escrow', clearsWithTime: false, text: `blocked: no escrow copy of v${v.version} verified by a drill ('rekey escrow verify')` });
+  }
 
   const quiet = effectiveQuietSeconds(catalog);
   const unmanaged = unmanagedSources(catalog);
   let quietUntil: Date | undefined;
+  let usedWithinQuiet = false;
   if (quiet > 0) {
     if (facts.keyUse?.observingSince === undefined) {
       blockers.push(`waiting: key use not observed; quiet period ${fmt(quiet)}`);
+      holds.push({ kind: 'key-use-unobserved', clearsWithTime: false, text: `blocked: key use not observed, so the quiet period ${fmt(quiet)} cannot be proven` });
     } else {
       quietUntil = new Date(quietFrom(v, facts.keyUse) + quiet * 1000);
       const last = facts.keyUse.lastUse.get(v.version);
       if (quietUntil.getTime() > now.getTime()) {
         waits.push(last === undefined ? `waiting: quiet period ${fmt(quiet)} runs until ${quietUntil.toISOString()}` : `waiting: key used ${ago(now, last.at)} ago, quiet period ${fmt(quiet)}`);
+        usedWithinQuiet = last !== undefined && last.at.getTime() + quiet * 1000 > now.getTime();
+        const used = last === undefined ? '' : `key used ${ago(now, last.at)} ago; `;
+        holds.push({ kind: 'quiet', clearsWithTime: true, until: quietUntil, text: `waiting: ${used}quiet period ${fmt(quiet)} until ${formatInstant(quietUntil)}` });
       }
     }
   }
   if (unmanaged.length > 0) {
     const names = unmanaged.map((s) => `'${s}'`).join(', ');
     waits.push(`held: unmanaged data ${names}; ${next === 'disable' ? 'disabled' : 'destroyed'} only after ${fmt(quiet)} without use`);
+    // Uncounted holders still reading the key: the wait ends only when they stop (or re-wrap).
+    holds.push({
+      kind: 'unmanaged',
+      clearsWithTime: !usedWithinQuiet,
+      text: `held: unmanaged data ${names} not counted; ${next === 'disable' ? 'disabled' : 'destroyed'} only after ${fmt(quiet)} without key use`,
+    });
   }
-  if (notBefore !== undefined && notBefore.getTime() > now.getTime()) waits.push(`waiting: retention until ${notBefore.toISOString()}`);
+  if (notBefore !== undefined && notBefore.getTime() > now.getTime()) {
+    waits.push(`waiting: retention until ${notBefore.toISOString()}`);
+    holds.push({ kind: 'retention', clearsWithTime: true, until: notBefore, text: `waiting: retention ${fmt(catalog.policy.retentionSeconds)} until ${formatInstant(notBefore)}` });
+  }
 
   const quietAt = quietUntil ?? (quiet === 0 ? stoppedAt(v) : undefined);
   const times = [quietAt, notBefore].filter((t): t is Date => t !== undefined);
@@ -193,6 +260,7 @@ function evidenceOutlook(
     next,
     ...(dueAt === undefined ? {} : { dueAt }),
     reasons: [...blockers, ...waits, ...verdict],
+    holds,
     ...(quietUntil === undefined ? {} : { quietUntil }),
   };
 }
@@ -222,6 +290,17 @@ function referenceText(counts: ReferenceCounts | undefined, version: number, tot
   if (records > 0) parts.push(`${records} record(s) in the record store`);
   if (cache > 0) parts.push(`${cache} cache entr${cache === 1 ? 'y' : 'ies'}`);
   return parts.length === 0 ? `${total} reference(s)` : parts.join(', ');
+}
+
+function referenceFigure(counts: ReferenceCounts | undefined, version: number, total: number): string {
+  const n = (k: number): string => k.toLocaleString('en-US');
+  if (counts === undefined) return `${n(total)} reference${total === 1 ? '' : 's'}`;
+  const records = counts.records.get(version) ?? 0;
+  const cache = counts.cacheEntries?.get(version) ?? 0;
+  const parts: string[] = [];
+  if (records > 0) parts.push(`${n(records)} record${records === 1 ? '' : 's'}`);
+  if (cache > 0) parts.push(`${n(cache)} cache entr${cache === 1 ? 'y' : 'ies'}`);
+  return parts.length === 0 ? `${n(total)} reference${total === 1 ? '' : 's'}` : parts.join(' and ');
 }
 
 function dueText(what: string, at: Date, now: Date): string {

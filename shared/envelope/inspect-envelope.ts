@@ -4,7 +4,8 @@
 import { ValidationError } from '../errors';
 import type { EnvelopeInfo } from './api';
 import { decodeContext } from './context-encoding';
-import { SUITE_NAMES, SUITE_FRAMED, SUITE_ONE_SHOT, checkOneShotBody, framedLayout, parseHeader } from './format';
+import { checkEnvelopeHead, type EnvelopeHead } from './envelope-head';
+import { SUITE_NAMES, SUITE_FRAMED, SUITE_ONE_SHOT, checkOneShotBody, framedLayout, parseHeader, type ParsedHeader } from './format';
 
 /**
  * Parses an envelope's header and checks its body's structure, without any key: keyring,
@@ -21,6 +22,21 @@ export function inspectEnvelope(envelope: Buffer): EnvelopeInfo {
   const body = envelope.subarray(header.headerLength);
   if (header.suite === SUITE_ONE_SHOT) checkOneShotBody(body.length);
   else framedLayout(body, header.frameSize as number);
+  return infoOf(header, envelope.length);
+}
+
+/**
+ * {@link inspectEnvelope} from the envelope's head alone (header, total length, final frame
+ * prefix): the same checks and the same answer, for an envelope too large to hold.
+ *
+ * @example
+ * inspectEnvelopeHead({ header, totalLength: stat.size, finalPrefix }).version; // 3
+ */
+export function inspectEnvelopeHead(head: EnvelopeHead): EnvelopeInfo {
+  return infoOf(checkEnvelopeHead(head), head.totalLength);
+}
+
+function infoOf(header: ParsedHeader, totalLength: number): EnvelopeInfo {
   return {
     formatVersion: header.formatVersion,
     suite: SUITE_NAMES[header.suite] as string,
@@ -32,6 +48,6 @@ export function inspectEnvelope(envelope: Buffer): EnvelopeInfo {
     contextBound: header.contextBound,
     ...(header.storedContext === undefined ? {} : { storedContext: decodeContext(header.storedContext) }),
     headerLength: header.headerLength,
-    totalLength: envelope.length,
+    totalLength,
   };
 }

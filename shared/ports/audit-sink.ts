@@ -18,6 +18,13 @@ export interface AuditEvent {
   readonly reason?: string;
   /** Small, non-secret extra facts (counts, states). */
   readonly details?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * Present (true) when the event was written at a simulated time (`--now`, `tick --at`): `at`
+   * is then the simulated time and {@link AuditEvent.recordedAt} the real one.
+   */
+  readonly simulated?: true;
+  /** ISO-8601 real time the event was written, for simulated events. */
+  readonly recordedAt?: string;
 }
 
 /** Port to an append-only audit trail. */

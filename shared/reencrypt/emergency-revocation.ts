@@ -7,7 +7,10 @@
  * 2. KeyringService.revoke: a fresh version becomes active at once, N becomes revoked (skipped
  *    when the catalog already records N's revocation, so a re-run never mints another version).
  * 3. The key provider's caches are invalidated, so this process sees the new catalog now.
- * 4. Cache entries under N are purged.
+ * 4. Cache entries under N are purged. A cache that does not answer (Redis down) does not undo
+ *    or stop the revocation: the result says `cachePurgeFailed`, the revocation is not
+ *    complete, and a rerun purges once the cache answers (the entries are refused to readers
+ *    meanwhile: they need N's key).
  * 5. Every record whose data key N may have wrapped (origin <= N, wherever its header points
  *    now: routine re-wraps keep data keys) is re-encrypted with a fresh data key.
  * 6. Old copies of re-encrypted records (noncurrent S3 object versions) under N are deleted,
@@ -23,7 +26,7 @@
  * in the envelope nor resolvable by `sweep.contextFor` are reported as failed, the version
  * stays revoked (refusing ordinary reads), and the result says what remains.
  */
-import { UnknownVersionError } from '../errors';
+import { BackendError, UnknownVersionError } from '../errors';
 import type { Catalog, VersionState } from '../catalog/model';
 import type { AuditSink } from '../ports/audit-sink';
 import type { CopyPurgeReport, RecordStore } from '../ports/record-store';
@@ -97,6 +100,11 @@ export interface RevocationResult {
   /** True when this run revoked the version (false: it was already revoked). */
   readonly revokedNow: boolean;
   readonly cacheEntriesPurged: number;
+  /**
+   * True when purging the version's cache entries failed (the cache did not answer): the
+   * revocation stands, `complete` is false, and a rerun purges them once the cache answers.
+   */
+  readonly cachePurgeFailed: boolean;
   /** The sweep of this run. */
   readonly sweep?: SweepResult;
   /** Records whose data key the version may have wrapped (origin <= version), after the sweep. */
@@ -109,7 +117,10 @@ export interface RevocationResult {
   readonly settlesAt: string;
   /** The version's state at the end (`revoked`, or `disabled` once the lifecycle disabled it). */
   readonly state: VersionState;
-  /** True when nothing the version's key could open remains, counted after `settlesAt`. */
+  /**
+   * True when nothing the version's key could open remains, counted after `settlesAt`, and its
+   * cache entries were purged.
+   */
   readonly complete: boolean;
   /** Why the revocation is not complete (absent when complete). */
   readonly pending?: RevocationPending;
@@ -185,8 +196,19 @@ export class EmergencyRevocation {
     await this.o.provider.invalidate(keyring);
     await this.event(keyring, version, options, 'revocation.keys-invalidated', {});
 
-    const purged = await this.o.cache.invalidateVersion(keyring, version);
-    await this.event(keyring, version, options, 'revocation.cache-purged', { entries: purged });
+    // The revocation above stands whatever the cache does: a cache that does not answer is
+    // reported (and retried by a rerun), never allowed to stop the re-encryption.
+    let purged = 0;
+    let cachePurgeFailed = false;
+    try {
+      purged = await this.o.cache.invalidateVersion(keyring, version);
+      await this.event(keyring, version, options, 'revocation.cache-purged', { entries: purged });
+    } catch (err) {
+      if (!(err instanceof BackendError)) throw err;
+      cachePurgeFailed = true;
+      // The code only: a driver's message may quote keys.
+      await this.event(keyring, version, options, 'revocation.cache-purge-failed', { code: err.code });
+    }
 
     const sweep = await this.o.sweeper.sweep(keyring, version, { ...(options.sweep ?? {}), mode: 'reencrypt', checkpoint: this.o.checkpoints });
     const sweepCounts = { done: sweep.done, skipped: sweep.skipped, failed: sweep.failedCount, remaining: sweep.remaining, resumed: sweep.resumed };
@@ -222,7 +244,7 @@ export class EmergencyRevocation {
     });
 
     let after = revokedCatalog;
-    if (pending === undefined) {
+    if (pending === undefined && !cachePurgeFailed) {
       // The lifecycle decides on disabling with its own evidence (references, quiet period).
       await this.o.keyrings.tick({ keyring, actor: options.actor });
       // Readers in this process should see the outcome now, not when the catalog TTL runs out.
@@ -230,7 +252,7 @@ export class EmergencyRevocation {
       after = await this.o.keyrings.get(keyring);
       await this.event(keyring, version, options, 'revocation.completed', { state: stateOf(after, version) });
     } else {
-      await this.event(keyring, version, options, 'revocation.incomplete', { pending, remaining });
+      await this.event(keyring, version, options, 'revocation.incomplete', { ...(pending === undefined ? {} : { pending }), remaining, ...(cachePurgeFailed ? { cachePurgeFailed } : {}) });
     }
     return {
       keyring,
@@ -238,13 +260,14 @@ export class EmergencyRevocation {
       ...activeOf(after),
       revokedNow,
       cacheEntriesPurged: purged,
+      cachePurgeFailed,
       sweep,
       remaining,
       underVersion,
       ...(copies === undefined ? {} : { copies }),
       settlesAt: settlesAt.toISOString(),
       state: stateOf(after, version),
-      complete: pending === undefined,
+      complete: pending === undefined && !cachePurgeFailed,
       ...(pending === undefined ? {} : { pending }),
       unmanaged: [...unmanaged],
     };

@@ -49,13 +49,24 @@ export interface GracePeriodResponse {
   readonly results: readonly GracePeriodOutcome[];
 }
 
+/** Options of {@link runGracePeriod}. */
+export interface GracePeriodOptions {
+  /**
+   * What a retryable keyring failure does once every keyring was tried: `throw` (the scheduler
+   * retries the whole job), or `report` it in the response only, for a caller that prints the
+   * summary itself (the CLI's tick exits 7: the other keyrings' transitions are written).
+   * @default 'throw'
+   */
+  readonly retryable?: 'throw' | 'report';
+}
+
 /**
  * Runs the grace-period job.
  *
  * @example
  * await runGracePeriod({}, context); // every keyring
  */
-export async function runGracePeriod(event: GracePeriodEvent, context: JobContext<GracePeriodServices>): Promise<GracePeriodResponse> {
+export async function runGracePeriod(event: GracePeriodEvent, context: JobContext<GracePeriodServices>, options: GracePeriodOptions = {}): Promise<GracePeriodResponse> {
   const { services, metrics, logger } = context;
   const now = services.clock();
   const summary = await services.keyrings.reconcile({
@@ -94,7 +105,7 @@ export async function runGracePeriod(event: GracePeriodEvent, context: JobContex
       ...(r.error === undefined ? {} : { error: r.error }),
     });
   }
-  const retry = retryableFrom(results.flatMap((r) => (r.error === undefined ? [] : [r.error])), 'grace-period');
+  const retry = options.retryable === 'report' ? undefined : retryableFrom(results.flatMap((r) => (r.error === undefined ? [] : [r.error])), 'grace-period');
   if (retry !== undefined) throw retry;
   return { ok: summary.failed === 0, at: summary.at, results };
 }

@@ -82,6 +82,11 @@ export async function runRevoke(event: RevokeEvent, context: JobContext<RevokeSe
     // the invoker's retries the event lands in the dead-letter queue, which is alarmed.
     throw new BackendError(`revocation of ${keyring} v${version} left ${result.sweep.failedCount} record(s) failed; retrying`);
   }
+  if (result.cachePurgeFailed) {
+    // Cache entries under the version are still there (refused to readers, but to be purged):
+    // the invoker's retry purges them once the cache answers.
+    throw new BackendError(`revocation of ${keyring} v${version} could not purge its cache entries; retrying`);
+  }
   if (result.pending === 'settling') {
     // Nothing left, but writers with a cached catalog may still write under the version until
     // `settlesAt`: the invoker's retry (a minute or more later) re-counts after it.

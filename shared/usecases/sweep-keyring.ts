@@ -7,7 +7,7 @@
 import { NotFoundError } from '../errors';
 import type { KeyringService } from '../catalog/keyring-service';
 import type { VersionState } from '../catalog/model';
-import type { CheckpointStore } from '../ports/checkpoint-store';
+import { sweepIdOf, type CheckpointStore } from '../ports/checkpoint-store';
 import type { AuditSink } from '../ports/audit-sink';
 import type { Sweeper, SweepMode, SweepOptions, SweepProgress, SweepResult } from '../reencrypt/sweeper';
 
@@ -35,9 +35,33 @@ export interface SweepKeyringInput {
   readonly onProgress?: (version: number, progress: SweepProgress) => void;
   /** Called once a version's sweep has ended. */
   readonly onSwept?: (result: SweepResult) => void;
+  /**
+   * Called before a version's sweep starts, with what earlier runs of the same sweep did (from
+   * its checkpoint; zero for a fresh sweep), so progress can show totals across resumed runs.
+   */
+  readonly onStart?: (version: number, mode: SweepMode, earlier: SweepEarlier) => void;
+  /**
+   * Stops the sweeps: each checks it between records and before every batch, so aborting it
+   * right after a batch's progress (the CLI's Ctrl-C) stops at that batch boundary, checkpointed;
+   * versions not started yet end at once with `aborted` and their records counted as remaining.
+   */
+  readonly signal?: AbortSignal;
   /** Who runs the sweep, for the audit event. @default 'sweep' */
   readonly actor?: string;
 }
+
+/** What earlier, unfinished runs of a sweep did (its checkpoint's totals). */
+export interface SweepEarlier {
+  readonly done: number;
+  readonly skipped: number;
+  readonly failed: number;
+}
+
+/**
+ * Batch size and concurrency the sweep uses when not told (the CLI's help shows these). Rate:
+ * unlimited unless given.
+ */
+export const SWEEP_DEFAULTS = { batchSize: 100, concurrency: 4 } as const;
 
 /** States whose records a sweep moves off by default. */
 const SWEPT: ReadonlySet<VersionState> = new Set(['rotating', 'deprecated', 'revoked']);
@@ -59,8 +83,16 @@ export async function sweepKeyring(input: SweepKeyringInput, services: SweepKeyr
   for (const v of targets) {
     const mode = input.mode ?? (v.state === 'revoked' ? 'reencrypt' : 'rewrap');
     const onProgress = input.onProgress;
+    if (input.onStart !== undefined) {
+      const saved = await services.checkpoints.get(sweepIdOf(keyring, v.version, mode));
+      const earlier = saved !== undefined && !saved.completed ? { done: saved.done, skipped: saved.skipped, failed: saved.failed } : { done: 0, skipped: 0, failed: 0 };
+      input.onStart(v.version, mode, earlier);
+    }
     const result = await services.sweeper.sweep(keyring, v.version, {
+      batchSize: SWEEP_DEFAULTS.batchSize,
+      concurrency: SWEEP_DEFAULTS.concurrency,
       ...(input.tuning ?? {}),
+      ...(input.signal === undefined ? {} : { signal: input.signal }),
       mode,
       checkpoint: services.checkpoints,
       ...(onProgress === undefined ? {} : { onProgress: (p: SweepProgress) => onProgress(v.version, p) }),

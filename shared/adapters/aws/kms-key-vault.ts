@@ -3,6 +3,7 @@
  * encryption context, and unwrapped with an explicit KeyId so that a blob of another key, or
  * the right blob under another context, fails instead of silently decrypting.
  */
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from './sdk-client-options';
 import {
   DecryptCommand,
   EncryptCommand,
@@ -60,7 +61,7 @@ export class KmsKeyVault implements KeyVault {
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) {
       throw new ValidationError('maxAttempts must be an integer between 1 and 20');
     }
-    this.client = options.client ?? new KMSClient({ ...options.clientConfig, maxAttempts, retryMode: options.retryMode ?? 'adaptive' });
+    this.client = options.client ?? newSdkClient(KMSClient, { ...options.clientConfig, retryMode: options.retryMode ?? 'adaptive' }, { ...FUNCTION_SDK_TIMEOUTS, maxAttempts });
     this.defaultKeyId = options.defaultKeyId;
   }
 

@@ -154,7 +154,7 @@ export function mapAwsError(err: unknown, subject: AwsCallSubject): RekeyError {
 function forOperation(err: unknown, kind: AwsFailureKind, operation: string): RekeyError {
   const code = awsErrorCode(err) ?? 'Error';
   if (kind === 'throttled') return new ThrottledError(`${operation} was throttled (${code})`, { cause: err });
-  if (kind === 'denied') return new AccessDeniedError(`${operation} was denied (${code})`, { cause: err });
+  if (kind === 'denied') return new AccessDeniedError(`access denied: ${operation} (${code})`, { cause: err });
   return new BackendError(`${operation} failed (${code})`, { cause: err });
 }
 

@@ -3,6 +3,7 @@
  * compare-and-swap with S3 conditional writes (`If-None-Match: *` to create, `If-Match: <etag>`
  * to update), so two reconcilers can never both win; versioning keeps every catalog ever written.
  */
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from './sdk-client-options';
 import {
   GetObjectCommand,
   ListObjectsV2Command,
@@ -60,7 +61,7 @@ export class S3CatalogStore implements CatalogStore {
     if (typeof options.bucket !== 'string' || options.bucket.length === 0) throw new ValidationError('bucket is required');
     this.bucket = options.bucket;
     this.prefix = options.prefix ?? 'catalog/';
-    this.client = options.client ?? new S3Client({ ...options.clientConfig });
+    this.client = options.client ?? newSdkClient(S3Client, { ...options.clientConfig }, FUNCTION_SDK_TIMEOUTS);
   }
 
   /** Reads and validates a keyring's catalog; undefined when absent; BackendError when corrupt. */

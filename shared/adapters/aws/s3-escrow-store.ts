@@ -4,6 +4,7 @@
  * included, can delete or overwrite that object version before then), and stored with a
  * SHA-256 checksum that S3 verifies on upload and the SDK verifies again on download.
  */
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from './sdk-client-options';
 import {
   GetObjectCommand,
   ListObjectsV2Command,
@@ -64,7 +65,7 @@ export class S3EscrowStore implements EscrowStore {
     this.prefix = options.prefix ?? 'escrow/';
     this.retentionDays = options.retentionDays;
     this.lockMode = options.lockMode ?? 'COMPLIANCE';
-    this.client = options.client ?? new S3Client({ ...options.clientConfig });
+    this.client = options.client ?? newSdkClient(S3Client, { ...options.clientConfig }, FUNCTION_SDK_TIMEOUTS);
     this.clock = options.clock ?? (() => new Date());
   }
 

@@ -8,6 +8,7 @@
  *
  * Document: `{ "keyring": "pii", "observingSince": "<ISO>", "versions": { "3": { "at": "<ISO>", "by": "<ARN>" } } }`.
  */
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from './sdk-client-options';
 import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { AccessDeniedError, BackendError, ConflictError, ValidationError } from '../../errors';
 import type { KeyUse, KeyUseLog } from '../../ports/key-use-log';
@@ -69,7 +70,7 @@ export class S3KeyUseLog implements KeyUseLog {
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) throw new ValidationError('maxAttempts must be an integer from 1 to 20');
     this.bucket = options.bucket;
     this.prefix = options.prefix ?? KEY_USE_PREFIX;
-    this.client = options.client ?? new S3Client({ ...options.clientConfig });
+    this.client = options.client ?? newSdkClient(S3Client, { ...options.clientConfig }, FUNCTION_SDK_TIMEOUTS);
     this.clock = options.clock ?? (() => new Date());
     this.startOnRead = options.startOnRead ?? false;
     this.maxAttempts = maxAttempts;

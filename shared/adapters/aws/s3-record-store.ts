@@ -22,6 +22,7 @@
  * same API, and a bulk re-encryption fans out on Step Functions Distributed Map over that
  * listing instead of one caller walking it.
  */
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from './sdk-client-options';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -146,7 +147,7 @@ export class S3RecordStore implements CopyKeepingRecordStore {
     if (typeof options.bucket !== 'string' || options.bucket.length === 0) throw new ValidationError('bucket is required');
     this.bucket = options.bucket;
     this.prefix = options.prefix ?? 'records/';
-    this.client = options.client ?? new S3Client({ ...options.clientConfig });
+    this.client = options.client ?? newSdkClient(S3Client, { ...options.clientConfig }, FUNCTION_SDK_TIMEOUTS);
     this.headConcurrency = positiveInt(options.headConcurrency ?? 16, 'headConcurrency', 1, 256);
     this.memoLimit = options.listingMemoEntries === 0 ? 0 : positiveInt(options.listingMemoEntries ?? 100_000, 'listingMemoEntries', 1, 10_000_000);
     this.maxExamined = positiveInt(options.maxExaminedPerScan ?? 2000, 'maxExaminedPerScan', 1, 1_000_000);

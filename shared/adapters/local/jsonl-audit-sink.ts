@@ -14,7 +14,26 @@ const eventSchema = z.strictObject({
   version: z.optional(z.number().check(z.int(), z.positive())),
   reason: z.optional(z.string().check(z.maxLength(1024))),
   details: z.optional(z.record(z.string(), z.union([z.string().check(z.maxLength(1024)), z.number(), z.boolean()]))),
+  simulated: z.optional(z.literal(true)),
+  recordedAt: z.optional(z.iso.datetime({ offset: true })),
 });
+
+/** Options of {@link JsonlAuditSink}. */
+export interface JsonlAuditSinkOptions {
+  /**
+   * The run acts at a simulated time (--now, tick --at): every event is written with
+   * `simulated: true` and `recordedAt` (the real time), its `at` left as the simulated time.
+   * @default false
+   */
+  readonly simulated?: boolean;
+  /** The real time source for `recordedAt`. @default () => new Date() */
+  readonly wallClock?: () => Date;
+  /**
+   * Called after each event is durably appended (fsynced). Every local change writes an audit
+   * event, so the CLI uses it to learn that a run changed something even when it fails later.
+   */
+  readonly onRecord?: () => void;
+}
 
 /** Filters of {@link JsonlAuditSink.read}. */
 export interface AuditReadOptions {
@@ -56,14 +75,18 @@ export interface AuditScan {
  * await audit.record({ at: new Date().toISOString(), actor: 'cli:alice', action: 'keyring.created', keyring: 'payments' });
  */
 export class JsonlAuditSink implements AuditSink {
-  public constructor(private readonly path: string) {}
+  public constructor(
+    private readonly path: string,
+    private readonly options: JsonlAuditSinkOptions = {},
+  ) {}
 
   /**
    * Appends one event durably.
    * @throws ValidationError for a malformed event (nothing written); BackendError on I/O failure.
    */
   public async record(event: AuditEvent): Promise<void> {
-    const parsed = eventSchema.safeParse(event);
+    const stamped = this.options.simulated === true ? { ...event, simulated: true as const, recordedAt: (this.options.wallClock ?? (() => new Date()))().toISOString() } : event;
+    const parsed = eventSchema.safeParse(stamped);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new ValidationError(`malformed audit event at '${issue?.path.map(String).join('.') ?? ''}': ${issue?.message ?? 'invalid'}`);
@@ -87,6 +110,7 @@ export class JsonlAuditSink implements AuditSink {
       // Names the path and what to do (disk full, read-only home); nothing of the event is quoted.
       throw describeStorageFailure('audit log', this.path, err, 'append');
     }
+    this.options.onRecord?.();
   }
 
   /**

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { describeStorageFailure, openLocalDatabase, retryBusy } from './open-database';
-import { BackendError, ConflictError, isRekeyError, ValidationError } from '../../errors';
+import { AlreadyExistsError, BackendError, ConflictError, isRekeyError, NotFoundError, ValidationError } from '../../errors';
 import { parseCatalog } from '../../catalog/catalog-schema';
 import { assertKeyringName } from '../../vocabulary/keyring-name';
 import type { Catalog } from '../../catalog/model';
 import type { CatalogStore, StoredCatalog } from '../../ports/catalog-store';
+import type { CatalogAdmin, DeletedCatalog } from '../../ports/catalog-admin';
 
 /** One write of a catalog, as kept in the append-only history. */
 export interface CatalogHistoryEntry {
@@ -47,7 +48,45 @@ const SCHEMA = `
     written_at TEXT NOT NULL,
     UNIQUE (keyring, generation)
   );
+  CREATE TABLE IF NOT EXISTS deleted_catalogs (
+    keyring    TEXT PRIMARY KEY,
+    json       TEXT NOT NULL,
+    etag       TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    deleted_at TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    settles_at TEXT NOT NULL DEFAULT '',
+    finished_at TEXT
+  );
 `;
+
+/**
+ * Tombstones written before a deletion had a settle window lack its two columns; those
+ * deletions were final when written, so they are backfilled as finished then.
+ */
+function migrate(db: Database.Database): void {
+  const columns = new Set(db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('deleted_catalogs')").all().map((c) => c.name));
+  if (columns.has('finished_at')) return;
+  db.transaction(() => {
+    if (!columns.has('settles_at')) db.exec("ALTER TABLE deleted_catalogs ADD COLUMN settles_at TEXT NOT NULL DEFAULT ''");
+    db.exec('ALTER TABLE deleted_catalogs ADD COLUMN finished_at TEXT');
+    db.exec("UPDATE deleted_catalogs SET settles_at = deleted_at, finished_at = deleted_at WHERE finished_at IS NULL");
+  })();
+}
+
+interface TombstoneRow {
+  json: string;
+  etag: string;
+  generation: number;
+  deleted_at: string;
+  actor: string;
+  reason: string;
+  settles_at: string;
+  finished_at: string | null;
+}
+
+const TOMBSTONE_COLUMNS = 'json, etag, generation, deleted_at, actor, reason, settles_at, finished_at';
 
 interface CurrentRow {
   json: string;
@@ -61,13 +100,16 @@ interface CurrentRow {
  * an immediate transaction, retried a bounded number of times when another process holds the
  * lock past the timeout. Every write is also appended to a history table, like the versioned
  * bucket on AWS. On a read-only home the store reads (see open-database.ts) and every write
- * fails with a BackendError naming the path.
+ * fails with a BackendError naming the path. A deleted keyring leaves a tombstone
+ * (`deleted_catalogs`): its name is never created again. While the deletion is not final,
+ * `get` refuses the keyring with a ConflictError saying how to finish or undo it (see
+ * CatalogAdmin).
  *
  * @example
  * const store = new SqliteCatalogStore(join(home, 'catalog.db'));
  * const etag = await store.put(catalog, null);
  */
-export class SqliteCatalogStore implements CatalogStore {
+export class SqliteCatalogStore implements CatalogStore, CatalogAdmin {
   /** The database file (`:memory:` for an in-memory store). */
   public readonly path: string;
   /** True when the home could not be written (or read-only was asked): reads work, writes fail naming the path. */
@@ -86,6 +128,7 @@ export class SqliteCatalogStore implements CatalogStore {
     const opened = openLocalDatabase(path, {
       label: 'catalog database',
       schema: SCHEMA,
+      migrate,
       busyTimeoutMs: options.busyTimeoutMs,
       readOnly: options.readOnly,
       // NORMAL is durable across process crashes in WAL mode (only an OS crash may lose the last commit).
@@ -101,6 +144,13 @@ export class SqliteCatalogStore implements CatalogStore {
     assertKeyringName(keyring);
     const row = await this.run('read', () => this.db.prepare<[string], CurrentRow>('SELECT json, etag, generation FROM catalogs WHERE keyring = ?').get(keyring));
     if (row === undefined) {
+      // Only a miss pays for this look-up. A keyring being deleted is refused, not reported
+      // absent: a writer must not use it, and a reader of a record written under it by a
+      // writer with an older catalog must learn that a rerun of the delete restores it.
+      const deleting = await this.run('read', () =>
+        this.db.prepare<[string], { settles_at: string }>('SELECT settles_at FROM deleted_catalogs WHERE keyring = ? AND finished_at IS NULL').get(keyring),
+      );
+      if (deleting !== undefined) throw new ConflictError(beingDeleted(keyring, deleting.settles_at));
       return undefined;
     }
     return { catalog: decode(keyring, row.json, row.generation), etag: row.etag };
@@ -123,6 +173,12 @@ export class SqliteCatalogStore implements CatalogStore {
     assertKeyringName(catalog.keyring);
     const write = this.db.transaction((): string => {
       if (expectedEtag === null) {
+        // Checked in the same transaction as the insert: a delete cannot slip between them.
+        const deleted = this.db.prepare<[string], { deleted_at: string; finished_at: string | null }>('SELECT deleted_at, finished_at FROM deleted_catalogs WHERE keyring = ?').get(catalog.keyring);
+        if (deleted !== undefined) {
+          const when = deleted.finished_at === null ? `is being deleted (since ${deleted.deleted_at})` : `was deleted on ${deleted.deleted_at}`;
+          throw new AlreadyExistsError(`keyring '${catalog.keyring}' ${when}; its name is never reused: choose another name`);
+        }
         const etag = etagOf(json, 1);
         const inserted = this.db
           .prepare('INSERT INTO catalogs (keyring, json, etag, generation) VALUES (?, ?, ?, 1) ON CONFLICT (keyring) DO NOTHING')
@@ -165,6 +221,71 @@ export class SqliteCatalogStore implements CatalogStore {
     return rows.map((r) => ({ generation: r.generation, etag: r.etag, writtenAt: r.written_at, catalog: decode(keyring, r.json, r.generation) }));
   }
 
+  /** @inheritdoc */
+  public async tombstone(keyring: string, expectedEtag: string, info: { deletedAt: string; actor: string; reason: string; settlesAt: string }): Promise<void> {
+    assertKeyringName(keyring);
+    const move = this.db.transaction((): void => {
+      const current = this.db.prepare<[string], CurrentRow>('SELECT json, etag, generation FROM catalogs WHERE keyring = ?').get(keyring);
+      if (current === undefined || current.etag !== expectedEtag) {
+        throw new ConflictError(`catalog '${keyring}' changed since it was read`);
+      }
+      this.db
+        .prepare('INSERT INTO deleted_catalogs (keyring, json, etag, generation, deleted_at, actor, reason, settles_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)')
+        .run(keyring, current.json, current.etag, current.generation, info.deletedAt, info.actor, info.reason, info.settlesAt);
+      this.db.prepare('DELETE FROM catalogs WHERE keyring = ?').run(keyring);
+    });
+    await this.run('delete', () => move.immediate());
+  }
+
+  /**
+   * How many deleted (tombstoned) keyrings the home keeps. Their catalogs still hold version keys
+   * wrapped under the master key (a delete can be undone), so a home with tombstones is not empty.
+   */
+  public async deletedCount(): Promise<number> {
+    const row = await this.run('read', () => this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM deleted_catalogs').get());
+    return row?.n ?? 0;
+  }
+
+  /** @inheritdoc */
+  public async deletedCatalog(keyring: string): Promise<DeletedCatalog | undefined> {
+    assertKeyringName(keyring);
+    const row = await this.run('read', () =>
+      this.db.prepare<[string], TombstoneRow>(`SELECT ${TOMBSTONE_COLUMNS} FROM deleted_catalogs WHERE keyring = ?`).get(keyring),
+    );
+    if (row === undefined) return undefined;
+    return {
+      keyring,
+      deletedAt: row.deleted_at,
+      actor: row.actor,
+      reason: row.reason,
+      generation: row.generation,
+      settlesAt: row.settles_at,
+      ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+    };
+  }
+
+  /** @inheritdoc */
+  public async finishDelete(keyring: string, finishedAt: string): Promise<void> {
+    assertKeyringName(keyring);
+    const finished = await this.run('delete', () =>
+      this.db.prepare('UPDATE deleted_catalogs SET finished_at = ? WHERE keyring = ? AND finished_at IS NULL').run(finishedAt, keyring),
+    );
+    if (finished.changes === 0) throw new ConflictError(`the deletion of keyring '${keyring}' was finished or undone by another run meanwhile; rerun 'rekey keyring delete ${keyring}' to see where it stands`);
+  }
+
+  /** @inheritdoc */
+  public async restoreDeleted(keyring: string): Promise<void> {
+    assertKeyringName(keyring);
+    const move = this.db.transaction((): void => {
+      const row = this.db.prepare<[string], TombstoneRow>(`SELECT ${TOMBSTONE_COLUMNS} FROM deleted_catalogs WHERE keyring = ?`).get(keyring);
+      if (row === undefined) throw new NotFoundError(`keyring '${keyring}' was not deleted`);
+      // The name was never reused (put refuses it), so the row is free for the catalog as it was.
+      this.db.prepare('INSERT INTO catalogs (keyring, json, etag, generation) VALUES (?, ?, ?, ?)').run(keyring, row.json, row.etag, row.generation);
+      this.db.prepare('DELETE FROM deleted_catalogs WHERE keyring = ?').run(keyring);
+    });
+    await this.run('restore', () => move.immediate());
+  }
+
   /** Closes the database; the store cannot be used afterwards. */
   public close(): void {
     this.db.close();
@@ -184,6 +305,11 @@ export class SqliteCatalogStore implements CatalogStore {
       throw describeStorageFailure('catalog database', this.path, err, action);
     }
   }
+}
+
+/** Why a keyring being deleted is refused, and the one command that finishes or undoes it. */
+function beingDeleted(keyring: string, settlesAt: string): string {
+  return `keyring '${keyring}' is being deleted: rerun 'rekey keyring delete ${keyring}' to restore it if records were written under it, or after ${settlesAt} to finish the deletion`;
 }
 
 function etagOf(json: string, generation: number): string {

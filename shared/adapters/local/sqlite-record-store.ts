@@ -13,6 +13,9 @@
  * the revoked version may have wrapped, whatever version wraps it now. Databases made before the
  * column existed are migrated when opened: the column is added and filled from each header.
  *
+ * Each header row also keeps when it was last written (`updated`, epoch ms of the real clock, for
+ * `rekey records list`); rows written before the column existed show none.
+ *
  * Revisions come from one store-wide counter, never reused (a record deleted and created again
  * gets a new revision), so a conditional write can never succeed against a different write
  * that happens to carry the same number.
@@ -33,6 +36,7 @@ import type {
   StoredHeader,
   StoredRecord,
 } from '../../ports/record-store';
+import type { RecordAdmin, RecordListFilter, RecordListPage } from '../../ports/record-admin';
 
 /** Options of {@link SqliteRecordStore}. */
 export interface SqliteRecordStoreOptions {
@@ -49,6 +53,11 @@ export interface SqliteRecordStoreOptions {
   readonly busyTimeoutMs?: number;
   /** SQLite page cache of this connection, in KiB. @default 65536 */
   readonly cacheSizeKiB?: number;
+  /**
+   * The time stamped on each write (`updated`). @default the real clock: a simulated `--now`
+   * must not make a record look written in the future.
+   */
+  readonly clock?: () => number;
 }
 
 /** A header-only write: the stored body is kept. */
@@ -129,8 +138,9 @@ function parseRevision(revision: string): number {
  * const rev = await store.put({ id: 'user-1', keyring: 'pii', version: 1, envelope }, null);
  * const page = await store.scanByVersion('pii', 1, { limit: 100 });
  */
-export class SqliteRecordStore implements BatchRecordStore {
+export class SqliteRecordStore implements BatchRecordStore, RecordAdmin {
   private readonly path: string;
+  private readonly now: () => number;
   private readonly db: Database.Database;
   private readonly headerLength: (envelope: Buffer) => number;
   private readonly stmts: ReturnType<SqliteRecordStore['prepare']>;
@@ -155,7 +165,8 @@ export class SqliteRecordStore implements BatchRecordStore {
           version INTEGER NOT NULL,
           revision INTEGER NOT NULL,
           header BLOB NOT NULL,
-          origin INTEGER NOT NULL DEFAULT 1
+          origin INTEGER NOT NULL DEFAULT 1,
+          updated INTEGER
         );
         CREATE INDEX IF NOT EXISTS records_by_version ON records (keyring, version, id);
         CREATE TABLE IF NOT EXISTS bodies (rid INTEGER PRIMARY KEY, body BLOB NOT NULL);
@@ -165,8 +176,12 @@ export class SqliteRecordStore implements BatchRecordStore {
       busyTimeoutMs: options.busyTimeoutMs,
       // 64 MiB of page cache keeps the header table and its indexes resident for sweeps.
       pragmas: ['synchronous = NORMAL', `cache_size = -${Math.trunc(options.cacheSizeKiB ?? 65_536)}`],
-      migrate: migrateOrigin,
+      migrate: (db) => {
+        migrateOrigin(db);
+        migrateUpdated(db);
+      },
     });
+    this.now = options.clock ?? Date.now;
     this.db = opened.db;
     this.path = opened.path;
     this.stmts = this.prepare();
@@ -177,7 +192,9 @@ export class SqliteRecordStore implements BatchRecordStore {
     this.deleteTx = immediate(this.db.transaction((id: string, expected: string | undefined) => this.remove(id, expected)));
     this.loadTx = immediate(this.db.transaction((records: readonly RecordInput[]) => records.map((r) => this.write(r, undefined))));
     this.batchTx = immediate(this.db.transaction((writes: readonly ConditionalWrite<RecordInput>[]) =>
-      writes.map((w) => this.outcome(() => this.write(w.write, w.expectedRevision))),
+      writes.every((w) => w.expectedRevision === null)
+        ? this.insertAbsent(writes.map((w) => w.write))
+        : writes.map((w) => this.outcome(() => this.write(w.write, w.expectedRevision))),
     ));
     this.headersTx = immediate(this.db.transaction((writes: readonly ConditionalWrite<HeaderInput>[]) =>
       writes.map((w) => this.outcome(() => this.writeHeader(w.write, w.expectedRevision))),
@@ -191,12 +208,26 @@ export class SqliteRecordStore implements BatchRecordStore {
       body: db.prepare<[number], { body: Buffer }>('SELECT body FROM bodies WHERE rid = ?'),
       bodyLength: db.prepare<[number], { n: number }>('SELECT length(body) AS n FROM bodies WHERE rid = ?'),
       nextRevision: db.prepare<[], { value: number }>("UPDATE record_meta SET value = value + 1 WHERE name = 'revision' RETURNING value"),
-      insertHead: db.prepare<[string, string, number, number, number, Buffer], { rid: number }>(
-        'INSERT INTO records (id, keyring, version, origin, revision, header) VALUES (?, ?, ?, ?, ?, ?) RETURNING rid',
+      insertHead: db.prepare<[string, string, number, number, number, Buffer, number], { rid: number }>(
+        'INSERT INTO records (id, keyring, version, origin, revision, header, updated) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING rid',
       ),
-      updateHead: db.prepare<[string, number, number, number, Buffer, number]>(
-        'UPDATE records SET keyring = ?, version = ?, origin = ?, revision = ?, header = ? WHERE rid = ?',
+      updateHead: db.prepare<[string, number, number, number, Buffer, number, number]>(
+        'UPDATE records SET keyring = ?, version = ?, origin = ?, revision = ?, header = ?, updated = ? WHERE rid = ?',
       ),
+      // One statement for every filter: a NULL parameter disables its condition. Keyset on id
+      // (the UNIQUE index), so a page never skips or repeats a record while others are written.
+      list: db.prepare<[string | null, string | null, number | null, number | null, string, number], ListRow>(
+        `SELECT r.id, r.keyring, r.version, r.updated, length(r.header) + coalesce(length(b.body), 0) AS size
+         FROM records r LEFT JOIN bodies b ON b.rid = r.rid
+         WHERE (? IS NULL OR r.keyring = ?) AND (? IS NULL OR r.version = ?) AND r.id > ?
+         ORDER BY r.id LIMIT ?`,
+      ),
+      // A bulk load's insert: no row comes back when the id exists, so that one statement both
+      // checks and writes (the row that exists is left as it is).
+      insertAbsent: db.prepare<[string, string, number, number, number, Buffer, number], { rid: number }>(
+        'INSERT INTO records (id, keyring, version, origin, revision, header, updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING rid',
+      ),
+      reserveRevisions: db.prepare<[number], { value: number }>("UPDATE record_meta SET value = value + ? WHERE name = 'revision' RETURNING value"),
       upsertBody: db.prepare<[number, Buffer]>('INSERT INTO bodies (rid, body) VALUES (?, ?) ON CONFLICT (rid) DO UPDATE SET body = excluded.body'),
       deleteHead: db.prepare<[number]>('DELETE FROM records WHERE rid = ?'),
       deleteBody: db.prepare<[number]>('DELETE FROM bodies WHERE rid = ?'),
@@ -315,6 +346,34 @@ export class SqliteRecordStore implements BatchRecordStore {
     return this.guard(() => this.loadTx(records));
   }
 
+  /**
+   * Lists records in id order, optionally of one keyring and/or version, with sizes and the
+   * time of the last write; never reads an envelope's bytes into the result.
+   */
+  public async listRecords(filter: RecordListFilter): Promise<RecordListPage> {
+    if (!Number.isSafeInteger(filter.limit) || filter.limit < 1 || filter.limit > 100_000) {
+      throw new ValidationError('list limit must be an integer between 1 and 100000');
+    }
+    if (filter.version !== undefined && (!Number.isSafeInteger(filter.version) || filter.version < 1)) {
+      throw new ValidationError('version must be a positive integer');
+    }
+    const after = filter.cursor === undefined ? '' : decodeCursor(filter.cursor);
+    const keyring = filter.keyring ?? null;
+    const version = filter.version ?? null;
+    return this.guard(() => {
+      const rows = this.stmts.list.all(keyring, keyring, version, version, after, filter.limit);
+      const items = rows.map((r) => ({
+        id: r.id,
+        keyring: r.keyring,
+        version: r.version,
+        size: r.size,
+        ...(r.updated === null ? {} : { updatedAt: new Date(r.updated) }),
+      }));
+      const last = items[items.length - 1];
+      return items.length < filter.limit || last === undefined ? { items } : { items, cursor: encodeCursor(last.id) };
+    });
+  }
+
   /** Reads a record's header and revision without touching its body. */
   public async getHeader(id: string): Promise<StoredHeader | undefined> {
     return this.guard(() => {
@@ -363,14 +422,37 @@ export class SqliteRecordStore implements BatchRecordStore {
     if (revision === undefined) throw new BackendError('record revision counter is missing');
     const origin = originOf(header);
     if (head === undefined) {
-      const inserted = this.stmts.insertHead.get(record.id, record.keyring, record.version, origin, revision, header);
+      const inserted = this.stmts.insertHead.get(record.id, record.keyring, record.version, origin, revision, header, this.now());
       if (inserted === undefined) throw new BackendError('record insert returned no row');
       this.stmts.upsertBody.run(inserted.rid, body);
     } else {
-      this.stmts.updateHead.run(record.keyring, record.version, origin, revision, header, head.rid);
+      this.stmts.updateHead.run(record.keyring, record.version, origin, revision, header, this.now(), head.rid);
       if (!this.sameBody(head.rid, body)) this.stmts.upsertBody.run(head.rid, body);
     }
     return String(revision);
+  }
+
+  /**
+   * Only-if-absent writes of a whole batch (inside its transaction): one insert that skips an
+   * existing id, and the body, per record; the revisions are reserved in one step for the batch.
+   * A revision reserved for an id that turned out to exist is simply never used (the counter only
+   * has to never repeat).
+   */
+  private insertAbsent(records: readonly RecordInput[]): BatchWriteOutcome[] {
+    if (records.length === 0) return [];
+    const last = this.stmts.reserveRevisions.get(records.length)?.value;
+    if (last === undefined) throw new BackendError('record revision counter is missing');
+    const updated = this.now();
+    let revision = last - records.length;
+    return records.map((record): BatchWriteOutcome => {
+      revision += 1;
+      const split = Math.max(0, Math.min(record.envelope.length, this.headerLength(record.envelope)));
+      const header = record.envelope.subarray(0, split);
+      const inserted = this.stmts.insertAbsent.get(record.id, record.keyring, record.version, originOf(header), revision, header, updated);
+      if (inserted === undefined) return { ok: false, reason: 'conflict' };
+      this.stmts.upsertBody.run(inserted.rid, record.envelope.subarray(split));
+      return { ok: true, revision: String(revision) };
+    });
   }
 
   private writeHeader(update: HeaderInput, expected: string | null): string {
@@ -382,7 +464,7 @@ export class SqliteRecordStore implements BatchRecordStore {
     if (revision === undefined) throw new BackendError('record revision counter is missing');
     // A header-only re-wrap keeps the origin; it is read from the new header all the same, so the
     // index follows whatever the header says.
-    this.stmts.updateHead.run(update.keyring, update.version, originOf(update.header), revision, update.header, head.rid);
+    this.stmts.updateHead.run(update.keyring, update.version, originOf(update.header), revision, update.header, this.now(), head.rid);
     return String(revision);
   }
 
@@ -426,6 +508,14 @@ export class SqliteRecordStore implements BatchRecordStore {
   }
 }
 
+interface ListRow {
+  id: string;
+  keyring: string;
+  version: number;
+  updated: number | null;
+  size: number;
+}
+
 interface RecordRefRow {
   id: string;
   keyring: string;
@@ -455,6 +545,18 @@ function migrateOrigin(db: Database.Database): void {
       }
     }
     db.exec('CREATE INDEX IF NOT EXISTS records_by_origin ON records (keyring, origin, id)');
+  });
+  migrate.immediate();
+}
+
+/**
+ * Adds the `updated` column to a database made before it (rows keep NULL: their time of
+ * writing was never recorded, and inventing one would mislead). Idempotent.
+ */
+function migrateUpdated(db: Database.Database): void {
+  const migrate = db.transaction(() => {
+    const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('records')").all();
+    if (!columns.some((c) => c.name === 'updated')) db.exec('ALTER TABLE records ADD COLUMN updated INTEGER');
   });
   migrate.immediate();
 }

@@ -47,6 +47,12 @@ export interface CreateRedisClientOptions {
    * @default 2000
    */
   readonly maxReconnectDelayMs?: number;
+  /**
+   * How long `disconnect()` waits for a half-open socket to close before destroying it, in ms: a
+   * one-shot CLI command passes a short value, so a refused or silent Redis does not hold the
+   * process open after it is done. @default 2000 (ioredis's own)
+   */
+  readonly disconnectTimeoutMs?: number;
   /** Receives connection errors (the client keeps reconnecting); by default they are dropped. */
   readonly onError?: (err: Error) => void;
 }
@@ -64,7 +70,8 @@ export async function createRedisClient(options: CreateRedisClientOptions): Prom
   const commandTimeout = options.commandTimeoutMs ?? 1000;
   const connectTimeout = options.connectTimeoutMs ?? 2000;
   const maxDelay = options.maxReconnectDelayMs ?? 2000;
-  for (const [name, v] of [['commandTimeoutMs', commandTimeout], ['connectTimeoutMs', connectTimeout], ['maxReconnectDelayMs', maxDelay]] as const) {
+  const disconnectTimeout = options.disconnectTimeoutMs ?? 2000;
+  for (const [name, v] of [['commandTimeoutMs', commandTimeout], ['connectTimeoutMs', connectTimeout], ['maxReconnectDelayMs', maxDelay], ['disconnectTimeoutMs', disconnectTimeout]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new ValidationError(`${name} must be a positive integer`);
   }
   const retry = (times: number): number => Math.min(50 * 2 ** Math.min(times, 10), maxDelay) + Math.floor(Math.random() * 50);
@@ -77,6 +84,7 @@ export async function createRedisClient(options: CreateRedisClientOptions): Prom
     ...(target.db !== undefined ? { db: target.db } : {}),
     connectTimeout,
     commandTimeout,
+    disconnectTimeout,
     maxRetriesPerRequest: 0,
   };
 

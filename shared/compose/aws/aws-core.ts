@@ -27,6 +27,7 @@ import { CompositeAuditSink } from '../../adapters/audit/composite-audit-sink';
 import { EventBridgeAuditSink } from '../../adapters/aws/eventbridge-audit-sink';
 import { countCalls, type CallCounter } from '../../adapters/aws/kms-call-counter';
 import { LoggerAuditSink } from '../../adapters/audit/logger-audit-sink';
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-client-options';
 
 /** SDK clients to use instead of default ones. */
 export interface AwsClients {
@@ -83,9 +84,9 @@ export interface AwsCore {
 export function buildAwsCore(config: RekeyConfig, options: BuildAwsServicesOptions = {}): AwsCore {
   const region = config.region === undefined ? {} : { region: config.region };
   const clients = options.clients ?? {};
-  const kms = clients.kms ?? new KMSClient({ ...region });
-  const s3 = clients.s3 ?? new S3Client({ ...region });
-  const eventBridge = clients.eventBridge ?? new EventBridgeClient({ ...region });
+  const kms = clients.kms ?? newSdkClient(KMSClient, { ...region }, FUNCTION_SDK_TIMEOUTS);
+  const s3 = clients.s3 ?? newSdkClient(S3Client, { ...region }, FUNCTION_SDK_TIMEOUTS);
+  const eventBridge = clients.eventBridge ?? newSdkClient(EventBridgeClient, { ...region }, FUNCTION_SDK_TIMEOUTS);
   const clock = options.clock ?? (() => new Date());
   const vault = new KmsKeyVault({ client: kms });
   const documents = new S3CatalogStore({ client: s3, bucket: config.catalogBucket, prefix: config.catalogPrefix });

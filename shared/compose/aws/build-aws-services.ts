@@ -19,6 +19,7 @@ import { buildLifecycleFacts } from '../lifecycle-facts';
 import { buildKeyUseLog } from './key-use-services';
 import { buildRevocation } from './revocation-wiring';
 import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores';
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-client-options';
 
 export type { AwsClients, BuildAwsServicesOptions };
 
@@ -39,7 +40,7 @@ export function buildAwsServices(config: RekeyConfig, options: BuildAwsServicesO
   const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...withCache, escrowStore, keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
   const keyrings = core.keyringsWith(facts);
   const { provider, envelopes } = buildKeyProvider(core);
-  const cloudWatch = options.clients?.cloudWatch ?? new CloudWatchClient({ ...core.region });
+  const cloudWatch = options.clients?.cloudWatch ?? newSdkClient(CloudWatchClient, { ...core.region }, FUNCTION_SDK_TIMEOUTS);
   return {
     config,
     clock: core.clock,

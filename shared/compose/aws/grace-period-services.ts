@@ -13,6 +13,7 @@ import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
 import { buildLifecycleFacts } from '../lifecycle-facts';
 import { buildKeyUseLog } from './key-use-services';
 import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores';
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-client-options';
 
 /**
  * Builds what the grace-period job uses. Nothing connects until first used.
@@ -26,7 +27,7 @@ export function buildGracePeriodServices(config: RekeyConfig, options: BuildAwsS
   const { cache, close } = buildAwsCache(config, options.clients);
   const records = recordCounts(buildRecordTargets(core));
   const facts = buildLifecycleFacts({ records, ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core), keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
-  const cloudWatch = options.clients?.cloudWatch ?? new CloudWatchClient({ ...core.region });
+  const cloudWatch = options.clients?.cloudWatch ?? newSdkClient(CloudWatchClient, { ...core.region }, FUNCTION_SDK_TIMEOUTS);
   return {
     config,
     clock: core.clock,

@@ -16,6 +16,7 @@ import { loadConfig, type RekeyConfig } from '../../config/load-config';
 import type { KeyAccessServices } from '../../usecases/key-access';
 import type { BuildAwsServicesOptions } from './aws-core';
 import type { FunctionServices } from './rekey-services';
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-client-options';
 
 /** Options of {@link buildKeyAccessServices}. */
 export interface BuildKeyAccessServicesOptions extends BuildAwsServicesOptions {
@@ -35,8 +36,8 @@ export function buildKeyAccessServices(config: RekeyConfig, options: BuildKeyAcc
   const grantees = options.grantees ?? loadKeyGrantees();
   const region = config.region === undefined ? {} : { region: config.region };
   const clients = options.clients ?? {};
-  const kms = clients.kms ?? new KMSClient({ ...region });
-  const s3 = clients.s3 ?? new S3Client({ ...region });
+  const kms = clients.kms ?? newSdkClient(KMSClient, { ...region }, FUNCTION_SDK_TIMEOUTS);
+  const s3 = clients.s3 ?? newSdkClient(S3Client, { ...region }, FUNCTION_SDK_TIMEOUTS);
   const ledger = new S3RevocationLedger({ client: s3, bucket: config.escrowBucket });
   const documents = new S3CatalogStore({ client: s3, bucket: config.catalogBucket, prefix: config.catalogPrefix });
   return {

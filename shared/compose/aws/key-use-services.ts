@@ -12,6 +12,7 @@ import type { KeyUseServices } from '../../usecases/key-use';
 import { KEY_USE_IGNORED_ROLES_ENV } from '../../vocabulary/key-use-names';
 import type { BuildAwsServicesOptions } from './aws-core';
 import type { FunctionServices } from './rekey-services';
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-client-options';
 
 
 /**
@@ -58,7 +59,7 @@ export function loadIgnoredRoleArns(env: Readonly<Record<string, string | undefi
  */
 export function buildKeyUseServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<KeyUseServices> {
   const region = config.region === undefined ? {} : { region: config.region };
-  const s3 = options.clients?.s3 ?? new S3Client({ ...region });
+  const s3 = options.clients?.s3 ?? newSdkClient(S3Client, { ...region }, FUNCTION_SDK_TIMEOUTS);
   const clock = options.clock ?? (() => new Date());
   return {
     config,

@@ -11,6 +11,7 @@ import { createRedisClient } from '../../adapters/redis/create-redis-client';
 import type { RekeyConfig } from '../../config/load-config';
 import { ValidationError } from '../../errors';
 import type { AwsClients } from './aws-core';
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-client-options';
 
 export { RedisCacheStore } from '../../adapters/redis/redis-cache-store';
 
@@ -26,7 +27,7 @@ export async function openRedis(config: RekeyConfig, clients: AwsClients): Promi
   if (cache.endpoint !== undefined) return createRedisClient({ url: cache.endpoint });
   const name = cache.name as string;
   const region = config.region;
-  const elastiCache = clients.elastiCache ?? new ElastiCacheClient(region === undefined ? {} : { region });
+  const elastiCache = clients.elastiCache ?? newSdkClient(ElastiCacheClient, region === undefined ? {} : { region }, FUNCTION_SDK_TIMEOUTS);
   const endpoint = await resolveCacheEndpoint({ name, client: elastiCache });
   let iam;
   if (cache.iamUser !== undefined) {

@@ -5,6 +5,7 @@
  */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SfnSweepStarter } from '../../adapters/aws/sfn-sweep-starter';
+import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-client-options';
 
 /**
  * Builds the sweep starter for `stateMachineArn`, over `client` or a default client.
@@ -13,5 +14,5 @@ import { SfnSweepStarter } from '../../adapters/aws/sfn-sweep-starter';
  * const starter = openSweepStarter(stateMachineArn, { region: 'eu-west-1' });
  */
 export function openSweepStarter(stateMachineArn: string, region: { readonly region?: string }, client?: SFNClient): SfnSweepStarter {
-  return new SfnSweepStarter({ client: client ?? new SFNClient({ ...region }), stateMachineArn });
+  return new SfnSweepStarter({ client: client ?? newSdkClient(SFNClient, { ...region }, FUNCTION_SDK_TIMEOUTS), stateMachineArn });
 }

@@ -4,6 +4,7 @@
  * audit, and an in-process cache (or Redis when a URL is given). The same core runs in Lambda
  * with the AWS adapters; only this wiring differs.
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { FileKeyVault } from '../../adapters/local/file-key-vault';
@@ -25,6 +26,7 @@ import { EmergencyRevocation, RecordService, Sweeper, withHeaderRewrap } from '.
 import { buildLifecycleFacts } from '../lifecycle-facts';
 import { EscrowService } from '../../escrow';
 import type { CacheStore } from '../../ports/cache-store';
+import { NotFoundError, ValidationError } from '../../errors';
 import { loadLocalConfig } from '../../config/load-config';
 
 /** Options of {@link openLocal}. */
@@ -43,6 +45,22 @@ export interface LocalOptions {
   readonly catalogTtlMs?: number;
   /** Who is acting, for audit events. @default `cli:<user>` */
   readonly actor?: string;
+  /**
+   * Refuse a home that does not hold a catalog yet (NotFoundError) instead of creating one, and
+   * create nothing. Every CLI command but `keyring create` sets it, so a mistyped --home never
+   * leaves a stray empty home behind. @default false (`npm start` and the local jobs make theirs)
+   */
+  readonly mustExist?: boolean;
+  /**
+   * True when `clock` is a simulated time (--now, tick --at): every audit event written through
+   * these services then carries `simulated: true` and `recordedAt` (the real time) besides its
+   * `at`, so a trail never passes a rehearsal off as history. @default false
+   */
+  readonly simulated?: boolean;
+  /** How long to wait for Redis to answer before the cache is off for this run, in ms. @default 1000 */
+  readonly redisReadyTimeoutMs?: number;
+  /** Called after each audit event is durably written (the CLI notes that the run acted). */
+  readonly onAuditRecord?: () => void;
 }
 
 /** Every local service, wired. Call {@link LocalServices.close} when done. */
@@ -58,6 +76,13 @@ export interface LocalServices {
   readonly audit: JsonlAuditSink;
   readonly cacheStore: CacheStore;
   readonly cacheBackend: 'memory' | 'redis';
+  /**
+   * False when Redis was configured but did not answer within the ready timeout: the cache is
+   * off for this run (reads miss, writes are dropped) and cache counts are unknown, not zero.
+   */
+  readonly cacheAvailable: boolean;
+  /** `host:port` of the configured Redis, for messages (undefined for the in-process cache). */
+  readonly cacheEndpoint?: string;
   readonly provider: CatalogKeyProvider;
   readonly envelopes: EnvelopeClient;
   readonly keyrings: KeyringService;
@@ -69,24 +94,55 @@ export interface LocalServices {
   close(): Promise<void>;
 }
 
-const REDIS_READY_TIMEOUT_MS = 3000;
+/** A one-shot command waits this long for Redis, then goes on without the cache (not minutes of retries). */
+const REDIS_READY_TIMEOUT_MS = 1000;
+
+/** A refused or silent Redis must not hold the process open after the command is done. */
+const REDIS_DISCONNECT_TIMEOUT_MS = 100;
 
 /**
- * Waits until the client has connected (or the timeout passed). The client queues no commands
- * while offline, so a one-shot CLI command issued before the connection is up would fail at once;
- * after the timeout the cache behaves as in any Redis outage.
+ * Waits until the client has connected (true) or the timeout passed (false). The client queues
+ * no commands while offline, so a one-shot CLI command issued before the connection is up would
+ * fail at once.
  */
-function untilReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
+function untilReady(client: Redis | Cluster, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
-    const done = (): void => {
+    const done = (ready: boolean): void => {
       clearTimeout(timer);
-      client.off('ready', done);
-      resolve();
+      client.off('ready', onReady);
+      resolve(ready);
     };
-    const timer = setTimeout(done, timeoutMs);
-    client.once('ready', done);
+    const onReady = (): void => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    client.once('ready', onReady);
   });
+}
+
+/** `host:port` of a Redis URL, without credentials or database (for messages). */
+function endpointOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port === '' ? '6379' : u.port}`;
+  } catch {
+    return 'the configured address';
+  }
+}
+
+/**
+ * The home folder to open: refuses an empty --home / REKEY_HOME (it would silently mean the
+ * current folder's ./.rekey) and, with `mustExist`, a folder that holds no catalog.
+ */
+function settleHome(options: LocalOptions, configured: string): string {
+  if (options.home === '') throw new ValidationError("--home is empty: name the rekey home folder (or leave --home out for $REKEY_HOME or ./.rekey); nothing was changed");
+  if (options.home === undefined && process.env.REKEY_HOME === '') {
+    throw new ValidationError('REKEY_HOME is empty: set it to the rekey home folder or unset it (for ./.rekey); nothing was changed');
+  }
+  const home = resolve(options.home ?? configured);
+  if (options.mustExist === true && !existsSync(join(home, 'catalog.db'))) {
+    throw new NotFoundError(`no rekey home at ${home}: run 'rekey keyring create NAME' to make one, or pass --home`);
+  }
+  return home;
 }
 
 /** Something opened by {@link openLocal} that must be closed when a later step fails. */
@@ -117,7 +173,7 @@ interface Closable {
  */
 export async function openLocal(options: LocalOptions = {}): Promise<LocalServices> {
   const config = loadLocalConfig();
-  const home = resolve(options.home ?? config.home);
+  const home = settleHome(options, config.home);
   const redisUrl = options.redisUrl ?? config.redisUrl;
   const catalogTtlMs = options.catalogTtlMs ?? config.catalogTtlMs;
   ensurePrivateDirSync(home);
@@ -134,9 +190,23 @@ export async function openLocal(options: LocalOptions = {}): Promise<LocalServic
   try {
     // The catalog comes first: whether the vault may create a master key depends on it.
     const catalogs = open(new SqliteCatalogStore(join(home, 'catalog.db')));
-    const vault = new FileKeyVault({ home, createKey: () => homeIsEmpty(catalogs) });
+    // A new master key only for a home with no keyring at all, deleted ones included: a tombstone's
+    // catalog keeps keys wrapped under the existing master key until its deletion is undone or final.
+    const vault = new FileKeyVault({ home, createKey: async () => (await homeIsEmpty(catalogs)) && (await catalogs.deletedCount()) === 0 });
     await assertMasterKeyFits(vault, catalogs);
-    return await wire({ home, actor, clock, redisUrl, catalogTtlMs, catalogs, vault, open });
+    return await wire({
+      home,
+      actor,
+      clock,
+      redisUrl,
+      catalogTtlMs,
+      catalogs,
+      vault,
+      open,
+      simulated: options.simulated === true,
+      redisReadyTimeoutMs: options.redisReadyTimeoutMs ?? REDIS_READY_TIMEOUT_MS,
+      ...(options.onAuditRecord === undefined ? {} : { onAuditRecord: options.onAuditRecord }),
+    });
   } catch (error) {
     for (const store of opened.reverse()) {
       try {
@@ -160,6 +230,9 @@ interface WireInput {
   readonly vault: FileKeyVault;
   /** Registers a store to be closed if a later step fails. */
   readonly open: <T extends Closable>(store: T) => T;
+  readonly simulated: boolean;
+  readonly redisReadyTimeoutMs: number;
+  readonly onAuditRecord?: () => void;
 }
 
 async function wire(input: WireInput): Promise<LocalServices> {
@@ -168,16 +241,26 @@ async function wire(input: WireInput): Promise<LocalServices> {
   const escrowVault = new FileKeyVault({ home: join(home, 'escrow-key') });
   const records = open(new SqliteRecordStore({ home }));
   const checkpoints = open(new SqliteCheckpointStore({ home }));
-  const audit = new JsonlAuditSink(join(home, 'audit.jsonl'));
+  // In a simulated-time run every event says so, with the real time it was written.
+  const audit = new JsonlAuditSink(join(home, 'audit.jsonl'), {
+    ...(input.simulated ? { simulated: true } : {}),
+    ...(input.onAuditRecord === undefined ? {} : { onRecord: input.onAuditRecord }),
+  });
   const keyUse = open(new SqliteKeyUseLog(join(home, 'key-use.db'), { clock: () => clock().getTime() }));
 
   let redis: Redis | Cluster | undefined;
   let cacheStore: CacheStore;
+  let cacheAvailable = true;
   if (input.redisUrl) {
-    const client = await createRedisClient({ url: input.redisUrl });
-    redis = client;
+    // Bounded: a one-shot command waits about a second, not through ioredis's reconnect loop.
+    const client = await createRedisClient({ url: input.redisUrl, connectTimeoutMs: input.redisReadyTimeoutMs, disconnectTimeoutMs: REDIS_DISCONNECT_TIMEOUT_MS });
     open({ close: () => client.disconnect() });
-    await untilReady(client, REDIS_READY_TIMEOUT_MS);
+    cacheAvailable = await untilReady(client, input.redisReadyTimeoutMs);
+    if (cacheAvailable) redis = client;
+    // Stopped for good: no background retries and nothing printed by ioredis. The store stays a
+    // Redis store whose calls fail at once: reads miss, writes are dropped, and a count is
+    // "uncounted" (a tick must not read an unreachable cache as empty and disable a version).
+    else client.disconnect();
     cacheStore = new RedisCacheStore(client);
   } else {
     cacheStore = new MemoryCacheStore();
@@ -240,7 +323,9 @@ async function wire(input: WireInput): Promise<LocalServices> {
     keyUse,
     audit,
     cacheStore,
-    cacheBackend: redis ? 'redis' : 'memory',
+    cacheBackend: input.redisUrl ? 'redis' : 'memory',
+    cacheAvailable,
+    ...(input.redisUrl ? { cacheEndpoint: endpointOf(input.redisUrl) } : {}),
     provider,
     envelopes,
     keyrings,

@@ -35,7 +35,7 @@ describe('applyRevocationMarks', () => {
     // Act
     const read = applyRevocationMarks(catalog, new Map([[1, markOf(1)]]));
     // Assess
-    expect(read.versions[0]).toEqual({ ...catalog.versions[0], state: 'revoked', revokedAt: markOf(1).at, revokedReason: 'SEC-42' });
+    expect(read.versions[0]).toEqual({ ...catalog.versions[0], state: 'revoked', revokedAt: markOf(1).at, revokedReason: 'SEC-42', revokedBy: markOf(1).actor });
     expect(read.versions[1]).toBe(catalog.versions[1]);
   });
 

@@ -133,10 +133,13 @@ describe('rekey --aws', () => {
       expect(after.keyrings[0]?.versions.map((v) => [v.version, v.lastUsedAt])).toEqual([[1, at]]);
       expect(text.code).toBe(0);
       const lines = text.stdout.split('\n');
-      const header = lines.findIndex((l) => /\bversion\s+state\s+since\s+records\s+cache\s+last use\b/.test(l));
+      const header = lines.findIndex((l) => /^\s+ver\s+state\s+since\s+records\s+cache\b/.test(l));
       expect(header).toBeGreaterThanOrEqual(0);
-      const row = lines.slice(header + 1).find((l) => /^\s+1\s+active\s/.test(l));
-      expect(row?.slice(lines[header]!.indexOf('last use')).startsWith(at)).toBe(true);
+      const row = lines.findIndex((l, i) => i > header && /^\s+1\s+active\s/.test(l));
+      expect(row).toBeGreaterThan(header);
+      // The version's detail lines follow its row, up to the next row or the end of the keyring.
+      const detail = lines.slice(row + 1).filter((l, i, all) => all.slice(0, i + 1).every((d) => /^\s{7,}\S/.test(d)));
+      expect(detail).toContain('       last use: 2026-03-04 05:06Z');
       expect(text.stdout).not.toContain(by);
     });
 
@@ -150,7 +153,7 @@ describe('rekey --aws', () => {
     it('exits 4 when the stack does not exist', async () => {
       const r = await cli(['--aws', '--endpoint', motoUrl(), '--region', 'us-east-1', '--stack', 'NoSuchStack', 'status']);
       expect(r.code).toBe(4);
-      expect(r.stderr).toMatch(/^rekey: stack 'NoSuchStack' was not found/);
+      expect(r.stderr).toMatch(/^rekey: stack 'NoSuchStack' not found in us-east-1: pass --stack /);
     });
   });
 
@@ -166,12 +169,47 @@ describe('rekey --aws', () => {
       expect(afterFreeze.frozen?.reason).toBe('incident INC-7');
       expect(afterUnfreeze.frozen).toBeUndefined();
     });
+
+    it('a second freeze keeps the first reason and says so; unfreeze of a keyring not frozen says so', async () => {
+      // Act
+      const first = await cli([...base(), 'freeze', h.keyring, '--reason', 'incident INC-8']);
+      const second = await cli([...base(), 'freeze', h.keyring, '--reason', 'another reason', '--json']);
+      const kept = await h.services.keyrings.get(h.keyring);
+      const text = await cli([...base(), 'freeze', h.keyring, '--reason', 'third']);
+      const lifted = await cli([...base(), 'unfreeze', h.keyring]);
+      const again = await cli([...base(), 'unfreeze', h.keyring]);
+      // Assess
+      expect([first.code, second.code, text.code, lifted.code, again.code]).toEqual([0, 0, 0, 0, 0]);
+      expect(kept.frozen?.reason).toBe('incident INC-8');
+      // The freeze is recorded under the caller's IAM principal, not a local user name.
+      expect(kept.frozen?.by).toMatch(/^arn:aws:/);
+      expect(JSON.parse(second.stdout)).toEqual({ stack: stackName, keyring: h.keyring, frozen: true, changed: false, reason: 'incident INC-8', since: kept.frozen?.at, by: kept.frozen?.by });
+      expect(text.stderr).toContain(`${h.keyring} already frozen since ${kept.frozen?.at ?? ''} (reason: incident INC-8); kept the first reason\n`);
+      expect(text.stderr).not.toContain('third');
+      expect(again.stderr).toContain(`${h.keyring} is not frozen; nothing to do\n`);
+    });
+  });
+
+  describe('plan', () => {
+    it('prints what the next ticks would do, in text and JSON, from the deployed catalog', async () => {
+      // Act
+      const json = await cli([...base(), 'plan', h.keyring, '--json']);
+      const text = await cli([...base(), 'plan', h.keyring]);
+      // Assess
+      expect(json.code).toBe(0);
+      const body = JSON.parse(json.stdout) as { stack: string; keyrings: Array<{ keyring: string; versions: Array<{ version: number; state: string }> }> };
+      expect(body.stack).toBe(stackName);
+      expect(body.keyrings.map((k) => k.keyring)).toEqual([h.keyring]);
+      expect(body.keyrings[0]?.versions.map((v) => [v.version, v.state])).toEqual([[1, 'active']]);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain(`keyring ${h.keyring} at `);
+    });
   });
 
   describe('revoke', () => {
     it('puts a Key Version Compromised event on the stack bus, which the rule delivers', async () => {
       // Act
-      const r = await cli([...base(), 'revoke', h.keyring, '--version', '1', '--reason', 'leaked in a log']);
+      const r = await cli([...base(), 'revoke', h.keyring, '--version', '1', '--reason', 'leaked in a log', '--yes']);
       // Assess
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^revocation requested: event \S+ on bus /);
@@ -180,6 +218,16 @@ describe('rekey --aws', () => {
       expect(events).toEqual([
         expect.objectContaining({ source: 'rekey', 'detail-type': 'Key Version Compromised', detail: { keyring: h.keyring, version: 1, reason: 'leaked in a log', requestedBy: expect.stringMatching(/^arn:aws:/) } }),
       ]);
+    });
+
+    it('without a terminal and without --yes, refuses with exit 2 and sends nothing', async () => {
+      // Act
+      const r = await cli([...base(), 'revoke', h.keyring, '--version', '1', '--reason', 'leaked in a log']);
+      // Assess
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`rekey: revoke ${h.keyring} v1 in stack ${stackName} (us-east-1) cannot be undone: confirm with --yes (no terminal to ask on); nothing was changed\n`);
+      const msgs = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      expect(msgs.Messages ?? []).toHaveLength(0);
     });
 
     it('refuses a bad version with exit 2 and sends nothing', async () => {
@@ -196,14 +244,17 @@ describe('rekey --aws', () => {
       // Prepare
       const lambda = new LambdaClient({ region: 'us-east-1', credentials: creds });
       const mock = mockClient(lambda);
-      mock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: Buffer.from(JSON.stringify({ ok: true, results: [{ keyring: h.keyring, created: true }] })) as never });
+      mock.on(InvokeCommand).resolves({ StatusCode: 200, Payload: Buffer.from(JSON.stringify({ ok: true, results: [{ keyring: h.keyring, status: 'created', version: 2 }] })) as never });
       // Act
       const r = await cli([...base(), 'rotate', h.keyring, '--reason', 'quarterly'], lambda);
       // Assess
       expect(r.code).toBe(0);
       const call = mock.commandCalls(InvokeCommand)[0]!.args[0].input;
       expect(call.FunctionName).toBe('rekey-rotate-fn');
-      expect(JSON.parse(Buffer.from(call.Payload as Uint8Array).toString())).toEqual({ keyring: h.keyring, force: true, actor: expect.stringMatching(/^cli:/), reason: 'quarterly' });
+      // The actor is the caller's IAM principal (STS GetCallerIdentity), not a local user name.
+      expect(JSON.parse(Buffer.from(call.Payload as Uint8Array).toString())).toEqual({ keyring: h.keyring, force: true, actor: expect.stringMatching(/^arn:aws:/), reason: 'quarterly' });
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`created version 2 of ${h.keyring} (pending; becomes active after the propagation window)\n`);
     });
 
     it('exits non-zero with one line when the escrow drill reports a failure', async () => {
@@ -214,8 +265,8 @@ describe('rekey --aws', () => {
       // Act
       const r = await cli([...base(), 'escrow', 'verify'], lambda);
       // Assess
-      expect(r.code).toBe(2);
-      expect(r.stderr.trim()).toBe('rekey: escrow drill failed for at least one version');
+      expect(r.code).toBe(7);
+      expect(r.stderr.trim().split('\n').pop()).toBe('rekey: escrow drill failed for at least one version');
       expect(JSON.parse(Buffer.from(mock.commandCalls(InvokeCommand)[0]!.args[0].input.Payload as Uint8Array).toString())).toEqual({ action: 'drill' });
     });
 

@@ -89,9 +89,9 @@ describe('rekey --aws revoke: requestedBy', () => {
     const session: Credentials = { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! };
     const eventBridge = new EventBridgeClient({ endpoint: motoUrl(), region: 'us-east-1', credentials: session });
     // Act
-    const r = await cli([...base(), 'revoke', h.keyring, '--version', '1', '--reason', 'leaked in a log'], eventBridge);
+    const r = await cli([...base(), 'revoke', h.keyring, '--version', '1', '--reason', 'leaked in a log', '--yes'], eventBridge);
     // Assess
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toBe(`rekey: acted on stack ${stackName} in us-east-1\n`);
     expect(r.code).toBe(0);
     expect((await received()).map((e) => e.detail)).toEqual([
       { keyring: h.keyring, version: 1, reason: 'leaked in a log', requestedBy: 'arn:aws:iam::123456789012:role/SecOps' },
@@ -104,7 +104,7 @@ describe('rekey --aws revoke: requestedBy', () => {
     const caller = (await sts.send(new GetCallerIdentityCommand({}))).Arn as string;
     expect(caller).not.toMatch(/assumed-role/);
     // Act
-    const r = await cli([...base(), 'revoke', h.keyring, '--version', '1', '--reason', 'second report']);
+    const r = await cli([...base(), 'revoke', h.keyring, '--version', '1', '--reason', 'second report', '--yes']);
     // Assess
     expect(r.code).toBe(0);
     const details = (await received()).map((e) => e.detail);

@@ -20,14 +20,14 @@ describe('rekey audit with a torn audit log (local mode)', () => {
   it('lists every whole event, names the torn line on stderr, and reads the next event', async () => {
     // Prepare
     await home.ok(['keyring', 'create', 'pii'], { now: NOW });
-    const whole = (await home.ok(['audit'])).stdout.toString('utf8').trim().split('\n');
+    const whole = (await home.ok(['audit', '--json'])).stdout.toString('utf8').trim().split('\n');
     const log = join(home.dir, 'audit.jsonl');
     appendFileSync(log, '{"at":"2030-01-01T00:00:01.000Z","actor":"cli:te');
 
     // Act
-    const torn = await home.run(['audit']);
+    const torn = await home.run(['audit', '--json']);
     await home.ok(['freeze', 'pii', '--reason', 'INC-1'], { now: at(1) });
-    const after = await home.run(['audit']);
+    const after = await home.run(['audit', '--json']);
 
     // Assess
     expect({ code: torn.code, events: torn.stdout.toString('utf8').trim().split('\n') }).toEqual({ code: 0, events: whole });
@@ -41,7 +41,7 @@ describe('rekey audit with a torn audit log (local mode)', () => {
     // Prepare
     await home.ok(['keyring', 'create', 'pii'], { now: NOW });
     // Act
-    const r = await home.ok(['audit']);
+    const r = await home.ok(['audit', '--json']);
     // Assess
     expect({ stderr: r.stderr, events: actions(r.stdout).length > 0 }).toEqual({ stderr: '', events: true });
   });

@@ -55,7 +55,7 @@ describe('rekey CLI (local mode)', () => {
 
       // Assess
       expectFailure(r, 2, /^rekey: /);
-      expect((await home.ok(['keyring', 'list'])).stdout.length).toBe(0);
+      expectFailure(await home.run(['keyring', 'list']), 4, /no rekey home/);
     });
 
     it('refuses a duplicate with exit 5 and leaves the first keyring as it was', async () => {

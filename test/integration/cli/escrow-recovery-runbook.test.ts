@@ -107,7 +107,7 @@ describe('docs/operations.md: Recover a destroyed version', () => {
   it('runs every local line in order, and the file encrypted under the destroyed version decrypts again', async () => {
     // Prepare
     await destroyedV1();
-    const before = await home.json<StatusJson>(['status', 'drill', '--json']);
+    const before = await home.json<StatusJson>(['status', 'drill', '--all', '--json']);
     const stranded = await home.run(['decrypt', '--in', home.path('backup.env')], { now: at(32, 1) });
 
     // Act
@@ -126,7 +126,7 @@ describe('docs/operations.md: Recover a destroyed version', () => {
     expectFailure(stranded, 3, /destroyed/);
     expect(outputs.join('')).toContain('drill v1: restored from escrow (was destroyed)');
     expect(readFileSync(home.path('backup.txt'), 'utf8')).toBe('the March backup');
-    const after = await home.json<StatusJson>(['status', 'drill', '--json']);
+    const after = await home.json<StatusJson>(['status', 'drill', '--all', '--json']);
     expect(after.keyrings[0]?.versions.find((v) => v.version === 1)?.state).toBe('deprecated');
     const audit = home.auditEvents().filter((e) => e['keyring'] === 'drill');
     expect(audit.filter((e) => e['action'] === 'version.restored')).toEqual([expect.objectContaining({ version: 1, reason: 'INC-88 March backup unreadable', details: expect.objectContaining({ from: 'destroyed' }) })]);
@@ -137,7 +137,7 @@ describe('docs/operations.md: Recover a destroyed version', () => {
   it('is safe to rerun: a second restore prints already restored and changes nothing', async () => {
     // Prepare
     await destroyedV1();
-    await home.ok(['escrow', 'restore', 'drill', '--version', '1'], { now: at(33) });
+    await home.ok(['escrow', 'restore', 'drill', '--version', '1', '--yes'], { now: at(33) });
     const before = await home.snapshot();
 
     // Act
@@ -151,7 +151,7 @@ describe('docs/operations.md: Recover a destroyed version', () => {
   it('refuses a revoked version, a version that still has its key and one without a record, changing nothing', async () => {
     // Prepare
     await destroyedV1();
-    await home.ok(['escrow', 'restore', 'drill', '--version', '1'], { now: at(33) });
+    await home.ok(['escrow', 'restore', 'drill', '--version', '1', '--yes'], { now: at(33) });
     const before = await home.snapshot();
 
     // Act

@@ -16,7 +16,7 @@ interface PlanJson { keyrings: Array<{ keyring: string; steps: Array<{ at: strin
 const NOW = new Date(T0).toISOString();
 
 async function version(home: TestHome, keyring: string, v: number, now: string): Promise<VersionRow | undefined> {
-  const s = await home.json<StatusJson>(['status', keyring, '--json'], { now });
+  const s = await home.json<StatusJson>(['status', keyring, '--json', '--all'], { now });
   return s.keyrings[0]?.versions.find((row) => row.version === v);
 }
 
@@ -64,7 +64,7 @@ describe('rekey CLI lifecycle evidence (local mode)', () => {
       expect(stillUsed).toMatchObject({ state: 'deprecated', lastUsedAt: at(14), dueAt: at(21) });
       expect(quiet?.state).toBe('disabled');
       expectFailure(refused, 3, /version 1 of keyring 'pii' is disabled/);
-      expect(reenabled.stderr).toBe('re-enabled version 1 of pii (deprecated; it decrypts again)\n');
+      expect(reenabled.stderr).toBe(`re-enabled version 1 of pii (deprecated; it decrypts again)\nrekey: acted on local home ${home.dir}\n`);
       expect(readAgain.stdout.toString()).toBe('the file under v1');
       expect(yearLater?.state).toBe('disabled');
       expect(yearLater?.reasons).toEqual(['kept: destroy disabled by policy (destroyAfterRetention is off)']);
@@ -93,7 +93,7 @@ describe('rekey CLI lifecycle evidence (local mode)', () => {
       await home.ok(['keyring', 'create', 'pii'], { now: NOW });
       await home.ok(['encrypt', '--keyring', 'pii'], { stdin: Buffer.from('a'), now: NOW });
       // Act: the revocation, then its re-run after one catalog cache lifetime.
-      await home.run(['revoke', 'pii', '--version', '1', '--reason', 'INC-7'], { now: at(1) });
+      await home.run(['revoke', 'pii', '--version', '1', '--reason', 'INC-7', '--yes'], { now: at(1) });
       const done = await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'INC-7'], { now: at(1, 5) });
       const json = JSON.parse((await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'INC-7', '--json'], { now: at(1, 6) })).stdout.toString()) as { complete: boolean; unmanaged: string[] };
       // Assess: complete for what rekey counts, and the one line about what it cannot.
@@ -154,11 +154,13 @@ describe('rekey CLI lifecycle evidence (local mode)', () => {
         { at: at(38, 20), kind: 'deprecate', version: 2 },
         { at: at(38, 20), kind: 'disable', version: 2 },
       ]);
-      expect(text).toContain(`keyring pii at ${at(1, 1)}`);
-      expect(text).toContain(`  ${at(1, 10)}  promote v2`);
+      // Times for people: minutes, UTC (the JSON keeps the full instants).
+      const short = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`;
+      expect(text).toContain(`keyring pii at ${short(at(1, 1))}`);
+      expect(text).toContain(`  ${short(at(1, 10))}  promote v2  (in 9m)`);
       expect(data.keyrings[0]?.steps.some((step) => step.kind === 'disable' && step.version === 1)).toBe(false);
       expect(text).toContain('v1 active');
-      expect(text).toContain(`activation due at ${at(1, 10)}`);
+      expect(text).toContain('v2 pending');
       expect(await home.snapshot()).toBe(before);
     });
   });
@@ -167,7 +169,7 @@ describe('rekey CLI lifecycle evidence (local mode)', () => {
     it('refuses a revoked version and a version that is not disabled, changing nothing', async () => {
       // Prepare
       await home.ok(['keyring', 'create', 'pii'], { now: NOW });
-      await home.run(['revoke', 'pii', '--version', '1', '--reason', 'INC-1'], { now: at(1) });
+      await home.run(['revoke', 'pii', '--version', '1', '--reason', 'INC-1', '--yes'], { now: at(1) });
       const before = await home.snapshot();
 
       // Act
@@ -196,8 +198,8 @@ describe('rekey CLI lifecycle evidence (local mode)', () => {
       const afterNone = await home.json<StatusJson>(['status', 'pii', '--json']);
 
       // Assess
-      expect(set.stderr).toBe('declared unmanaged sources of pii: backups, files\n');
-      expect(same.stderr).toBe('unchanged: unmanaged sources of pii: backups, files\n');
+      expect(set.stderr).toBe(`declared unmanaged sources of pii: backups, files\nrekey: acted on local home ${home.dir}\n`);
+      expect(same.stderr).toBe(`unchanged: unmanaged sources of pii: backups, files\nrekey: acted on local home ${home.dir}\n`);
       expect(afterSet.keyrings[0]?.unmanaged).toEqual(['backups', 'files']);
       expectFailure(bad, 2, /invalid unmanaged source 'Files!'/);
       expectFailure(both, 2, /exactly one of --unmanaged <names> or --none/);
@@ -213,7 +215,7 @@ describe('rekey CLI lifecycle evidence (local mode)', () => {
       // Prepare
       await home.ok(['keyring', 'create', 'pii'], { now: NOW });
       const sealed = (await home.ok(['encrypt', '--keyring', 'pii'], { stdin: Buffer.from('secret words'), now: NOW })).stdout;
-      await home.run(['revoke', 'pii', '--version', '1', '--reason', 'INC-2'], { now: at(1) });
+      await home.run(['revoke', 'pii', '--version', '1', '--reason', 'INC-2', '--yes'], { now: at(1) });
 
       // Act
       const refused = await home.run(['decrypt'], { stdin: sealed, now: at(2) });

@@ -61,7 +61,7 @@ describe('rekey CLI records and sweep (local mode)', () => {
       const absent = await home.run(['records', 'get', 'nobody'], { now: NOW });
 
       // Assess
-      expect(put.stdout.length + put.stderr.length).toBe(0);
+      expect({ stdout: put.stdout.length, stderr: put.stderr }).toEqual({ stdout: 0, stderr: `rekey: acted on local home ${home.dir}\n` });
       expect(get1.stdout.equals(plain)).toBe(true);
       expect(get2.stdout.toString()).toBe('bound');
       expectFailure(wrong, 3, /unable to decrypt/);
@@ -111,7 +111,7 @@ describe('rekey CLI records and sweep (local mode)', () => {
 
       // Assess
       expect(r.stdout.toString()).toBe('v1 rewrap: done 250, skipped 0, failed 0, remaining 0\n');
-      expect(r.stderr).toMatch(/sweep pii v1 \[#{30}\] 100% 250\/250\n$/);
+      expect(r.stderr).toMatch(/sweep pii v1 \[#+\] 100% 250\/250 /);
       expect(await distribution(home)).toEqual([[1, 'deprecated', 0], [2, 'active', 250]]);
       for (const id of ['rec-0000', 'rec-0123', 'rec-0249']) {
         expect((await home.ok(['records', 'get', id], { now: at(9) })).stdout.equals(written.get(id) as Buffer)).toBe(true);

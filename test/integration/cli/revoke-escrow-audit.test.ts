@@ -36,7 +36,7 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       const saved = (await home.ok(['encrypt', '--keyring', 'pii'], { stdin: Buffer.from('a stale backup copy'), now: NOW })).stdout;
 
       // Act
-      const first = await home.run(['revoke', 'pii', '--version', '1', '--reason', 'SEC-1 key in a log', '--json'], { now: at(2) });
+      const first = await home.run(['revoke', 'pii', '--version', '1', '--reason', 'SEC-1 key in a log', '--yes', '--json'], { now: at(2) });
       const staleRead = await home.run(['decrypt'], { stdin: saved, now: at(2) });
       const fresh = (await home.ok(['encrypt', '--keyring', 'pii'], { stdin: Buffer.from('new'), now: at(2) })).stdout;
       // One catalog cache lifetime (60 s) later no writer can still hold a catalog where v1 is active.
@@ -52,7 +52,7 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       // The first run did everything but could not yet count for good: a writer that read the
       // catalog up to a minute before the revocation may still encrypt under v1.
       expect(first.code).toBe(5);
-      expect(first.stderr).toBe('rekey: revocation of pii v1 is not complete: writers with a cached catalog may write under v1 until 2030-01-03T00:01:00.000Z; rerun after that to re-count\n');
+      expect(first.stderr).toBe(`rekey: acted on local home ${home.dir}\n` + 'rekey: revocation of pii v1 is not complete: writers with a cached catalog may write under v1 until 2030-01-03T00:01:00.000Z; rerun after that to re-count\n');
       expect(JSON.parse(first.stdout.toString())).toMatchObject({ version: 1, activeVersion: 2, revokedNow: true, remaining: 0, state: 'revoked', complete: false, pending: 'settling', settlesAt: '2030-01-03T00:01:00.000Z', sweep: { done: 2, failedCount: 0 } });
       expect(r).toMatchObject({ version: 1, activeVersion: 2, revokedNow: false, remaining: 0, state: 'revoked', complete: true, sweep: { done: 0, failedCount: 0 } });
       expect(r).not.toHaveProperty('pending');
@@ -80,7 +80,7 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       await home.ok(['records', 'put', 'b', '--keyring', 'pii', '--context', 'tenant=acme'], { stdin: Buffer.from('beta'), now: NOW });
 
       // Act
-      const first = await home.run(['revoke', 'pii', '--version', '1', '--reason', 'SEC-2'], { now: at(2) });
+      const first = await home.run(['revoke', 'pii', '--version', '1', '--reason', 'SEC-2', '--yes'], { now: at(2) });
       const blocked = await home.run(['records', 'get', 'b', '--context', 'tenant=acme'], { now: at(2) });
       const inspectFailures = await home.run(['sweep', 'pii', '--json'], { now: at(2) });
       const supplied = await home.json<SweepJson[]>(['sweep', 'pii', '--version', '1', '--context', 'tenant=acme', '--json'], { now: at(2) });
@@ -91,10 +91,10 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       expect(first.stdout.toString()).toBe('revoked pii v1; active is now v2; cache entries purged: 0; re-encrypted: 1; remaining: 1; v1 is revoked (rerun to finish)\n');
       expect(first.code).toBe(5);
       // Counted by origin: a record whose data key v1 wrapped, whichever version its header names now.
-      expect(first.stderr).toBe('rekey: revocation of pii v1 is not complete: 1 record(s) with a data key v1 wrapped remain (1 under v1 itself); rerun (with --context if they need one)\n');
+      expect(first.stderr).toBe(`rekey: acted on local home ${home.dir}\n` + 'rekey: revocation of pii v1 is not complete: 1 record(s) with a data key v1 wrapped remain (1 under v1 itself); rerun (with --context if they need one)\n');
       expectFailure(blocked, 3, /version 1 of keyring 'pii' is revoked/);
-      expect(inspectFailures.code).toBe(2);
-      expect(inspectFailures.stderr).toBe('rekey: some records failed; see the counts above and rerun to resume\n');
+      expect(inspectFailures.code).toBe(7);
+      expect(inspectFailures.stderr).toContain("rekey: 1 record(s) could not be moved ('rekey sweep pii --json' lists their ids and reasons); fix them (--context for bound records) and rerun to resume\n");
       expect(JSON.parse(inspectFailures.stdout.toString())).toEqual([
         expect.objectContaining({ version: 1, mode: 'reencrypt', done: 0, failedCount: 1, failed: [{ id: 'b', reason: 'decrypt-failed' }], remaining: 1 }),
       ]);
@@ -102,7 +102,7 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       // Nothing remains, but the count is final only a catalog cache lifetime after the revocation.
       expect(early.code).toBe(5);
       expect(early.stdout.toString()).toBe('revoked pii v1; active is now v2; cache entries purged: 0; re-encrypted: 0; remaining: 0; v1 is revoked (rerun to finish)\n');
-      expect(early.stderr).toBe('rekey: revocation of pii v1 is not complete: writers with a cached catalog may write under v1 until 2030-01-03T00:01:00.000Z; rerun after that to re-count\n');
+      expect(early.stderr).toBe(`rekey: acted on local home ${home.dir}\n` + 'rekey: revocation of pii v1 is not complete: writers with a cached catalog may write under v1 until 2030-01-03T00:01:00.000Z; rerun after that to re-count\n');
       // Complete; v1 stays revoked (refused) until its key has gone unused for the quiet period.
       expect(finish).toMatchObject({ revokedNow: false, activeVersion: 2, remaining: 0, state: 'revoked', complete: true });
       expect((await home.ok(['records', 'get', 'b', '--context', 'tenant=acme'], { now: at(2, 1) })).stdout.toString()).toBe('beta');
@@ -155,12 +155,12 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       const stats = await home.json<{ backend: string; keyrings: Record<string, Record<string, number>> }>(['cache', 'stats', keyring, '--json'], { env });
       const text = await home.ok(['cache', 'stats', keyring], { env });
       const status = await home.json<StatusJson>(['status', keyring, '--json'], { env });
-      const revoking = await home.run(['revoke', keyring, '--version', '1', '--reason', 'drill', '--json'], { now: at(1), env });
+      const revoking = await home.run(['revoke', keyring, '--version', '1', '--reason', 'drill', '--yes', '--json'], { now: at(1), env });
       const revoked = JSON.parse(revoking.stdout.toString()) as RevokeJson;
       const after = await home.json<{ keyrings: Record<string, Record<string, number>> }>(['cache', 'stats', keyring, '--json'], { env });
 
       // Assess
-      expect(stats).toEqual({ backend: 'redis', keyrings: { [keyring]: { v1: 5 } } });
+      expect(stats).toEqual({ backend: 'redis', available: true, keyrings: { [keyring]: { v1: 5 } } });
       expect(text.stdout.toString()).toBe(`cache backend: redis\n${keyring}: v1=5\n`);
       expect(status.cache).toBe('redis');
       expect(status.keyrings[0]?.versions[0]?.cacheEntries).toBe(5);
@@ -246,16 +246,16 @@ describe('rekey CLI revoke, cache, escrow and audit (local mode)', () => {
       await home.ok(['unfreeze', 'pii'], { now: at(2) });
       await home.ok(['escrow', 'archive'], { now: at(2) });
       await home.ok(['escrow', 'verify'], { now: at(2) });
-      const settling = await home.run(['revoke', 'pii', '--version', '1', '--reason', 'SEC-3'], { now: at(3) });
-      expect({ code: settling.code, stderr: settling.stderr }).toEqual({ code: 5, stderr: expect.stringMatching(/^rekey: revocation of pii v1 is not complete: writers with a cached catalog may write under v1 until \S+; rerun after that to re-count\n$/) });
+      const settling = await home.run(['revoke', 'pii', '--version', '1', '--reason', 'SEC-3', '--yes'], { now: at(3) });
+      expect({ code: settling.code, stderr: settling.stderr }).toEqual({ code: 5, stderr: expect.stringMatching(/^rekey: acted on local home \S+\nrekey: revocation of pii v1 is not complete: writers with a cached catalog may write under v1 until \S+; rerun after that to re-count\n$/) });
       await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'SEC-3'], { now: at(3, 1) });
       const keys = [1, 2, 3].map((v) => home.path(`k${v}.key`));
       await home.ok(['escrow', 'archive'], { now: at(3) });
       for (const [i, p] of keys.entries()) await home.ok(['escrow', 'restore', 'pii', '--version', String(i + 1), '--out', p]);
 
       // Act
-      const all = (await home.ok(['audit'])).stdout.toString();
-      const lastTwo = (await home.ok(['audit', '--keyring', 'pii', '--limit', '2'])).stdout.toString();
+      const all = (await home.ok(['audit', '--json'])).stdout.toString();
+      const lastTwo = (await home.ok(['audit', '--keyring', 'pii', '--limit', '2', '--json'])).stdout.toString();
       const raw = readFileSync(`${home.dir}/audit.jsonl`);
 
       // Assess

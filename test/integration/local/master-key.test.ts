@@ -112,8 +112,8 @@ describe('local master key', () => {
     try {
       const emptyKey = join(empty.dir, 'master.key');
       // Act: commands that need no key on an empty home do not make one
-      await empty.ok(['keyring', 'list'], { now: NOW });
-      await empty.ok(['status'], { now: NOW });
+      await empty.run(['keyring', 'list'], { now: NOW });
+      await empty.run(['status'], { now: NOW });
       const afterReads = existsSync(emptyKey);
       await empty.ok(['keyring', 'create', 'pii'], { now: NOW });
       // Assess

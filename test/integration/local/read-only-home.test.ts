@@ -58,7 +58,7 @@ describe('a read-only local home', () => {
     const statusJson = await ro.run(['status', '--json'], { now: at(3) });
     const plan = await ro.run(['plan'], { now: at(3) });
     const list = await ro.run(['keyring', 'list'], { now: at(3) });
-    const audit = await ro.run(['audit'], { now: at(3) });
+    const audit = await ro.run(['audit', '--json'], { now: at(3) });
     const decrypt = await ro.run(['decrypt'], { stdin: oldEnvelope, now: at(3) });
     const inspect = await ro.run(['inspect'], { stdin: oldEnvelope, now: at(3) });
     const getNew = await ro.run(['records', 'get', 'r2'], { now: at(3) });
@@ -83,7 +83,7 @@ describe('a read-only local home', () => {
     expect(list.stdout.toString('utf8')).toMatch(/pii/);
     expect(status.stdout.toString('utf8')).toMatch(/pii/);
     // The plan reads the catalog and the stored key-use evidence; the reads above could not add to it.
-    expect(plan.stdout.toString('utf8')).toMatch(new RegExp(`^keyring pii at ${escape(at(3))}\n(.*\n)*  v1 rotating`));
+    expect(plan.stdout.toString('utf8')).toMatch(new RegExp(`^keyring pii at ${escape(`${at(3).slice(0, 10)} ${at(3).slice(11, 16)}Z`)}\n(.*\n)*  v1 rotating`));
     const parsedStatus = JSON.parse(statusJson.stdout.toString('utf8')) as { home: string };
     expect(parsedStatus.home).toBe(ro.dir);
     expect(audit.stdout.toString('utf8').trim().split('\n').map((l) => (JSON.parse(l) as { keyring: string }).keyring)).toContain('pii');

@@ -104,6 +104,24 @@ describe('scenario 5: operators', () => {
     }
   });
 
+  it('plan shows what the next ticks will do, under the operator role, in text and JSON', async () => {
+    const from = twin.world.requestLog.length;
+    const json = await cli(['plan', '--json']);
+    expect(json).toMatchObject({ code: 0, stderr: '' });
+    const plan = JSON.parse(json.stdout) as { stack: string; keyrings: { keyring: string; steps: { kind: string; version: number }[]; versions: { version: number; state: string }[] }[] };
+    expect(plan.stack).toBe(twin.world.stackName);
+    expect(plan.keyrings.map((k) => k.keyring).sort()).toEqual(keyrings);
+    for (const k of plan.keyrings) {
+      const catalog = await readCatalog(twin, k.keyring);
+      expect(k.versions.map((v) => [v.version, v.state])).toEqual(catalog.versions.map((v) => [v.version, v.state]));
+    }
+    const text = await cli(['plan', 'pii']);
+    expect(text).toMatchObject({ code: 0, stderr: '' });
+    expect(text.stdout).toContain('keyring pii at ');
+    // Read-only: the operator's role reads the catalog, the key-use log and the ledger, and is refused nothing.
+    expect(twin.world.requestLog.slice(from).filter((r) => !r.allowed)).toEqual([]);
+  });
+
   it('escrow verify runs the escrow function\'s drill, which passes once the archive ran', async () => {
     // The hourly archive schedules (:02 and :32) escrow every version first (each fires once here).
     await twin.advance(3_600_000, { coalesce: true });
@@ -111,12 +129,12 @@ describe('scenario 5: operators', () => {
     const escrowName = twin.fn('escrow').name;
     const invocations = twin.runtime.invocationLogs.filter((l) => l.functionName === escrowName).length;
     const drillAt = twin.clock.now();
-    const res = await cli(['escrow', 'verify']);
-    expect(res).toMatchObject({ code: 0, stderr: '' });
-    const report = JSON.parse(res.stdout) as { ok: boolean; action: string; results: { keyring: string; failures: number; versions: { version: number; ok: boolean }[] }[] };
-    expect(report).toMatchObject({ ok: true, action: 'drill' });
-    expect(report.results.flatMap((r) => r.versions.map((v) => `${r.keyring}/${v.version}:${String(v.ok)}`)).sort()).toEqual(keyrings.map((k) => `${k}/1:true`));
-    expect(report.results.map((r) => r.failures)).toEqual(keyrings.map(() => 0));
+    const res = await cli(['escrow', 'verify', '--json']);
+    expect(res).toMatchObject({ code: 0 });
+    // The report of local mode's `escrow verify --json`: one check per version.
+    const report = JSON.parse(res.stdout) as { checkedAt: string; ok: boolean; results: { keyring: string; version: number; ok: boolean }[] };
+    expect(report.ok).toBe(true);
+    expect(report.results.map((r) => `${r.keyring}/${r.version}:${String(r.ok)}`).sort()).toEqual(keyrings.map((k) => `${k}/1:true`));
     const after = twin.runtime.invocationLogs.filter((l) => l.functionName === escrowName);
     expect(after.length).toBe(invocations + 1);
     expect(after[after.length - 1]?.invocationType).toBe('RequestResponse');
@@ -175,14 +193,19 @@ describe('scenario 5: operators', () => {
   it('freeze pauses scheduled rotation: past due, the rotation check runs and rotates nothing', async () => {
     const res = await cli(['freeze', 'pii', '--reason', 'incident 42 under investigation']);
     expect(res).toMatchObject({ code: 0, stdout: '' });
-    expect(res.stderr).toBe(`froze pii in stack ${twin.world.stackName}\n`);
+    expect(res.stderr).toBe(`froze pii in stack ${twin.world.stackName}\nrekey: acted on stack ${twin.world.stackName} in ${TWIN_REGION}\n`);
+    // A second freeze keeps the first reason and says so, writing nothing.
+    const again = await cli(['freeze', 'pii', '--reason', 'a later reason', '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ stack: twin.world.stackName, keyring: 'pii', frozen: true, changed: false, reason: 'incident 42 under investigation', by: roleArn(OPERATOR) });
     // The CLI's audit event of the freeze reached the bus (and its archive), stamped with the time of the freeze.
     const audit = extrasOf(twin.world).archives.flatMap((a) => twin.bus.archived(a.name)).filter((e) => e.source === 'rekey.audit' && (e.detail as { action?: string }).action === 'keyring.frozen');
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ 'detail-type': 'Rekey Audit Event', detail: { keyring: 'pii', reason: 'incident 42 under investigation' } });
     expect(Math.abs(Date.parse(audit[0]?.time ?? '') - twin.clock.now())).toBeLessThan(60_000);
     const frozen = await readCatalog(twin, 'pii');
-    expect(frozen.frozen).toMatchObject({ reason: 'incident 42 under investigation' });
+    // Recorded under the operator's IAM principal (what CloudTrail names), not a local user name.
+    expect(frozen.frozen).toMatchObject({ reason: 'incident 42 under investigation', by: roleArn(OPERATOR) });
     const fired = twin.scheduler.fired.length;
     // 31 days: past pii's 30-day rotation; every schedule fires once at the end (coalesced).
     await twin.advance(31 * DAY, { coalesce: true });
@@ -197,8 +220,11 @@ describe('scenario 5: operators', () => {
 
   it('unfreeze: the next rotation check rotates', async () => {
     const res = await cli(['unfreeze', 'pii']);
-    expect(res).toMatchObject({ code: 0, stdout: '', stderr: `unfroze pii in stack ${twin.world.stackName}\n` });
+    expect(res).toMatchObject({ code: 0, stdout: '', stderr: `unfroze pii in stack ${twin.world.stackName}\nrekey: acted on stack ${twin.world.stackName} in ${TWIN_REGION}\n` });
     expect((await readCatalog(twin, 'pii')).frozen).toBeUndefined();
+    const again = await cli(['unfreeze', 'pii']);
+    expect(again).toMatchObject({ code: 0, stdout: '' });
+    expect(again.stderr).toContain('pii is not frozen; nothing to do\n');
     const fired = twin.scheduler.fired.length;
     await twin.advance(3_600_000, { coalesce: true });
     expect(rotateFires(twin, 'pii', fired)).toBeGreaterThan(0);
@@ -207,9 +233,13 @@ describe('scenario 5: operators', () => {
   });
 
   it('rotate adds the next version now, through the rotate function', async () => {
-    const res = await cli(['rotate', 'ops', '--reason', 'operator drill']);
-    expect(res).toMatchObject({ code: 0, stderr: '' });
-    expect(JSON.parse(res.stdout)).toEqual({ ok: true, results: [{ keyring: 'ops', status: 'created', version: 2 }] });
+    const res = await cli(['rotate', 'ops', '--reason', 'operator drill', '--json']);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toEqual({ stack: twin.world.stackName, keyring: 'ops', status: 'created', version: 2 });
+    // Text by default: a sentence, like local mode's.
+    const text = await cli(['rotate', 'ops', '--reason', 'operator drill']);
+    expect(text).toMatchObject({ code: 0, stdout: '' });
+    expect(text.stderr).toContain('already pending: version 2 of ops (pending; becomes active after the propagation window)\n');
     const ops = await readCatalog(twin, 'ops');
     expect(ops.versions.map((v) => [v.version, v.state])).toEqual([
       [1, 'active'],
@@ -219,8 +249,13 @@ describe('scenario 5: operators', () => {
 
   it('revoke delivers the compromise event to revoke and key-access', async () => {
     const before = twin.bus.deliveries.length;
-    const res = await cli(['revoke', 'pii', '--version', '1', '--reason', 'leaked in incident 42']);
-    expect(res).toMatchObject({ code: 0, stderr: '' });
+    // Without a terminal, revoke needs --yes; without it nothing is sent.
+    const unconfirmed = await cli(['revoke', 'pii', '--version', '1', '--reason', 'leaked in incident 42']);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toBe(`rekey: revoke pii v1 in stack ${twin.world.stackName} (${TWIN_REGION}) cannot be undone: confirm with --yes (no terminal to ask on); nothing was changed\n`);
+    expect(twin.bus.deliveries.length).toBe(before);
+    const res = await cli(['revoke', 'pii', '--version', '1', '--reason', 'leaked in incident 42', '--yes']);
+    expect(res).toMatchObject({ code: 0, stderr: `rekey: acted on stack ${twin.world.stackName} in ${TWIN_REGION}\n` });
     const eventId = /^revocation requested: event (\S+) on bus /.exec(res.stdout)?.[1];
     expect(eventId).toBeDefined();
     const deliveries = twin.bus.deliveries.slice(before).filter((d) => d.eventId === eventId);
@@ -238,14 +273,16 @@ describe('scenario 5: operators', () => {
 
   it('refuses a role without the operator grant, command by command, changing nothing', async () => {
     // Each refusal names what was denied (exit 6: access denied), not an "unexpected" error.
-    const catalogDenied = (k: string): string => `rekey: access denied to catalog of keyring '${k}'\n`;
-    const invokeDenied = (fn: string): string => `rekey: lambda:InvokeFunction on the ${fn} function of stack '${STACK}' was denied (AccessDeniedException)\n`;
+    const advice = '; use a role the stack grants this to (docs/deploy.md, operator roles) or check AWS_PROFILE\n';
+    const catalogDenied = (k: string): string => `rekey: access denied to catalog of keyring '${k}'${advice}`;
+    const invokeDenied = (fn: string): string => `rekey: access denied: lambda:InvokeFunction on the ${fn} function of stack '${STACK}' (AccessDeniedException)${advice}`;
     const commands: readonly (readonly [readonly string[], string])[] = [
-      [['status'], `rekey: access denied to s3://${twin.world.outputs.CatalogBucket ?? ''}/${twin.world.outputs.CatalogPrefix ?? ''}\n`],
+      [['status'], `rekey: access denied to s3://${twin.world.outputs.CatalogBucket ?? ''}/${twin.world.outputs.CatalogPrefix ?? ''}${advice}`],
+      [['plan'], `rekey: access denied to s3://${twin.world.outputs.CatalogBucket ?? ''}/${twin.world.outputs.CatalogPrefix ?? ''}${advice}`],
       [['freeze', 'ops', '--reason', 'not mine to freeze'], catalogDenied('ops')],
       [['unfreeze', 'pii'], catalogDenied('pii')],
       [['rotate', 'ops', '--reason', 'not mine to rotate'], invokeDenied('rotate')],
-      [['revoke', 'ops', '--version', '1', '--reason', 'not mine to revoke'], catalogDenied('ops')],
+      [['revoke', 'ops', '--version', '1', '--reason', 'not mine to revoke', '--yes'], catalogDenied('ops')],
       [['escrow', 'verify'], invokeDenied('escrow')],
     ];
     const invoked = (): number => twin.runtime.invocationLogs.length;
@@ -284,13 +321,13 @@ describe('scenario 5: operators', () => {
     const scoped = await cli(['--stack', 'NoSuchStack', 'status']);
     expectRefused(scoped);
     expect(scoped.code).toBe(6);
-    expect(scoped.stderr).toBe("rekey: cloudformation:DescribeStacks on stack 'NoSuchStack' was denied: no such stack in this account and region, or this role may not describe it\n");
+    expect(scoped.stderr).toBe(`rekey: access denied: cloudformation:DescribeStacks on stack 'NoSuchStack' in ${TWIN_REGION}: no such stack there, or this role may not describe it; check --stack, --region and AWS_PROFILE\n`);
     expect(deniedSince(from).map((d) => `${d.caller} ${d.action}`)).toEqual([`${operator.arn} cloudformation:DescribeStacks`]);
     // A role that may describe any stack learns that it does not exist.
     const open = await cli(['--stack', 'NoSuchStack', 'status'], twin.role(STACK_READER));
     expectRefused(open);
     expect(open.code).toBe(4);
-    expect(open.stderr).toBe("rekey: stack 'NoSuchStack' was not found in this account and region\n");
+    expect(open.stderr).toBe(`rekey: stack 'NoSuchStack' not found in ${TWIN_REGION}: pass --stack NAME (and --region) of the deployed rekey stack\n`);
   });
 
   it("the doc's policy for a role of another account names only what this stack deployed", async () => {

@@ -68,7 +68,8 @@ describe('recovery: a destroyed version restored from escrow on the deployed sta
 
   it('an operator rotates; version 2 takes over after the propagation', async () => {
     const res = await cli(['rotate', KEYRING, '--reason', 'quarterly drill']);
-    expect(res).toMatchObject({ code: 0, stderr: '' });
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain(`created version 2 of ${KEYRING} (pending; becomes active after the propagation window)\n`);
     await w.twin.advance(20 * 60_000);
     expect((await w.catalog()).versions.map((v) => [v.version, v.state])).toEqual([
       [1, 'rotating'],
@@ -111,15 +112,15 @@ describe('recovery: a destroyed version restored from escrow on the deployed sta
     // key-access took the application's grant of v1 away when v1 stopped being readable.
     expect(await w.appGrantVersions()).not.toContain('1');
     // The runbook's "before you start": status and the drill, in AWS mode.
-    const status = await cli(['status', KEYRING, '--json']);
+    const status = await cli(['status', KEYRING, '--json', '--all']);
     expect(status).toMatchObject({ code: 0, stderr: '' });
     const report = JSON.parse(status.stdout) as StatusJson;
     const catalog = await w.catalog();
     expect(report.keyrings[0]?.versions.map((v) => [v.version, v.state])).toEqual(catalog.versions.map((v) => [v.version, v.state]));
     expect(report.keyrings[0]?.versions[0]).toMatchObject({ version: 1, state: 'destroyed' });
-    const drill = await cli(['escrow', 'verify', KEYRING]);
-    expect(drill).toMatchObject({ code: 0, stderr: '' });
-    expect(JSON.parse(drill.stdout)).toMatchObject({ ok: true, action: 'drill' });
+    const drill = await cli(['escrow', 'verify', KEYRING, '--json']);
+    expect(drill).toMatchObject({ code: 0, stderr: `rekey: acted on stack ${w.twin.world.stackName} in ${w.twin.world.region}\n` });
+    expect(JSON.parse(drill.stdout)).toMatchObject({ ok: true });
   });
 
   it("runs the runbook's `rekey --aws escrow restore` as the operator: v1 deprecated with restoredAt, audited", async () => {
@@ -129,8 +130,9 @@ describe('recovery: a destroyed version restored from escrow on the deployed sta
     expect(line[2]).toBe(KEYRING);
     const before = await v1();
     const restoredAt = w.twin.clock.now();
-    const res = await cli(line);
-    expect(res).toMatchObject({ code: 0, stderr: '' });
+    // Irreversible: without a terminal the runbook's line needs --yes (and --json for the report).
+    const res = await cli([...line, '--yes', '--json']);
+    expect(res).toMatchObject({ code: 0, stderr: `rekey: acted on stack ${w.twin.world.stackName} in ${w.twin.world.region}\n` });
     expect(JSON.parse(res.stdout)).toMatchObject({ ok: true, action: 'restore', results: [{ keyring: KEYRING, versions: [{ version: 1, ok: true, restored: true, from: 'destroyed' }] }] });
     const after = await v1();
     expect(after?.state).toBe('deprecated');
@@ -163,8 +165,8 @@ describe('recovery: a destroyed version restored from escrow on the deployed sta
 
   it('running the restore again changes nothing', async () => {
     const generation = (await w.catalog()).generation;
-    const res = await cli(AWS_LINES[0] ?? []);
-    expect(res).toMatchObject({ code: 0, stderr: '' });
+    const res = await cli([...(AWS_LINES[0] ?? []), '--yes', '--json']);
+    expect(res).toMatchObject({ code: 0, stderr: `rekey: acted on stack ${w.twin.world.stackName} in ${w.twin.world.region}\n` });
     expect(JSON.parse(res.stdout)).toMatchObject({ ok: true, results: [{ versions: [{ version: 1, restored: false }] }] });
     expect((await w.catalog()).generation).toBe(generation);
   });

@@ -40,7 +40,7 @@ import { auditOf, expectDeniedDuring, readAllBack, settleRevocation, snapshotEnv
 jest.setTimeout(900_000);
 
 const REASON = 'SEC-77 key found in a paste site';
-const REVOKE_ARGV = ['revoke', 'pii', '--version', '1', '--reason', REASON];
+const REVOKE_ARGV = ['revoke', 'pii', '--version', '1', '--reason', REASON, '--yes'];
 const EVENT_ID = /revocation requested: event (\S+) on bus (\S+);/;
 /** The break-glass role of the platform team (props breakGlassRoleArn). */
 const BREAK_GLASS = 'rekey-break-glass';
@@ -114,7 +114,7 @@ describe('scenario: revoked stays revoked', () => {
       expect(execution.executionArn).toBeDefined();
       // ... and the operator revokes v1 while it runs.
       const res = await w.twin.cli(REVOKE_ARGV, w.operator);
-      expect(res).toMatchObject({ code: 0, stderr: '' });
+      expect(res).toMatchObject({ code: 0, stderr: `rekey: acted on stack ${w.twin.world.stackName} in ${w.twin.world.region}\n` });
       eventId = EVENT_ID.exec(res.stdout)?.[1] ?? '';
       expect(eventId).not.toBe('');
       // A batch of the routine execution that Step Functions hands out only now, with the input

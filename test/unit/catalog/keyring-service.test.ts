@@ -300,9 +300,11 @@ describe('KeyringService', () => {
       await service.createKeyring('ring', POLICY, ACTOR);
       // Act
       const frozen = await service.freeze('ring', { reason: 'incident 4', actor: 'cli:alice', now: after(T0, 1) });
-      await service.freeze('ring', { reason: 'other', actor: 'cli:bob' });
+      const again = await service.freeze('ring', { reason: 'other', actor: 'cli:bob' });
       // Assess
-      expect(frozen.frozen).toEqual({ reason: 'incident 4', at: after(T0, 1).toISOString(), by: 'cli:alice' });
+      expect(frozen.catalog.frozen).toEqual({ reason: 'incident 4', at: after(T0, 1).toISOString(), by: 'cli:alice' });
+      expect(frozen.changed).toBe(true);
+      expect(again).toMatchObject({ changed: false, reason: 'incident 4', since: after(T0, 1).toISOString(), by: 'cli:alice' });
       expect((await service.get('ring')).frozen?.by).toBe('cli:alice');
       expect(audit.actions().filter((a) => a === 'keyring.frozen')).toHaveLength(1);
     });
@@ -324,9 +326,10 @@ describe('KeyringService', () => {
       await service.freeze('ring', { reason: 'x', ...ACTOR });
       // Act
       const thawed = await service.unfreeze('ring', ACTOR);
-      await service.unfreeze('ring', ACTOR);
+      const again = await service.unfreeze('ring', ACTOR);
       // Assess
-      expect(thawed.frozen).toBeUndefined();
+      expect(thawed.catalog.frozen).toBeUndefined();
+      expect([thawed.changed, again.changed]).toEqual([true, false]);
       expect(audit.actions().filter((a) => a === 'keyring.unfrozen')).toHaveLength(1);
     });
   });

@@ -54,8 +54,8 @@ describe('mapAwsError', () => {
 
   describe('an operation', () => {
     it.each([
-      ['AccessDeniedException', 400, AccessDeniedError, 'lambda:InvokeFunction was denied (AccessDeniedException)'],
-      ['Forbidden', 403, AccessDeniedError, 'lambda:InvokeFunction was denied (Forbidden)'],
+      ['AccessDeniedException', 400, AccessDeniedError, 'access denied: lambda:InvokeFunction (AccessDeniedException)'],
+      ['Forbidden', 403, AccessDeniedError, 'access denied: lambda:InvokeFunction (Forbidden)'],
       ['ResourceNotFoundException', 404, BackendError, 'lambda:InvokeFunction failed (ResourceNotFoundException)'],
       ['ConcurrentModificationException', 409, BackendError, 'lambda:InvokeFunction failed (ConcurrentModificationException)'],
       ['NotFoundException', 400, BackendError, 'lambda:InvokeFunction failed (NotFoundException)'],
