@@ -181,7 +181,11 @@ async function deploy(stack: DeployedStack, next: CfnTemplate, opts: StandUpOpti
     live.set(logicalId, { logicalId, type: r.Type, physicalId: applied.physicalId, attributes: applied.attributes, properties, ...(r.DeletionPolicy === undefined ? {} : { deletionPolicy: r.DeletionPolicy }) });
     (prev === undefined ? summary.created : summary.updated).push(logicalId);
     stack.resources.set(logicalId, live.get(logicalId) as ResourceState);
-    reconcileDerived(world, allStates());
+    // Mid-update, the account holds what this update applied so far AND every resource it has
+    // not reached yet, as it was (CloudFormation replaces nothing before it gets there): a
+    // function invoked by a schedule during the update must not lose the policies of roles
+    // later in the order. `live` alone would hold only the resources reached so far.
+    reconcileDerived(world, [...stack.resources.values(), ...stack.retained.values()]);
   }
 
   // Cleanup phase: removed resources in reverse dependency order of the template that made them.
