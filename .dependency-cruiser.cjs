@@ -13,6 +13,7 @@
  *   adapters     shared/adapters/<backend>/   one adapter per port and backend
  *   lambda kit   shared/lambda/               Middy, Powertools, error mapping, validation
  *   compose      shared/compose/<backend>/    composition roots: the only place that wires adapters to use cases
+ *   app          shared/app/                  the application package: client (AWS, local) and Middy middleware
  *   entry points functions/ (Lambdas); cli/, bin/ (the CLI); infra/ (the CDK app)
  *
  * Type-only imports count (tsPreCompilationDeps): a type drawn from the wrong layer is a
@@ -198,20 +199,54 @@ module.exports = {
       to: { path: ['^(infra|functions)/', '^shared/lambda/', 'node_modules/(aws-cdk-lib|constructs|cdk-nag)/'] },
     },
     {
+      name: 'app-is-the-outermost-library',
+      severity: 'error',
+      comment:
+        'The application package (shared/app/) is what application teams import; nothing of rekey itself ' +
+        '(the rest of shared/, functions/, cli/, infra/, bin/) imports it.',
+      from: { path: '^(shared|functions|cli|infra|bin)/', pathNot: '^shared/app/' },
+      to: { path: '^shared/app/' },
+    },
+    {
+      name: 'app-through-composition',
+      severity: 'error',
+      comment:
+        'The application package wires nothing itself: it reaches adapters through composition roots, runs no use case, ' +
+        'and names AWS SDK or driver packages only in types (clients an application injects).',
+      from: { path: '^shared/app/' },
+      to: {
+        path: ['^shared/(adapters|usecases)/', '^(cli|functions|infra|bin)/', 'node_modules/(@aws-sdk|@smithy|ioredis|better-sqlite3|aws-cdk-lib|constructs|cdk-nag)/'],
+        dependencyTypesNot: ['type-only'],
+      },
+    },
+    {
+      name: 'app-loads-local-lazily',
+      severity: 'error',
+      comment:
+        'The application package loads the local backends (SQLite) and the stack-outputs reader (CloudFormation) only ' +
+        'by dynamic import, when a local client is made or a stack is named: an application Lambda never loads them.',
+      from: { path: '^shared/app/' },
+      to: { path: ['^shared/compose/local/', '^shared/compose/aws/stack-outputs-reader\\.ts$'], dependencyTypesNot: ['dynamic-import'] },
+    },
+    {
       name: 'no-dev-deps-in-shipped',
       severity: 'error',
       comment:
         'Shipped code imports no devDependency (type-only imports, erased at build, excepted). bin/rekey.js may fall back ' +
-        'to ts-node: it does so only in a checkout without a build, where devDependencies are installed.',
+        'to ts-node: it does so only in a checkout without a build, where devDependencies are installed. The optional ' +
+        'peer dependencies of the construct subpath (aws-cdk-lib, constructs, cdk-nag) are devDependencies only so the ' +
+        'repository installs them; the package declares them to its users as peers.',
       from: { path: SHIPPED, pathNot: '^bin/rekey\\.js$' },
-      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only', 'npm-peer'] },
     },
     {
       name: 'no-undeclared-packages',
       severity: 'error',
-      comment: 'Every package imported by shipped code is declared in package.json.',
+      comment:
+        'Every package imported by shipped code is declared in package.json. A peer dependency is declared: the checker also ' +
+        'reads peerDependenciesMeta as a dependency list it does not know, and would call each optional peer undeclared.',
       from: { path: SHIPPED },
-      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'], dependencyTypesNot: ['npm-peer'] },
     },
     {
       name: 'not-to-unresolvable',

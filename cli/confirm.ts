@@ -34,7 +34,17 @@ export async function confirmIrreversible(req: ConfirmRequest): Promise<void> {
   }
   const rl = createInterface({ input, output, terminal: true });
   try {
-    const typed = await rl.question(`${req.action}: this cannot be undone. Type '${req.answer}' to go on: `);
+    let typed: string;
+    try {
+      typed = await rl.question(`${req.action}: this cannot be undone. Type '${req.answer}' to go on: `);
+    } catch (err) {
+      // Ctrl-C or Ctrl-D at the prompt (readline's AbortError): a refusal, not a crash.
+      if ((err as { name?: string }).name === 'AbortError') {
+        output.write('\n'); // end the prompt's line, so the reason stands on its own
+        throw new ValidationError('not confirmed (the prompt was closed); nothing was changed');
+      }
+      throw err;
+    }
     if (typed.trim() !== req.answer) throw new ValidationError(`not confirmed (expected '${req.answer}'); nothing was changed`);
   } finally {
     rl.close();

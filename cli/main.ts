@@ -44,7 +44,7 @@ function packageVersion(): string {
     const file = join(__dirname, ...up, 'package.json');
     if (!existsSync(file)) continue;
     const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === 'rekey' && typeof pkg.version === 'string') return pkg.version;
+    if (pkg.name === 'rekey-kms' && typeof pkg.version === 'string') return pkg.version;
   }
   return 'unknown';
 }

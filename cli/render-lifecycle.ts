@@ -61,7 +61,7 @@ export function renderRevocation(r: RevocationResult): string {
     // What rekey cannot count: said every time, so a "complete" is never read as covering it.
     (r.unmanaged.length === 0
       ? ''
-      : `not counted: envelopes in ${r.unmanaged.join(', ')} (declared unmanaged) still open with v${r.version}'s key; re-encrypt them (decrypt, then encrypt) and delete the old copies\n`)
+      : `not counted: envelopes in ${r.unmanaged.join(', ')} (declared unmanaged) whose data key v${r.version} created: those still under v${r.version} no longer decrypt; re-encrypt (decrypt, then encrypt) those re-wrapped to a later version, and delete the old copies\n`)
   );
 }
 

@@ -30,6 +30,12 @@ export interface VersionKeyProvider {
    * forDecrypt would return it without I/O, else undefined (refusals are left to forDecrypt).
    */
   forDecryptIfWarm?(keyring: string, version: number, purpose: KeyPurpose): Buffer | undefined;
+  /**
+   * Optional: a version's lifecycle state (undefined when unknown). A re-wrap asks it for the
+   * version the data key was created under: a data key that a revoked version once wrapped must
+   * be replaced by re-encryption, never carried forward under a new wrap.
+   */
+  versionState?(keyring: string, version: number): Promise<string | undefined>;
 }
 
 /** What `inspect` tells about an envelope without any key: no secret, no plaintext. */

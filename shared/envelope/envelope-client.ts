@@ -4,7 +4,7 @@
  * message and zeroed after use.
  */
 import type { Transform } from 'node:stream';
-import { DecryptError, LimitExceededError, ValidationError, isRekeyError } from '../errors';
+import { DecryptError, LimitExceededError, RevokedVersionError, ValidationError, isRekeyError } from '../errors';
 import type {
   CallerContext,
   DecryptObserver,
@@ -267,6 +267,11 @@ export class EnvelopeClient {
     // only in refusing a revoked version (RevokedVersionError), whose data key may be in the
     // wrong hands and must be replaced by re-encryption; re-wrapping would keep it readable.
     const commit = rewrapCommitContext(header, opts.context);
+    // The data key was created under originVersion: if that version is revoked, the key may be in
+    // the wrong hands whatever wraps it now (an envelope re-wrapped before the revocation).
+    if (header.originVersion !== header.version && (await this.provider.versionState?.(header.keyring, header.originVersion)) === 'revoked') {
+      throw new RevokedVersionError(header.keyring, header.originVersion);
+    }
     const oldKey = this.warmKey(header.keyring, header.version, 'read') ?? (await this.provider.forDecrypt(header.keyring, header.version, 'read'));
     const dataKey = unwrapKeySlot(oldKey, header);
     let wrapped: Buffer;

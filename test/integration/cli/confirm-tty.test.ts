@@ -79,6 +79,21 @@ describe('confirmation on a terminal (local mode)', () => {
       expect(await home.snapshot()).toBe(before);
     }, 30_000);
 
+    it('treats Ctrl-D at the prompt as a refusal: exit 2, nothing changed, no acted-on line', async () => {
+      // Prepare
+      const before = await home.snapshot();
+
+      // Act: Ctrl-D (EOT) instead of an answer closes the prompt.
+      const r = await runTyping(argv(home), prompt, '\u0004');
+
+      // Assess
+      expect(r.prompted).toBe(true);
+      expect(r.lines[r.lines.length - 1]).toBe('rekey: not confirmed (the prompt was closed); nothing was changed');
+      expect(r.lines.some((l) => l.includes('acted on'))).toBe(false);
+      expect(r.code).toBe(2);
+      expect(await home.snapshot()).toBe(before);
+    }, 30_000);
+
     it('revokes once the keyring name is typed', async () => {
       // Act
       const r = await runTyping(argv(home), prompt, 'pii');

@@ -97,7 +97,7 @@ describe('rekey CLI lifecycle evidence (local mode)', () => {
       const done = await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'INC-7'], { now: at(1, 5) });
       const json = JSON.parse((await home.ok(['revoke', 'pii', '--version', '1', '--reason', 'INC-7', '--json'], { now: at(1, 6) })).stdout.toString()) as { complete: boolean; unmanaged: string[] };
       // Assess: complete for what rekey counts, and the one line about what it cannot.
-      expect(done.stdout.toString()).toMatch(/^not counted: envelopes in files \(declared unmanaged\) still open with v1's key; re-encrypt them/m);
+      expect(done.stdout.toString()).toMatch(/^not counted: envelopes in files \(declared unmanaged\) whose data key v1 created: those still under v1 no longer decrypt; re-encrypt/m);
       expect(json).toMatchObject({ complete: true, unmanaged: ['files'] });
       expect(home.auditEvents().filter((e) => e['action'] === 'revocation.verified').at(-1)).toMatchObject({ details: expect.objectContaining({ unmanaged: 'files' }) });
     });
