@@ -8,10 +8,10 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Command } from 'commander';
 import { buildProgram } from '../../../cli/main';
 import { openLocal } from '../../../shared/compose/local/local-services';
 import { REPO_ROOT } from './support/cli-harness';
+import { resolveCommand } from './support/doc-shell';
 import { TestHome, at, expectFailure } from './support/test-home';
 
 interface StatusJson { keyrings: Array<{ versions: Array<{ version: number; state: string }> }> }
@@ -44,19 +44,6 @@ function shellLines(section: string): string[][] {
     }
   }
   return lines;
-}
-
-function commandPath(program: Command, argv: readonly string[]): string[] {
-  let cmd = program;
-  const path: string[] = [];
-  for (const arg of argv) {
-    const sub = cmd.commands.find((c) => c.name() === arg);
-    if (sub) {
-      cmd = sub;
-      path.push(arg);
-    }
-  }
-  return path;
 }
 
 const LINES = shellLines(recoverySection(RUNBOOK));
@@ -100,8 +87,8 @@ describe('docs/operations.md: Recover a destroyed version', () => {
   }
 
   it('has local and AWS lines to run', () => {
-    expect(LOCAL.map((l) => commandPath(buildProgram(), l).join(' '))).toEqual(expect.arrayContaining(['status', 'escrow verify', 'escrow restore', 'decrypt']));
-    expect(AWS.map((l) => commandPath(buildProgram('aws'), l.slice(1)).join(' '))).toEqual(['escrow restore']);
+    expect(LOCAL.map((l) => resolveCommand(buildProgram(), l).path.join(' '))).toEqual(expect.arrayContaining(['status', 'escrow verify', 'escrow restore', 'decrypt']));
+    expect(AWS.map((l) => resolveCommand(buildProgram('aws'), l.slice(1)).path.join(' '))).toEqual(['escrow restore']);
   });
 
   it('runs every local line in order, and the file encrypted under the destroyed version decrypts again', async () => {

@@ -1,8 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Command } from 'commander';
 import { buildProgram } from '../../../cli/main';
 import { REPO_ROOT } from './support/cli-harness';
+import { resolveCommand, shellWords } from './support/doc-shell';
 import { T0, TestHome, expectFailure } from './support/test-home';
 
 interface RunbookLine {
@@ -21,14 +21,6 @@ function waitOf(comment: string): number {
   return m ? Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? 0) : 0;
 }
 
-/** Splits a command line into words, honouring single and double quotes (no other shell syntax). */
-function words(line: string): string[] {
-  const out: string[] = [];
-  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
-  for (let m = re.exec(line); m !== null; m = re.exec(line)) out.push(m[1] ?? m[2] ?? m[3] ?? '');
-  return out;
-}
-
 /** Every `rekey ...` line of the runbook's `sh` blocks, in order, with its expected exit code. */
 function runbookLines(markdown: string): RunbookLine[] {
   const lines: RunbookLine[] = [];
@@ -39,31 +31,10 @@ function runbookLines(markdown: string): RunbookLine[] {
       if (!text.startsWith('rekey ')) continue;
       const [command, comment] = text.split(/\s+#\s*/, 2);
       const exits = /(?:^|;\s*)exits (\d)/.exec(comment ?? '');
-      lines.push({ argv: words(command ?? '').slice(1), exitCode: exits ? Number(exits[1]) : 0, waitMs: waitOf(comment ?? ''), text });
+      lines.push({ argv: shellWords(command ?? '').slice(1), exitCode: exits ? Number(exits[1]) : 0, waitMs: waitOf(comment ?? ''), text });
     }
   }
   return lines;
-}
-
-/** Finds the command an argv names in a commander tree and checks every --option it uses exists there. */
-function resolveCommand(program: Command, argv: readonly string[]): { path: string[]; unknownOptions: string[] } {
-  let cmd = program;
-  const path: string[] = [];
-  const known = new Set(program.options.map((o) => o.long));
-  const unknownOptions: string[] = [];
-  for (const arg of argv) {
-    if (arg.startsWith('--')) {
-      if (!known.has(arg)) unknownOptions.push(arg);
-      continue;
-    }
-    const sub = cmd.commands.find((c) => c.name() === arg);
-    if (sub) {
-      cmd = sub;
-      path.push(arg);
-      for (const o of sub.options) known.add(o.long);
-    }
-  }
-  return { path, unknownOptions };
 }
 
 const RUNBOOK = readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
