@@ -102,9 +102,11 @@ describe('EnvelopeClient', () => {
             () => 'ok',
             (err: unknown) => (isAccepted(err) ? 'accepted' : err),
           );
-          // Assess
-          expect(inMemory).toBe('accepted');
-          expect(streamed).toBe('accepted');
+          // Assess: mutations may cancel out (insert then delete at the same place, a byte set
+          // back); the envelope is then the original and must decrypt, otherwise be refused.
+          const expected = buf.equals(samples[which]!) ? 'ok' : 'accepted';
+          expect(inMemory).toBe(expected);
+          expect(streamed).toBe(expected);
         }),
         { numRuns: 400 },
       );
