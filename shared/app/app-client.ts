@@ -41,6 +41,15 @@ export class AppRekeyClient implements RekeyClient {
     return this.parts.envelopes.decrypt(envelope, options.context === undefined ? {} : { context: options.context });
   }
 
+  public async refresh(envelope: Buffer, options: AppDecryptOptions = {}): Promise<Buffer | undefined> {
+    this.assertOpen();
+    // Rewrap to the active version and keep the result only if the version moved: asking the
+    // provider for the active version first would cost the same key fetch and race a rotation.
+    const parts = await this.parts.envelopes.rewrapParts(envelope, options.context === undefined ? {} : { context: options.context });
+    if (parts.version === parts.previousVersion) return undefined;
+    return Buffer.concat([parts.header, parts.body]);
+  }
+
   public encryptStream(keyring: string, options: StreamEncryptOptions = {}): Transform {
     this.assertOpen();
     return this.parts.envelopes.encryptStream(keyring, options);

@@ -38,6 +38,21 @@ export interface RekeyClient {
    * VersionUnavailableError.
    */
   decrypt(envelope: Buffer, options?: AppDecryptOptions): Promise<Decrypted>;
+  /**
+   * Lazy re-encryption on read: when `envelope` is under an older version than its keyring's
+   * active one, returns a copy re-wrapped under the active version (only the 44-byte key slot
+   * changes; the payload is not decrypted), for the application to store in place of the old
+   * one with a conditional write. Returns `undefined` when the envelope is already current.
+   * Store the result only if nothing newer was written meanwhile (a revision check): a lost
+   * race is harmless, the next read refreshes again. A revoked version is never re-wrapped
+   * (RevokedVersionError): rekey's revocation re-encrypts such records itself.
+   *
+   * @example
+   * const { plaintext } = await rekey.decrypt(stored.body, { context });
+   * const fresh = await rekey.refresh(stored.body, { context });
+   * if (fresh !== undefined) await bucket.put(key, fresh, { ifMatch: stored.etag });
+   */
+  refresh(envelope: Buffer, options?: AppDecryptOptions): Promise<Buffer | undefined>;
   /** A Transform that encrypts a stream of any length into a framed envelope. */
   encryptStream(keyring: string, options?: StreamEncryptOptions): Transform;
   /** A Transform that decrypts a framed (or one-shot) envelope stream. */

@@ -52,3 +52,16 @@ export const ENV = {
  * read the keyring's version keys through per-version KMS grants.
  */
 export const KEY_GRANTEES_ENV = 'REKEY_KEY_GRANTEES';
+
+/**
+ * Environment variable of the key-access function only: JSON array of the 12-digit AWS account
+ * ids whose roles the consumer registry may name (the bound the key policies were deployed
+ * with; a registry entry outside it is refused). Default when unset: no registry consumers.
+ */
+export const CONSUMER_ACCOUNTS_ENV = 'REKEY_CONSUMER_ACCOUNTS';
+
+/**
+ * Environment variable of the key-access function only: ARN of the ops key (the catalog
+ * bucket's key), on which it creates each registry consumer's catalog-read grant.
+ */
+export const OPS_KEY_ARN_ENV = 'REKEY_OPS_KEY_ARN';

@@ -50,4 +50,32 @@ describe('createLocalRekeyClient', () => {
     await fresh.close();
     await client.close();
   });
+
+  it('refreshes an envelope of a superseded version to the active one and leaves a current one alone', async () => {
+    // Prepare: v1 encrypts, then a rotation whose propagation window has passed makes v2 active.
+    const home = scratchDir('app-local-');
+    let now = new Date('2030-01-01T00:00:00.000Z');
+    const clock = (): Date => now;
+    const rk = await openLocal({ home, clock, actor: 'setup' });
+    await rk.keyrings.createKeyring('pii', { propagationSeconds: 60 }, { actor: 'setup', now });
+    const client = await createLocalRekeyClient({ home, clock });
+    const old = await client.encrypt('pii', 'customer 42', { context: { customer: 'c-42' } });
+    await rk.keyrings.rotate('pii', { actor: 'setup', reason: 'test', now });
+    now = new Date(now.getTime() + 120_000);
+    await rk.keyrings.tick({ now });
+    await rk.close();
+    const later = await createLocalRekeyClient({ home, clock });
+    // Act
+    const fresh = await later.refresh(old, { context: { customer: 'c-42' } });
+    const again = fresh === undefined ? undefined : await later.refresh(fresh, { context: { customer: 'c-42' } });
+    // Assess
+    expect(later.inspect(old).version).toBe(1);
+    expect(fresh).toBeDefined();
+    expect(later.inspect(fresh as Buffer).version).toBe(2);
+    expect((await later.decrypt(fresh as Buffer, { context: { customer: 'c-42' } })).plaintext.toString()).toBe('customer 42');
+    expect(again).toBeUndefined();
+    await expect(later.refresh(old, { context: { customer: 'someone else' } })).rejects.toThrow();
+    await later.close();
+    await client.close();
+  });
 });
