@@ -30,6 +30,8 @@ export interface AwsModeContext {
   readonly config: RekeyConfig;
   /** rekey function (rotate, escrow, ...) → deployed Lambda function name. */
   readonly functions: Readonly<Record<string, string>>;
+  /** Every output of the stack, by key (informational ones such as ConsumerAccounts included). */
+  readonly outputs: Readonly<Record<string, string>>;
   readonly clients: AwsModeClients;
 }
 
@@ -93,15 +95,17 @@ export async function openAws(options: OpenAwsOptions = {}): Promise<AwsModeCont
   if (outputs === undefined) throw new NotFoundError(`stack '${stackName}' has no outputs; is it a rekey stack?`);
   const env: Record<string, string> = {};
   let functions: Record<string, string> = {};
+  const all: Record<string, string> = {};
   for (const o of outputs) {
     if (o.OutputKey === undefined || o.OutputValue === undefined) continue;
+    all[o.OutputKey] = o.OutputValue;
     if (o.OutputKey === 'FunctionNames') functions = parseFunctionNames(o.OutputValue);
     const variable = STACK_OUTPUTS[o.OutputKey as StackOutputKey];
     if (variable !== undefined) env[variable] = o.OutputValue;
   }
   env.AWS_REGION = region;
   const config = loadConfig(env);
-  return { stackName, config, functions, clients };
+  return { stackName, config, functions, outputs: all, clients };
 }
 
 function parseFunctionNames(value: string): Record<string, string> {

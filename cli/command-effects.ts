@@ -34,6 +34,7 @@ export const COMMAND_EFFECTS: Readonly<Record<string, CommandEffect>> = {
   unfreeze: 'changes',
   status: 'reads',
   sweep: 'changes',
+  migrate: 'changes',
   // records: a get may re-wrap the record under the active version on the way (lazy
   // re-encryption), but what the operator asked for is a read: the re-wrap keeps what the record
   // says, so it is not announced (a pipeline reading many records would drown in the line).
@@ -47,7 +48,13 @@ export const COMMAND_EFFECTS: Readonly<Record<string, CommandEffect>> = {
   'escrow archive': 'changes',
   'escrow verify': 'changes',
   'escrow restore': 'changes',
+  // consumers: the registry document (the stack's key-access function grants from it).
+  'consumers add': 'changes',
+  'consumers remove': 'changes',
+  'consumers list': 'reads',
   audit: 'reads',
+  // AWS mode only: the stack's outputs.
+  outputs: 'reads',
 };
 
 /**

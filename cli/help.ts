@@ -28,6 +28,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   unfreeze: ['rekey unfreeze pii'],
   status: ['rekey status pii', 'rekey status --all --json   # destroyed versions too'],
   sweep: ['rekey sweep pii --rate 200'],
+  migrate: ['rekey migrate pii --from plaintext --dry-run', 'rekey migrate pii --from esdk --esdk-kms-key arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
   'records put': ['rekey records put invoice-17 --keyring pii --context tenant=acme < invoice.json'],
   'records get': ['rekey records get invoice-17 --context tenant=acme'],
   'records list': ['rekey records list pii --version 1 --limit 20'],
@@ -37,6 +38,9 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'escrow archive': ['rekey escrow archive pii'],
   'escrow verify': ['rekey escrow verify pii'],
   'escrow restore': ['rekey escrow restore pii --version 2 --reason "restore drill"'],
+  'consumers add': ['rekey consumers add pii arn:aws:iam::111122223333:role/orders-api --decrypt-only'],
+  'consumers remove': ['rekey consumers remove pii arn:aws:iam::111122223333:role/orders-api'],
+  'consumers list': ['rekey consumers list pii', 'rekey consumers list --json'],
   audit: ['rekey audit pii --limit 20', 'rekey audit --json | jq .action'],
 };
 
@@ -45,6 +49,7 @@ const AWS_EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   status: ['rekey --aws status pii --region eu-west-1', 'rekey --aws --stack RekeyProd status --json'],
   revoke: ['rekey --aws revoke pii --version 3 --reason "key exposed in incident 42"'],
   'escrow restore': ['rekey --aws escrow restore pii --version 2'],
+  outputs: ['rekey --aws --stack Rekey outputs > rekey-outputs.json'],
 };
 
 /**

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { registerAuditCommand } from './commands/audit';
 import { registerCacheCommands } from './commands/cache';
+import { registerConsumersCommands } from './commands/consumers';
 import { registerEnvelopeCommands } from './commands/envelope';
 import { registerEscrowCommands } from './commands/escrow';
 import { registerKeyringCommands } from './commands/keyring';
@@ -17,6 +18,7 @@ import { registerPlanCommand } from './commands/plan';
 import { registerRecordsCommands } from './commands/records';
 import { registerStatusCommand } from './commands/status';
 import { registerSweepCommand } from './commands/sweep';
+import { registerMigrateCommand } from './commands/migrate';
 import { registerAwsCommands, type AwsOpener } from './aws/register';
 import { namesTarget } from './command-effects';
 import { describeFailure, isClosedPipe } from './errors-to-exit';
@@ -32,9 +34,11 @@ const LOCAL_GROUPS: ReadonlyArray<(program: Command) => void> = [
   registerStatusCommand,
   registerPlanCommand,
   registerSweepCommand,
+  registerMigrateCommand,
   registerRecordsCommands,
   registerCacheCommands,
   registerEscrowCommands,
+  registerConsumersCommands,
   registerAuditCommand,
 ];
 

@@ -26,6 +26,7 @@ export function splitMode(argv: readonly string[]): { mode: Mode; argv: string[]
 
 /** Why a local command has no AWS-mode counterpart, and what to do instead (by path prefix). */
 const LOCAL_ONLY: ReadonlyArray<readonly [string, string]> = [
+  ['migrate', 'an application team migrates its S3 data with migrateRecords (rekey-kms/migrate) under its own credentials; drop --aws to migrate a local home'],
   ['keyring', "a stack's keyrings are declared in its cdk.json (keyrings) and deployed with cdk deploy"],
   ['encrypt', 'applications encrypt with the rekey library against the stack; drop --aws to use a local home'],
   ['decrypt', 'applications decrypt with the rekey library against the stack; drop --aws to use a local home'],

@@ -4,10 +4,12 @@
  * else cdk-nag reports is fixed in the stack instead (KMS rotation, TLS-only buckets, queues
  * and topic, access logs, state machine logging and tracing, latest runtime, no managed policies).
  */
-import { Validations, type CfnElement } from 'aws-cdk-lib';
+import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import { CfnEventBusPolicy } from 'aws-cdk-lib/aws-events';
 import type { IConstruct } from 'constructs';
+import type { Rekey } from './rekey';
 import type { RekeyStack } from './rekey-stack';
+import { CONSUMER_REGISTRY_PREFIX } from '../shared/vocabulary/consumer-registry';
 import { CATALOG_READERS, CATALOG_WRITERS } from './parts/function-permissions';
 import { REVOCATION_LEDGER_PREFIX, SWEEP_REPORT_PREFIX } from './parts/storage';
 import { KEY_USE_READERS } from './parts/key-use';
@@ -20,8 +22,8 @@ export interface NagAcknowledgement {
   readonly reason: string;
 }
 
-function logicalId(stack: RekeyStack, construct: IConstruct): string {
-  return String(stack.resolve((construct.node.defaultChild as CfnElement).logicalId));
+function logicalId(construct: IConstruct): string {
+  return String(Stack.of(construct).resolve((construct.node.defaultChild as CfnElement).logicalId));
 }
 
 /**
@@ -51,17 +53,18 @@ function acknowledgeNagDeprecatedRead(): void {
  * Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
  * acknowledgeNagFindings(stack);
  */
-export function acknowledgeNagFindings(stack: RekeyStack): NagAcknowledgement[] {
+export function acknowledgeNagFindings(target: RekeyStack | Rekey): NagAcknowledgement[] {
   acknowledgeNagDeprecatedRead();
+  const rekey: Rekey = 'rekey' in target ? target.rekey : target;
   const done: NagAcknowledgement[] = [];
   const ack = (construct: IConstruct, id: string, reason: string): void => {
     Validations.of(construct).acknowledge({ id, reason });
     done.push({ path: construct.node.path, id, reason });
   };
   const iam5 = (construct: IConstruct, resource: string, reason: string): void => ack(construct, `AwsSolutions-IAM5[Resource::${resource}]`, reason);
-  const fns = stack.functions;
-  const config = stack.config;
-  const catalog = logicalId(stack, stack.catalogBucket);
+  const fns = rekey.functions;
+  const config = rekey.config;
+  const catalog = logicalId(rekey.catalogBucket);
 
   for (const [name, fn] of Object.entries(fns)) {
     iam5(
@@ -79,7 +82,7 @@ export function acknowledgeNagFindings(stack: RekeyStack): NagAcknowledgement[] 
     iam5(fns.revoke.role, resource, `A revocation of a small keyring re-encrypts its records inline: any record under s3://${t.bucket}/${t.prefix}.`);
     iam5(fns['grace-period'].role, resource, `The reconciler counts references per version before disabling one: it reads record headers under s3://${t.bucket}/${t.prefix}.`);
   }
-  const escrowObjects = `<${logicalId(stack, stack.escrowBucket)}.Arn>/*`;
+  const escrowObjects = `<${logicalId(rekey.escrowBucket)}.Arn>/*`;
   iam5(fns.escrow.role, escrowObjects, 'One escrow record per keyring version, named at run time; the escrow bucket holds nothing else and Object Lock (compliance) prevents deletes and overwrites.');
   for (const name of ['grace-period', 'revoke'] as const) {
     iam5(
@@ -88,7 +91,7 @@ export function acknowledgeNagFindings(stack: RekeyStack): NagAcknowledgement[] 
       `${name} reconciles the lifecycle, which destroys a version only once its escrow record (one per keyring version, named at run time) exists: it reads records (GET, and the newest version behind a delete marker) and cannot unwrap them (the escrow key admits it through S3 only).`,
     );
   }
-  const marks = `<${logicalId(stack, stack.escrowBucket)}.Arn>/${REVOCATION_LEDGER_PREFIX}*`;
+  const marks = `<${logicalId(rekey.escrowBucket)}.Arn>/${REVOCATION_LEDGER_PREFIX}*`;
   for (const [name, fn] of Object.entries(fns)) {
     if (!(CATALOG_WRITERS as readonly string[]).includes(name) && !(CATALOG_READERS as readonly string[]).includes(name)) continue;
     iam5(
@@ -109,6 +112,12 @@ export function acknowledgeNagFindings(stack: RekeyStack): NagAcknowledgement[] 
         : `${name} reads the key-use log (one document per keyring, named by keyring) before a version stops decrypting, and starts it (a conditional create) when a keyring has none.`,
     );
   }
+  // The consumer registry (parts/consumer-registry.ts): one document per keyring, named by keyring.
+  iam5(
+    fns['key-access'].role,
+    `<${catalog}.Arn>/${CONSUMER_REGISTRY_PREFIX}*`,
+    'key-access reads the consumer registry (one document per keyring, named by keyring at run time) to reconcile its grants: objects under the registry prefix only, read only.',
+  );
   const eni = 'ENI management for a VPC function (ec2:Describe/Create/DeleteNetworkInterface): EC2 offers no resource-level permission for DescribeNetworkInterfaces.';
   const metricData = 'The circuit breaker reads decrypt metrics with cloudwatch:GetMetricData, which has no resource type or condition key in the Service Authorization Reference; it reads metrics only.';
   iam5(fns['grace-period'].role, '*', config.cache !== undefined ? `${metricData} ${eni}` : metricData);
@@ -116,11 +125,11 @@ export function acknowledgeNagFindings(stack: RekeyStack): NagAcknowledgement[] 
     for (const name of ['cache-invalidate', 'revoke'] as const) iam5(fns[name].role, '*', eni);
   }
 
-  const sm = stack.sweep.stateMachine;
-  const smId = logicalId(stack, sm);
+  const sm = rekey.sweep.stateMachine;
+  const smId = logicalId(sm);
   const smRole = sm.role;
   iam5(smRole, `<${catalog}.Arn>/${SWEEP_REPORT_PREFIX}*`, 'The Distributed Map writes its result files (one per map run, named by Step Functions) under the sweep report prefix only.');
-  iam5(smRole, `<${logicalId(stack, fns.reencrypt.fn)}.Arn>:*`, 'Step Functions invokes the reencrypt function; the qualifier wildcard lets a retried task reach the same function version.');
+  iam5(smRole, `<${logicalId(fns.reencrypt.fn)}.Arn>:*`, 'Step Functions invokes the reencrypt function; the qualifier wildcard lets a retried task reach the same function version.');
   iam5(smRole, '*', 'CloudWatch Logs vended log delivery and X-Ray trace APIs used by the state machine have no resource-level permissions.');
   const execution = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${smId}"}]}]}`;
   const mapPolicy = sm.node.tryFindChild('DistributedMapPolicy') ?? sm;
@@ -134,7 +143,7 @@ export function acknowledgeNagFindings(stack: RekeyStack): NagAcknowledgement[] 
     ['CompromiseRuleDlq', 'Dead-letter queue of the EventBridge rule targets (Key Version Compromised, catalog written): it is itself the DLQ.'],
     ['KeyUseRuleDlq', 'Dead-letter queue of the key-use rule target (KMS Decrypts from CloudTrail): it is itself the DLQ.'],
   ] as const) {
-    const queue = stack.node.tryFindChild(id);
+    const queue = rekey.node.tryFindChild(id);
     if (queue !== undefined) ack(queue, 'AwsSolutions-SQS3', reason);
   }
   return done;

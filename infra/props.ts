@@ -12,6 +12,7 @@
 import * as z from 'zod';
 import { parseDuration } from '../shared/vocabulary/duration';
 import { parsePolicy } from '../shared/catalog/policy';
+import { MAX_CONSUMER_ACCOUNTS } from '../shared/config/load-consumer-bound';
 import { RekeyError, ValidationError } from '../shared/errors';
 import { bucketName, keyPrefix, keyringName, kmsKeyArn } from '../shared/vocabulary/names';
 
@@ -235,6 +236,15 @@ const configShape = z.strictObject({
    * synthesizer). @default - the DefaultStackSynthesizer's cloudFormationExecutionRoleArn (cdk bootstrap's cfn-exec role)
    */
   deployRoleArn: roleArn.optional(),
+  /**
+   * AWS accounts whose IAM roles the consumer registry (`rekey consumers add`) may name: the
+   * key policies let key-access create grants for `arn:<partition>:iam::<account>:role/*` of
+   * these accounts only, and the catalog and escrow buckets admit the accounts other than the
+   * stack's own (each still needs an identity policy on its side and a registry entry). An
+   * empty list turns registry consumers off; deploy-time grantees are unaffected.
+   * @default - the stack's own account
+   */
+  consumerAccounts: z.array(z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id')).max(MAX_CONSUMER_ACCOUNTS, `at most ${MAX_CONSUMER_ACCOUNTS} consumer accounts`).optional(),
 });
 
 /** The rules that span fields: unique keyrings, targets of known keyrings, unique targets and operators. */
@@ -254,6 +264,7 @@ function checkAcrossFields(props: z.output<typeof configShape>, ctx: z.Refinemen
   });
   if (hasDuplicates(props.operatorRoleArns ?? [])) problem(['operatorRoleArns'], 'duplicate role ARN');
   if (hasDuplicates(props.securityPrincipalArns ?? [])) problem(['securityPrincipalArns'], 'duplicate principal ARN');
+  if (hasDuplicates(props.consumerAccounts ?? [])) problem(['consumerAccounts'], 'duplicate account');
 }
 
 /** Applies the defaults to checked props: durations in seconds, every optional field filled. */
@@ -282,6 +293,8 @@ function withDefaults(props: z.output<typeof configShape>) {
     securityPrincipalArns: props.securityPrincipalArns ?? props.operatorRoleArns ?? [],
     ...(props.breakGlassRoleArn === undefined ? {} : { breakGlassRoleArn: props.breakGlassRoleArn }),
     ...(props.deployRoleArn === undefined ? {} : { deployRoleArn: props.deployRoleArn }),
+    // Absent: the stack's own account, known only to the construct (a token in an environment-agnostic stack).
+    ...(props.consumerAccounts === undefined ? {} : { consumerAccounts: props.consumerAccounts }),
   };
 }
 

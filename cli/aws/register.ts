@@ -9,8 +9,10 @@ import { buildAwsServices } from '../../shared/compose/aws/build-aws-services';
 import { openAws } from '../aws-context';
 import { noteTarget } from '../target';
 import type { AwsCommandKit, AwsOpener } from './aws-kit';
+import { registerAwsConsumersCommands } from './consumers';
 import { registerAwsEscrowCommands } from './escrow';
 import { registerAwsLifecycleCommands } from './lifecycle';
+import { registerAwsOutputsCommand } from './outputs';
 import { registerAwsStatusCommand } from './status';
 
 export type { AwsOpener };
@@ -41,4 +43,6 @@ export function registerAwsCommands(program: Command, opener: AwsOpener = openAw
   registerAwsStatusCommand(program, kit);
   registerAwsLifecycleCommands(program, kit);
   registerAwsEscrowCommands(program, kit);
+  registerAwsConsumersCommands(program, kit);
+  registerAwsOutputsCommand(program, kit);
 }

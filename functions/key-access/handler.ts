@@ -1,7 +1,7 @@
 /**
  * The `key-access` Lambda function: keeps each keyring's per-version KMS grants equal to what
- * its catalog allows (shared/usecases/key-access.ts), on a catalog write, a schedule or a
- * compromise report.
+ * its catalog and the consumer registry allow (shared/usecases/key-access.ts), on a catalog or
+ * registry write (S3 `Object Created` through EventBridge), a schedule or a compromise report.
  * Thin by design: the use case (shared/usecases), its services and configuration
  * (shared/compose/aws) and the kit's metrics do the work. It does not use the kit's createHandler on purpose: every failure
  * fails the invocation (a refused event too), because each of its invokers is asynchronous
@@ -13,7 +13,7 @@ import { keyAccessServicesFromEnvironment } from '../../shared/compose/aws/key-a
 import { BackendError, isRekeyError, summarizeError } from '../../shared/errors';
 import { PowertoolsMetricsPublisher, type MetricsPublisher } from '../../shared/lambda/rekey-metrics';
 import type { JobContext } from '../../shared/usecases/context';
-import { runKeyAccess, type KeyAccessResult, type KeyAccessServices } from '../../shared/usecases/key-access';
+import { runKeyAccess, type KeyAccessReport, type KeyAccessServices } from '../../shared/usecases/key-access';
 import { METRIC } from '../../shared/vocabulary/metric-names';
 import { jsonLineLogger } from './json-line-logger';
 
@@ -36,9 +36,9 @@ export interface KeyAccessHandlerDeps {
  * @example
  * const handler = createKeyAccessHandler({ services: () => services, logger, metrics });
  */
-export function createKeyAccessHandler(deps: KeyAccessHandlerDeps): (event: unknown) => Promise<KeyAccessResult[]> {
+export function createKeyAccessHandler(deps: KeyAccessHandlerDeps): (event: unknown) => Promise<KeyAccessReport> {
   const { logger, metrics } = deps;
-  return async function keyAccessHandler(event: unknown): Promise<KeyAccessResult[]> {
+  return async function keyAccessHandler(event: unknown): Promise<KeyAccessReport> {
     try {
       const services = await deps.services();
       return await runKeyAccess(event, { services, logger, metrics, functionName: FUNCTION_NAME });

@@ -9,6 +9,7 @@
  * | freeze, unfreeze | catalog compare-and-swap: GetObject, PutObject; the freeze's audit event | + s3:PutObject, kms:GenerateDataKey via S3; events:PutEvents (source `rekey.audit`) |
  * | revoke | PutEvents `Key Version Compromised` | events:PutEvents (source `rekey`, that detail-type only) |
  * | rotate, escrow verify | Invoke the rotate / escrow function | lambda:InvokeFunction on those two |
+ * | consumers add, remove, list | registry get/put/list: GetObject, PutObject (If-Match / If-None-Match), ListObjectsV2 under `consumers/` (SSE-KMS) | s3:GetObject, s3:PutObject, s3:ListBucket (registry prefix); the ops key as for freeze |
  * | status --count-records | ListObjectsV2 + HeadObject over the record targets | s3:ListBucket (target prefix), s3:GetObject (target objects) |
  *
  * Nothing here names a keyring key or the escrow key: rotation and the drill run inside the
@@ -27,6 +28,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { CONSUMER_REGISTRY_PREFIX } from '../../shared/vocabulary/consumer-registry';
 import { AUDIT_EVENT_DETAIL_TYPE, AUDIT_EVENT_SOURCE, COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../shared/vocabulary/event-names';
 import type { ResolvedRecordTarget } from '../props';
 import { allowRecordTargets, catalogActions } from './function-access';
@@ -92,6 +94,17 @@ export function grantOperatorAccess(parts: OperatorAccessParts, role: iam.IRole)
       conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
     }),
   );
+
+  // Consumer registry (`rekey consumers add|remove|list`): registry objects, same two sides; the
+  // ops key through S3 is the catalog writers' statement above.
+  const registry = parts.catalogBucket.arnForObjects(`${CONSUMER_REGISTRY_PREFIX}*`);
+  const listRegistry = { StringLike: { 's3:prefix': [`${CONSUMER_REGISTRY_PREFIX}*`] } };
+  parts.catalogBucket.addToResourcePolicy(new iam.PolicyStatement({ sid: `OperatorConsumers${tag}`, principals: [principal], actions: ['s3:GetObject', 's3:PutObject'], resources: [registry] }));
+  parts.catalogBucket.addToResourcePolicy(
+    new iam.PolicyStatement({ sid: `OperatorListConsumers${tag}`, principals: [principal], actions: ['s3:ListBucket'], resources: [parts.catalogBucket.bucketArn], conditions: listRegistry }),
+  );
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [registry] }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [parts.catalogBucket.bucketArn], conditions: listRegistry }));
 
   // Events: bus policy + identity side, one statement per allowed (source, detail-type).
   OPERATOR_EVENTS.forEach((event, i) => {

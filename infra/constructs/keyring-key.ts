@@ -17,7 +17,7 @@
  * - administrators (the deploying role and the break-glass role, constructs/key-policy.ts) manage
  *   the key and use nothing; the account keeps read-only metadata.
  */
-import { Lazy, Names, Tags } from 'aws-cdk-lib';
+import { Aws, Lazy, Names, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -32,6 +32,16 @@ export interface KeyringKeyProps {
   readonly sensitivity: Sensitivity;
   /** Who administers the key (PutKeyPolicy, ScheduleKeyDeletion, DisableKey, ...). */
   readonly administrators: KeyAdministrators;
+}
+
+/**
+ * The `kms:GranteePrincipal` pattern of every IAM role of `account` (in the stack's partition).
+ *
+ * @example
+ * consumerRolePattern('111122223333'); // 'arn:${Partition}:iam::111122223333:role/*'
+ */
+export function consumerRolePattern(account: string): string {
+  return `arn:${Aws.PARTITION}:iam::${account}:role/*`;
 }
 
 /** Encryption-context keys rekey binds to every version key; nothing else is accepted. */
@@ -51,6 +61,7 @@ export class KeyringKey extends Construct {
   /** The keyring name. */
   public readonly keyring: string;
   private readonly grantees: string[] = [];
+  private readonly consumerPatterns: string[] = [];
 
   public constructor(scope: Construct, id: string, props: KeyringKeyProps) {
     super(scope, id);
@@ -108,11 +119,10 @@ export class KeyringKey extends Construct {
         resources: ['*'],
         conditions: {
           'ForAllValues:StringEquals': { 'kms:GrantOperations': ['Decrypt'], 'kms:EncryptionContextKeys': [...VERSION_CONTEXT_KEYS] },
-          StringEquals: {
-            'kms:GrantConstraintType': 'EncryptionContextEquals',
-            'kms:EncryptionContext:keyring': this.keyring,
-            'kms:GranteePrincipal': Lazy.list({ produce: () => this.grantees }, { omitEmpty: false }),
-          },
+          StringEquals: { 'kms:GrantConstraintType': 'EncryptionContextEquals', 'kms:EncryptionContext:keyring': this.keyring },
+          // StringLike: the deploy-time grantees exactly (a role ARN holds no wildcard), and any
+          // role of a consumer account (the registry's bound, enforced again by key-access).
+          StringLike: { 'kms:GranteePrincipal': Lazy.list({ produce: () => this.granteePatterns() }, { omitEmpty: false }) },
           Bool: { 'kms:GrantIsForAWSResource': 'false' },
         },
       }),
@@ -133,6 +143,23 @@ export class KeyringKey extends Construct {
    */
   public addGrantee(roleArn: string): void {
     if (!this.grantees.includes(roleArn)) this.grantees.push(roleArn);
+  }
+
+  /**
+   * Lets the grant reconciler also create this keyring's per-version grants for any IAM role of
+   * these accounts (consumers registered at run time with `rekey consumers add`): each account
+   * becomes the `kms:GranteePrincipal` pattern `arn:<partition>:iam::<account>:role/*`.
+   */
+  public admitConsumerAccounts(accounts: readonly string[]): void {
+    for (const account of accounts) {
+      const pattern = consumerRolePattern(account);
+      if (!this.consumerPatterns.includes(pattern)) this.consumerPatterns.push(pattern);
+    }
+  }
+
+  /** The grantee ARNs and patterns the CreateGrant statement admits. */
+  public granteePatterns(): string[] {
+    return [...this.grantees, ...this.consumerPatterns];
   }
 
   private versionContextConditions(): Record<string, unknown> {

@@ -3,7 +3,14 @@
  * options, its own role (no managed policies; log permissions on its own log group only),
  * its own log group with a retention, and, for asynchronously invoked functions, a failure
  * destination queue that keeps every event whose retries ran out.
+ *
+ * Where the code comes from: in the checkout, NodejsFunction bundles functions/<name>/handler.ts
+ * at synth. The published package ships no TypeScript sources, so its build pre-bundles each
+ * handler with the same options (scripts/bundle-handlers.mjs, into dist/functions/<name>/), and
+ * the compiled construct uses that folder as the code asset: a consumer's CDK app synthesizes
+ * without the sources, the repository's esbuild or its lock file.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -49,8 +56,27 @@ export interface RekeyFunctionProps {
   readonly asyncInvoked?: boolean;
 }
 
-/** The project root (the directory holding package-lock.json). */
+/**
+ * The project root: the checkout (the directory holding package-lock.json) when this file runs
+ * from its source, the package's dist/ when it runs compiled.
+ */
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+
+/** The file name of a pre-built handler bundle: NodejsFunction's own CommonJS output name. */
+export const PREBUILT_BUNDLE_FILE = 'index.js';
+
+/**
+ * The folder holding the pre-built bundle of a handler (`functions/<name>/handler.ts` ->
+ * `<root>/functions/<name>/`, with index.js in it), or undefined where none was built (the
+ * checkout, whose functions/<name>/ holds only TypeScript).
+ *
+ * @example
+ * prebuiltBundleDir('functions/rotate/handler.ts'); // '/app/node_modules/rekey-kms/dist/functions/rotate' when installed
+ */
+export function prebuiltBundleDir(entry: string, root: string = PROJECT_ROOT): string | undefined {
+  const dir = path.join(root, path.dirname(entry));
+  return existsSync(path.join(dir, PREBUILT_BUNDLE_FILE)) ? dir : undefined;
+}
 
 /**
  * A rekey Lambda function with its role, log group and failure queue.
@@ -92,11 +118,18 @@ export class RekeyFunction extends Construct {
     const asyncInvoked = props.asyncInvoked ?? true;
     if (asyncInvoked) this.failureQueue = new sqs.Queue(this, 'FailureQueue', deadLetterQueueProps());
 
+    const prebuilt = prebuiltBundleDir(props.entry);
     this.fn = new NodejsFunction(this, 'Function', {
-      entry: path.join(PROJECT_ROOT, props.entry),
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      // Same handler either way: NodejsFunction turns 'handler' into 'index.handler' when it bundles.
+      ...(prebuilt === undefined
+        ? {
+            entry: path.join(PROJECT_ROOT, props.entry),
+            handler: 'handler',
+            projectRoot: PROJECT_ROOT,
+            depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+            bundling: FUNCTION_BUNDLING,
+          }
+        : { code: lambda.Code.fromAsset(prebuilt), handler: 'index.handler' }),
       runtime: FUNCTION_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: sizing.memoryMiB,
@@ -105,7 +138,6 @@ export class RekeyFunction extends Construct {
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       environment: { ...props.environment },
-      bundling: FUNCTION_BUNDLING,
       description: `rekey ${props.name}`,
       ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency }),
       ...(props.network === undefined

@@ -1,7 +1,7 @@
 /**
  * Events of the rekey stack: the bus carrying audit events and compromise reports, its audit
  * archive, and the two rules that route events to functions (a compromise report to revoke and
- * key-access; a catalog write to key-access). Sources and detail-types are the ones the code
+ * key-access; a catalog or consumer registry write to key-access). Sources and detail-types are the ones the code
  * sends and validates (shared/vocabulary/event-names.ts, S3's `Object Created` included).
  * Built in the stack's scope (see storage.ts for why).
  */
@@ -12,6 +12,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ARCHIVED_EVENT_SOURCES, COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE, S3_OBJECT_CREATED } from '../../shared/vocabulary/event-names';
+import { CONSUMER_REGISTRY_PREFIX } from '../../shared/vocabulary/consumer-registry';
 import type { RekeyFunction } from '../constructs/rekey-function';
 import { DELIVERY_RETRY, deadLetterQueueProps, type FunctionName } from '../defaults';
 import type { ResolvedRekeyConfig } from '../props';
@@ -50,7 +51,7 @@ export interface EventRoutesProps {
 export class EventRoutes {
   /** Dead-letter queue of the rules' targets. */
   public readonly deadLetterQueue: sqs.Queue;
-  /** The rule that runs the grant reconciler after every catalog write. */
+  /** The rule that runs the grant reconciler after every catalog or registry write. */
   public readonly catalogWritten: events.Rule;
 
   public constructor(scope: Construct, props: EventRoutesProps) {
@@ -68,11 +69,12 @@ export class EventRoutes {
       targets: [new targets.LambdaFunction(fns.revoke.fn, deliver), new targets.LambdaFunction(fns['key-access'].fn, deliver)],
     });
     this.catalogWritten = new events.Rule(scope, 'CatalogWritten', {
-      description: 'rekey: reconcile KMS grants after every catalog write',
+      description: 'rekey: reconcile KMS grants after every catalog or consumer registry write',
       eventPattern: {
         source: [S3_OBJECT_CREATED.source],
         detailType: [S3_OBJECT_CREATED.detailType],
-        detail: { bucket: { name: [props.catalogBucket.bucketName] }, object: { key: [{ prefix: config.catalogPrefix }] } },
+        // A registry write (`rekey consumers add`) must reach the reconciler as a catalog write does.
+        detail: { bucket: { name: [props.catalogBucket.bucketName] }, object: { key: [{ prefix: config.catalogPrefix }, { prefix: CONSUMER_REGISTRY_PREFIX }] } },
       },
       targets: [new targets.LambdaFunction(fns['key-access'].fn, deliver)],
     });

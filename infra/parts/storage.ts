@@ -12,6 +12,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { CONSUMER_REGISTRY_PREFIX } from '../../shared/vocabulary/consumer-registry';
 import { catalogActions, escrowActions } from '../access/function-access';
 import { createManagedKey, viaS3Statement, type KeyAdministrators } from '../constructs/key-policy';
 import { secureBucketProps } from '../defaults';
@@ -116,18 +117,22 @@ export class RekeyStorage {
    * ledger never reads a mark without one, so s3:GetObject is not granted
    * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "versionId").
    */
-  public grantLedgerRead(role: iam.IRole, bucketPolicySid?: string): void {
+  public grantLedgerRead(role: iam.IRole, bucketPolicySid?: string): iam.Grant {
     const marks = this.escrowBucket.arnForObjects(`${REVOCATION_LEDGER_PREFIX}*`);
     const listMarks = { StringLike: { 's3:prefix': [`${REVOCATION_LEDGER_PREFIX}*`] } };
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObjectVersion'], resources: [marks] }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucketVersions'], resources: [this.escrowBucket.bucketArn], conditions: listMarks }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.escrowKey.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } } }));
+    let grant = iam.Grant.addToPrincipal({ grantee: role, actions: ['s3:GetObjectVersion'], resourceArns: [marks] })
+      .combine(iam.Grant.addToPrincipal({ grantee: role, actions: ['s3:ListBucketVersions'], resourceArns: [this.escrowBucket.bucketArn], conditions: listMarks }))
+      .combine(
+        iam.Grant.addToPrincipal({ grantee: role, actions: ['kms:Decrypt'], resourceArns: [this.escrowKey.keyArn], conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } } }),
+      );
     this.ledgerReaders.addPrincipals(new iam.ArnPrincipal(role.roleArn));
-    if (bucketPolicySid === undefined) return;
+    if (bucketPolicySid === undefined) return grant;
     const principal = new iam.ArnPrincipal(role.roleArn);
-    this.escrowBucket.addToResourcePolicy(new iam.PolicyStatement({ sid: `${bucketPolicySid}Marks`, principals: [principal], actions: ['s3:GetObjectVersion'], resources: [marks] }));
-    this.escrowBucket.addToResourcePolicy(
-      new iam.PolicyStatement({ sid: `${bucketPolicySid}List`, principals: [principal], actions: ['s3:ListBucketVersions'], resources: [this.escrowBucket.bucketArn], conditions: listMarks }),
+    const onBucket = (statement: iam.PolicyStatement): iam.Grant =>
+      iam.Grant.addStatementToResourcePolicy({ grantee: role, actions: statement.actions, resourceArns: statement.resources, resource: this.escrowBucket, statement });
+    grant = grant.combine(onBucket(new iam.PolicyStatement({ sid: `${bucketPolicySid}Marks`, principals: [principal], actions: ['s3:GetObjectVersion'], resources: [marks] })));
+    return grant.combine(
+      onBucket(new iam.PolicyStatement({ sid: `${bucketPolicySid}List`, principals: [principal], actions: ['s3:ListBucketVersions'], resources: [this.escrowBucket.bucketArn], conditions: listMarks })),
     );
   }
 
@@ -173,13 +178,26 @@ export class RekeyStorage {
    * policy and identity), so that an imported role of this account needs nothing on its side.
    * `sid` must be unique in the bucket policy.
    */
-  public grantCatalogDocumentRead(role: iam.IRole, keyring: string, sid: string): void {
+  public grantCatalogDocumentRead(role: iam.IRole, keyring: string, sid: string): iam.Grant {
     const principal = new iam.ArnPrincipal(role.roleArn);
     const document = this.catalogBucket.arnForObjects(`${this.config.catalogPrefix}${keyring}.json`);
-    this.catalogBucket.addToResourcePolicy(new iam.PolicyStatement({ sid, principals: [principal], actions: ['s3:GetObject'], resources: [document] }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [document] }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.opsKey.keyArn] }));
+    const statement = new iam.PolicyStatement({ sid, principals: [principal], actions: ['s3:GetObject'], resources: [document] });
+    const grant = iam.Grant.addStatementToResourcePolicy({ grantee: role, actions: ['s3:GetObject'], resourceArns: [document], resource: this.catalogBucket, statement })
+      .combine(iam.Grant.addToPrincipal({ grantee: role, actions: ['s3:GetObject'], resourceArns: [document] }))
+      .combine(iam.Grant.addToPrincipal({ grantee: role, actions: ['kms:Decrypt'], resourceArns: [this.opsKey.keyArn] }));
     this.catalogReaders.addPrincipals(principal);
+    return grant;
+  }
+
+  /**
+   * Lets the grant reconciler read the consumer registry (S3ConsumerRegistry get and list:
+   * GetObject and ListObjectsV2 under `consumers/`); the ops key it already reads the catalog with.
+   */
+  public grantRegistryRead(role: iam.IRole): void {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.catalogBucket.arnForObjects(`${CONSUMER_REGISTRY_PREFIX}*`)] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.catalogBucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${CONSUMER_REGISTRY_PREFIX}*`] } } }),
+    );
   }
 
   /** Lets the sweep's state machine encrypt its reports (the S3 side comes with its result writer). */

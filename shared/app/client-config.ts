@@ -5,11 +5,13 @@
  * a bucket, a prefix or a keyring's KMS key.
  */
 import { loadConfig, type RekeyConfig } from '../config/load-config';
+import { configFromOutputs } from '../config/config-from-outputs';
 import { ENV } from '../config/env-names';
-import { STACK_OUTPUTS, type StackOutputKey } from '../config/stack-outputs';
 import { DEFAULT_CATALOG_TTL_MS } from '../vocabulary/catalog-cache';
-import { ValidationError, isRekeyError } from '../errors';
+import { ValidationError } from '../errors';
 import type { KeyCacheOptions, RekeyClientOptions } from './client-types';
+
+export { configFromOutputs };
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(['env', 'outputs', 'stackName', 'region', 'clients', 'metrics', 'serviceName', 'catalogTtlMs', 'keyCache']);
 const KEY_CACHE_NAMES: ReadonlySet<string> = new Set(['ttlMs', 'maxUses', 'maxEntries']);
@@ -50,29 +52,6 @@ function checkKeyCache(keyCache: KeyCacheOptions): void {
 
 function checkPositiveInteger(name: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new ValidationError(`${name} must be a positive integer`);
-}
-
-/**
- * The configuration named by the stack's outputs: each output feeds the variable it feeds on
- * the functions (shared/config/stack-outputs.ts); outputs rekey does not read are ignored.
- *
- * @example
- * configFromOutputs({ CatalogBucket: 'b', KeyringKeys: '{"pii":"arn:aws:kms:…"}', … }, 'eu-west-1');
- * @throws ValidationError naming every missing or malformed output (by the variable it feeds).
- */
-export function configFromOutputs(outputs: Readonly<Record<string, string>>, region?: string): RekeyConfig {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(outputs)) {
-    const variable = STACK_OUTPUTS[key as StackOutputKey];
-    if (variable !== undefined && typeof value === 'string') env[variable] = value;
-  }
-  if (region !== undefined) env[ENV.region] = region;
-  try {
-    return loadConfig(env);
-  } catch (err) {
-    if (isRekeyError(err) && err.code === 'VALIDATION') throw new ValidationError(`the rekey stack outputs do not configure a client: ${err.message}`);
-    throw err;
-  }
 }
 
 /**

@@ -16,6 +16,22 @@ import type { RekeyClient, RekeyClientOptions } from './client-types';
 
 export { createLocalRekeyClient } from './local-client';
 export { configFromOutputs } from './client-config';
+// The errors an application meets, so it can map them to its own answers (instanceof, or `code`).
+export {
+  AccessDeniedError,
+  BackendError,
+  ContextMismatchError,
+  ContextRequiredError,
+  DecryptError,
+  RekeyError,
+  RevokedVersionError,
+  ThrottledError,
+  UnknownKeyringError,
+  UnknownVersionError,
+  ValidationError,
+  VersionUnavailableError,
+  isRekeyError,
+} from '../errors';
 export type { AppDecryptOptions, KeyCacheOptions, LocalRekeyClientOptions, RekeyClient, RekeyClientAwsClients, RekeyClientOptions } from './client-types';
 export type { CallerContext, Decrypted, EncryptOptions, EnvelopeInfo, StreamEncryptOptions } from '../envelope/api';
 export type { MetricDimensions, MetricsPublisher } from '../ports/metrics-publisher';

@@ -4,6 +4,10 @@
  * grantees and the grants that exist, it says which grants to create and which to revoke.
  * A version is readable through a grant only while it is pending, active, rotating or
  * deprecated; revoked, disabled and destroyed versions keep no grant.
+ *
+ * Registry consumers (shared/consumers) also need to read the catalog and the revocation ledger
+ * through S3, whose objects are encrypted under the ops key and the escrow key: one named
+ * Decrypt grant per consumer on each, bound to the bucket ({@link planBucketReadGrants}).
  */
 import type { VersionState } from './model';
 
@@ -14,6 +18,8 @@ export interface ExistingGrant {
   readonly operations: readonly string[];
   /** The grant's EncryptionContextEquals constraint (undefined when it has none). */
   readonly contextEquals?: Readonly<Record<string, string>>;
+  /** The grant's name (undefined when it has none). */
+  readonly name?: string;
 }
 
 /** A grant to create: `grantee` may decrypt exactly `{ keyring, version }`. */
@@ -86,5 +92,48 @@ export function planGrants(
     const [grantee, version] = id.split('\n') as [string, string];
     create.push({ grantee, version: Number(version) });
   }
+  return { revoke, create };
+}
+
+/** The encryption context key S3 passes to KMS for an SSE-KMS object ("aws:s3:arn"). */
+export const S3_CONTEXT_KEY = 'aws:s3:arn';
+
+/** A bucket-read grant to create: `grantee` may decrypt exactly `{ "aws:s3:arn": bucketArn }`. */
+export interface BucketReadGrant {
+  readonly grantee: string;
+  /** The grant's name, which marks it as this reconciler's. */
+  readonly name: string;
+  readonly bucketArn: string;
+}
+
+/** What the bucket-read reconciler does on one key, revocations first. */
+export interface BucketReadPlan {
+  readonly revoke: readonly string[];
+  readonly create: readonly BucketReadGrant[];
+}
+
+/**
+ * Plans the bucket-read grants named `name` on one key (the ops key for the catalog bucket, the
+ * escrow key for the revocation ledger): exactly one Decrypt grant per grantee, constrained to
+ * `EncryptionContextEquals { "aws:s3:arn": bucketArn }` (S3 Bucket Keys pass the bucket ARN as
+ * the context). Grants of another name are never touched; one of this name that is malformed,
+ * repeated or for a grantee no longer wanted is revoked.
+ *
+ * @example
+ * planBucketReadGrants('rekey-catalog-read', 'arn:aws:s3:::cat', ['arn:aws:iam::1:role/app'], []);
+ * // { revoke: [], create: [{ grantee: 'arn:aws:iam::1:role/app', name: 'rekey-catalog-read', bucketArn: 'arn:aws:s3:::cat' }] }
+ */
+export function planBucketReadGrants(name: string, bucketArn: string, grantees: readonly string[], existing: readonly ExistingGrant[]): BucketReadPlan {
+  const wanted = new Set(grantees);
+  const kept = new Set<string>();
+  const revoke: string[] = [];
+  for (const grant of existing) {
+    if (grant.name !== name) continue;
+    const ctx = grant.contextEquals ?? {};
+    const exact = Object.keys(ctx).length === 1 && ctx[S3_CONTEXT_KEY] === bucketArn && grant.operations.length === 1 && grant.operations[0] === 'Decrypt';
+    if (exact && wanted.has(grant.grantee) && !kept.has(grant.grantee)) kept.add(grant.grantee);
+    else revoke.push(grant.grantId);
+  }
+  const create = [...wanted].filter((g) => !kept.has(g)).map((grantee) => ({ grantee, name, bucketArn }));
   return { revoke, create };
 }

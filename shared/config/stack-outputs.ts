@@ -26,6 +26,12 @@ export const STACK_OUTPUTS = {
   SweepStateMachineArn: ENV.sweepStateMachineArn,
   BreakerThreshold: ENV.breakerThreshold,
   CacheName: ENV.cacheName,
+  /** Catalog cache lifetime in ms that the stack's functions use; a consumer's client must not trust a catalog longer. */
+  CatalogTtlMs: ENV.catalogTtlMs,
+  /** ARN of the ops key (the catalog bucket's key): a consumer's identity policy names it. */
+  OpsKeyArn: undefined,
+  /** JSON array of the account ids whose roles the consumer registry may name. */
+  ConsumerAccounts: undefined,
   /** JSON object: function (rotate, grace-period, ...) → Lambda function name. */
   FunctionNames: undefined,
   /** The SNS topic alarms notify. */

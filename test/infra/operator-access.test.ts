@@ -31,7 +31,7 @@ describe('operator access', () => {
       ({ template } = synthStack({ ...FULL_CONFIG, operatorRoleArns: [OPERATOR] }));
     });
 
-    it('lets the operator list, read and write catalog documents, read key use and the revocation marks, through the bucket policies', () => {
+    it('lets the operator list, read and write catalog documents and the consumer registry, read key use and the revocation marks, through the bucket policies', () => {
       // Prepare
       const statements = naming(statementsOf(template, 'AWS::S3::BucketPolicy', 'PolicyDocument'), OPERATOR);
       // Act
@@ -43,6 +43,9 @@ describe('operator access', () => {
         { actions: ['s3:GetObject'], resource: expect.stringMatching(/Catalog[0-9A-F]{8}.*\/key-use\/\*/), condition: undefined },
         { actions: ['s3:GetObject', 's3:PutObject'], resource: expect.stringMatching(/Catalog[0-9A-F]{8}.*\/catalog\/\*/), condition: undefined },
         { actions: ['s3:ListBucket'], resource: expect.stringMatching(/^\{"Fn::GetAtt":\["Catalog[0-9A-F]{8}","Arn"\]\}$/), condition: { StringLike: { 's3:prefix': ['catalog/*'] } } },
+        // `rekey consumers add|remove|list`: the registry documents, outside the catalog prefix.
+        { actions: ['s3:GetObject', 's3:PutObject'], resource: expect.stringMatching(/Catalog[0-9A-F]{8}.*\/consumers\/\*/), condition: undefined },
+        { actions: ['s3:ListBucket'], resource: expect.stringMatching(/^\{"Fn::GetAtt":\["Catalog[0-9A-F]{8}","Arn"\]\}$/), condition: { StringLike: { 's3:prefix': ['consumers/*'] } } },
         { actions: ['s3:GetObjectVersion'], resource: expect.stringMatching(/Escrow[0-9A-F]{8}.*\/revocations\/\*/), condition: undefined },
         { actions: ['s3:ListBucketVersions'], resource: expect.stringMatching(/^\{"Fn::GetAtt":\["Escrow[0-9A-F]{8}","Arn"\]\}$/), condition: { StringLike: { 's3:prefix': ['revocations/*'] } } },
       ]);

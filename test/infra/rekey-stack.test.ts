@@ -82,7 +82,14 @@ describe('RekeyStack', () => {
       expect(grantStatements).toHaveLength(2);
       expect(piiGrant?.['Condition']).toMatchObject({
         'ForAllValues:StringEquals': { 'kms:GrantOperations': ['Decrypt'] },
-        StringEquals: { 'kms:GrantConstraintType': 'EncryptionContextEquals', 'kms:GranteePrincipal': expect.arrayContaining(['arn:aws:iam::111122223333:role/orders-service']) },
+        StringEquals: { 'kms:GrantConstraintType': 'EncryptionContextEquals', 'kms:EncryptionContext:keyring': 'pii' },
+        // The deploy-time grantees exactly, and any role of the consumer accounts (default: the stack's own).
+        StringLike: {
+          'kms:GranteePrincipal': expect.arrayContaining([
+            'arn:aws:iam::111122223333:role/orders-service',
+            { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':role/*']] },
+          ]),
+        },
       });
       expect(JSON.stringify(opsGrant)).toContain('arn:aws:iam::111122223333:role/reports');
     });
@@ -231,7 +238,10 @@ describe('RekeyStack', () => {
 
     it('scopes catalog access to the catalog prefix', () => {
       // Prepare
-      const listing = identityStatements.filter((s) => asList(s['Action']).includes('s3:ListBucket') && JSON.stringify(s['Resource']).includes('Catalog'));
+      // key-access also lists the consumer registry (consumers/), outside the catalog prefix.
+      const listing = identityStatements.filter(
+        (s) => asList(s['Action']).includes('s3:ListBucket') && JSON.stringify(s['Resource']).includes('Catalog') && !JSON.stringify(s['Condition']).includes('consumers/'),
+      );
       // Act / Assess
       expect(listing.length).toBeGreaterThanOrEqual(7);
       for (const s of listing) expect(s['Condition']).toEqual({ StringLike: { 's3:prefix': ['catalog/*'] } });

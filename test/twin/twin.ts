@@ -5,7 +5,6 @@
  * simulated clock. Scenarios use only this facade and what docs/deploy.md tells a platform team
  * to do.
  */
-import { createHash } from 'node:crypto';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -35,7 +34,7 @@ import { describeStacksReply, shiftDate } from './stack-api';
 import { callerIdentityXml } from './request-map/sts-identity';
 import { synthesizeTwin } from './synth';
 import { twinTls } from './tls';
-import { SimClock, TwinWorld, type PolicyDocument, type RequestLogEntry, type TwinFunction, type TwinRole } from './world';
+import { SimClock, TwinWorld, externalRole, type PolicyDocument, type RequestLogEntry, type TwinFunction, type TwinRole } from './world';
 
 /** Options of {@link Twin.standUp}. */
 export interface TwinOptions {
@@ -43,25 +42,25 @@ export interface TwinOptions {
   readonly context?: Record<string, unknown>;
   /** Simulated start time. @default 2027-01-01T00:00:00Z */
   readonly start?: number;
-  /** Roles that exist in the account before the deploy (applications, operators). */
-  readonly roles?: readonly { readonly name: string; readonly policies: readonly PolicyDocument[] }[];
+  /**
+   * Roles that exist before the deploy (applications, operators): in the stack's account, or with
+   * `account` in another one (a consumer account), where a request needs its identity policy AND the
+   * resource's policy (or a KMS grant) to be allowed, as AWS evaluates cross-account requests.
+   */
+  readonly roles?: readonly TwinRoleSpec[];
+}
+
+/** A role the scenario brings (see {@link TwinOptions.roles}). */
+export interface TwinRoleSpec {
+  readonly name: string;
+  readonly policies: readonly PolicyDocument[];
+  /** 12-digit account id. @default the stack's account (TWIN_ACCOUNT of ./world.ts) */
+  readonly account?: string;
 }
 
 const ADMIN = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
-/** Builds a role that is not part of the template (an application's or an operator's). */
-export function externalRole(world: TwinWorld, name: string, policies: readonly PolicyDocument[]): TwinRole {
-  const digest = createHash('sha256').update(`${world.account}:${name}`).digest('hex').toUpperCase();
-  return {
-    logicalId: `external:${name}`,
-    name,
-    arn: `arn:${world.partition}:iam::${world.account}:role/${name}`,
-    trust: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:${world.partition}:iam::${world.account}:root` }, Action: 'sts:AssumeRole' }] },
-    policies: [...policies],
-    accessKeyId: `AKIAX${digest.slice(0, 15)}`,
-    secretAccessKey: digest.slice(16, 56),
-  };
-}
+export { externalRole } from './world';
 
 /** One injected fault (see {@link Twin.faults}). */
 export interface TwinFault {
@@ -127,7 +126,8 @@ export class Twin {
   private constructor(options: TwinOptions) {
     this.clock = new SimClock(options.start);
     for (const r of options.roles ?? []) {
-      const role = externalRole(this.world, r.name, r.policies);
+      const role = externalRole(this.world, r.name, r.policies, r.account);
+      if (this.world.roles.has(role.arn)) throw new Error(`twin: role ${role.arn} given twice`);
       this.world.roles.set(role.arn, role);
     }
   }
@@ -151,10 +151,13 @@ export class Twin {
     return this.world.requestLog.filter((r) => !r.allowed);
   }
 
-  /** The role with this name (template or external). */
-  public role(name: string): TwinRole {
-    for (const r of this.world.roles.values()) if (r.name === name || r.logicalId === name) return r;
-    throw new Error(`twin: no role ${name}`);
+  /** The role with this name (template or external), or its ARN; with `account`, the one of that account. */
+  public role(name: string, account?: string): TwinRole {
+    for (const r of this.world.roles.values()) {
+      if (account !== undefined && !r.arn.startsWith(`arn:${this.world.partition}:iam::${account}:`)) continue;
+      if (r.name === name || r.logicalId === name || r.arn === name) return r;
+    }
+    throw new Error(`twin: no role ${name}${account === undefined ? '' : ` in account ${account}`}`);
   }
 
   /** The deployed function of a rekey function name (`rotate`, `grace-period`, ...), from the stack outputs. */

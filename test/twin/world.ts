@@ -8,6 +8,8 @@
  * Shared contract of test/twin/* (see test/twin/README.md): keep it small and declarative.
  */
 
+import { createHash } from 'node:crypto';
+
 /** An IAM policy document as it appears in a template (already resolved: no intrinsics left). */
 export interface PolicyDocument {
   readonly Version?: string;
@@ -238,4 +240,26 @@ export class SimClock {
     if (ms < this.current) throw new RangeError('the simulated clock never goes backwards');
     this.current = ms;
   }
+}
+
+/**
+ * Builds a role that is not part of the template (an application's or an operator's), in the
+ * stack's account or in `account`.
+ *
+ * @example
+ * const orders = externalRole(world, 'orders', [], '444455556666'); // arn:aws:iam::444455556666:role/orders
+ */
+export function externalRole(world: TwinWorld, name: string, policies: readonly PolicyDocument[], account: string = world.account): TwinRole {
+  if (!/^\d{12}$/.test(account)) throw new RangeError(`twin: account of role ${name} must be 12 digits, got ${account}`);
+  // Same input as before accounts existed for the stack's own roles: their access keys stay the same.
+  const digest = createHash('sha256').update(`${account}:${name}`).digest('hex').toUpperCase();
+  return {
+    logicalId: account === world.account ? `external:${name}` : `external:${account}:${name}`,
+    name,
+    arn: `arn:${world.partition}:iam::${account}:role/${name}`,
+    trust: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:${world.partition}:iam::${account}:root` }, Action: 'sts:AssumeRole' }] },
+    policies: [...policies],
+    accessKeyId: `AKIAX${digest.slice(0, 15)}`,
+    secretAccessKey: digest.slice(16, 56),
+  };
 }

@@ -1,10 +1,11 @@
 /**
  * The GrantStore on KMS: ListGrants (every page), RevokeGrant and CreateGrant. Each grant it
  * creates allows `Decrypt` only, constrained to `EncryptionContextEquals { keyring, version }`,
- * the one shape the stack's key policy lets the key-access role create.
+ * the one shape the stack's key policy lets the key-access role create on a keyring key; on the
+ * ops and escrow keys, `Decrypt` only with `EncryptionContextEquals { "aws:s3:arn": <bucket ARN> }`.
  */
 import { CreateGrantCommand, ListGrantsCommand, RevokeGrantCommand, type KMSClient } from '@aws-sdk/client-kms';
-import type { ExistingGrant, GrantToCreate } from '../../catalog/grant-plan';
+import { S3_CONTEXT_KEY, type BucketReadGrant, type ExistingGrant, type GrantToCreate } from '../../catalog/grant-plan';
 import type { GrantStore } from '../../ports/grant-store';
 import { mapAwsError } from './map-aws-error';
 
@@ -39,7 +40,13 @@ export class KmsGrantStore implements GrantStore {
       for (const g of page.Grants ?? []) {
         if (g.GrantId === undefined || g.GranteePrincipal === undefined) continue;
         const contextEquals = g.Constraints?.EncryptionContextEquals;
-        out.push({ grantId: g.GrantId, grantee: g.GranteePrincipal, operations: g.Operations ?? [], ...(contextEquals === undefined ? {} : { contextEquals }) });
+        out.push({
+          grantId: g.GrantId,
+          grantee: g.GranteePrincipal,
+          operations: g.Operations ?? [],
+          ...(contextEquals === undefined ? {} : { contextEquals }),
+          ...(g.Name === undefined || g.Name === '' ? {} : { name: g.Name }),
+        });
       }
       marker = page.Truncated === true ? page.NextMarker : undefined;
     } while (marker !== undefined);
@@ -60,6 +67,22 @@ export class KmsGrantStore implements GrantStore {
             Operations: ['Decrypt'],
             Constraints: { EncryptionContextEquals: { keyring, version: String(grant.version) } },
             Name: `rekey-v${grant.version}`,
+          }),
+        ),
+      'kms:CreateGrant',
+    );
+  }
+
+  public async createBucketRead(keyId: string, grant: BucketReadGrant): Promise<void> {
+    await this.send(
+      () =>
+        this.client.send(
+          new CreateGrantCommand({
+            KeyId: keyId,
+            GranteePrincipal: grant.grantee,
+            Operations: ['Decrypt'],
+            Constraints: { EncryptionContextEquals: { [S3_CONTEXT_KEY]: grant.bucketArn } },
+            Name: grant.name,
           }),
         ),
       'kms:CreateGrant',

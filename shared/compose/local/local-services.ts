@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { FileKeyVault } from '../../adapters/local/file-key-vault';
 import { SqliteCatalogStore } from '../../adapters/local/sqlite-catalog-store';
+import { SqliteConsumerRegistry } from '../../adapters/local/sqlite-consumer-registry';
 import { SqliteRecordStore } from '../../adapters/local/sqlite-record-store';
 import { SqliteCheckpointStore } from '../../adapters/local/sqlite-checkpoint-store';
 import { SqliteKeyUseLog } from '../../adapters/local/sqlite-key-use-log';
@@ -69,6 +70,11 @@ export interface LocalServices {
   readonly actor: string;
   readonly clock: () => Date;
   readonly catalogs: SqliteCatalogStore;
+  /**
+   * The consumer registry (a table of `catalog.db`): kept and listed like on AWS, but local mode
+   * has no KMS grants, so it grants and refuses nothing.
+   */
+  readonly consumers: SqliteConsumerRegistry;
   readonly records: SqliteRecordStore;
   readonly checkpoints: SqliteCheckpointStore;
   /** Observed unwraps of version keys (every unwrap through `provider` is recorded). */
@@ -240,6 +246,7 @@ async function wire(input: WireInput): Promise<LocalServices> {
   // Escrow keys live apart from the working key: restoring from escrow must not depend on master.key.
   const escrowVault = new FileKeyVault({ home: join(home, 'escrow-key') });
   const records = open(new SqliteRecordStore({ home }));
+  const consumers = open(new SqliteConsumerRegistry(join(home, 'catalog.db'), { readOnly: catalogs.readOnly }));
   const checkpoints = open(new SqliteCheckpointStore({ home }));
   // In a simulated-time run every event says so, with the real time it was written.
   const audit = new JsonlAuditSink(join(home, 'audit.jsonl'), {
@@ -318,6 +325,7 @@ async function wire(input: WireInput): Promise<LocalServices> {
     actor,
     clock,
     catalogs,
+    consumers,
     records,
     checkpoints,
     keyUse,
@@ -342,6 +350,7 @@ async function wire(input: WireInput): Promise<LocalServices> {
       await denied.flush().catch(() => undefined);
       if (redis) await redis.quit().catch(() => redis?.disconnect());
       catalogs.close();
+      consumers.close();
       records.close();
       checkpoints.close();
       keyUse.close();

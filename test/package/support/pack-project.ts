@@ -11,8 +11,11 @@ import { dirname, join } from 'node:path';
 /** The checkout under test. */
 export const REPO_ROOT = join(__dirname, '..', '..', '..');
 
-/** What the build and the package need: the shipped sources, the two tsconfigs, the manifest and its docs. */
-const PACKAGE_SOURCES = /^(bin|cli|functions|infra|shared|docs)\/|^(package\.json|package-lock\.json|tsconfig\.json|tsconfig\.build\.json|README\.md)$/;
+/**
+ * What the build and the package need: the shipped sources, the build scripts (scripts/: the
+ * handler bundles), the two tsconfigs, the manifest and its docs.
+ */
+const PACKAGE_SOURCES = /^(bin|cli|functions|infra|shared|scripts|docs)\/|^(package\.json|package-lock\.json|tsconfig\.json|tsconfig\.build\.json|README\.md)$/;
 
 /** What a command printed, and how it ended. */
 export interface CommandResult {

@@ -9,7 +9,22 @@
  *    account" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html,
  *    .../reference_policies_evaluation-logic_policy-eval-basics.html): within one account an Allow in
  *    either the identity-based or the resource-based policy suffices; an explicit deny in any wins.
- *    "Cross-account policy evaluation logic" does not arise: the twin is one account.
+ *  - IAM User Guide, "Cross-account policy evaluation logic"
+ *    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html):
+ *    a caller in another account (a role the scenario placed there) needs an Allow in its own
+ *    identity policy AND in the resource's policy (the resource policy naming the role or the
+ *    account root). iam-simulate decides this from the principal's account against the resource's
+ *    account (`DefaultServiceAuthorizer.initialEvaluationResult`, "Cross Account"): the twin passes
+ *    the resource's owner, the stack's account (S3 ARNs carry none). SCPs and RCPs are not modelled.
+ *  - AWS KMS Developer Guide, "Allowing users in other accounts to use a KMS key"
+ *    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html):
+ *    cross-account permission is effective only for the cryptographic operations, CreateGrant,
+ *    DescribeKey, GetKeyRotationStatus, GetPublicKey, ListGrants, RetireGrant and RevokeGrant;
+ *    and, Step 2, "users and roles in the external account cannot use the KMS key until you attach
+ *    IAM policies that delegate those permissions, or use grants to manage access to the KMS key":
+ *    a grant to a principal of another account is enough on its own (grants are, with key
+ *    policies, KMS's resource-based mechanism: "Grants in AWS KMS"), no identity policy needed.
+ *  - kms:CallerAccount is the account of the caller ("AWS KMS condition keys"), not the key's.
  *  - AWS KMS Developer Guide, "Default key policy", section "Allows access to the AWS account and
  *    enables IAM policies" (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html):
  *    an identity policy counts for a KMS key only where the key policy allows the account principal
@@ -47,11 +62,27 @@ interface Caller {
   readonly simPrincipal: SimulationRequestPrincipal;
   readonly role?: TwinRole;
   readonly kind: 'role' | 'service' | 'anonymous';
+  /** The account of a role caller (from its ARN): decides same- or cross-account evaluation. */
+  readonly account?: string;
   /** Global condition keys AWS supplies for this principal. */
   readonly keys: Record<string, string>;
 }
 
 const ASSUMED_ROLE = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/;
+
+/**
+ * KMS operations for which a permission given to another account has any effect (AWS KMS
+ * Developer Guide, "Allowing users in other accounts to use a KMS key": the cryptographic
+ * operations, CreateGrant, DescribeKey, GetKeyRotationStatus, GetPublicKey, ListGrants,
+ * RetireGrant, RevokeGrant). Lower case: IAM action names are case-insensitive.
+ */
+export const KMS_CROSS_ACCOUNT_ACTIONS: ReadonlySet<string> = new Set(
+  [
+    'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'GenerateDataKeyWithoutPlaintext',
+    'GenerateMac', 'VerifyMac', 'ReEncryptFrom', 'ReEncryptTo', 'Sign', 'Verify', 'DeriveSharedSecret',
+    'CreateGrant', 'DescribeKey', 'GetKeyRotationStatus', 'GetPublicKey', 'ListGrants', 'RetireGrant', 'RevokeGrant',
+  ].map((a) => `kms:${a.toLowerCase()}`),
+);
 
 /** `service:Action` → `Action` for grant operations. */
 function kmsOperation(action: string): string {
@@ -97,15 +128,22 @@ export class Authorizer implements RequestAuthorizer {
     const caller = this.resolveCaller(request);
     if (caller === undefined) {
       const who = request.principal.kind === 'role' ? request.principal.arn : 'unknown';
-      return { allowed: false, reason: `User: ${who} is not authorized to perform: ${action} on resource: ${request.resource} because the principal is not a role of this account` };
+      const account = request.principal.kind === 'role' ? (parseArn(who)?.account ?? '') : '';
+      const where = account === '' || account === this.world.account ? 'this account' : `account ${account}`;
+      return { allowed: false, reason: `User: ${who} is not authorized to perform: ${action} on resource: ${request.resource} because the principal is not a role of ${where}` };
     }
     const [service = '', name = ''] = action.split(':');
     const wildcardOnly = await isWildcardOnlyAction(service, name).catch(() => false);
     const resource = wildcardOnly ? '*' : request.resource;
     const choice = resourcePolicyFor(this.world, action, resource);
+    const crossAccount = caller.account !== undefined && caller.account !== choice.accountId;
 
     const context: Record<string, string | string[]> = { 'aws:SecureTransport': 'true', ...toContextVariables(request.context), ...caller.keys };
-    if (service === 'kms' && caller.kind === 'role' && context['kms:CallerAccount'] === undefined) context['kms:CallerAccount'] = this.world.account;
+    // The caller's account, whatever the request mapper assumed (S3 calling KMS on a caller's behalf included).
+    if (service === 'kms' && caller.account !== undefined) context['kms:CallerAccount'] = caller.account;
+    if (crossAccount && choice.isKmsKey && !KMS_CROSS_ACCOUNT_ACTIONS.has(action.toLowerCase())) {
+      return { allowed: false, reason: `User: ${caller.label} is not authorized to perform: ${action} on resource: ${request.resource} because ${action} is not a cross-account operation of AWS KMS` };
+    }
 
     const simulation: Simulation = {
       request: { principal: caller.simPrincipal, action, resource: { resource, accountId: choice.accountId }, contextVariables: context },
@@ -136,7 +174,7 @@ export class Authorizer implements RequestAuthorizer {
       if (allowing !== undefined) return { allowed: true, reason: `allowed by KMS grant ${allowing.grantId}` };
       if (verdicts.some((v) => v.verdict === 'constraint-mismatch')) grantNote = ', and no grant allows it: grant constraint does not match the encryption context';
     }
-    return { allowed: false, reason: `${prefix} because no ${this.missingAllow(caller, choice, analysis)} policy allows the ${action} action${grantNote}` };
+    return { allowed: false, reason: `${prefix} because no ${this.missingAllow(caller, choice, analysis, crossAccount)} policy allows the ${action} action${grantNote}` };
   }
 
   /**
@@ -178,6 +216,7 @@ export class Authorizer implements RequestAuthorizer {
       simPrincipal: p.arn,
       role,
       kind: 'role',
+      account,
       keys: { 'aws:PrincipalArn': role.arn, 'aws:PrincipalAccount': account, 'aws:PrincipalType': 'AssumedRole', 'aws:PrincipalIsAWSService': 'false' },
     };
   }
@@ -196,8 +235,13 @@ export class Authorizer implements RequestAuthorizer {
   }
 
   /** Which policy type AWS says is missing an Allow. */
-  private missingAllow(caller: Caller, choice: ResourcePolicyChoice, analysis: RequestAnalysis | undefined): string {
+  private missingAllow(caller: Caller, choice: ResourcePolicyChoice, analysis: RequestAnalysis | undefined, crossAccount: boolean): string {
     if (caller.kind !== 'role') return 'resource-based';
+    // Across accounts both sides must allow: name the one that did not.
+    if (crossAccount) {
+      const resourceAllows = analysis?.resourceAnalysis?.result === 'Allowed' || analysis?.resourceAnalysis?.result === 'AllowedForAccount';
+      return resourceAllows ? 'identity-based' : 'resource-based';
+    }
     if (choice.kind === 'trust policy') return 'resource-based';
     // KMS: an identity policy was what was missing only where the key policy trusts the account for this action.
     if (choice.isKmsKey) return analysis?.resourceAnalysis?.result === 'AllowedForAccount' ? 'identity-based' : 'resource-based';

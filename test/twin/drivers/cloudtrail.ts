@@ -134,14 +134,19 @@ export function kmsCloudTrailRecord(world: TwinWorld, req: AwsRequest, reply: Pr
   const session = [...world.functions.values()].find((f) => f.roleArn === role.arn)?.name ?? role.name;
   const id = roleId(role.arn);
   const roleName = role.arn.split('/').pop() ?? role.name;
+  // A caller of another account is named with its own account; the record still lands in the key
+  // owner's trail (recipientAccountId): "Operations that use KMS keys in other accounts are logged in
+  // both the caller's account and the KMS key owner account" (AWS KMS Developer Guide,
+  // key-policy-modifying-external-accounts.html). The twin keeps the owner's trail only.
+  const callerAccount = role.arn.split(':')[4] || world.account;
   const userIdentity = {
     type: 'AssumedRole',
     principalId: `${id}:${session}`,
-    arn: `arn:${world.partition}:sts::${world.account}:assumed-role/${roleName}/${session}`,
-    accountId: world.account,
+    arn: `arn:${world.partition}:sts::${callerAccount}:assumed-role/${roleName}/${session}`,
+    accountId: callerAccount,
     accessKeyId: req.credential?.accessKeyId ?? role.accessKeyId,
     sessionContext: {
-      sessionIssuer: { type: 'Role', principalId: id, arn: role.arn, accountId: world.account, userName: roleName },
+      sessionIssuer: { type: 'Role', principalId: id, arn: role.arn, accountId: callerAccount, userName: roleName },
       attributes: { creationDate: isoSeconds(req.at), mfaAuthenticated: 'false' },
     },
   };
