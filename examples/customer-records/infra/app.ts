@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { App, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { HttpApi, HttpMethod, PayloadFormatVersion } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
@@ -57,7 +58,11 @@ export class CustomerRecordsStack extends Stack {
       environment: { RECORDS_BUCKET: records.bucketName, RECORDS_PREFIX: prefix },
       bundling: { minify: true, sourceMap: true, mainFields: ['module', 'main'] },
     });
-    records.grantReadWrite(fn, `${prefix}*`);
+    // Exactly what the handler calls: GetObject and a conditional PutObject under the prefix, and
+    // ListBucket on the bucket (its own; a prefix condition would not apply to the GetObject
+    // check) so that a missing record is NoSuchKey (404), not AccessDenied. No delete.
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [records.arnForObjects(`${prefix}*`)] }));
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [records.bucketArn] }));
 
     // The keyring: the identity policy for its key and catalog, and the REKEY_* variables.
     const pii = Rekey.fromOutputs(this, 'Rekey', props.rekeyOutputs).keyring('pii');
