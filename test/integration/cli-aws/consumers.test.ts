@@ -6,8 +6,8 @@
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateKeyCommand, ListGrantsCommand } from '@aws-sdk/client-kms';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { run } from '../../../cli/main';
 import { openAws } from '../../../cli/aws-context';
+import { runCli } from '../cli/support/cli-harness';
 import { createKeyAccessHandler } from '../../../functions/key-access/handler';
 import { STACK_OUTPUTS } from '../../../shared/config/stack-outputs';
 import { buildKeyAccessServices } from '../../../shared/compose/aws/key-access-services';
@@ -17,26 +17,8 @@ const creds = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 const ORDERS = 'arn:aws:iam::111122223333:role/orders';
 
 async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    stdout += Buffer.from(chunk).toString();
-    (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await run(argv, { awsOpener: (o) => openAws(o) });
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
+  const r = await runCli(argv, { runOptions: { awsOpener: (o) => openAws(o) } });
+  return { ...r, stdout: r.stdout.toString('utf8') };
 }
 
 async function createStack(h: Harness, extra: Record<string, string>): Promise<string> {

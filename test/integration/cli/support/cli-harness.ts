@@ -22,6 +22,8 @@ export interface CliRunOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Makes the captured stderr claim to be a terminal (progress bars are drawn only then). */
   readonly stderrIsTTY?: boolean;
+  /** Options of `run` itself (AWS-mode tests pass an opener pointed at moto). */
+  readonly runOptions?: Parameters<typeof run>[1];
 }
 
 const STDIN_CHUNK = 64 * 1024;
@@ -78,7 +80,7 @@ export async function runCli(argv: readonly string[], options: CliRunOptions = {
   }
   const restoreEnv = swapEnv({ REKEY_HOME: undefined, REKEY_REDIS_URL: undefined, REKEY_DEBUG: undefined, ...(options.env ?? {}) });
   try {
-    const code = await run(argv);
+    const code = await run(argv, options.runOptions);
     return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
   } finally {
     restoreEnv();
