@@ -69,8 +69,8 @@ describe('S3ConsumerRegistry (moto)', () => {
       const stale = registry.put(doc('pii', 'b'), first);
       const gone = registry.put(doc('ops', 'b'), '"0123456789abcdef0123456789abcdef"');
       // Assess
-      await expect(stale).rejects.toBeInstanceOf(ConflictError);
-      await expect(gone).rejects.toBeInstanceOf(ConflictError);
+      // Both expectations attach at once: the second promise may reject while the first is awaited.
+      await Promise.all([expect(stale).rejects.toBeInstanceOf(ConflictError), expect(gone).rejects.toBeInstanceOf(ConflictError)]);
     });
 
     it('throws ValidationError before writing an invalid document', async () => {
