@@ -150,20 +150,28 @@ export interface ConditionalWrite<T> {
 export type BatchWriteOutcome = { readonly ok: true; readonly revision: string } | { readonly ok: false; readonly reason: 'conflict' };
 
 /**
- * Optional capabilities of a RecordStore that keeps an envelope's header apart from its body
- * and can commit many conditional writes at once (the local SQLite store does; an object store
- * cannot). Sweeps use them when present: a header-only re-wrap then never reads or writes the
- * payload, and a batch costs one commit instead of one per record.
+ * Optional capabilities of a RecordStore that can read and replace an envelope's header without
+ * its body, and write many records conditionally in one call. Sweeps use them when present: a
+ * header-only re-wrap then never decrypts the payload and, where the store keeps the header
+ * apart (SQLite, PostgreSQL, DynamoDB attributes, S3 objects above the multipart threshold),
+ * never moves it either.
+ *
+ * Each write of a batch is conditional on its own revision and succeeds or conflicts on its
+ * own. A store with transactions commits the batch at once (SQLite, PostgreSQL: one commit
+ * instead of one per record); a store without them (S3, DynamoDB) issues one conditional write
+ * per item, so a crash midway leaves some written and some not, which a retry of the batch
+ * resolves (the written ones then conflict or are skipped, never applied twice). A batch call
+ * that throws means nothing about which writes happened.
  */
 export interface BatchRecordStore extends RecordStore {
   /** Reads a record's header and revision without its body, or undefined. */
   getHeader(id: string): Promise<StoredHeader | undefined>;
   /**
-   * Replaces the header of each record, keeping its body, if its revision still matches;
-   * all in one atomic commit, each write succeeding or conflicting on its own.
+   * Replaces the header of each record, keeping its body, if its revision still matches; each
+   * write succeeding or conflicting on its own (see the interface for atomicity).
    */
   putHeaders(writes: readonly ConditionalWrite<{ id: string; keyring: string; version: number; header: Buffer }>[]): Promise<BatchWriteOutcome[]>;
-  /** Writes whole envelopes conditionally, in one atomic commit, each succeeding or conflicting on its own. */
+  /** Writes whole envelopes conditionally, each succeeding or conflicting on its own (see the interface for atomicity). */
   putBatch(writes: readonly ConditionalWrite<{ id: string; keyring: string; version: number; envelope: Buffer }>[]): Promise<BatchWriteOutcome[]>;
 }
 

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { inspectEnvelope } from '../../envelope';
 import { parseHeader } from '../../envelope/format';
 import { BackendError, ConflictError, NotFoundError, ValidationError } from '../../errors';
+import { headerIndex } from '../record-header-index';
 import type {
   BatchRecordStore,
   BatchWriteOutcome,
@@ -123,6 +124,7 @@ function validateRecord(record: RecordInput): void {
   if (!Buffer.isBuffer(record.envelope) || record.envelope.length === 0) {
     throw new ValidationError('record envelope must be a non-empty Buffer');
   }
+  headerIndex(record.envelope, record);
 }
 
 function parseRevision(revision: string): number {
