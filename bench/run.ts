@@ -3,13 +3,16 @@
  * bench/results/<name>.json. Ratios are against baselines measured in the same run on the same
  * machine; absolute figures depend on the machine. `npm run bench -- envelope cache` runs a subset.
  * REKEY_BENCH_RECORDS sets the sweep benchmark's record count (default 100,000);
- * REKEY_BENCH_IMPORT_RECORDS the records-import benchmark's (default 20,000).
+ * REKEY_BENCH_IMPORT_RECORDS the records-import benchmark's (default 20,000);
+ * REKEY_BENCH_STORE_RECORDS the record-store benchmark's (default 100,000, fewer on moto_server's
+ * stores by default, said in its table; bench/stores.ts lists its other variables).
  */
 import { runEnvelopeBench } from './envelope';
 import { runReencryptBench, formatReencryptBench } from './reencrypt';
 import { runCacheBench } from './cache';
 import { runBundleBench, formatBundleTable } from './bundles';
 import { runRecordsImportBench } from './records-import';
+import { printStoresBench, runStoresBench, storesBenchOptionsFromEnv } from './stores';
 import { writeResult } from './lib/measure';
 import { quietSdkNodeVersionWarning } from '../cli/quiet-warnings';
 
@@ -28,6 +31,11 @@ const BENCHES: Record<string, () => Promise<void>> = {
   },
   'records-import': async () => {
     writeResult('records-import', await runRecordsImportBench({ records: Number(process.env.REKEY_BENCH_IMPORT_RECORDS ?? 20_000) }));
+  },
+  stores: async () => {
+    const r = await runStoresBench({ ...storesBenchOptionsFromEnv(), log: (line: string) => console.error(line) });
+    printStoresBench(r);
+    writeResult('stores', r);
   },
   bundles: async () => {
     const r = await runBundleBench();

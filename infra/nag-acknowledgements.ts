@@ -134,7 +134,7 @@ export function acknowledgeNagFindings(target: RekeyStack | Rekey): NagAcknowled
   const execution = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${smId}"}]}]}`;
   const mapPolicy = sm.node.tryFindChild('DistributedMapPolicy') ?? sm;
   iam5(mapPolicy, `${execution}:*`, 'Distributed Map child executions of this state machine only, named by Step Functions at run time (Describe/Stop).');
-  for (const label of ['Sweep', 'SweepVersion']) {
+  for (const label of ['Sweep', 'SweepVersion', 'SweepTable', 'SweepTableVersion']) {
     iam5(mapPolicy, `${execution}/${label}:*`, `Redrive of map runs of this state machine (label ${label}) only, named by Step Functions at run time.`);
   }
 

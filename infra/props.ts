@@ -15,6 +15,7 @@ import { parsePolicy } from '../shared/catalog/policy';
 import { MAX_CONSUMER_ACCOUNTS } from '../shared/config/load-consumer-bound';
 import { RekeyError, ValidationError } from '../shared/errors';
 import { bucketName, keyPrefix, keyringName, kmsKeyArn } from '../shared/vocabulary/names';
+import { DEFAULT_TABLE_SEGMENTS, MAX_TABLE_SEGMENTS } from '../shared/vocabulary/event-schemas';
 
 /** Defaults applied by {@link resolveRekeyProps}. */
 export const REKEY_PROPS_DEFAULTS = {
@@ -111,6 +112,16 @@ const keyringSchema = z
     }
   });
 
+/** A DynamoDB table of records in DynamoDbRecordStore's layout (shared/adapters/aws/dynamodb-record-table.ts). */
+const tableTargetSchema = z.strictObject({
+  /** The keyring whose versions encrypt these records. */
+  keyring: stackKeyringName,
+  /** Name of the existing table (this stack's account and region). */
+  table: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name (3 to 255 letters, digits, "_", "-" or ".")'),
+  /** Parallel-scan segments the sweep fans out over. @default 8 */
+  segments: z.number().int('must be an integer').min(1, `must be 1 to ${MAX_TABLE_SEGMENTS}`).max(MAX_TABLE_SEGMENTS, `must be 1 to ${MAX_TABLE_SEGMENTS}`).optional(),
+});
+
 const recordTargetSchema = z.strictObject({
   /** The keyring whose versions encrypt these records. */
   keyring: stackKeyringName,
@@ -187,6 +198,8 @@ const configShape = z.strictObject({
   keyrings: z.array(keyringSchema).min(1, 'at least one keyring is required').max(50, 'at most 50 keyrings'),
   /** Buckets/prefixes of records the sweep re-encrypts. @default - none */
   recordTargets: z.array(recordTargetSchema).max(100, 'at most 100 record targets').optional(),
+  /** DynamoDB tables of records the sweep re-encrypts (one keyring per table). @default - none */
+  tableTargets: z.array(tableTargetSchema).max(100, 'at most 100 table targets').optional(),
   /** The encrypted cache. @default - no cache: cache-invalidate runs outside any VPC and finds nothing to purge */
   cache: cacheSchema.optional(),
   /** @default - retention '365d', no restore roles */
@@ -262,6 +275,13 @@ function checkAcrossFields(props: z.output<typeof configShape>, ctx: z.Refinemen
     if (targets.has(id)) problem(['recordTargets', i], `duplicate target s3://${id}`);
     targets.add(id);
   });
+  const tables = new Set<string>();
+  (props.tableTargets ?? []).forEach((t, i) => {
+    if (!names.has(t.keyring)) problem(['tableTargets', i, 'keyring'], `unknown keyring '${t.keyring}'`);
+    const id = `${t.table}/${t.keyring}`;
+    if (tables.has(id)) problem(['tableTargets', i], `duplicate table target ${t.table} of keyring '${t.keyring}'`);
+    tables.add(id);
+  });
   if (hasDuplicates(props.operatorRoleArns ?? [])) problem(['operatorRoleArns'], 'duplicate role ARN');
   if (hasDuplicates(props.securityPrincipalArns ?? [])) problem(['securityPrincipalArns'], 'duplicate principal ARN');
   if (hasDuplicates(props.consumerAccounts ?? [])) problem(['consumerAccounts'], 'duplicate account');
@@ -280,6 +300,7 @@ function withDefaults(props: z.output<typeof configShape>) {
       applicationRoleArns: k.applicationRoleArns ?? [],
     })),
     recordTargets: (props.recordTargets ?? []).map((t) => ({ ...t, prefix: t.prefix ?? '' })),
+    tableTargets: (props.tableTargets ?? []).map((t) => ({ keyring: t.keyring, table: t.table, segments: t.segments ?? DEFAULT_TABLE_SEGMENTS })),
     ...(props.cache === undefined ? {} : { cache: props.cache }),
     escrow: { retentionDays: seconds(props.escrow?.retention ?? REKEY_PROPS_DEFAULTS.escrowRetention) / DAY, restoreRoleArns: props.escrow?.restoreRoleArns ?? [] },
     alarms: props.alarms ?? {},
@@ -309,6 +330,8 @@ export type Sensitivity = z.infer<typeof sensitivitySchema>;
 export type KeyringProps = Immutable<z.input<typeof keyringSchema>>;
 /** A bucket/prefix of application records (envelopes) that the re-encryption sweep covers. */
 export type RecordTargetProps = Immutable<z.input<typeof recordTargetSchema>>;
+/** A DynamoDB table of application records that the re-encryption sweep covers, segment by segment. */
+export type TableTargetProps = Immutable<z.input<typeof tableTargetSchema>>;
 /** An existing ElastiCache (Redis/Valkey) holding rekey's encrypted cache. */
 export type CacheProps = Immutable<z.input<typeof cacheSchema>>;
 /** Escrow of version keys. */
@@ -327,6 +350,9 @@ export type ResolvedRekeyConfig = Immutable<z.output<typeof configSchema>>;
 export type ResolvedKeyring = ResolvedRekeyConfig['keyrings'][number];
 /** A record target after validation (prefix defaulted). */
 export type ResolvedRecordTarget = ResolvedRekeyConfig['recordTargets'][number];
+
+/** A table target after validation (segments defaulted). */
+export type ResolvedTableTarget = ResolvedRekeyConfig['tableTargets'][number];
 
 /** Keys of {@link RekeyConfigProps}; the stack passes only these to validation (not StackProps). */
 export const REKEY_CONFIG_KEYS: readonly (keyof RekeyConfigProps)[] = Object.keys(configShape.shape) as (keyof RekeyConfigProps)[];

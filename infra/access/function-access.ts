@@ -40,9 +40,14 @@ export function catalogActions(access: 'read' | 'write'): { objects: string[]; b
  * - put (conditional PutObject): s3:PutObject;
  * - ListObjectsV2 (listPage): s3:ListBucket, which also turns a vanished record into a 404.
  *
- * S3RecordStore.rewrapObject (version-pinned ranged GETs and UploadPartCopy, multipart upload
- * with AbortMultipartUpload) and delete are on no function's path: wiring them in needs
- * s3:GetObjectVersion, s3:AbortMultipartUpload (and s3:DeleteObject) added here.
+ * - getHeader (ranged GET) and putHeaders (S3RecordStore.rewrapObject: HeadObject and ranged GETs
+ *   with If-Match, a conditional PutObject below the multipart threshold; above it
+ *   CreateMultipartUpload, UploadPart, UploadPartCopy of the same object and
+ *   CompleteMultipartUpload with If-Match): s3:GetObject and s3:PutObject; a failed rewrite aborts
+ *   its upload (s3:AbortMultipartUpload, granted on record targets by allowRecordTargets) rather
+ *   than leave it to the lifecycle rule.
+ *
+ * delete is on no function's path: wiring it in needs s3:DeleteObject added here.
  */
 export function recordTargetActions(access: 'read' | 'write'): { objects: string[]; bucket: string[]; bucketKey: string[] } {
   return {
@@ -88,7 +93,9 @@ export function allowRecordTargets(role: iam.IRole, recordTargets: readonly Reso
   const actions = recordTargetActions(access);
   for (const t of recordTargets) {
     const bucketArn = `arn:${Aws.PARTITION}:s3:::${t.bucket}`;
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: actions.objects, resources: [`${bucketArn}/${t.prefix}*`] }));
+    // A header rewrite above the multipart threshold aborts its upload when it fails (records only).
+    const objects = access === 'write' ? [...actions.objects, 's3:AbortMultipartUpload'] : actions.objects;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: objects, resources: [`${bucketArn}/${t.prefix}*`] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: actions.bucket, resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${t.prefix}*`] } } }));
     if (t.bucketKmsKeyArn !== undefined) {
       role.addToPrincipalPolicy(

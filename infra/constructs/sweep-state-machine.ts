@@ -1,12 +1,32 @@
 /**
- * The background re-encryption sweep: one Step Functions state machine whose Distributed Map
- * lists a record target (bucket/prefix given in the execution input) and fans the objects out
- * in batches to the reencrypt function. Scheduler starts it per record target in `rewrap` mode;
- * the revoke function starts it in `reencrypt` mode for a revoked version.
+ * The background re-encryption sweep: one Step Functions state machine with two branches, picked
+ * by a Choice on `$.table`. Scheduler starts it per target in `rewrap` mode; the revoke function
+ * starts it in `reencrypt` mode for a revoked version.
  *
+ * S3 record target: a Distributed Map lists the target (bucket/prefix given in the execution
+ * input) and fans the objects out in batches to the reencrypt function.
  * Execution input (shared/adapters/aws/sfn-sweep-starter.ts): `{ "keyring": "pii", "bucket": "records",
  * "prefix": "pii/", "mode": "rewrap" | "reencrypt", "version"?: 3 }`. Each reencrypt invocation
  * receives `{ "BatchInput": { keyring, bucket, prefix, mode, version? }, "Items": [<S3 object>...] }`.
+ *
+ * DynamoDB table target: a Distributed Map over `$.segments` (the starter lists the segment
+ * numbers, so no intrinsic function is needed) runs one child workflow per parallel-scan segment.
+ * Execution input: `{ "keyring": "pii", "table": "app-records", "mode": "rewrap" | "reencrypt",
+ * "version"?: 3, "totalSegments": 8, "segments": [0, 1, ..., 7] }`.
+ * The ItemSelector gives each child `{ keyring, table, mode, version?, segment, totalSegments }`
+ * (`segment` = `$$.Map.Item.Value`). The child invokes reencrypt with that event; the function
+ * answers `{ keyring, table, mode, version?, segment, totalSegments, counts: { done, skipped, failed },
+ * cursor? }`: the event to resume with, its counts summed over the segment so far. While the
+ * answer carries `cursor`, a Choice sends it through a Pass back to the invoke (the answer IS the
+ * next event); without one the child succeeds, its last answer (the segment's totals) going to
+ * the report prefix. Each invocation works for a bounded budget (records and Lambda time), so
+ * Step Functions holds every resume point: a redrive resumes the failed segments at their cursor.
+ *
+ * States (H5b's twin reads them): Choice `TargetKind` → (`$.table` present) Choice `TableNamesVersion`
+ * → DISTRIBUTED Map `SweepTable` / `SweepTableVersion`, each with `ReencryptSegment[Version]` (Task,
+ * lambda invoke, payload only) → Choice `MorePages[Version]` (`$.cursor` present → Pass
+ * `NextPage[Version]` → the Task; otherwise Succeed `SegmentDone[Version]`); otherwise Choice
+ * `NamesVersion` → the S3 maps as before.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -170,9 +190,51 @@ export class SweepStateMachine extends Construct {
       map.itemProcessor(invoke);
       return map;
     };
-    const start = new sfn.Choice(this, 'NamesVersion')
+    const s3Sweep = new sfn.Choice(this, 'NamesVersion')
       .when(sfn.Condition.isPresent('$.version'), sweepMap('Version', true))
       .otherwise(sweepMap('', false));
+
+    // One child workflow per parallel-scan segment, looping on the worker's cursor.
+    const tableMap = (suffix: string, withVersion: boolean): sfn.DistributedMap => {
+      const invoke = new tasks.LambdaInvoke(this, `ReencryptSegment${suffix}`, {
+        lambdaFunction: props.worker,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: true,
+      });
+      invoke.addRetry(toRetryProps(throttleRetry(props.timeout)));
+      invoke.addRetry(toRetryProps(BATCH_RETRY));
+      // The worker's answer is the next event already (every field echoed, cursor added).
+      const nextPage = new sfn.Pass(this, `NextPage${suffix}`, { comment: 'Resume the segment at the cursor the worker returned' });
+      const more = new sfn.Choice(this, `MorePages${suffix}`)
+        .when(sfn.Condition.isPresent('$.cursor'), nextPage.next(invoke))
+        .otherwise(new sfn.Succeed(this, `SegmentDone${suffix}`));
+      invoke.next(more);
+      const map = new sfn.DistributedMap(this, `SweepTable${suffix}`, {
+        comment: 'Re-encrypt every record of one DynamoDB table target, one child per parallel-scan segment',
+        itemsPath: sfn.JsonPath.stringAt('$.segments'),
+        itemSelector: {
+          keyring: sfn.JsonPath.stringAt('$.keyring'),
+          table: sfn.JsonPath.stringAt('$.table'),
+          mode: sfn.JsonPath.stringAt('$.mode'),
+          ...(withVersion ? { version: sfn.JsonPath.numberAt('$.version') } : {}),
+          segment: sfn.JsonPath.numberAt('$$.Map.Item.Value'),
+          totalSegments: sfn.JsonPath.numberAt('$.totalSegments'),
+        },
+        maxConcurrency: props.maxConcurrency,
+        toleratedFailurePercentage: 0,
+        mapExecutionType: sfn.StateMachineType.STANDARD,
+        resultWriterV2: new PrefixResultWriter(props.reportBucket, props.reportPrefix),
+        label: `SweepTable${suffix}`,
+      });
+      map.itemProcessor(invoke);
+      return map;
+    };
+    const tableSweep = new sfn.Choice(this, 'TableNamesVersion')
+      .when(sfn.Condition.isPresent('$.version'), tableMap('Version', true))
+      .otherwise(tableMap('', false));
+    const start = new sfn.Choice(this, 'TargetKind')
+      .when(sfn.Condition.isPresent('$.table'), tableSweep)
+      .otherwise(s3Sweep);
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
@@ -180,7 +242,7 @@ export class SweepStateMachine extends Construct {
       timeout: props.timeout,
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-      comment: 'rekey: background re-encryption sweep of one record target',
+      comment: 'rekey: background re-encryption sweep of one record target (S3 prefix or DynamoDB table)',
     });
   }
 }

@@ -2,14 +2,17 @@
  * What each function may call: exactly what its step needs (the store calls behind each action
  * are listed in access/function-access.ts). One place reads as the table of who may do what.
  */
+import { Arn, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
 import type * as events from 'aws-cdk-lib/aws-events';
 import { VERSION_CREATORS, allowBreakerFacts, allowCache, allowEscrowRestore, allowExposedCopyPurge, allowRecordTargets } from '../access/function-access';
 import type { KeyringKey } from '../constructs/keyring-key';
 import type { RekeyFunction } from '../constructs/rekey-function';
 import type { SweepStateMachine } from '../constructs/sweep-state-machine';
 import type { FunctionName } from '../defaults';
-import type { ResolvedRekeyConfig } from '../props';
+import type { ResolvedRekeyConfig, ResolvedTableTarget } from '../props';
+import { ORIGIN_INDEX, VERSION_INDEX } from '../../shared/vocabulary/record-table-indexes';
 import { CACHE_FUNCTIONS } from './functions';
 import type { RekeyStorage } from './storage';
 
@@ -70,6 +73,9 @@ export function grantFunctionPermissions(props: FunctionPermissionsProps): void 
   // After re-encryption, noncurrent object versions under the revoked key go too.
   allowExposedCopyPurge(fns.revoke.role, config.recordTargets);
   allowRecordTargets(fns['grace-period'].role, config.recordTargets, 'read');
+  allowTableTargets(fns.reencrypt.role, config.tableTargets, TABLE_ACCESS.sweep);
+  allowTableTargets(fns.revoke.role, config.tableTargets, TABLE_ACCESS.revoke);
+  allowTableTargets(fns['grace-period'].role, config.tableTargets, TABLE_ACCESS.count);
   sweep.stateMachine.grantStartExecution(fns.revoke.role);
   storage.grantEscrowArchive(fns.escrow.role);
   // The lifecycle's facts: a version is destroyed only once its escrow record exists (both
@@ -82,4 +88,44 @@ export function grantFunctionPermissions(props: FunctionPermissionsProps): void 
     for (const name of CACHE_FUNCTIONS) allowCache(fns[name].role, cache);
   }
   for (const arn of config.escrow.restoreRoleArns) storage.grantEscrowRestore(new iam.ArnPrincipal(arn));
+}
+
+/** DynamoDB actions on a table target's item ARN and on its two index ARNs. */
+export interface TableAccess {
+  readonly table: readonly string[];
+  readonly indexes: readonly string[];
+}
+
+/**
+ * What each function does to a table target (shared/adapters/aws/dynamodb-record-store.ts):
+ * the sweep worker reads items (get, getHeader: GetItem), writes them conditionally (put,
+ * putBatch: PutItem; header-only putHeaders: UpdateItem) and scans segments of the version index;
+ * revoke's inline sweep does the same but lists by origin (Query, never Scan) and counts; the
+ * lifecycle only counts (Query of the indexes). No path deletes, reads in batches or checks
+ * conditions apart from a write, so DeleteItem, BatchGetItem and ConditionCheckItem are absent.
+ */
+export const TABLE_ACCESS = {
+  sweep: { table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], indexes: ['dynamodb:Query', 'dynamodb:Scan'] },
+  revoke: { table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], indexes: ['dynamodb:Query'] },
+  count: { table: [], indexes: ['dynamodb:Query'] },
+} as const satisfies Record<string, TableAccess>;
+
+/**
+ * ARNs of a table target in the stack's account and region: the table, and its two indexes.
+ *
+ * @example
+ * tableTargetArns(stack, 'app-records').indexes; // ['arn:...:table/app-records/index/rekey-by-version', '...rekey-by-origin']
+ */
+export function tableTargetArns(scope: Construct, table: string): { table: string; indexes: string[] } {
+  const stack = Stack.of(scope);
+  const arn = (resourceName: string): string => Arn.format({ service: 'dynamodb', resource: 'table', resourceName }, stack);
+  return { table: arn(table), indexes: [arn(`${table}/index/${VERSION_INDEX}`), arn(`${table}/index/${ORIGIN_INDEX}`)] };
+}
+
+/** Grants `access` on every table target (one statement per kind of ARN, the tables' ARNs only). */
+function allowTableTargets(role: iam.IRole, targets: readonly ResolvedTableTarget[], access: TableAccess): void {
+  if (targets.length === 0) return;
+  const arns = [...new Set(targets.map((t) => t.table))].map((table) => tableTargetArns(role, table));
+  if (access.table.length > 0) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...access.table], resources: arns.map((a) => a.table) }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...access.indexes], resources: arns.flatMap((a) => a.indexes) }));
 }

@@ -125,6 +125,7 @@ function functionEnvironment(stack: Stack, props: RekeyFunctionsProps): Record<s
     [ENV.escrowBucket]: storage.escrowBucket.bucketName,
     [ENV.escrowKeyArn]: storage.escrowKey.keyArn,
     [ENV.recordTargets]: JSON.stringify(config.recordTargets.map((t) => ({ keyring: t.keyring, bucket: t.bucket, prefix: t.prefix }))),
+    [ENV.tableTargets]: JSON.stringify(config.tableTargets.map((t) => ({ keyring: t.keyring, table: t.table, segments: t.segments }))),
     [ENV.eventBusName]: eventBus.eventBusName,
     [ENV.breakerThreshold]: String(config.breakerThreshold),
     // The escrow store locks each record this long; it must match the bucket's default retention.

@@ -14,6 +14,7 @@ import { ScheduledInvocation, schedulerRole, staggerOffsets } from '../construct
 import type { SweepStateMachine } from '../constructs/sweep-state-machine';
 import { deadLetterQueueProps, type FunctionName } from '../defaults';
 import type { ResolvedRekeyConfig } from '../props';
+import { tableSweepInput } from '../../shared/vocabulary/event-schemas';
 
 /** What the schedules invoke. */
 export interface RekeySchedulesProps {
@@ -36,7 +37,8 @@ export function scheduleOffsets(config: ResolvedRekeyConfig): Record<'rotate' | 
     archive: staggerOffsets(nk, s.escrowArchive, 2),
     drill: staggerOffsets(nk, s.escrowDrill, 2 + Math.floor(s.escrowArchive / 60 / (2 * Math.max(nk, 1)))),
     cache: staggerOffsets(nk, s.cacheInvalidate, 3),
-    sweep: staggerOffsets(config.recordTargets.length, config.sweep.everySeconds, 0),
+    // S3 and table targets share one stagger: table sweeps follow the S3 ones on the same interval.
+    sweep: staggerOffsets(config.recordTargets.length + config.tableTargets.length, config.sweep.everySeconds, 0),
   };
 }
 
@@ -82,6 +84,9 @@ export class RekeySchedules {
     schedule('KeyAccessSync', fns['key-access'].fn.functionArn, accessRole, s.keyAccessSync, {}, 'rekey: KMS grant reconciler (backstop)');
     config.recordTargets.forEach((t, i) => {
       schedule(`Sweep-${i}`, sweep.stateMachine.stateMachineArn, sweepRole, config.sweep.everySeconds, { keyring: t.keyring, bucket: t.bucket, prefix: t.prefix, mode: 'rewrap' }, `rekey: sweep s3://${t.bucket}/${t.prefix}`, offsets.sweep[i]);
+    });
+    config.tableTargets.forEach((t, i) => {
+      schedule(`SweepTable-${i}`, sweep.stateMachine.stateMachineArn, sweepRole, config.sweep.everySeconds, { ...tableSweepInput(t, 'rewrap') }, `rekey: sweep dynamodb table ${t.table} (${t.keyring})`, offsets.sweep[config.recordTargets.length + i]);
     });
   }
 }

@@ -52,6 +52,7 @@ export function addStackOutputs(scope: Construct, props: StackOutputsProps): voi
   out('EscrowBucket', props.escrowBucket.bucketName, 'Object Lock bucket of escrow records');
   out('EscrowKeyArn', props.escrowKey.keyArn, 'KMS key wrapping escrowed version keys');
   out('RecordTargets', environment[ENV.recordTargets] ?? '[]', 'JSON: record targets the sweep covers');
+  out('TableTargets', environment[ENV.tableTargets] ?? '[]', 'JSON: DynamoDB record tables the sweep covers');
   out('EventBusName', props.eventBus.eventBusName, 'Bus for audit events and Key Version Compromised');
   out('SweepStateMachineArn', props.sweep.stateMachine.stateMachineArn, 'Re-encryption sweep (Distributed Map)');
   out('BreakerThreshold', String(config.breakerThreshold), 'Decrypt-failure ratio that trips the circuit breaker');

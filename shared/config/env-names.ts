@@ -18,6 +18,8 @@ export const ENV = {
   escrowRsaPublicKey: 'REKEY_ESCROW_RSA_PUBLIC_KEY',
   /** JSON array of record targets: [{ keyring, bucket, prefix }]. */
   recordTargets: 'REKEY_RECORD_TARGETS',
+  /** JSON array of DynamoDB record tables: [{ keyring, table, segments }] (same account and region). */
+  tableTargets: 'REKEY_TABLE_TARGETS',
   /** ElastiCache replication group id or serverless cache name (resolved with client-elasticache). */
   cacheName: 'REKEY_CACHE_NAME',
   /** Explicit cache endpoint `rediss://host:port` (overrides cacheName). */
@@ -32,6 +34,8 @@ export const ENV = {
   home: 'REKEY_HOME',
   /** Local mode: use this Redis for the cache instead of process memory. */
   redisUrl: 'REKEY_REDIS_URL',
+  /** Local mode: keep records in this PostgreSQL (postgres:// or postgresql:// URL) instead of SQLite. */
+  postgresUrl: 'REKEY_POSTGRES_URL',
   /** ARN of the Step Functions state machine (Distributed Map) that sweeps many objects. */
   sweepStateMachineArn: 'REKEY_SWEEP_STATE_MACHINE_ARN',
   /** A revocation sweeps inline (no state machine) when a keyring has at most this many records (default 1000). */

@@ -10,12 +10,21 @@ import { ValidationError } from '../errors';
 import { bucketName, keyPrefix, keyringName, kmsKeyArn, stateMachineArn } from '../vocabulary/names';
 import { MAX_CATALOG_TTL_MS } from '../vocabulary/catalog-cache';
 import { ENV } from './env-names';
+import { DEFAULT_TABLE_SEGMENTS, dynamoTableName, tableSegments } from '../vocabulary/event-schemas';
 
 /** One bucket/prefix of application records that belongs to a keyring. */
 export interface RecordTarget {
   readonly keyring: string;
   readonly bucket: string;
   readonly prefix: string;
+}
+
+/** One DynamoDB table of application records (DynamoDbRecordStore layout) that belongs to a keyring. */
+export interface TableTarget {
+  readonly keyring: string;
+  readonly table: string;
+  /** Parallel-scan segments the sweep fans out over (1..64). */
+  readonly segments: number;
 }
 
 /** The cache endpoint: an explicit URL, or a name resolved through ElastiCache. */
@@ -42,6 +51,8 @@ export interface RekeyConfig {
   /** Days each escrow record stays locked. */
   readonly escrowRetentionDays: number;
   readonly recordTargets: readonly RecordTarget[];
+  /** DynamoDB record tables (REKEY_TABLE_TARGETS); absent: none. */
+  readonly tableTargets?: readonly TableTarget[];
   /** Absent when neither a cache name nor an endpoint is configured. */
   readonly cache?: CacheConfig;
   readonly eventBusName: string;
@@ -61,6 +72,8 @@ export interface RekeyConfig {
 export interface LocalConfig {
   readonly home: string;
   readonly redisUrl?: string;
+  /** Keep records in this PostgreSQL instead of `<home>/records.db` (REKEY_POSTGRES_URL). */
+  readonly postgresUrl?: string;
   /** As {@link RekeyConfig.catalogTtlMs}. */
   readonly catalogTtlMs?: number;
 }
@@ -92,6 +105,12 @@ const recordTargetsSchema = /* @__PURE__ */ z.lazy(() =>
   ),
 );
 
+const tableTargetsSchema = /* @__PURE__ */ z.lazy(() =>
+  jsonText(
+    z.array(z.strictObject({ keyring: keyringName, table: dynamoTableName, segments: z.optional(tableSegments) }), 'must be a JSON array of { keyring, table, segments }').check(z.maxLength(100)),
+  ),
+);
+
 const rsaPublicKeySchema = /* @__PURE__ */ z.lazy(() =>
   z.string().check(
     z.refine((pem: string) => {
@@ -118,6 +137,19 @@ const cacheEndpointSchema = /* @__PURE__ */ z.lazy(() =>
         return false;
       }
     }, 'must be redis://host:port or rediss://host:port without credentials'),
+  ),
+);
+// May carry credentials (a developer's own database); never logged or echoed.
+const postgresUrlSchema = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(
+    z.refine((s: string) => {
+      try {
+        const u = new URL(s);
+        return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '' && !/\s/.test(s);
+      } catch {
+        return false;
+      }
+    }, 'must be a postgres:// or postgresql:// URL with a host'),
   ),
 );
 // Local mode may carry a password in the URL (a developer's own Redis); it is never logged.
@@ -217,6 +249,7 @@ export function loadConfig(env: Env = process.env): RekeyConfig {
   const escrowRsaPublicKey = r.optional(ENV.escrowRsaPublicKey, rsaPublicKeySchema);
   const escrowRetentionDays = r.optional(ENV.escrowRetentionDays, z.pipe(positiveIntSchema, z.number().check(z.lte(36_500, 'must be at most 36500')))) ?? CONFIG_DEFAULTS.escrowRetentionDays;
   const recordTargets = r.optional(ENV.recordTargets, recordTargetsSchema) ?? [];
+  const tableTargets = r.optional(ENV.tableTargets, tableTargetsSchema) ?? [];
   const cacheName = r.optional(ENV.cacheName, cacheNameSchema);
   const cacheEndpoint = r.optional(ENV.cacheEndpoint, cacheEndpointSchema);
   const cacheIamUser = r.optional(ENV.cacheIamUser, cacheIamUserSchema);
@@ -231,6 +264,11 @@ export function loadConfig(env: Env = process.env): RekeyConfig {
       if (!(target.keyring in keyringKeys)) {
         r.problem(`${ENV.recordTargets} names keyring '${target.keyring}' which ${ENV.keyringKeys} does not define`);
       }
+    }
+  }
+  if (keyringKeys !== undefined) {
+    for (const target of tableTargets) {
+      if (!(target.keyring in keyringKeys)) r.problem(`${ENV.tableTargets} names keyring '${target.keyring}' which ${ENV.keyringKeys} does not define`);
     }
   }
   if (cacheIamUser !== undefined && cacheName === undefined && cacheEndpoint === undefined) {
@@ -256,6 +294,7 @@ export function loadConfig(env: Env = process.env): RekeyConfig {
     ...(escrowRsaPublicKey === undefined ? {} : { escrowRsaPublicKey }),
     escrowRetentionDays,
     recordTargets: Object.freeze(recordTargets.map((t) => Object.freeze({ ...t }))),
+    ...(tableTargets.length === 0 ? {} : { tableTargets: Object.freeze(tableTargets.map((t) => Object.freeze({ keyring: t.keyring, table: t.table, segments: t.segments ?? DEFAULT_TABLE_SEGMENTS }))) }),
     ...(cache === undefined ? {} : { cache }),
     eventBusName,
     breakerThreshold,
@@ -277,6 +316,12 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
   const home = r.optional(ENV.home, z.string().check(z.maxLength(4096, 'must be at most 4096 characters'), z.refine((s: string) => !s.includes('\0'), 'must not contain NUL')));
   const redisUrl = r.optional(ENV.redisUrl, redisUrlSchema);
   const catalogTtlMs = r.optional(ENV.catalogTtlMs, catalogTtlSchema);
+  const postgresUrl = r.optional(ENV.postgresUrl, postgresUrlSchema);
   r.throwIfProblems();
-  return Object.freeze({ home: home ?? CONFIG_DEFAULTS.home, ...(redisUrl === undefined ? {} : { redisUrl }), ...(catalogTtlMs === undefined ? {} : { catalogTtlMs }) });
+  return Object.freeze({
+    home: home ?? CONFIG_DEFAULTS.home,
+    ...(redisUrl === undefined ? {} : { redisUrl }),
+    ...(postgresUrl === undefined ? {} : { postgresUrl }),
+    ...(catalogTtlMs === undefined ? {} : { catalogTtlMs }),
+  });
 }

@@ -22,6 +22,7 @@ export const STACK_OUTPUTS = {
   EscrowBucket: ENV.escrowBucket,
   EscrowKeyArn: ENV.escrowKeyArn,
   RecordTargets: ENV.recordTargets,
+  TableTargets: ENV.tableTargets,
   EventBusName: ENV.eventBusName,
   SweepStateMachineArn: ENV.sweepStateMachineArn,
   BreakerThreshold: ENV.breakerThreshold,

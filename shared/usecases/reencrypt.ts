@@ -4,6 +4,12 @@
  * list. Each object goes through the Sweeper (its verification and conditional write) over a
  * one-record view, so the worker migrates exactly the listed objects and reports each one.
  *
+ * A re-wrap item on a store with header reads (BatchRecordStore: S3 ranged GETs) reads the
+ * header first: an object already at the active version costs one small ranged GET and no
+ * write, and one to re-wrap takes the Sweeper's header-only path (putHeaders), so its payload
+ * is never decrypted. A re-encryption, and a record under a revoked version, read the whole
+ * record, as they need the body.
+ *
  * Idempotent: an object already at the active version (or moved by a concurrent writer) is
  * skipped, and every write is conditional on the revision read, so a retried batch does no harm.
  */
@@ -14,7 +20,8 @@ import { runBounded } from '../reencrypt/bounded';
 import { Sweeper, type SweepMode } from '../reencrypt/sweeper';
 import type { JobContext } from './context';
 import type { MapBatchEvent, ReencryptEvent, S3BatchEvent } from '../vocabulary/event-schemas';
-import { ItemRecordView } from './item-record-view';
+import { HeaderItemRecordView, ItemRecordView } from './item-record-view';
+import { isBatchRecordStore, type BatchRecordStore, type StoredHeader, type StoredRecord } from '../ports/record-store';
 import type { CheckpointStore } from '../ports/checkpoint-store';
 import { METRIC } from '../vocabulary/metric-names';
 import type { TargetStore } from '../ports/target-store';
@@ -149,7 +156,7 @@ async function runS3Batch(event: S3BatchEvent, context: JobContext<ReencryptServ
   };
 }
 
-async function migrateItems(
+export async function migrateItems(
   catalog: Catalog,
   target: TargetStore,
   keys: readonly string[],
@@ -191,15 +198,25 @@ async function migrateOne(
 ): Promise<ItemResult> {
   const id = key.slice(target.prefix.length);
   if (!key.startsWith(target.prefix) || id.length === 0) return { key, status: 'failed', reason: 'not a record key', retryable: false };
-  let record;
+  const stateOf = (version: number): string | undefined => catalog.versions.find((v) => v.version === version)?.state;
+  // A re-wrap reads the header first (a ranged GET on S3): a record already on the active
+  // version, or in another keyring, is then skipped without its body ever being downloaded,
+  // and one to re-wrap goes through the Sweeper's header-only path (the body is not decrypted,
+  // and on S3 above the multipart threshold not even moved). A re-encryption needs the body.
+  let record: StoredHeader | StoredRecord | undefined;
   try {
-    record = await store.get(id);
+    const head = mode === 'rewrap' && isBatchRecordStore(store) ? await headerOf(store, id) : 'whole';
+    if (head === 'gone') return { key, status: 'skipped', reason: 'gone' };
+    // No header path (another mode, another store, or a header that cannot be read alone) or a
+    // record under a revoked version (re-encrypted below, which needs the body): read it whole.
+    const whole = head === 'whole' || (head.keyring === catalog.keyring && stateOf(head.version) === 'revoked');
+    record = whole ? await store.get(id) : head;
   } catch (err) {
     return failed(key, err);
   }
   if (record === undefined) return { key, status: 'skipped', reason: 'gone' };
   if (record.keyring !== catalog.keyring) return { key, status: 'skipped', reason: 'another keyring' };
-  const state = catalog.versions.find((v) => v.version === record.version)?.state;
+  const state = stateOf(record.version);
   // A record under a revoked version is never re-wrapped (its data key may be exposed): a
   // re-wrap batch that meets one re-encrypts it instead of failing it.
   const itemMode: SweepMode = mode === 'rewrap' && state === 'revoked' ? 'reencrypt' : mode;
@@ -218,7 +235,7 @@ async function migrateOne(
   const tally = attempts.get(record.version) ?? { attempts: 0, failures: 0 };
   attempts.set(record.version, tally);
   tally.attempts += 1;
-  const view = new ItemRecordView(store, record);
+  const view = 'envelope' in record ? new ItemRecordView(store, record) : new HeaderItemRecordView(store as BatchRecordStore, record);
   const sweeper = new Sweeper({ records: view, envelopes: context.services.envelopes, versions: context.services.provider });
   try {
     const result = await sweeper.sweep(catalog.keyring, sweepVersion, { mode: itemMode, checkpoint: ONE_ITEM, batchSize: 1, concurrency: 1 });
@@ -231,6 +248,21 @@ async function migrateOne(
     return { key, status: 'skipped', reason: view.conflicted ? 'changed concurrently' : 'already moved' };
   } catch (err) {
     return failed(key, err);
+  }
+}
+
+/**
+ * The record's header; `gone` when there is no record; `whole` when the header cannot be read
+ * on its own for a reason a retry would not fix (bytes that are no rekey header, metadata
+ * disagreeing with the header): the item then takes the whole-record path, which reports such
+ * a record as it always did. Retryable errors propagate.
+ */
+async function headerOf(store: BatchRecordStore, id: string): Promise<StoredHeader | 'gone' | 'whole'> {
+  try {
+    return (await store.getHeader(id)) ?? 'gone';
+  } catch (err) {
+    if (isRekeyError(err) && !err.retryable) return 'whole';
+    throw err;
   }
 }
 

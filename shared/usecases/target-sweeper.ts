@@ -6,6 +6,7 @@
  * reference remains, so handing off never ends a revocation early.
  */
 import type { TargetStore } from '../ports/target-store';
+import type { TableTargetRef, TableTargetStore } from '../ports/table-target-store';
 import type { SweepStarter } from '../ports/sweep-starter';
 import { sweepIdOf, type CheckpointStore, type SweepCheckpoint } from '../ports/checkpoint-store';
 import type { EnvelopeOps } from '../reencrypt/dependencies';
@@ -23,6 +24,10 @@ export interface TargetSweeperOptions {
   readonly starter?: SweepStarter;
   /** Targets with more records than this under the version go to the state machine. */
   readonly inlineLimit: number;
+  /** DynamoDB table targets, swept like the S3 ones (inline when small, else handed off). @default none */
+  readonly tableTargets?: readonly TableTargetStore[];
+  /** Starts a table target's segment sweep; absent: table targets are always swept inline. */
+  readonly tableStarter?: { startTable(target: TableTargetRef, version: number): Promise<unknown> };
 }
 
 /** Checkpoints of one target, kept apart from the other targets' under the same sweep id. */
@@ -67,6 +72,19 @@ export class TargetSweeper {
       const checkpoint = new PrefixedCheckpoints(options.checkpoint, `${target.bucket}/${target.prefix}#`);
       parts.push(await sweeper.sweep(keyring, version, { ...options, checkpoint }));
     }
+    for (const { target, store } of (this.options.tableTargets ?? []).filter((t) => t.target.keyring === keyring)) {
+      const count = options.mode === 'reencrypt'
+        ? exposedBy(await store.countByOrigin(keyring), version)
+        : ((await store.countByVersion(keyring)).get(version) ?? 0);
+      // The table branch sweeps by origin (reencrypt only): a rewrap is never handed off.
+      if (this.options.tableStarter !== undefined && options.mode === 'reencrypt' && count > this.options.inlineLimit) {
+        await this.options.tableStarter.startTable(target, version);
+        handedOff += count;
+        continue;
+      }
+      const checkpoint = new PrefixedCheckpoints(options.checkpoint, `dynamodb:${target.table}#`);
+      parts.push(await this.sweeperOf(store).sweep(keyring, version, { ...options, checkpoint }));
+    }
     return merge(keyring, version, options.mode, parts, handedOff);
   }
 
@@ -74,6 +92,9 @@ export class TargetSweeper {
   public async exposed(keyring: string, version: number): Promise<number> {
     let n = 0;
     for (const { target, store } of this.options.targets) {
+      if (target.keyring === keyring) n += exposedBy(await store.countByOrigin(keyring), version);
+    }
+    for (const { target, store } of this.options.tableTargets ?? []) {
       if (target.keyring === keyring) n += exposedBy(await store.countByOrigin(keyring), version);
     }
     return n;

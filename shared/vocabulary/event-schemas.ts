@@ -202,10 +202,104 @@ export const s3BatchEventSchema = /* @__PURE__ */ z.lazy(() => z.discriminatedUn
 /** The parsed S3 Batch Operations event. */
 export type S3BatchEvent = z.output<typeof s3BatchEventSchema>;
 
-/** Every event the reencrypt function accepts. */
+/** Parallel-scan segments of a table target when the configuration names none. */
+export const DEFAULT_TABLE_SEGMENTS = 8;
+/** Most parallel-scan segments of one table target (each is a child workflow of the sweep's map). */
+export const MAX_TABLE_SEGMENTS = 64;
+
+/**
+ * A DynamoDB table name: 3 to 255 of `a-z A-Z 0-9 _ - .`, per "Supported data types and naming
+ * rules in Amazon DynamoDB" (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html).
+ *
+ * @example
+ * z.safeParse(dynamoTableName, 'app-records').success; // true
+ */
+export const dynamoTableName = /* @__PURE__ */ z.lazy(() =>
+  z.string().check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3 to 255 letters, digits, "_", "-" or "."')),
+);
+
+/**
+ * Parallel-scan segments of a table target: 1 .. {@link MAX_TABLE_SEGMENTS}.
+ *
+ * @example
+ * z.safeParse(tableSegments, 8).success; // true
+ */
+export const tableSegments = /* @__PURE__ */ z.lazy(() =>
+  z.int('must be an integer').check(z.gte(1, `must be 1 to ${MAX_TABLE_SEGMENTS}`), z.lte(MAX_TABLE_SEGMENTS, `must be 1 to ${MAX_TABLE_SEGMENTS}`)),
+);
+
+/** A segment's counts so far (rekey's own shape: echoed back by the sweep's loop). */
+const segmentCountsSchema = /* @__PURE__ */ z.lazy(() =>
+  z.strictObject({ done: z.int().check(z.gte(0)), skipped: z.int().check(z.gte(0)), failed: z.int().check(z.gte(0)) }),
+);
+
+/**
+ * reencrypt, one page-run of one parallel-scan segment of a DynamoDB table target (rekey's own
+ * shape, built by the sweep state machine's ItemSelector and, on a resume, by the previous
+ * invocation's response; see infra/constructs/sweep-state-machine.ts). `counts` is what the
+ * segment's earlier invocations did: the response adds to it, so the last one reports the segment.
+ */
+export const segmentEventSchema = /* @__PURE__ */ z.lazy(() =>
+  z
+    .strictObject({
+      keyring: keyringName,
+      table: dynamoTableName,
+      mode: sweepModeSchema,
+      version: z.optional(versionNumber),
+      segment: z.int('must be an integer').check(z.gte(0, 'must be at least 0')),
+      totalSegments: tableSegments,
+      cursor: z.optional(z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(4096, 'must be at most 4096 characters'), z.regex(/^[A-Za-z0-9_-]+$/, 'must be base64url'))),
+      counts: z.optional(segmentCountsSchema),
+    })
+    .check(
+      z.superRefine((e, ctx) => {
+        if (e.segment >= e.totalSegments) ctx.addIssue({ code: 'custom', message: 'must be below totalSegments', path: ['segment'] });
+        if (e.mode === 'reencrypt' && e.version === undefined) ctx.addIssue({ code: 'custom', message: 'is required in reencrypt mode', path: ['version'] });
+      }),
+    ),
+);
+/** The parsed segment event. */
+export type SegmentEvent = z.output<typeof segmentEventSchema>;
+
+/** The sweep execution input of a table target (infra/constructs/sweep-state-machine.ts). */
+export interface TableSweepInput {
+  readonly keyring: string;
+  readonly table: string;
+  readonly mode: 'rewrap' | 'reencrypt';
+  readonly version?: number;
+  readonly totalSegments: number;
+  /** `[0, 1, ..., totalSegments - 1]`: the map's items (the ASL lists them without intrinsics). */
+  readonly segments: readonly number[];
+}
+
+/**
+ * The execution input that sweeps a table target: what Scheduler sends (rewrap) and the revoke
+ * function starts (reencrypt of one version).
+ *
+ * @example
+ * tableSweepInput({ keyring: 'pii', table: 'app-records', segments: 2 }, 'rewrap');
+ * // { keyring: 'pii', table: 'app-records', mode: 'rewrap', totalSegments: 2, segments: [0, 1] }
+ */
+export function tableSweepInput(target: { readonly keyring: string; readonly table: string; readonly segments: number }, mode: 'rewrap' | 'reencrypt', version?: number): TableSweepInput {
+  return {
+    keyring: target.keyring,
+    table: target.table,
+    mode,
+    ...(version === undefined ? {} : { version }),
+    totalSegments: target.segments,
+    segments: Array.from({ length: target.segments }, (_, i) => i),
+  };
+}
+
+/** The S3-listed events of the reencrypt function (runReencrypt's input). */
 export const reencryptEventSchema = /* @__PURE__ */ z.lazy(() => z.union([mapBatchEventSchema, s3BatchEventSchema]));
 /** The parsed reencrypt event. */
 export type ReencryptEvent = z.output<typeof reencryptEventSchema>;
+
+/** Every event the reencrypt function accepts: an S3-listed batch or a DynamoDB segment. */
+export const reencryptFunctionEventSchema = /* @__PURE__ */ z.lazy(() => z.union([reencryptEventSchema, segmentEventSchema]));
+/** The parsed reencrypt function event. */
+export type ReencryptFunctionEvent = z.output<typeof reencryptFunctionEventSchema>;
 
 /**
  * cache-invalidate: `{}` or `{ keyring }` on schedule (drop entries of every version past its

@@ -159,7 +159,7 @@ describe('function permissions', () => {
       expect(actionsOn(statements, 'elasticache')).toEqual(new Set(['elasticache:DescribeReplicationGroups', 'elasticache:DescribeServerlessCaches', 'elasticache:Connect']));
       expect(actionsOn(withoutLedger(statements), 'Escrow')).toEqual(new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions', 'kms:Decrypt']));
       // The version actions delete exposed noncurrent copies (see 'record targets' below).
-      expect(actionsOn(statements, 'orders-records/pii/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:GetObjectVersion', 's3:DeleteObjectVersion']));
+      expect(actionsOn(statements, 'orders-records/pii/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:GetObjectVersion', 's3:DeleteObjectVersion']));
     });
   });
 
@@ -272,14 +272,14 @@ describe('function permissions', () => {
   });
 
   describe('record targets', () => {
-    it('gives the sweep worker exactly GetObject/PutObject on objects and a prefix-bound ListBucket', () => {
+    it('gives the sweep worker exactly GetObject/PutObject (and AbortMultipartUpload of its own rewrites) on objects and a prefix-bound ListBucket', () => {
       // Prepare
       const statements = roleStatements(template, 'reencrypt');
       // Act
       const objects = actionsOn(statements, 'orders-records/pii/*');
       const listing = statements.filter((s) => JSON.stringify(s['Resource']).endsWith(':::orders-records"]]}'));
       // Assess
-      expect(objects).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
+      expect(objects).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload']));
       expect(listing).toEqual([expect.objectContaining({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['pii/*'] } } })]);
     });
 
@@ -290,7 +290,7 @@ describe('function permissions', () => {
       const objects = actionsOn(statements, 'orders-records/pii/*');
       const listing = statements.filter((s) => JSON.stringify(s['Resource']).endsWith(':::orders-records"]]}'));
       // Assess
-      expect(objects).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:GetObjectVersion', 's3:DeleteObjectVersion']));
+      expect(objects).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:GetObjectVersion', 's3:DeleteObjectVersion']));
       // CDK merges the two prefix-bound bucket statements into one.
       expect(listing).toEqual([expect.objectContaining({ Action: ['s3:ListBucket', 's3:ListBucketVersions'], Condition: { StringLike: { 's3:prefix': ['pii/*'] } } })]);
       for (const fn of ['reencrypt', 'grace-period', 'rotate', 'escrow']) {

@@ -320,7 +320,8 @@ describe('RekeyStack', () => {
       // A revocation's sweep carries the revoked version through to every batch.
       expect(definition).toContain('\\"IsPresent\\":true');
       expect(definition).toContain('\\"version.$\\":\\"$.version\\"');
-      expect(definition.split('\\"keyring.$\\":\\"$.keyring\\"')).toHaveLength(3);
+      // Two S3 maps (batch input) and two table maps (item selector) carry the keyring.
+      expect(definition.split('\\"keyring.$\\":\\"$.keyring\\"')).toHaveLength(5);
       expect(sm?.Properties).toMatchObject({ TracingConfiguration: { Enabled: true }, LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false } });
     });
   });

@@ -1,8 +1,10 @@
+import { stopPostgres } from './postgres-server';
 import { endScratchRun } from './scratch';
 import { stopServices } from './services';
 
-/** Stops the services globalSetup started and removes the run's scratch folder. */
+/** Stops the services (PostgreSQL included) globalSetup started and removes the run's scratch folder. */
 export default async function globalTeardown(): Promise<void> {
   stopServices();
+  stopPostgres();
   endScratchRun();
 }

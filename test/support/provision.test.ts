@@ -1,7 +1,7 @@
 /** The decision of what to do about missing test tools: install with apt, or stop with one command. */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MissingToolsError, REQUIRED_TOOLS, onPath, planProvisioning, provisionTools, type RequiredTool } from './provision';
+import { MissingToolsError, REQUIRED_TOOLS, isInstalled, onPath, planProvisioning, postgresBinDirs, provisionTools, type RequiredTool } from './provision';
 import { scratchDir } from './scratch';
 
 const REDIS: RequiredTool = { command: 'redis-server', aptPackage: 'redis-server' };
@@ -76,6 +76,37 @@ describe('onPath', () => {
     expect(onPath('tool-x', `/nonexistent::${dir}`)).toBe(true);
     expect(onPath('tool-y', dir)).toBe(false);
     expect(onPath('tool-z', dir)).toBe(false);
+  });
+});
+
+describe('isInstalled', () => {
+  it('finds a program off PATH in the folders the tool names', () => {
+    // Prepare: a tool kept off PATH, as Debian keeps initdb under /usr/lib/postgresql/<major>/bin.
+    const dir = scratchDir('provision-also-');
+    writeFileSync(join(dir, 'tool-off-path'), '#!/bin/sh\n');
+    chmodSync(join(dir, 'tool-off-path'), 0o755);
+    const tool: RequiredTool = { command: 'tool-off-path', aptPackage: 'tool', alsoIn: () => [dir] };
+    // Act / Assess
+    expect(onPath('tool-off-path', '/nonexistent')).toBe(false);
+    expect(isInstalled(tool, '/nonexistent')).toBe(true);
+    expect(isInstalled({ command: 'tool-off-path' }, '/nonexistent')).toBe(false);
+  });
+});
+
+describe('postgresBinDirs', () => {
+  it('lists the version folders highest first, ignoring what is not a version', () => {
+    // Prepare
+    const base = scratchDir('provision-pglib-');
+    for (const name of ['9.6', '15', '13', 'common']) mkdirSync(join(base, name, 'bin'), { recursive: true });
+    // Act
+    const dirs = postgresBinDirs(base);
+    // Assess
+    expect(dirs).toEqual([join(base, '15', 'bin'), join(base, '13', 'bin'), join(base, '9.6', 'bin')]);
+  });
+
+  it('gives none when PostgreSQL is not installed there', () => {
+    // Act / Assess
+    expect(postgresBinDirs(join(scratchDir('provision-nopg-'), 'absent'))).toEqual([]);
   });
 });
 

@@ -5,7 +5,7 @@
  * The decision ({@link planProvisioning}) is a pure function; {@link provisionTools} runs it.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** A program the suite runs, and how it gets onto a machine. */
@@ -16,18 +16,40 @@ export interface RequiredTool {
   readonly aptPackage?: string;
   /** The command that installs it where apt cannot (shown to the user, never run). */
   readonly manualInstall?: string;
+  /**
+   * Folders searched after PATH, for packages that keep their programs off it (Debian's
+   * PostgreSQL: `/usr/lib/postgresql/<major>/bin`).
+   */
+  readonly alsoIn?: () => readonly string[];
+}
+
+/**
+ * The per-version program folders of Debian's PostgreSQL packages, highest version first.
+ *
+ * @example
+ * postgresBinDirs(); // ['/usr/lib/postgresql/15/bin']
+ */
+export function postgresBinDirs(base = '/usr/lib/postgresql'): string[] {
+  let majors: string[] = [];
+  try {
+    majors = readdirSync(base).filter((name) => /^[0-9]+(\.[0-9]+)?$/.test(name));
+  } catch {
+    return [];
+  }
+  return majors.sort((a, b) => Number(b) - Number(a)).map((major) => join(base, major, 'bin'));
 }
 
 /**
  * The programs the suite starts: redis-server and moto_server (globalSetup), cfn-lint
- * (test/infra), openssl (the twin's loopback TLS identity). PostgreSQL joins this list when a
- * test needs it (apt package `postgresql`).
+ * (test/infra), openssl (the twin's loopback TLS identity), PostgreSQL's initdb (globalSetup's
+ * throwaway server; with pg_ctl beside it, found on PATH or under /usr/lib/postgresql/<major>/bin).
  */
 export const REQUIRED_TOOLS: readonly RequiredTool[] = [
   { command: 'redis-server', aptPackage: 'redis-server' },
   { command: 'openssl', aptPackage: 'openssl' },
   { command: 'moto_server', manualInstall: "pip install 'moto[server]==5.2.1'" },
   { command: 'cfn-lint', manualInstall: 'pip install cfn-lint==1.51.0' },
+  { command: 'initdb', aptPackage: 'postgresql', alsoIn: () => postgresBinDirs() },
 ];
 
 /** What the machine offers for installing. */
@@ -62,7 +84,12 @@ export function planProvisioning(missing: readonly RequiredTool[], host: HostFac
   return { action: 'stop', message: `The test suite needs ${names}, not found on PATH. Run: ${[...aptCommand, ...manual].join(' && ')}` };
 }
 
-/** Whether `command` is an executable file on PATH. */
+/**
+ * Whether `command` is an executable file on PATH.
+ *
+ * @example
+ * onPath('redis-server'); // true when redis-server is installed
+ */
 export function onPath(command: string, path = process.env.PATH ?? ''): boolean {
   return path.split(delimiter).some((dir) => {
     if (dir === '') return false;
@@ -73,6 +100,17 @@ export function onPath(command: string, path = process.env.PATH ?? ''): boolean 
       return false;
     }
   });
+}
+
+/**
+ * Whether `tool` is installed: an executable on PATH, or in one of its {@link RequiredTool.alsoIn}
+ * folders.
+ *
+ * @example
+ * isInstalled({ command: 'initdb', alsoIn: () => postgresBinDirs() }); // true on Debian with postgresql
+ */
+export function isInstalled(tool: RequiredTool, path = process.env.PATH ?? ''): boolean {
+  return onPath(tool.command, path) || (tool.alsoIn !== undefined && onPath(tool.command, tool.alsoIn().join(delimiter)));
 }
 
 /** The one-line failure that stops the run (its stack is its message: the line is the news). */
@@ -90,7 +128,7 @@ export class MissingToolsError extends Error {
  * {@link MissingToolsError} with the command to run otherwise.
  */
 export function provisionTools(tools: readonly RequiredTool[] = REQUIRED_TOOLS): void {
-  const missing = () => tools.filter((t) => !onPath(t.command));
+  const missing = () => tools.filter((t) => !isInstalled(t));
   const plan = planProvisioning(missing(), { isRoot: process.getuid?.() === 0, hasAptGet: onPath('apt-get') });
   if (plan.action === 'ready') return;
   if (plan.action === 'stop') throw new MissingToolsError(plan.message);

@@ -149,7 +149,8 @@ export function describeSweepCrashInjection(name: string, open: () => Promise<Co
       }
       expect(points.size).toBeGreaterThanOrEqual(options.minPoints);
       expect(runs).toBe(planned);
-    });
+      // Hundreds of sweeps against a real server: far more than jest's default.
+    }, 900_000);
   });
 }
 
@@ -249,6 +250,6 @@ export function describeSweepConcurrency(name: string, open: () => Promise<Contr
         checkpoint.close();
         await h.close();
       }
-    });
+    }, 900_000);
   });
 }

@@ -15,7 +15,8 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { BackendError } from '../../errors';
+import { BackendError, ValidationError } from '../../errors';
+import { KEY_SLOT_LENGTH, probeHeaderLength } from '../../envelope/format';
 import {
   conditionalError,
   indexOf,
@@ -49,6 +50,15 @@ export interface RewrapHeader {
   readonly oldHeaderLength: number;
   readonly version: number;
   readonly expectedRevision: string;
+  /**
+   * Check, before anything is written, that the stored header is exactly `oldHeaderLength`
+   * bytes long and that its authenticated part equals the new header's (what a re-wrap keeps):
+   * the payload's AAD and key commitment are then unchanged, so the body still decrypts. The
+   * old header is read in the same ranged GET as the first body bytes, so it costs no request.
+   * A mismatch is a ValidationError and nothing is written. `putHeaders` sets it; the raw
+   * `rewrapObject` (any bytes) does not.
+   */
+  readonly checkOldHeader?: boolean;
 }
 
 /**
@@ -80,10 +90,13 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader):
   };
   const bodyLength = size - oldHeaderLength;
   const newSize = input.newHeader.length + bodyLength;
-  const source = { versionId: head.VersionId, contentType: head.ContentType ?? 'application/octet-stream', sse: head.ServerSideEncryption, kmsKeyId: head.SSEKMSKeyId };
+  const source = { contentType: head.ContentType ?? 'application/octet-stream', sse: head.ServerSideEncryption, kmsKeyId: head.SSEKMSKeyId };
 
   if (newSize < target.multipartThreshold) {
-    const body = bodyLength === 0 ? Buffer.alloc(0) : await readRange(target, oldHeaderLength, size - 1, input.expectedRevision, source.versionId, what);
+    const from = input.checkOldHeader === true ? 0 : oldHeaderLength;
+    const read = size - from === 0 ? Buffer.alloc(0) : await readRange(target, from, size - 1, input.expectedRevision, what);
+    if (input.checkOldHeader === true) checkOldHeader(read, input, what);
+    const body = read.subarray(oldHeaderLength - from);
     try {
       const out = await target.client.send(
         new PutObjectCommand({
@@ -117,7 +130,10 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader):
     if (uploadId === undefined) throw new BackendError('S3 CreateMultipartUpload returned no UploadId', { retryable: false });
 
     const firstBodyBytes = MIN_PART_BYTES - input.newHeader.length;
-    const first = await readRange(target, oldHeaderLength, oldHeaderLength + firstBodyBytes - 1, input.expectedRevision, source.versionId, what);
+    const from = input.checkOldHeader === true ? 0 : oldHeaderLength;
+    const read = await readRange(target, from, oldHeaderLength + firstBodyBytes - 1, input.expectedRevision, what);
+    if (input.checkOldHeader === true) checkOldHeader(read, input, what);
+    const first = read.subarray(oldHeaderLength - from);
     const part1 = await target.client.send(
       new UploadPartCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, PartNumber: 1, Body: Buffer.concat([input.newHeader, first]) }),
     );
@@ -126,7 +142,10 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader):
     const copyFrom = oldHeaderLength + firstBodyBytes;
     const remaining = size - copyFrom;
     const partBytes = Math.max(target.copyPartBytes, Math.ceil(remaining / (MAX_PARTS - 1)));
-    const copySource = `${target.bucket}/${encodeKey(target.key)}${source.versionId === undefined ? '' : `?versionId=${encodeURIComponent(source.versionId)}`}`;
+    // Not pinned to a VersionId: `CopySourceIfMatch` on the ETag that was checked already
+    // refuses any other content, and a version-pinned read would need s3:GetObjectVersion,
+    // which the functions' roles do not have on record targets.
+    const copySource = `${target.bucket}/${encodeKey(target.key)}`;
     for (let start = copyFrom, n = 2; start < size; start += partBytes, n++) {
       const end = Math.min(start + partBytes, size) - 1;
       const copied = await target.client.send(
@@ -161,16 +180,37 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader):
   }
 }
 
-async function readRange(target: RewrapTarget, start: number, end: number, ifMatch: string, versionId: string | undefined, what: string): Promise<Buffer> {
+// Guarded by If-Match rather than pinned to a VersionId (see the copy source above).
+async function readRange(target: RewrapTarget, start: number, end: number, ifMatch: string, what: string): Promise<Buffer> {
   try {
     const out = await target.client.send(
-      new GetObjectCommand({ Bucket: target.bucket, Key: target.key, Range: `bytes=${start}-${end}`, IfMatch: ifMatch, VersionId: versionId }),
+      new GetObjectCommand({ Bucket: target.bucket, Key: target.key, Range: `bytes=${start}-${end}`, IfMatch: ifMatch }),
     );
     const bytes = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
     if (bytes.length !== end - start + 1) throw new BackendError(`short read of ${what}`, { retryable: true });
     return bytes;
   } catch (err) {
     throw conditionalError(err, ifMatch, what);
+  }
+}
+
+/** Throws ValidationError unless `bytes` start with a header the new one re-wraps (see {@link RewrapHeader.checkOldHeader}). */
+function checkOldHeader(bytes: Buffer, input: RewrapHeader, what: string): void {
+  let length: number | undefined;
+  try {
+    length = probeHeaderLength(bytes);
+  } catch {
+    length = undefined;
+  }
+  // Everything but the key slot is authenticated, and a re-wrap changes only the key slot.
+  const ah = input.oldHeaderLength - KEY_SLOT_LENGTH;
+  if (
+    length !== input.oldHeaderLength ||
+    input.newHeader.length !== input.oldHeaderLength ||
+    bytes.length < input.oldHeaderLength ||
+    !bytes.subarray(0, ah).equals(input.newHeader.subarray(0, ah))
+  ) {
+    throw new ValidationError(`the new header of ${what} does not re-wrap its stored header`);
   }
 }
 

@@ -8,6 +8,10 @@
  * record whose data key the revoked version may have wrapped without reading payloads. The
  * revision is the ETag; writes are conditional (`If-Match` / `If-None-Match`).
  *
+ * It is a BatchRecordStore without transactions: `getHeader` is a ranged GET of the header
+ * alone, `putHeaders` a payload-preserving rewrite per record (see `rewrapObject`) and
+ * `putBatch` a conditional PUT per record, each write succeeding or conflicting on its own.
+ *
  * On a versioned bucket every overwrite leaves the previous object as a noncurrent version:
  * `purgeExposedCopies` deletes those a revoked version's key could open, once the current object
  * has been re-encrypted past it (see s3-exposed-copies.ts).
@@ -32,8 +36,22 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { BackendError, ValidationError } from '../../errors';
-import type { CopyKeepingRecordStore, CopyPurgeReport, RecordPage, RecordRef, StoredRecord } from '../../ports/record-store';
+import { BackendError, ConflictError, ValidationError } from '../../errors';
+import { parseHeader, probeHeaderLength } from '../../envelope/format';
+import { HEAD_PROBE_LENGTH } from '../../envelope/envelope-head';
+import type {
+  BatchRecordStore,
+  BatchWriteOutcome,
+  ConditionalWrite,
+  CopyKeepingRecordStore,
+  CopyPurgeReport,
+  RecordPage,
+  RecordRef,
+  StoredHeader,
+  StoredRecord,
+} from '../../ports/record-store';
+import { runBounded } from '../../reencrypt/bounded';
+import { headerIndex } from '../record-header-index';
 import { assertKeyringName } from '../../vocabulary/keyring-name';
 import { versionNumber } from '../../vocabulary/names';
 import { isAwsNotFound, mapAwsError } from './map-aws-error';
@@ -91,6 +109,15 @@ export interface S3RecordStoreOptions {
    * @default true
    */
   readonly deleteExposedCopies?: boolean;
+  /**
+   * Bytes of the one ranged GET with which `getHeader` reads a header. The default covers the
+   * longest header the envelope format allows (ENVELOPE_LIMITS.headerMaxLength, with an 8 KiB
+   * stored context), so one request always does; a smaller value saves bytes on every read
+   * and costs a second ranged GET for a header longer than it. @default ENVELOPE_LIMITS.headerMaxLength
+   */
+  readonly headerReadBytes?: number;
+  /** Conditional writes in flight at once in `putHeaders` and `putBatch`. @default 8 */
+  readonly writeConcurrency?: number;
 }
 
 /** The first bytes of a record, read with a ranged GET. */
@@ -130,7 +157,7 @@ interface ScanCursor {
  * const rev = await records.put({ id: 'o-1', keyring: 'orders', version: 3, envelope }, null);
  * const page = await records.scanByVersion('orders', 2, { limit: 100 });
  */
-export class S3RecordStore implements CopyKeepingRecordStore {
+export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
@@ -142,6 +169,8 @@ export class S3RecordStore implements CopyKeepingRecordStore {
   private readonly multipartThreshold: number;
   private readonly copyPartBytes: number;
   private readonly deleteCopies: boolean;
+  private readonly headerReadBytes: number;
+  private readonly writeConcurrency: number;
 
   public constructor(options: S3RecordStoreOptions) {
     if (typeof options.bucket !== 'string' || options.bucket.length === 0) throw new ValidationError('bucket is required');
@@ -154,6 +183,8 @@ export class S3RecordStore implements CopyKeepingRecordStore {
     this.multipartThreshold = positiveInt(options.multipartThresholdBytes ?? 16 * 1024 * 1024, 'multipartThresholdBytes', MIN_PART_BYTES + 1, Number.MAX_SAFE_INTEGER);
     this.copyPartBytes = positiveInt(options.copyPartBytes ?? 512 * 1024 * 1024, 'copyPartBytes', MIN_PART_BYTES, MAX_PART_BYTES);
     this.deleteCopies = options.deleteExposedCopies ?? true;
+    this.headerReadBytes = positiveInt(options.headerReadBytes ?? HEAD_PROBE_LENGTH, 'headerReadBytes', 1, MAX_HEADER_BYTES);
+    this.writeConcurrency = positiveInt(options.writeConcurrency ?? 8, 'writeConcurrency', 1, 256);
   }
 
   /** Reads a record (envelope and indexed keyring/version), or undefined. */
@@ -179,6 +210,8 @@ export class S3RecordStore implements CopyKeepingRecordStore {
     const key = this.keyFor(record.id);
     checkIndex(record.keyring, record.version);
     if (!Buffer.isBuffer(record.envelope) || record.envelope.length === 0) throw new ValidationError('envelope must be a non-empty Buffer');
+    // The index must name what the header carries (the one rule of every store).
+    headerIndex(record.envelope, record);
     const condition = conditionFor(expectedRevision);
     try {
       const out = await this.client.send(
@@ -322,7 +355,9 @@ export class S3RecordStore implements CopyKeepingRecordStore {
    * itself: a multipart upload whose part 1 is the new header plus the first (5 MiB - header)
    * bytes of the payload (S3 refuses parts under 5 MiB but the last, so exactly those bytes pass
    * through this process), and whose other parts are UploadPartCopy ranges of the old object,
-   * pinned to the version that was checked (and guarded by `x-amz-copy-source-if-match`).
+   * guarded by `x-amz-copy-source-if-match` on the revision that was checked (not pinned to a
+   * VersionId, which would need s3:GetObjectVersion; the ETag condition already refuses any
+   * other content).
    * CompleteMultipartUpload carries `If-Match`, so a writer that changed the record meanwhile
    * makes the rewrite fail with ConflictError and the upload is aborted; nothing half-written is
    * ever visible. A crash between the two leaves only an incomplete upload: the bucket should
@@ -342,6 +377,132 @@ export class S3RecordStore implements CopyKeepingRecordStore {
       { client: this.client, bucket: this.bucket, key, id: input.id, multipartThreshold: this.multipartThreshold, copyPartBytes: this.copyPartBytes },
       input,
     );
+  }
+
+  /**
+   * Reads a record's header and revision without its body: one ranged GET of the first
+   * `headerReadBytes` bytes (by default enough for the longest header the format allows), and
+   * a second ranged GET, pinned to the same ETag, only when the header says it is longer than
+   * that. The keyring and version come from the object metadata and must be the ones the
+   * parsed header carries: the header is authenticated, the metadata only indexes it, so a
+   * mismatch is a BackendError (not retryable) rather than a silently wrong index. An object
+   * whose bytes are no rekey header is a BackendError too (its body must be read to say more).
+   *
+   * @example
+   * const head = await records.getHeader('o-1'); // { header, version, originVersion, revision, ... }
+   */
+  public async getHeader(id: string): Promise<StoredHeader | undefined> {
+    // A writer replacing the object between the two reads: read again from the start, a few times.
+    for (let attempt = 1; ; attempt++) {
+      const head = await this.readHeader(id, this.headerReadBytes);
+      if (head === undefined) return undefined;
+      let bytes = head.bytes;
+      let length = headerLengthOf(bytes, id);
+      if (length === undefined || length > bytes.length) {
+        const want = Math.min(head.size, length ?? HEAD_PROBE_LENGTH);
+        const rest = want > bytes.length ? await this.readRest(id, bytes.length, want - 1, head.revision) : Buffer.alloc(0);
+        if (rest === undefined) {
+          if (attempt < 3) continue;
+          throw new ConflictError(`record '${id}' kept changing while its header was read`);
+        }
+        bytes = Buffer.concat([bytes, rest]);
+        length = headerLengthOf(bytes, id);
+      }
+      if (length === undefined || length > bytes.length) throw notAnEnvelope(id);
+      const header = Buffer.from(bytes.subarray(0, length));
+      let parsed;
+      try {
+        parsed = parseHeader(header);
+      } catch {
+        throw notAnEnvelope(id);
+      }
+      if (parsed.keyring !== head.keyring || parsed.version !== head.version) {
+        throw new BackendError(`record '${id}' metadata does not match its envelope header`, { retryable: false });
+      }
+      return { id, keyring: head.keyring, version: head.version, originVersion: parsed.originVersion, header, revision: head.revision };
+    }
+  }
+
+  /**
+   * Replaces the header of each record and keeps its payload, each write conditional on its
+   * own revision, at most `writeConcurrency` at a time; a write that lost to another writer
+   * (or whose record is gone) is `{ ok: false, reason: 'conflict' }`, any other failure
+   * rejects the call (which then says nothing about which writes happened). Every write is
+   * validated before any is sent: the header must be a rekey header naming the write's keyring
+   * and version.
+   *
+   * Each write is {@link rewrapObject} with the old header checked: its length is the new
+   * header's (a re-wrap changes only the fixed-size key slot, so a header keeps its length;
+   * the authenticated part before it is compared byte for byte in the same read). Nothing is
+   * decrypted. Below `multipartThresholdBytes` the body still passes through this process once
+   * (a ranged GET and a PUT), because S3 refuses parts under 5 MiB but the last; from the
+   * threshold on only the first 5 MiB do, and S3 copies the rest itself.
+   *
+   * @example
+   * const [outcome] = await records.putHeaders([{ write: { id, keyring, version: 4, header }, expectedRevision: head.revision }]);
+   */
+  public async putHeaders(writes: readonly ConditionalWrite<{ id: string; keyring: string; version: number; header: Buffer }>[]): Promise<BatchWriteOutcome[]> {
+    for (const { write } of writes) {
+      this.keyFor(write.id);
+      checkIndex(write.keyring, write.version);
+      if (!Buffer.isBuffer(write.header) || write.header.length === 0 || write.header.length > MAX_HEADER_BYTES) {
+        throw new ValidationError(`header must be a Buffer of 1 to ${MAX_HEADER_BYTES} bytes`);
+      }
+      const index = headerIndex(write.header, write);
+      if (!index.parsed || index.headerLength !== write.header.length) throw new ValidationError('header must be exactly one rekey envelope header');
+    }
+    return runBounded(writes, this.writeConcurrency, async ({ write, expectedRevision }) => {
+      // A header replaces the header of an existing record only: "only if absent" never matches.
+      if (expectedRevision === null) return CONFLICT;
+      try {
+        const revision = await rewrapS3Object(
+          { client: this.client, bucket: this.bucket, key: this.keyFor(write.id), id: write.id, multipartThreshold: this.multipartThreshold, copyPartBytes: this.copyPartBytes },
+          { newHeader: write.header, oldHeaderLength: write.header.length, version: write.version, expectedRevision, checkOldHeader: true },
+        );
+        return { ok: true, revision } as const;
+      } catch (err) {
+        if (err instanceof ConflictError) return CONFLICT;
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Writes whole envelopes, each a conditional PUT on its own revision (`null`: only if
+   * absent), at most `writeConcurrency` at a time; outcomes as in {@link putHeaders}. Every
+   * write is validated before any is sent.
+   *
+   * @example
+   * await records.putBatch([{ write: { id: 'o-1', keyring: 'orders', version: 3, envelope }, expectedRevision: null }]);
+   */
+  public async putBatch(writes: readonly ConditionalWrite<{ id: string; keyring: string; version: number; envelope: Buffer }>[]): Promise<BatchWriteOutcome[]> {
+    for (const { write, expectedRevision } of writes) {
+      this.keyFor(write.id);
+      checkIndex(write.keyring, write.version);
+      if (!Buffer.isBuffer(write.envelope) || write.envelope.length === 0) throw new ValidationError('envelope must be a non-empty Buffer');
+      headerIndex(write.envelope, write);
+      conditionFor(expectedRevision);
+    }
+    return runBounded(writes, this.writeConcurrency, async ({ write, expectedRevision }) => {
+      try {
+        return { ok: true, revision: await this.put(write, expectedRevision) } as const;
+      } catch (err) {
+        if (err instanceof ConflictError) return CONFLICT;
+        throw err;
+      }
+    });
+  }
+
+  /** Bytes `start`..`end` of the object at revision `revision`; undefined when it changed (or vanished) meanwhile. */
+  private async readRest(id: string, start: number, end: number, revision: string): Promise<Buffer | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyFor(id), Range: `bytes=${start}-${end}`, IfMatch: revision }));
+      return Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+    } catch (err) {
+      const mapped = conditionalError(err, revision, `record '${id}'`);
+      if (mapped instanceof ConflictError) return undefined;
+      throw mapped;
+    }
   }
 
   private async listPage(after: string | undefined, maxKeys: number): Promise<{ objects: ListedObject[]; last: string | undefined; truncated: boolean }> {
@@ -418,6 +579,21 @@ export class S3RecordStore implements CopyKeepingRecordStore {
     if (/[\u0000-\u001f\u007f]/.test(id)) throw new ValidationError('record id must not contain control characters');
     return `${this.prefix}${id}`;
   }
+}
+
+const CONFLICT = { ok: false, reason: 'conflict' } as const;
+
+/** The header length the first bytes announce, undefined when more bytes are needed; BackendError for bytes no header starts with. */
+function headerLengthOf(bytes: Buffer, id: string): number | undefined {
+  try {
+    return probeHeaderLength(bytes);
+  } catch {
+    throw notAnEnvelope(id);
+  }
+}
+
+function notAnEnvelope(id: string): BackendError {
+  return new BackendError(`record '${id}' is not a rekey envelope`, { retryable: false });
 }
 
 function checkIndex(keyring: string, version: number): void {

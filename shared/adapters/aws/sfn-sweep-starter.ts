@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { mapAwsError } from './map-aws-error';
+import { tableSweepInput } from '../../vocabulary/event-schemas';
 
 /** Input of the sweep state machine (its Distributed Map's ItemBatcher.BatchInput). */
 export interface SweepExecutionInput {
@@ -51,7 +52,24 @@ export class SfnSweepStarter {
   public constructor(private readonly options: { client: SFNClient; stateMachineArn: string }) {}
 
   public async start(input: SweepExecutionInput): Promise<SweepStartResult> {
-    const executionName = sweepExecutionName(input);
+    return this.startNamed(sweepExecutionName(input), input);
+  }
+
+  /**
+   * Starts the reencrypt-mode sweep of one DynamoDB table target for a revoked version (the
+   * state machine's table branch, one child per segment), idempotently like {@link start}.
+   *
+   * @example
+   * await starter.startTable({ keyring: 'payments', table: 'app-records', segments: 8 }, 3);
+   */
+  public async startTable(target: { readonly keyring: string; readonly table: string; readonly segments: number }, version: number): Promise<SweepStartResult> {
+    const input = tableSweepInput(target, 'reencrypt', version);
+    // The table stands where the bucket does in the identity; `dynamodb:` keeps it apart from any bucket name.
+    const executionName = sweepExecutionName({ keyring: target.keyring, version, bucket: `dynamodb:${target.table}`, prefix: '', mode: 'reencrypt' });
+    return this.startNamed(executionName, input);
+  }
+
+  private async startNamed(executionName: string, input: object): Promise<SweepStartResult> {
     try {
       const out = await this.options.client.send(
         new StartExecutionCommand({ stateMachineArn: this.options.stateMachineArn, name: executionName, input: JSON.stringify(input) }),

@@ -18,7 +18,8 @@ import { buildKeyProvider } from './key-provider-wiring';
 import { buildLifecycleFacts } from '../lifecycle-facts';
 import { buildKeyUseLog } from './key-use-services';
 import { buildRevocation } from './revocation-wiring';
-import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores';
+import { buildEscrowStore, buildRecordTargets } from './s3-stores';
+import { allRecordCounts, buildTableTargets } from './dynamodb-stores';
 import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-client-options';
 
 export type { AwsClients, BuildAwsServicesOptions };
@@ -37,7 +38,7 @@ export function buildAwsServices(config: RekeyConfig, options: BuildAwsServicesO
   const escrowStore = buildEscrowStore(core);
   const withCache = cache === undefined ? {} : { cache };
   // The operator's role may only read the key-use log: starting one is denied, and then the log cannot say since when (the safe answer).
-  const facts = buildLifecycleFacts({ records: recordCounts(recordTargets), ...withCache, escrowStore, keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
+  const facts = buildLifecycleFacts({ records: allRecordCounts(recordTargets, buildTableTargets(config)), ...withCache, escrowStore, keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
   const keyrings = core.keyringsWith(facts);
   const { provider, envelopes } = buildKeyProvider(core);
   const cloudWatch = options.clients?.cloudWatch ?? newSdkClient(CloudWatchClient, { ...core.region }, FUNCTION_SDK_TIMEOUTS);

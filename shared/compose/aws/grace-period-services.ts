@@ -12,7 +12,8 @@ import { buildAwsCache } from './aws-cache';
 import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
 import { buildLifecycleFacts } from '../lifecycle-facts';
 import { buildKeyUseLog } from './key-use-services';
-import { buildEscrowStore, buildRecordTargets, recordCounts } from './s3-stores';
+import { buildEscrowStore, buildRecordTargets } from './s3-stores';
+import { allRecordCounts, buildTableTargets } from './dynamodb-stores';
 import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-client-options';
 
 /**
@@ -25,7 +26,8 @@ import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-clie
 export function buildGracePeriodServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<GracePeriodServices> {
   const core = buildAwsCore(config, options);
   const { cache, close } = buildAwsCache(config, options.clients);
-  const records = recordCounts(buildRecordTargets(core));
+  // A version still referenced by a table record is as alive as one referenced by an object.
+  const records = allRecordCounts(buildRecordTargets(core), buildTableTargets(config));
   const facts = buildLifecycleFacts({ records, ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core), keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
   const cloudWatch = options.clients?.cloudWatch ?? newSdkClient(CloudWatchClient, { ...core.region }, FUNCTION_SDK_TIMEOUTS);
   return {

@@ -4,11 +4,12 @@
  */
 import type { RekeyConfig } from '../../config/load-config';
 import type { FunctionServices } from './rekey-services';
-import type { ReencryptServices } from '../../usecases/reencrypt';
+import type { SegmentServices } from '../../usecases/reencrypt-segment';
 import { buildAwsCore, type BuildAwsServicesOptions } from './aws-core';
 import { buildKeyProvider } from './key-provider-wiring';
 import { NoLifecycleFacts } from './no-lifecycle-facts';
 import { buildRecordTargets } from './s3-stores';
+import { buildTableTargets } from './dynamodb-stores';
 
 /**
  * Builds what the reencrypt job uses. Nothing connects until first used.
@@ -17,7 +18,7 @@ import { buildRecordTargets } from './s3-stores';
  * const services = buildReencryptServices(loadConfig(), { logger });
  * await services.recordTargets[0]?.store.countByVersion('payments');
  */
-export function buildReencryptServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<ReencryptServices> {
+export function buildReencryptServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<SegmentServices> {
   const core = buildAwsCore(config, options);
   const { provider, envelopes } = buildKeyProvider(core);
   return {
@@ -26,6 +27,7 @@ export function buildReencryptServices(config: RekeyConfig, options: BuildAwsSer
     kmsCalls: core.kmsCalls,
     keyrings: core.keyringsWith(new NoLifecycleFacts('reencrypt')),
     recordTargets: buildRecordTargets(core),
+    tableTargets: buildTableTargets(config),
     provider,
     envelopes,
     close: async () => undefined,

@@ -15,7 +15,7 @@ import { TargetSweeper } from '../../usecases/target-sweeper';
 import type { TargetStore } from '../../ports/target-store';
 import type { AwsCore } from './aws-core';
 import type { KeyProviderParts } from './key-provider-wiring';
-import { recordCounts } from './s3-stores';
+import { allRecordCounts, buildTableTargets } from './dynamodb-stores';
 
 /** What the revocation works with besides the core. */
 export interface RevocationParts extends KeyProviderParts {
@@ -51,6 +51,16 @@ export function buildRevocation(core: AwsCore, parts: RevocationParts): Emergenc
             return (await opened).start(input);
           },
         };
+  const tableTargets = buildTableTargets(config);
+  const tableStarter =
+    arn === undefined
+      ? undefined
+      : {
+          startTable: async (target: Parameters<SfnSweepStarter['startTable']>[0], version: number) => {
+            opened ??= import('./open-sweep-starter').then(({ openSweepStarter }) => openSweepStarter(arn, core.region, core.options.clients?.sfn));
+            return (await opened).startTable(target, version);
+          },
+        };
   return new EmergencyRevocation({
     keyrings: parts.keyrings,
     provider,
@@ -59,6 +69,8 @@ export function buildRevocation(core: AwsCore, parts: RevocationParts): Emergenc
     // revokes with, never from the provider's cached catalog.
     sweeper: new TargetSweeper({
       targets: recordTargets,
+      tableTargets,
+      ...(tableStarter === undefined ? {} : { tableStarter }),
       envelopes,
       versions: provider,
       catalog: parts.keyrings,
@@ -66,7 +78,7 @@ export function buildRevocation(core: AwsCore, parts: RevocationParts): Emergenc
       inlineLimit: config.inlineSweepLimit,
     }),
     checkpoints: new MemoryCheckpointStore(),
-    records: recordCounts(recordTargets),
+    records: allRecordCounts(recordTargets, tableTargets),
     ledger: core.ledger,
     // Complete only once every reader's cached catalog (this lifetime) knows of the revocation.
     ...(config.catalogTtlMs === undefined ? {} : { catalogTtlMs: config.catalogTtlMs }),

@@ -11,6 +11,9 @@ import { FileKeyVault } from '../../adapters/local/file-key-vault';
 import { SqliteCatalogStore } from '../../adapters/local/sqlite-catalog-store';
 import { SqliteConsumerRegistry } from '../../adapters/local/sqlite-consumer-registry';
 import { SqliteRecordStore } from '../../adapters/local/sqlite-record-store';
+import { PgRecordStore } from '../../adapters/postgres/pg-record-store';
+import type { BatchRecordStore } from '../../ports/record-store';
+import type { RecordAdmin } from '../../ports/record-admin';
 import { SqliteCheckpointStore } from '../../adapters/local/sqlite-checkpoint-store';
 import { SqliteKeyUseLog } from '../../adapters/local/sqlite-key-use-log';
 import { JsonlAuditSink } from '../../adapters/local/jsonl-audit-sink';
@@ -58,6 +61,11 @@ export interface LocalOptions {
    * `at`, so a trail never passes a rehearsal off as history. @default false
    */
   readonly simulated?: boolean;
+  /**
+   * Keep records in this PostgreSQL (its `public.rekey_records` table, created if absent) instead
+   * of `<home>/records.db`; everything else stays in the home. @default $REKEY_POSTGRES_URL
+   */
+  readonly postgresUrl?: string;
   /** How long to wait for Redis to answer before the cache is off for this run, in ms. @default 1000 */
   readonly redisReadyTimeoutMs?: number;
   /** Called after each audit event is durably written (the CLI notes that the run acted). */
@@ -75,7 +83,8 @@ export interface LocalServices {
    * has no KMS grants, so it grants and refuses nothing.
    */
   readonly consumers: SqliteConsumerRegistry;
-  readonly records: SqliteRecordStore;
+  /** `<home>/records.db`, or the PostgreSQL table when a PostgreSQL URL is configured. */
+  readonly records: LocalRecordStore;
   readonly checkpoints: SqliteCheckpointStore;
   /** Observed unwraps of version keys (every unwrap through `provider` is recorded). */
   readonly keyUse: SqliteKeyUseLog;
@@ -99,6 +108,9 @@ export interface LocalServices {
   readonly escrow: EscrowService;
   close(): Promise<void>;
 }
+
+/** The record store of local mode: SQLite in the home, or PostgreSQL. */
+export type LocalRecordStore = BatchRecordStore & RecordAdmin & { close(): void | Promise<void> };
 
 /** A one-shot command waits this long for Redis, then goes on without the cache (not minutes of retries). */
 const REDIS_READY_TIMEOUT_MS = 1000;
@@ -153,7 +165,7 @@ function settleHome(options: LocalOptions, configured: string): string {
 
 /** Something opened by {@link openLocal} that must be closed when a later step fails. */
 interface Closable {
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 /**
@@ -181,6 +193,7 @@ export async function openLocal(options: LocalOptions = {}): Promise<LocalServic
   const config = loadLocalConfig();
   const home = settleHome(options, config.home);
   const redisUrl = options.redisUrl ?? config.redisUrl;
+  const postgresUrl = options.postgresUrl ?? config.postgresUrl;
   const catalogTtlMs = options.catalogTtlMs ?? config.catalogTtlMs;
   ensurePrivateDirSync(home);
   // The databases tighten themselves when opened; these are the other things a home holds.
@@ -205,6 +218,7 @@ export async function openLocal(options: LocalOptions = {}): Promise<LocalServic
       actor,
       clock,
       redisUrl,
+      postgresUrl,
       catalogTtlMs,
       catalogs,
       vault,
@@ -216,7 +230,7 @@ export async function openLocal(options: LocalOptions = {}): Promise<LocalServic
   } catch (error) {
     for (const store of opened.reverse()) {
       try {
-        store.close();
+        await store.close();
       } catch {
         // The original failure is the one to report; a store that cannot close holds nothing to save.
       }
@@ -231,6 +245,7 @@ interface WireInput {
   readonly actor: string;
   readonly clock: () => Date;
   readonly redisUrl: string | undefined;
+  readonly postgresUrl: string | undefined;
   readonly catalogTtlMs: number | undefined;
   readonly catalogs: SqliteCatalogStore;
   readonly vault: FileKeyVault;
@@ -245,7 +260,10 @@ async function wire(input: WireInput): Promise<LocalServices> {
   const { home, actor, clock, catalogs, vault, open, catalogTtlMs } = input;
   // Escrow keys live apart from the working key: restoring from escrow must not depend on master.key.
   const escrowVault = new FileKeyVault({ home: join(home, 'escrow-key') });
-  const records = open(new SqliteRecordStore({ home }));
+  // A small pool: one CLI process runs one command; the table is created on first use.
+  const records: LocalRecordStore = open(
+    input.postgresUrl === undefined ? new SqliteRecordStore({ home }) : await PgRecordStore.open({ url: input.postgresUrl, poolSize: 4 }),
+  );
   const consumers = open(new SqliteConsumerRegistry(join(home, 'catalog.db'), { readOnly: catalogs.readOnly }));
   const checkpoints = open(new SqliteCheckpointStore({ home }));
   // In a simulated-time run every event says so, with the real time it was written.
@@ -351,7 +369,7 @@ async function wire(input: WireInput): Promise<LocalServices> {
       if (redis) await redis.quit().catch(() => redis?.disconnect());
       catalogs.close();
       consumers.close();
-      records.close();
+      await records.close();
       checkpoints.close();
       keyUse.close();
     },

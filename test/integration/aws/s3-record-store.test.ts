@@ -4,6 +4,11 @@ import { S3RecordStore } from '../../../shared/adapters/aws/s3-record-store';
 import { BackendError, ConflictError, ValidationError } from '../../../shared/errors';
 import { createBucket, motoS3 } from './moto';
 import { LocalStack } from '../../unit/reencrypt/support/local-stack';
+import { describeRecordStoreContract } from '../../support/record-store-contract';
+import { openS3ContractStore } from '../../support/stores/s3';
+import { startSerialMoto, type SerialMoto } from '../../support/stores/dynamodb';
+import { parseHeader } from '../../../shared/envelope/format';
+import { withHeaderRewrap } from '../../../shared/reencrypt/header-rewrap';
 
 const MiB = 1024 * 1024;
 
@@ -376,5 +381,144 @@ describe('S3RecordStore origin index and exposed copies (moto, versioned bucket)
     expect(byId('a')).toEqual(aVersions.slice(1).map((v) => `${v}:not-configured`).sort());
     expect(report.remaining.filter((c) => c.id !== 'a').every((c) => c.reason === 'current-not-reencrypted')).toBe(true);
     expect(await versionsOf('data/a')).toHaveLength(3);
+  });
+});
+
+// On a moto_server of its own that serves one request at a time: the threaded server checks a
+// condition and writes without a lock, so two conditional writes at one ETag could both win
+// there, which S3 never lets happen (test/support/stores/dynamodb.ts).
+describe('on a serial moto_server', () => {
+  let moto: SerialMoto;
+  beforeAll(async () => {
+    moto = await startSerialMoto();
+  });
+  afterAll(async () => {
+    await moto.stop();
+  });
+  describeRecordStoreContract('S3RecordStore', () => openS3ContractStore({}, moto.endpoint));
+});
+
+// The BatchRecordStore capabilities on S3: a header read with ranged GETs, header writes as
+// conditional payload-preserving rewrites, and what differs from a transactional store.
+describe('S3RecordStore header reads and writes (moto)', () => {
+  const s3 = motoS3();
+  let stack: LocalStack;
+  let bucket: string;
+
+  beforeAll(async () => {
+    stack = new LocalStack();
+    await stack.createKeyring('pii');
+  });
+  afterAll(() => stack.close());
+  beforeEach(async () => {
+    bucket = await createBucket(s3, { versioned: false });
+  });
+
+  const envelopes = (): ReturnType<typeof withHeaderRewrap> => withHeaderRewrap(stack.envelopes, stack.provider);
+  const activeOf = async (): Promise<number> => (await stack.keyrings.get('pii')).versions.find((v) => v.state === 'active')!.version;
+
+  /** Sends every request of `client` past a counter of GetObject ranges. */
+  function rangesOf(client: typeof s3): string[] {
+    const ranges: string[] = [];
+    client.middlewareStack.add(
+      (next, ctx) => async (args) => {
+        if (ctx.commandName === 'GetObjectCommand') ranges.push(String((args.input as { Range?: string }).Range));
+        return next(args);
+      },
+      { step: 'initialize', name: 'rangeCounter' },
+    );
+    return ranges;
+  }
+
+  it('reads a header longer than its first ranged GET with a second one, and only the header', async () => {
+    // Prepare: a stored context makes the header long (the context is kept in clear in it).
+    const client = motoS3();
+    const ranges = rangesOf(client);
+    const store = new S3RecordStore({ bucket, client, prefix: 'data/', headerReadBytes: 16 });
+    const context = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`field-${i}`, 'x'.repeat(40)]));
+    const envelope = await stack.envelopes.encrypt('pii', Buffer.alloc(4096, 7), { context, storeContext: true });
+    const length = parseHeader(envelope).headerLength;
+    const version = await activeOf();
+    const revision = await store.put({ id: 'long', keyring: 'pii', version, envelope }, null);
+    // Act
+    const head = await store.getHeader('long');
+    // Assess
+    expect(length).toBeGreaterThan(16);
+    expect(head).toEqual({ id: 'long', keyring: 'pii', version, originVersion: version, header: envelope.subarray(0, length), revision });
+    expect(ranges).toEqual(['bytes=0-15', `bytes=16-${length - 1}`]);
+  });
+
+  it('refuses a header that the metadata indexes under another version, as a corrupt index', async () => {
+    // Prepare: the object written behind the store's back, metadata naming a version its header does not.
+    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/' });
+    const envelope = await stack.envelopes.encrypt('pii', Buffer.from('v'));
+    const version = await activeOf();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/lie', Body: envelope, Metadata: { 'rekey-keyring': 'pii', 'rekey-version': String(version + 1) } }));
+    // Act / Assess
+    await expect(store.getHeader('lie')).rejects.toMatchObject({ code: 'BACKEND', retryable: false });
+    await expect(store.getHeader('missing')).resolves.toBeUndefined();
+  });
+
+  it('makes a header write conflict when another writer replaced the record after its header was read', async () => {
+    // Prepare
+    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/' });
+    const peer = new S3RecordStore({ bucket, client: motoS3(), prefix: 'data/' });
+    const from = await activeOf();
+    await store.put({ id: 'raced', keyring: 'pii', version: from, envelope: await stack.envelopes.encrypt('pii', Buffer.from('old')) }, null);
+    await stack.rotateAndPromote('pii');
+    const head = (await store.getHeader('raced'))!;
+    const next = await envelopes().rewrapHeader(head.header);
+    const theirs = await stack.envelopes.encrypt('pii', Buffer.from('theirs'));
+    const theirRevision = await peer.put({ id: 'raced', keyring: 'pii', version: next.version, envelope: theirs }, head.revision);
+    // Act
+    const outcomes = await store.putHeaders([{ write: { id: 'raced', keyring: 'pii', version: next.version, header: next.header }, expectedRevision: head.revision }]);
+    // Assess
+    expect(outcomes).toEqual([{ ok: false, reason: 'conflict' }]);
+    const after = (await store.get('raced'))!;
+    expect(after.revision).toBe(theirRevision);
+    expect(after.envelope.equals(theirs)).toBe(true);
+  });
+
+  it('refuses a header that does not re-wrap the stored one, and writes nothing', async () => {
+    // Prepare: a re-wrapped header of another record (another data key, same length).
+    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/' });
+    const from = await activeOf();
+    const a = await stack.envelopes.encrypt('pii', Buffer.from('a'));
+    const b = await stack.envelopes.encrypt('pii', Buffer.from('b'));
+    const revA = await store.put({ id: 'a', keyring: 'pii', version: from, envelope: a }, null);
+    await store.put({ id: 'b', keyring: 'pii', version: from, envelope: b }, null);
+    await stack.rotateAndPromote('pii');
+    const foreign = await envelopes().rewrapHeader((await store.getHeader('b'))!.header);
+    // Act
+    const attempt = store.putHeaders([{ write: { id: 'a', keyring: 'pii', version: foreign.version, header: foreign.header }, expectedRevision: revA }]);
+    // Assess
+    await expect(attempt).rejects.toBeInstanceOf(ValidationError);
+    const after = (await store.get('a'))!;
+    expect(after.revision).toBe(revA);
+    expect(after.envelope.equals(a)).toBe(true);
+  });
+
+  it('re-wraps a header above the multipart threshold inside S3 and keeps the body byte-identical', async () => {
+    // Prepare: an envelope of more than 5 MiB, threshold lowered to the 5 MiB + 1 minimum.
+    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', multipartThresholdBytes: 5 * MiB + 1, copyPartBytes: 5 * MiB });
+    const plaintext = randomBytes(6 * MiB + 777);
+    const envelope = await stack.envelopes.encrypt('pii', plaintext);
+    const from = await activeOf();
+    await store.put({ id: 'huge', keyring: 'pii', version: from, envelope }, null);
+    const to = await stack.rotateAndPromote('pii');
+    const head = (await store.getHeader('huge'))!;
+    const next = await envelopes().rewrapHeader(head.header);
+    // Act
+    const [outcome] = await store.putHeaders([{ write: { id: 'huge', keyring: 'pii', version: next.version, header: next.header }, expectedRevision: head.revision }]);
+    // Assess
+    const after = (await store.get('huge'))!;
+    expect(outcome).toEqual({ ok: true, revision: after.revision });
+    // A multipart ETag ends in the part count: the object was assembled by S3, not PUT.
+    expect(after.revision).toMatch(/-\d+"$/);
+    expect(after.version).toBe(to);
+    expect(after.originVersion).toBe(from);
+    expect(after.envelope.length).toBe(envelope.length);
+    expect(after.envelope.subarray(head.header.length).equals(envelope.subarray(head.header.length))).toBe(true);
+    expect((await stack.envelopes.decrypt(after.envelope)).plaintext.equals(plaintext)).toBe(true);
   });
 });

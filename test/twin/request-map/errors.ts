@@ -28,6 +28,7 @@ const SERVICES: Readonly<Record<string, { protocol: AwsProtocol; queryCompatible
   sqs: { protocol: 'json-1.0', queryCompatible: true },
   monitoring: { protocol: 'json-1.0', queryCompatible: true },
   states: { protocol: 'json-1.0' },
+  dynamodb: { protocol: 'json-1.0' },
   lambda: { protocol: 'rest-json' },
   sns: { protocol: 'query', xmlns: 'http://sns.amazonaws.com/doc/2010-03-31/' },
   cloudformation: { protocol: 'query', xmlns: 'http://cloudformation.amazonaws.com/doc/2010-05-15/' },
@@ -88,6 +89,8 @@ const ACCESS_DENIED: Readonly<Record<string, readonly [number, string]>> = {
   kms: [400, 'AccessDeniedException'],
   events: [400, 'AccessDeniedException'],
   states: [400, 'AccessDeniedException'],
+  // DynamoDB API Reference, "Common Errors": AccessDeniedException, HTTP 400.
+  dynamodb: [400, 'AccessDeniedException'],
   lambda: [403, 'AccessDeniedException'],
   sns: [403, 'AuthorizationError'],
 };

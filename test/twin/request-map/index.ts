@@ -6,6 +6,7 @@ import type { AuthzRequest, RequestContext, TwinPrincipal } from '../authz/types
 import type { TwinRole, TwinWorld } from '../world';
 import { requestTime, roleOf, sigV4Credential, type AwsProtocol, type MapContext, type MappedOperation, type RawHttpRequest, type SigV4Credential } from './common';
 import { protocolOf } from './errors';
+import { mapDynamoDb } from './dynamodb';
 import { mapCloudWatch, mapEvents, mapSqs, mapStates } from './json-rpc';
 import { mapKms } from './kms';
 import { mapLambda } from './lambda';
@@ -15,7 +16,7 @@ import { mapS3 } from './s3';
 /** A request the proxy has understood. */
 export interface AwsRequest {
   readonly raw: RawHttpRequest;
-  /** SigV4 signing name from the credential scope: `s3`, `kms`, `sqs`, `sns`, `events`, `monitoring`, `states`, `lambda`, `cloudformation`, `elasticache`, `sts`. */
+  /** SigV4 signing name from the credential scope: `s3`, `kms`, `sqs`, `sns`, `events`, `monitoring`, `states`, `lambda`, `cloudformation`, `elasticache`, `sts`, `dynamodb`. */
   readonly service: string;
   readonly protocol: AwsProtocol;
   /** API operation name (`GetObject`, `Decrypt`, `PutEvents`, `Invoke`). */
@@ -54,6 +55,7 @@ const TARGET_SERVICES: Readonly<Record<string, string>> = {
   AmazonSQS: 'sqs',
   GraniteServiceVersion20100801: 'monitoring',
   AWSStepFunctions: 'states',
+  DynamoDB_20120810: 'dynamodb',
 };
 
 function inferService(raw: RawHttpRequest): string {
@@ -75,6 +77,7 @@ const MAPPERS: Readonly<Record<string, (ctx: MapContext, raw: RawHttpRequest) =>
   cloudformation: mapCloudFormation,
   elasticache: mapElastiCache,
   sts: mapSts,
+  dynamodb: mapDynamoDb,
 };
 
 /**
