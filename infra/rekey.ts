@@ -291,7 +291,7 @@ export class Rekey extends Construct implements IRekey {
     const { catalogBucket, opsKey, catalogWriters } = this.storage;
     const invoked = [this.functions.rotate.fn, this.functions.escrow.fn];
     this.keyUse.grantRead(role);
-    grantOperatorAccess({ stack: Stack.of(this), catalogBucket, catalogPrefix: this.config.catalogPrefix, opsKey, catalogWriters, eventBus: this.eventBus, invoked, recordTargets: this.config.recordTargets }, role);
+    grantOperatorAccess({ stack: Stack.of(this), catalogBucket, catalogPrefix: this.config.catalogPrefix, opsKey, catalogWriters, eventBus: this.eventBus, invoked, recordTargets: this.config.recordTargets, tableTargets: this.config.tableTargets }, role);
     // Status, freeze and unfreeze read the catalog through the revocation ledger, on both sides.
     this.storage.grantLedgerRead(role, `OperatorLedger${Names.uniqueId(role).replace(/[^A-Za-z0-9]/g, '').slice(-40)}`);
   }

@@ -29,7 +29,7 @@ export function registerAwsStatusCommand(program: Command, kit: AwsCommandKit): 
             // Read-only: status never starts a keyring's log (the operator may only read key-use/*).
             keyUse: svc.keyUse,
             clock: svc.clock,
-            ...(o.countRecords ? { records: recordCounts(svc.recordTargets) } : {}),
+            ...(o.countRecords ? { records: recordCounts([...svc.recordTargets, ...svc.tableTargets]) } : {}),
           });
           if (o.json) await writeJson({ stack: ctx.stackName, keyrings: status });
           else await writeStdout(renderStatus(status, svc.clock()));

@@ -30,8 +30,9 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { CONSUMER_REGISTRY_PREFIX } from '../../shared/vocabulary/consumer-registry';
 import { AUDIT_EVENT_DETAIL_TYPE, AUDIT_EVENT_SOURCE, COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE } from '../../shared/vocabulary/event-names';
-import type { ResolvedRecordTarget } from '../props';
+import type { ResolvedRecordTarget, ResolvedTableTarget } from '../props';
 import { allowRecordTargets, catalogActions } from './function-access';
+import { TABLE_ACCESS, allowTableTargets } from '../parts/function-permissions';
 
 /** The parts of the stack an operator grant touches. */
 export interface OperatorAccessParts {
@@ -45,6 +46,8 @@ export interface OperatorAccessParts {
   /** The functions the CLI invokes (rotate, escrow). */
   readonly invoked: readonly lambda.IFunction[];
   readonly recordTargets: readonly ResolvedRecordTarget[];
+  /** DynamoDB table targets: `status --count-records` counts them from their indexes. @default none */
+  readonly tableTargets?: readonly ResolvedTableTarget[];
 }
 
 /** The events an operator may put: the compromise report (`revoke`) and its own freezes' audit events. */
@@ -121,7 +124,9 @@ export function grantOperatorAccess(parts: OperatorAccessParts, role: iam.IRole)
   });
   role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: parts.invoked.map((fn) => fn.functionArn) }));
 
-  // Identity side only: the stack's outputs, and `status --count-records` over the record targets.
+  // Identity side only: the stack's outputs, and `status --count-records` over the record
+  // targets (S3 listing and HEADs; DynamoDB: Query of the two indexes, never the items).
   role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [parts.stack.stackId] }));
   allowRecordTargets(role, parts.recordTargets, 'read');
+  allowTableTargets(role, parts.tableTargets ?? [], TABLE_ACCESS.count);
 }

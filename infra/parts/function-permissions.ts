@@ -122,8 +122,13 @@ export function tableTargetArns(scope: Construct, table: string): { table: strin
   return { table: arn(table), indexes: [arn(`${table}/index/${VERSION_INDEX}`), arn(`${table}/index/${ORIGIN_INDEX}`)] };
 }
 
-/** Grants `access` on every table target (one statement per kind of ARN, the tables' ARNs only). */
-function allowTableTargets(role: iam.IRole, targets: readonly ResolvedTableTarget[], access: TableAccess): void {
+/**
+ * Grants `access` on every table target (one statement per kind of ARN, the tables' ARNs only).
+ *
+ * @example
+ * allowTableTargets(role, config.tableTargets, TABLE_ACCESS.count);
+ */
+export function allowTableTargets(role: iam.IRole, targets: readonly ResolvedTableTarget[], access: TableAccess): void {
   if (targets.length === 0) return;
   const arns = [...new Set(targets.map((t) => t.table))].map((table) => tableTargetArns(role, table));
   if (access.table.length > 0) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...access.table], resources: arns.map((a) => a.table) }));

@@ -10,6 +10,7 @@
  * `arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}/index/${IndexName}` ("Actions,
  * resources, and condition keys for Amazon DynamoDB", https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html).
  */
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { resolveRekeyProps, type RekeyConfigProps } from '../../infra/props';
 import { BATCH_RETRY_ERRORS, THROTTLE_ERRORS } from '../../infra/constructs/sweep-state-machine';
@@ -173,6 +174,19 @@ describe('DynamoDB table targets', () => {
 
     it('grace-period: only Query on the indexes', () => {
       expectGrants('grace-period', TABLE_ACCESS.count);
+    });
+
+    it("an operator role of this app: only Query on the indexes (status --count-records), never the items", () => {
+      // Prepare
+      const { template: withOperator } = synthStack(CONFIG, (s) => {
+        s.grantOperatorAccess(new iam.Role(s, 'OwnOperator', { assumedBy: new iam.AccountRootPrincipal() }));
+      });
+      const policy = Object.entries(withOperator.findResources('AWS::IAM::Policy') as Record<string, Resource>).find(([id]) => id.startsWith('OwnOperatorDefaultPolicy'));
+      // Act
+      const grants = dynamoGrants((policy?.[1].Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement);
+      // Assess
+      const tables = [...new Set(TABLES.map((t) => t.table))];
+      expect(grants).toEqual([{ actions: [...TABLE_ACCESS.count.indexes].sort(), resources: tables.flatMap(indexArns).sort() }]);
     });
 
     it('no other function touches DynamoDB', () => {

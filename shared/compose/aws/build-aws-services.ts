@@ -35,10 +35,11 @@ export function buildAwsServices(config: RekeyConfig, options: BuildAwsServicesO
   const core = buildAwsCore(config, options);
   const { cache, close } = buildAwsCache(config, options.clients);
   const recordTargets = buildRecordTargets(core);
+  const tableTargets = buildTableTargets(config);
   const escrowStore = buildEscrowStore(core);
   const withCache = cache === undefined ? {} : { cache };
   // The operator's role may only read the key-use log: starting one is denied, and then the log cannot say since when (the safe answer).
-  const facts = buildLifecycleFacts({ records: allRecordCounts(recordTargets, buildTableTargets(config)), ...withCache, escrowStore, keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
+  const facts = buildLifecycleFacts({ records: allRecordCounts(recordTargets, tableTargets), ...withCache, escrowStore, keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
   const keyrings = core.keyringsWith(facts);
   const { provider, envelopes } = buildKeyProvider(core);
   const cloudWatch = options.clients?.cloudWatch ?? newSdkClient(CloudWatchClient, { ...core.region }, FUNCTION_SDK_TIMEOUTS);
@@ -51,6 +52,7 @@ export function buildAwsServices(config: RekeyConfig, options: BuildAwsServicesO
     provider,
     envelopes,
     recordTargets,
+    tableTargets,
     escrow: buildEscrowService(core, escrowStore),
     escrowStore,
     retiredKeysReadable: false,

@@ -8,6 +8,7 @@ import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-clie
 import type { RekeyConfig } from '../../config/load-config';
 import type { TableTargetStore } from '../../ports/table-target-store';
 import type { TargetStore } from '../../ports/target-store';
+import { recordCounts } from './s3-stores';
 
 /** Options of {@link buildTableTargets}. */
 export interface TableTargetsOptions {
@@ -29,12 +30,6 @@ export function buildTableTargets(config: RekeyConfig, options: TableTargetsOpti
   return targets.map((target) => ({ target, store: new DynamoDbRecordStore({ client, tableName: target.table }) }));
 }
 
-/** Anything that counts a keyring's records per version (both target kinds do). */
-interface Counted {
-  readonly target: { readonly keyring: string };
-  readonly store: { countByVersion(keyring: string): Promise<Map<number, number>> };
-}
-
 /**
  * Record counts of a keyring summed over its S3 and table targets: what the lifecycle facts
  * (grace period, revocation) read, so a version is not "empty" while a table still holds it.
@@ -44,15 +39,5 @@ interface Counted {
  * await records.countByVersion('pii'); // Map { 3 => 120, 4 => 9 }
  */
 export function allRecordCounts(s3Targets: readonly TargetStore[], tableTargets: readonly TableTargetStore[]): { countByVersion(keyring: string): Promise<Map<number, number>> } {
-  const all: readonly Counted[] = [...s3Targets, ...tableTargets];
-  return {
-    async countByVersion(keyring: string): Promise<Map<number, number>> {
-      const total = new Map<number, number>();
-      for (const { target, store } of all) {
-        if (target.keyring !== keyring) continue;
-        for (const [version, n] of await store.countByVersion(keyring)) total.set(version, (total.get(version) ?? 0) + n);
-      }
-      return total;
-    },
-  };
+  return recordCounts([...s3Targets, ...tableTargets]);
 }

@@ -14,6 +14,7 @@ import type { KeyUseLog } from '../../ports/key-use-log';
 import type { CatalogStore } from '../../ports/catalog-store';
 import type { BreakerFactsSource } from '../../ports/breaker-facts-source';
 import type { CallCounter } from '../../adapters/aws/kms-call-counter';
+import type { TableTargetStore } from '../../ports/table-target-store';
 import type { TargetStore } from '../../ports/target-store';
 
 /** Everything a handler may need, wired from configuration. */
@@ -28,6 +29,8 @@ export interface RekeyServices {
   readonly envelopes: EnvelopeOps;
   /** One store per configured record target. */
   readonly recordTargets: readonly TargetStore[];
+  /** One store per configured DynamoDB table target. */
+  readonly tableTargets: readonly TableTargetStore[];
   readonly escrow: EscrowService;
   readonly escrowStore: EscrowStore;
   /** False: the escrow role's grants exist only for readable states (see EscrowServices). */

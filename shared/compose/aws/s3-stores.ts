@@ -30,8 +30,19 @@ export function buildRecordTargets(core: AwsCore): TargetStore[] {
   }));
 }
 
-/** Record counts of a keyring summed over its targets (a keyring may span buckets). */
-export function recordCounts(targets: readonly TargetStore[]): { countByVersion(keyring: string): Promise<Map<number, number>> } {
+/** Anything that counts a keyring's records per version (S3 and table targets do). */
+export interface CountedTarget {
+  readonly target: { readonly keyring: string };
+  readonly store: { countByVersion(keyring: string): Promise<Map<number, number>> };
+}
+
+/**
+ * Record counts of a keyring summed over its targets (a keyring may span buckets and tables).
+ *
+ * @example
+ * await recordCounts(buildRecordTargets(core)).countByVersion('pii'); // Map { 3 => 120 }
+ */
+export function recordCounts(targets: readonly CountedTarget[]): { countByVersion(keyring: string): Promise<Map<number, number>> } {
   return {
     async countByVersion(keyring: string): Promise<Map<number, number>> {
       const total = new Map<number, number>();
