@@ -108,3 +108,57 @@ export function stopServices(): void {
   }
   rmSync(STATE_FILE, { force: true });
 }
+
+// moto's own server entry point (moto/server.py main) with threaded=False.
+const SERIAL_MOTO = [
+  'import sys',
+  'from werkzeug.serving import run_simple',
+  'from moto.server import DomainDispatcherApplication, create_backend_app',
+  "run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False)",
+].join('\n');
+
+/** A moto_server this suite started, and how to stop it. */
+export interface SerialMoto {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a moto_server that serves one request at a time (see the module comment: what makes
+ * moto's conditional writes atomic per item, as DynamoDB's are), on a free loopback port.
+ *
+ * @example
+ * const moto = await startSerialMoto();
+ * const h = await openDynamoDbContractStore({ endpoint: moto.endpoint });
+ * await h.close();
+ * await moto.stop();
+ */
+export async function startSerialMoto(): Promise<SerialMoto> {
+  const port = await freePort();
+  const child: ChildProcess = spawn('python3', ['-c', SERIAL_MOTO, String(port)], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let failed: Error | undefined;
+  child.once('error', (err) => {
+    failed = err;
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let attempt = 0; ; attempt += 1) {
+    if (failed !== undefined || child.exitCode !== null) throw new Error(`moto_server (serial) did not start: ${failed?.message ?? `exit ${String(child.exitCode)}`}`);
+    const up = await fetch(`${endpoint}/moto-api/`).then((r) => r.status < 500, () => false);
+    if (up) break;
+    if (attempt >= 300) {
+      child.kill();
+      throw new Error('moto_server (serial) did not answer within 30 s');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    endpoint,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}

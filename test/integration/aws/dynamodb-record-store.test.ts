@@ -23,7 +23,8 @@ import { parseHeader } from '../../../shared/envelope/format';
 import { AccessDeniedError, BackendError, ConflictError, ThrottledError, ValidationError } from '../../../shared/errors';
 import { withHeaderRewrap } from '../../../shared/reencrypt';
 import { describeRecordStoreContract } from '../../support/record-store-contract';
-import { openDynamoDbContractStore, startSerialMoto, type SerialMoto } from '../../support/stores/dynamodb';
+import { openDynamoDbContractStore } from '../../support/stores/dynamodb';
+import { startSerialMoto, type SerialMoto } from '../../support/services';
 import { LocalStack } from '../../unit/reencrypt/support/local-stack';
 
 // A moto_server of this file's own that serves one request at a time: the shared, threaded one

@@ -6,7 +6,7 @@ import { createBucket, motoS3 } from './moto';
 import { LocalStack } from '../../unit/reencrypt/support/local-stack';
 import { describeRecordStoreContract } from '../../support/record-store-contract';
 import { openS3ContractStore } from '../../support/stores/s3';
-import { startSerialMoto, type SerialMoto } from '../../support/stores/dynamodb';
+import { startSerialMoto, type SerialMoto } from '../../support/services';
 import { parseHeader } from '../../../shared/envelope/format';
 import { withHeaderRewrap } from '../../../shared/reencrypt/header-rewrap';
 

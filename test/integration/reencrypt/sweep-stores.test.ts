@@ -6,7 +6,8 @@
  * PostgreSQL. Crash points are taken at a stride to keep the run short; the distinct points
  * reached are still asserted.
  */
-import { openDynamoDbContractStore, startSerialMoto, type SerialMoto } from '../../support/stores/dynamodb';
+import { openDynamoDbContractStore } from '../../support/stores/dynamodb';
+import { startSerialMoto, type SerialMoto } from '../../support/services';
 import { openPostgresContractStore } from '../../support/stores/postgres';
 import { openS3ContractStore } from '../../support/stores/s3';
 import { describeSweepConcurrency, describeSweepCrashInjection } from '../../support/sweep-store-suites';
