@@ -13,6 +13,8 @@ import { CONSUMER_REGISTRY_PREFIX } from '../shared/vocabulary/consumer-registry
 import { CATALOG_READERS, CATALOG_WRITERS } from './parts/function-permissions';
 import { REVOCATION_LEDGER_PREFIX, SWEEP_REPORT_PREFIX } from './parts/storage';
 import { KEY_USE_READERS } from './parts/key-use';
+import { CENSUS_READERS } from './parts/record-census';
+import { CENSUS_PREFIX } from '../shared/vocabulary/record-census';
 import { KEY_USE_PREFIX } from '../shared/vocabulary/key-use-names';
 
 /** One acknowledgement as recorded: where, which finding, why. */
@@ -112,6 +114,24 @@ export function acknowledgeNagFindings(target: RekeyStack | Rekey): NagAcknowled
         : `${name} reads the key-use log (one document per keyring, named by keyring) before a version stops decrypting, and starts it (a conditional create) when a keyring has none.`,
     );
   }
+  // The record census (parts/record-census.ts): a document per S3 target, a mark per reported write.
+  if (config.recordTargets.length > 0) {
+    for (const name of ['key-use', 'reencrypt', ...CENSUS_READERS] as const) {
+      iam5(
+        fns[name].role,
+        `<${catalog}.Arn>/${CENSUS_PREFIX}*`,
+        name === 'key-use'
+          ? 'The key-use function writes one empty census mark per reported record write (named by target, time, version and event id at run time): objects under the census prefix only, never read.'
+          : name === 'reencrypt'
+            ? 'The sweep\'s census step reads and conditionally replaces one census document per record target (named by target at run time): objects under the census prefix only.'
+            : `${name} counts S3 record targets from their census: it reads the census documents and lists the write marks (named at run time) under the census prefix only.`,
+      );
+    }
+    iam5(fns.reencrypt.role, `<${catalog}.Arn>/${SWEEP_REPORT_PREFIX}*`, 'The census step reads the map run\'s result files (named by Step Functions at run time) under the sweep report prefix only, read only.');
+    for (const t of config.recordTargets) {
+      iam5(fns['key-use'].role, `arn:<AWS::Partition>:s3:::${t.bucket}/${t.prefix}*`, `The key-use function reads the header of each record S3 reports written under s3://${t.bucket}/${t.prefix} (GetObject only) to mark its version in the census.`);
+    }
+  }
   // The consumer registry (parts/consumer-registry.ts): one document per keyring, named by keyring.
   iam5(
     fns['key-access'].role,
@@ -142,6 +162,7 @@ export function acknowledgeNagFindings(target: RekeyStack | Rekey): NagAcknowled
     ['SchedulerDlq', 'Dead-letter queue of every EventBridge Scheduler schedule of the stack: it is itself the DLQ.'],
     ['CompromiseRuleDlq', 'Dead-letter queue of the EventBridge rule targets (Key Version Compromised, catalog written): it is itself the DLQ.'],
     ['KeyUseRuleDlq', 'Dead-letter queue of the key-use rule target (KMS Decrypts from CloudTrail): it is itself the DLQ.'],
+    ['RecordWrittenRuleDlq', 'Dead-letter queue of the record-written rule target (S3 Object Created of record targets): it is itself the DLQ.'],
   ] as const) {
     const queue = rekey.node.tryFindChild(id);
     if (queue !== undefined) ack(queue, 'AwsSolutions-SQS3', reason);

@@ -47,6 +47,7 @@ import { EventRoutes, createEventBus } from './parts/events';
 import { KeyAdministrationAlarms, keyAdministrators, restrictCompromiseReports } from './parts/key-administration';
 import { grantFunctionPermissions } from './parts/function-permissions';
 import { KeyUseObservation } from './parts/key-use';
+import { RecordCensus } from './parts/record-census';
 import { RekeyFunctions } from './parts/functions';
 import { RekeySchedules } from './parts/schedules';
 import { addStackOutputs } from './parts/stack-outputs';
@@ -125,6 +126,7 @@ export class Rekey extends Construct implements IRekey {
   private readonly storage: RekeyStorage;
   /** Observed key use (CloudTrail → key-use function → the state bucket). */
   private readonly keyUse: KeyUseObservation;
+  private readonly census: RecordCensus;
   private readonly reference: RekeyReference;
   private readonly keyringViews = new Map<string, IRekeyKeyring>();
 
@@ -172,6 +174,7 @@ export class Rekey extends Construct implements IRekey {
     const schedules = new RekeySchedules(this, { config, functions: fns, sweep: this.sweep });
     const routes = new EventRoutes(this, { config, eventBus: this.eventBus, functions: fns, catalogBucket: this.catalogBucket });
     const keyUse = (this.keyUse = new KeyUseObservation(this, { storage: this.storage, keyrings: this.keyrings, functions: fns }));
+    const census = (this.census = new RecordCensus(this, { config, storage: this.storage, functions: fns }));
     this.consumerAccounts = new ConsumerRegistryAccess(this, { config, storage: this.storage, keyrings: this.keyrings, keyAccess: fns['key-access'] }).accounts;
 
     // Keyrings exist on deploy (created with their policy, policy kept in step, never deleted): after
@@ -195,7 +198,7 @@ export class Rekey extends Construct implements IRekey {
     this.monitoring = new Monitoring(this, 'Monitoring', {
       topic: this.alarmTopic,
       keyrings: config.keyrings,
-      queues: { 'scheduler-dlq': schedules.deadLetterQueue, 'compromise-rule-dlq': routes.deadLetterQueue, 'key-use-rule-dlq': keyUse.deadLetterQueue, ...Object.fromEntries(failureQueues) },
+      queues: { 'scheduler-dlq': schedules.deadLetterQueue, 'compromise-rule-dlq': routes.deadLetterQueue, 'key-use-rule-dlq': keyUse.deadLetterQueue, ...(census.deadLetterQueue === undefined ? {} : { 'record-written-rule-dlq': census.deadLetterQueue }), ...Object.fromEntries(failureQueues) },
       functions: Object.fromEntries(Object.entries(fns).map(([n, f]) => [n, f.fn])),
       sweep: this.sweep.stateMachine,
       sweepEverySeconds: config.sweep.everySeconds,
@@ -291,6 +294,7 @@ export class Rekey extends Construct implements IRekey {
     const { catalogBucket, opsKey, catalogWriters } = this.storage;
     const invoked = [this.functions.rotate.fn, this.functions.escrow.fn];
     this.keyUse.grantRead(role);
+    this.census.grantRead(role);
     grantOperatorAccess({ stack: Stack.of(this), catalogBucket, catalogPrefix: this.config.catalogPrefix, opsKey, catalogWriters, eventBus: this.eventBus, invoked, recordTargets: this.config.recordTargets, tableTargets: this.config.tableTargets }, role);
     // Status, freeze and unfreeze read the catalog through the revocation ledger, on both sides.
     this.storage.grantLedgerRead(role, `OperatorLedger${Names.uniqueId(role).replace(/[^A-Za-z0-9]/g, '').slice(-40)}`);

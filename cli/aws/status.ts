@@ -4,7 +4,6 @@
  * the record targets.
  */
 import type { Command } from 'commander';
-import { recordCounts } from '../../shared/compose/aws/s3-stores';
 import { readKeyringStatus } from '../../shared/usecases/keyring-status';
 import { writeJson, writeStdout } from '../io';
 import { renderStatus } from '../render';
@@ -15,7 +14,7 @@ export function registerAwsStatusCommand(program: Command, kit: AwsCommandKit): 
   program
     .command('status [keyring]')
     .description('versions, states and last key use of the deployed keyrings, and why each version is or is not moving on (with --count-records, records per version in the record targets)')
-    .option('--count-records', 'count records per version in every record target (lists the targets: slow on large buckets)')
+    .option('--count-records', 'count records per version in every record target (from each S3 target\'s census when usable, else by listing it: slow on large buckets)')
     .option('--all', 'also list destroyed versions')
     .option('--json', 'print as JSON')
     .action(
@@ -29,7 +28,7 @@ export function registerAwsStatusCommand(program: Command, kit: AwsCommandKit): 
             // Read-only: status never starts a keyring's log (the operator may only read key-use/*).
             keyUse: svc.keyUse,
             clock: svc.clock,
-            ...(o.countRecords ? { records: recordCounts([...svc.recordTargets, ...svc.tableTargets]) } : {}),
+            ...(o.countRecords ? { records: svc.recordCounts } : {}),
           });
           if (o.json) await writeJson({ stack: ctx.stackName, keyrings: status });
           else await writeStdout(renderStatus(status, svc.clock()));

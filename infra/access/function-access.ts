@@ -40,8 +40,8 @@ export function catalogActions(access: 'read' | 'write'): { objects: string[]; b
  * - put (conditional PutObject): s3:PutObject;
  * - ListObjectsV2 (listPage): s3:ListBucket, which also turns a vanished record into a 404.
  *
- * - getHeader (ranged GET) and putHeaders (S3RecordStore.rewrapObject: HeadObject and ranged GETs
- *   with If-Match, a conditional PutObject below the multipart threshold; above it
+ * - getHeader (ranged GET) and putHeaders (S3RecordStore.rewrapObject: ranged GETs
+ *   with If-Match and no HeadObject, a conditional PutObject below the multipart threshold; above it
  *   CreateMultipartUpload, UploadPart, UploadPartCopy of the same object and
  *   CompleteMultipartUpload with If-Match): s3:GetObject and s3:PutObject; a failed rewrite aborts
  *   its upload (s3:AbortMultipartUpload, granted on record targets by allowRecordTargets) rather

@@ -26,7 +26,10 @@
  * → DISTRIBUTED Map `SweepTable` / `SweepTableVersion`, each with `ReencryptSegment[Version]` (Task,
  * lambda invoke, payload only) → Choice `MorePages[Version]` (`$.cursor` present → Pass
  * `NextPage[Version]` → the Task; otherwise Succeed `SegmentDone[Version]`); otherwise Choice
- * `NamesVersion` → the S3 maps as before.
+ * `NamesVersion` → DISTRIBUTED Map `SweepTarget[Version]` (result at `$.map`) → Task
+ * `CensusTarget[Version]`: the worker gets `{ census: { keyring, bucket, prefix, startedAt:
+ * $$.Execution.StartTime, execution: $$.Execution.Id, results: $.map.ResultWriterDetails } }` and
+ * closes the target's record census from the run's results (shared/usecases/record-census.ts).
  */
 import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -127,10 +130,15 @@ class RecordTargetsReader extends sfn.S3ObjectsItemReader {
   }
 }
 
-/** A result writer whose permission covers its own prefix only (not the whole bucket). */
+/**
+ * A result writer whose permission covers its own prefix only (not the whole bucket). JSON Lines
+ * with the NONE transformation (each child's metadata and its `Output` as a JSON string, one per
+ * line: "ResultWriter (Map)", Step Functions Developer Guide), so the census step reads a run of
+ * any size line by line, in constant memory.
+ */
 class PrefixResultWriter extends sfn.ResultWriterV2 {
   public constructor(private readonly target: s3.IBucket, private readonly keyPrefix: string) {
-    super({ bucket: target, prefix: keyPrefix });
+    super({ bucket: target, prefix: keyPrefix, writerConfig: { outputType: sfn.OutputType.JSONL, transformation: sfn.Transformation.NONE } });
   }
 
   public override providePolicyStatements(): iam.PolicyStatement[] {
@@ -157,7 +165,7 @@ export class SweepStateMachine extends Construct {
     super(scope, id);
     // A revocation's sweep names the revoked version; a routine (scheduled) sweep names none.
     // JSONPath cannot copy an absent field, so each shape gets its own map.
-    const sweepMap = (suffix: string, withVersion: boolean): sfn.DistributedMap => {
+    const sweepMap = (suffix: string, withVersion: boolean): sfn.Chain => {
       const invoke = new tasks.LambdaInvoke(this, `ReencryptBatch${suffix}`, {
         lambdaFunction: props.worker,
         payloadResponseOnly: true,
@@ -186,9 +194,31 @@ export class SweepStateMachine extends Construct {
         mapExecutionType: sfn.StateMachineType.STANDARD,
         resultWriterV2: new PrefixResultWriter(props.reportBucket, props.reportPrefix),
         label: `Sweep${suffix}`,
+        // Keep the execution input beside the map's output (the manifest's location) for the census.
+        resultPath: '$.map',
       });
       map.itemProcessor(invoke);
-      return map;
+      // Every batch succeeded (toleratedFailurePercentage 0): the worker sums their census
+      // tallies from the run's results into the target's census (shared/usecases/record-census.ts).
+      const census = new tasks.LambdaInvoke(this, `CensusTarget${suffix}`, {
+        lambdaFunction: props.worker,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: true,
+        payload: sfn.TaskInput.fromObject({
+          census: {
+            keyring: sfn.JsonPath.stringAt('$.keyring'),
+            bucket: sfn.JsonPath.stringAt('$.bucket'),
+            prefix: sfn.JsonPath.stringAt('$.prefix'),
+            startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+            execution: sfn.JsonPath.stringAt('$$.Execution.Id'),
+            results: sfn.JsonPath.objectAt('$.map.ResultWriterDetails'),
+          },
+        }),
+        resultPath: '$.census',
+      });
+      census.addRetry(toRetryProps(throttleRetry(props.timeout)));
+      census.addRetry(toRetryProps(BATCH_RETRY));
+      return map.next(census);
     };
     const s3Sweep = new sfn.Choice(this, 'NamesVersion')
       .when(sfn.Condition.isPresent('$.version'), sweepMap('Version', true))

@@ -13,13 +13,14 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { CONSUMER_REGISTRY_PREFIX } from '../../shared/vocabulary/consumer-registry';
+import { CENSUS_MARK_EXPIRY_DAYS, CENSUS_PREFIX, SWEEP_RESULTS_PREFIX } from '../../shared/vocabulary/record-census';
 import { catalogActions, escrowActions } from '../access/function-access';
 import { createManagedKey, viaS3Statement, type KeyAdministrators } from '../constructs/key-policy';
 import { secureBucketProps } from '../defaults';
 import type { ResolvedRekeyConfig } from '../props';
 
 /** Prefix of sweep reports (Distributed Map results) in the catalog bucket. */
-export const SWEEP_REPORT_PREFIX = 'sweeps/';
+export const SWEEP_REPORT_PREFIX = SWEEP_RESULTS_PREFIX;
 
 /**
  * Prefix of the revocation ledger's marks in the escrow bucket (S3RevocationLedger's default):
@@ -73,7 +74,12 @@ export class RekeyStorage {
       bucketKeyEnabled: true,
       serverAccessLogsBucket: this.accessLogs,
       serverAccessLogsPrefix: 'catalog/',
-      lifecycleRules: [{ prefix: SWEEP_REPORT_PREFIX, expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(1) }],
+      lifecycleRules: [
+        { prefix: SWEEP_REPORT_PREFIX, expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(1) },
+        // Census documents are replaced by each sweep; the write marks only matter until the
+        // next census (a census older than CENSUS_MAX_AGE_MS is not used, so no mark it needs expires).
+        { prefix: CENSUS_PREFIX, expiration: Duration.days(CENSUS_MARK_EXPIRY_DAYS), noncurrentVersionExpiration: Duration.days(1) },
+      ],
     });
     // Catalog writes reach the key-access reconciler as EventBridge events (native, no custom resource).
     (this.catalogBucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };

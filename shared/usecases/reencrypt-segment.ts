@@ -21,12 +21,15 @@ import type { ReencryptFunctionEvent, SegmentEvent } from '../vocabulary/event-s
 import type { TableTargetStore } from '../ports/table-target-store';
 import type { TargetStore } from '../ports/target-store';
 import type { JobContext } from './context';
+import { runCensusClose, type CensusCloseOutcome, type CensusCloseServices } from './record-census';
 import { migrateItems, runReencrypt, type ItemCounts, type ItemResult, type MapBatchResponse, type ReencryptServices, type S3BatchResponse } from './reencrypt';
 
 /** The services of the segment worker: those of the batch path plus the table targets. */
 export type SegmentServices = ReencryptServices & {
   /** One store per configured DynamoDB table target. @default none (a service set built before table targets existed) */
   readonly tableTargets?: readonly TableTargetStore[];
+  /** The census step's ports (./record-census.ts). @default none: a census event is refused */
+  readonly censusClose?: Omit<CensusCloseServices, 'recordTargets'>;
 };
 
 /** How much one invocation may do before it hands a cursor back. */
@@ -157,7 +160,12 @@ export function runReencryptFunction(
   event: ReencryptFunctionEvent,
   context: JobContext<SegmentServices>,
   budget: FunctionBudget = {},
-): Promise<MapBatchResponse | S3BatchResponse | SegmentResponse> {
+): Promise<MapBatchResponse | S3BatchResponse | SegmentResponse | CensusCloseOutcome> {
+  if ('census' in event) {
+    const census = context.services.censusClose;
+    if (census === undefined) throw new ValidationError('census event: this function keeps no census');
+    return runCensusClose(event, { ...context, services: { ...census, recordTargets: context.services.recordTargets } });
+  }
   if (!('table' in event)) return runReencrypt(event, context);
   const clock = budget.remainingMs;
   const probe = clock === undefined ? undefined : clock();

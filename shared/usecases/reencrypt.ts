@@ -27,6 +27,7 @@ import { METRIC } from '../vocabulary/metric-names';
 import type { TargetStore } from '../ports/target-store';
 import type { KeyringService } from '../catalog/keyring-service';
 import type { EnvelopeOps, VersionLookup } from '../reencrypt/dependencies';
+import { tallyOf, type CensusPart, type CensusPlacement } from '../reencrypt/census';
 
 /** The services the reencrypt job reads. */
 export interface ReencryptServices {
@@ -59,6 +60,13 @@ export interface ItemResult {
   readonly reason?: string;
   /** For failures: whether a later retry may succeed. */
   readonly retryable?: boolean;
+  /**
+   * Where the record is after this item (its version and origin), for the batch's census
+   * tally: `absent` for no record of this keyring (gone, another keyring's, or changed by a
+   * concurrent writer, whose write S3 reports as a write mark), `unknown` when the sweep could
+   * not learn it. Never sent in a response.
+   */
+  readonly placed?: CensusPlacement;
 }
 
 /** Counts of a batch. */
@@ -75,6 +83,11 @@ export interface MapBatchResponse {
   readonly mode: SweepMode;
   readonly counts: ItemCounts;
   readonly results: readonly ItemResult[];
+  /**
+   * Where the batch's records are now, by version and origin: the census step after the map
+   * run sums every batch's tally into the target's census (shared/reencrypt/census.ts).
+   */
+  readonly census: CensusPart;
 }
 
 /** The response to an S3 Batch Operations invocation (response schema 1.0). */
@@ -112,7 +125,13 @@ async function runMapBatch(event: MapBatchEvent, context: JobContext<ReencryptSe
     const message = `reencrypt: ${retryable.length} of ${results.length} item(s) failed temporarily; retrying the batch`;
     throw retryable.every((r) => r.reason === 'throttled' || r.reason === 'THROTTLED') ? new ThrottledError(message) : new BackendError(message);
   }
-  return { ok: counts.failed === 0, keyring, mode, counts, results };
+  return { ok: counts.failed === 0, keyring, mode, counts, results: results.map(withoutPlacement), census: tallyOf(results.map((r) => r.placed ?? 'unknown')) };
+}
+
+/** An item's result as a response carries it. */
+export function withoutPlacement(r: ItemResult): ItemResult {
+  const { placed: _placed, ...rest } = r;
+  return rest;
 }
 
 async function runS3Batch(event: S3BatchEvent, context: JobContext<ReencryptServices>): Promise<S3BatchResponse> {
@@ -197,7 +216,7 @@ async function migrateOne(
   attempts: Map<number, { attempts: number; failures: number }>,
 ): Promise<ItemResult> {
   const id = key.slice(target.prefix.length);
-  if (!key.startsWith(target.prefix) || id.length === 0) return { key, status: 'failed', reason: 'not a record key', retryable: false };
+  if (!key.startsWith(target.prefix) || id.length === 0) return { key, status: 'failed', reason: 'not a record key', retryable: false, placed: 'absent' };
   const stateOf = (version: number): string | undefined => catalog.versions.find((v) => v.version === version)?.state;
   // A re-wrap reads the header first (a ranged GET on S3): a record already on the active
   // version, or in another keyring, is then skipped without its body ever being downloaded,
@@ -206,16 +225,18 @@ async function migrateOne(
   let record: StoredHeader | StoredRecord | undefined;
   try {
     const head = mode === 'rewrap' && isBatchRecordStore(store) ? await headerOf(store, id) : 'whole';
-    if (head === 'gone') return { key, status: 'skipped', reason: 'gone' };
+    if (head === 'gone') return { key, status: 'skipped', reason: 'gone', placed: 'absent' };
     // No header path (another mode, another store, or a header that cannot be read alone) or a
     // record under a revoked version (re-encrypted below, which needs the body): read it whole.
     const whole = head === 'whole' || (head.keyring === catalog.keyring && stateOf(head.version) === 'revoked');
     record = whole ? await store.get(id) : head;
   } catch (err) {
-    return failed(key, err);
+    return { ...failed(key, err), placed: 'unknown' };
   }
-  if (record === undefined) return { key, status: 'skipped', reason: 'gone' };
-  if (record.keyring !== catalog.keyring) return { key, status: 'skipped', reason: 'another keyring' };
+  if (record === undefined) return { key, status: 'skipped', reason: 'gone', placed: 'absent' };
+  if (record.keyring !== catalog.keyring) return { key, status: 'skipped', reason: 'another keyring', placed: 'absent' };
+  // Where the record stays unless this item moves it.
+  const stays: CensusPlacement = { version: record.version, origin: record.originVersion };
   const state = stateOf(record.version);
   // A record under a revoked version is never re-wrapped (its data key may be exposed): a
   // re-wrap batch that meets one re-encrypts it instead of failing it.
@@ -224,13 +245,13 @@ async function migrateOne(
   // data key was made at or before N (origin <= N), wherever its header points now.
   let sweepVersion = record.version;
   if (itemMode === 'reencrypt' && onlyVersion !== undefined) {
-    if (record.originVersion > onlyVersion) return { key, status: 'skipped', reason: 'data key newer than the batch version' };
+    if (record.originVersion > onlyVersion) return { key, status: 'skipped', reason: 'data key newer than the batch version', placed: stays };
     sweepVersion = onlyVersion;
   } else {
-    if (onlyVersion !== undefined && record.version !== onlyVersion) return { key, status: 'skipped', reason: 'not at the batch version' };
-    if (active === undefined || record.version >= active) return { key, status: 'skipped', reason: 'already at the active version' };
+    if (onlyVersion !== undefined && record.version !== onlyVersion) return { key, status: 'skipped', reason: 'not at the batch version', placed: stays };
+    if (active === undefined || record.version >= active) return { key, status: 'skipped', reason: 'already at the active version', placed: stays };
   }
-  if (active === undefined) return { key, status: 'skipped', reason: 'no active version' };
+  if (active === undefined) return { key, status: 'skipped', reason: 'no active version', placed: stays };
 
   const tally = attempts.get(record.version) ?? { attempts: 0, failures: 0 };
   attempts.set(record.version, tally);
@@ -239,15 +260,17 @@ async function migrateOne(
   const sweeper = new Sweeper({ records: view, envelopes: context.services.envelopes, versions: context.services.provider });
   try {
     const result = await sweeper.sweep(catalog.keyring, sweepVersion, { mode: itemMode, checkpoint: ONE_ITEM, batchSize: 1, concurrency: 1 });
-    if (view.written) return { key, status: 'done' };
+    // A re-wrap keeps the data key (its origin); a re-encryption makes one under the active version.
+    if (view.written) return { key, status: 'done', placed: { version: active, origin: itemMode === 'reencrypt' ? active : record.originVersion } };
     const failure = result.failed[0];
     if (failure !== undefined) {
       if (DECRYPT_REASONS.has(failure.reason)) tally.failures += 1;
-      return { key, status: 'failed', reason: failure.reason, retryable: RETRYABLE_REASONS.has(failure.reason) };
+      return { key, status: 'failed', reason: failure.reason, retryable: RETRYABLE_REASONS.has(failure.reason), placed: stays };
     }
-    return { key, status: 'skipped', reason: view.conflicted ? 'changed concurrently' : 'already moved' };
+    // Moved by someone else meanwhile: that write is S3's to report (a write mark), not ours to guess.
+    return { key, status: 'skipped', reason: view.conflicted ? 'changed concurrently' : 'already moved', placed: 'absent' };
   } catch (err) {
-    return failed(key, err);
+    return { ...failed(key, err), placed: 'unknown' };
   }
 }
 

@@ -296,8 +296,30 @@ export const reencryptEventSchema = /* @__PURE__ */ z.lazy(() => z.union([mapBat
 /** The parsed reencrypt event. */
 export type ReencryptEvent = z.output<typeof reencryptEventSchema>;
 
-/** Every event the reencrypt function accepts: an S3-listed batch or a DynamoDB segment. */
-export const reencryptFunctionEventSchema = /* @__PURE__ */ z.lazy(() => z.union([reencryptEventSchema, segmentEventSchema]));
+/**
+ * reencrypt, the census step after a successful S3 map run (rekey's own shape, built by the
+ * sweep state machine's `CensusTarget` Task, infra/constructs/sweep-state-machine.ts): the
+ * target, `$$.Execution.StartTime` and `.Id`, and the map's output `ResultWriterDetails`
+ * (`{ Bucket, Key }` of the run's manifest.json: "ResultWriter (Map)", Step Functions Developer
+ * Guide, https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html).
+ */
+export const censusCloseEventSchema = /* @__PURE__ */ z.lazy(() =>
+  z.strictObject({
+    census: z.strictObject({
+      keyring: keyringName,
+      bucket: bucketName,
+      prefix: keyPrefix,
+      startedAt: z.iso.datetime({ message: 'must be an ISO 8601 UTC time', offset: false }),
+      execution: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+      results: z.strictObject({ Bucket: bucketName, Key: objectKey }),
+    }),
+  }),
+);
+/** The parsed census step event. */
+export type CensusCloseEventInput = z.output<typeof censusCloseEventSchema>;
+
+/** Every event the reencrypt function accepts: an S3-listed batch, a DynamoDB segment, or the census step. */
+export const reencryptFunctionEventSchema = /* @__PURE__ */ z.lazy(() => z.union([reencryptEventSchema, segmentEventSchema, censusCloseEventSchema]));
 /** The parsed reencrypt function event. */
 export type ReencryptFunctionEvent = z.output<typeof reencryptFunctionEventSchema>;
 
@@ -444,3 +466,24 @@ export const keyUseEventSchema = /* @__PURE__ */ z.lazy(() =>
 );
 /** The parsed key-use event. */
 export type KeyUseEvent = z.output<typeof keyUseEventSchema>;
+
+/**
+ * key-use, a write to a record target: S3's `Object Created` event on EventBridge ("EventBridge
+ * event message structure", Amazon S3 User Guide, https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html:
+ * `id` a UUID per event, `time`, `detail.bucket.name`, `detail.object.key`; the other fields are
+ * AWS's, loose). It becomes a census write mark (shared/usecases/record-census.ts).
+ */
+export const recordWrittenEventSchema = /* @__PURE__ */ z.lazy(() =>
+  z.looseObject({
+    id: z.string().check(z.regex(/^[A-Za-z0-9-]{1,128}$/, 'must be an event id')),
+    source: z.literal(S3_OBJECT_CREATED.source, `must be '${S3_OBJECT_CREATED.source}'`),
+    'detail-type': z.literal(S3_OBJECT_CREATED.detailType, `must be '${S3_OBJECT_CREATED.detailType}'`),
+    time: z.iso.datetime({ message: 'must be an ISO 8601 UTC time' }),
+    detail: z.looseObject({ bucket: z.looseObject({ name: bucketName }), object: z.looseObject({ key: z.string().check(z.minLength(1), z.maxLength(1024)) }) }),
+  }),
+);
+/** The parsed record-written event. */
+export type RecordWrittenEventInput = z.output<typeof recordWrittenEventSchema>;
+
+/** Every event the key-use function accepts: a KMS Decrypt from CloudTrail, or a record target write from S3. */
+export const keyUseFunctionEventSchema = /* @__PURE__ */ z.lazy(() => z.union([keyUseEventSchema, recordWrittenEventSchema]));

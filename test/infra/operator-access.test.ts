@@ -31,7 +31,7 @@ describe('operator access', () => {
       ({ template } = synthStack({ ...FULL_CONFIG, operatorRoleArns: [OPERATOR] }));
     });
 
-    it('lets the operator list, read and write catalog documents and the consumer registry, read key use and the revocation marks, through the bucket policies', () => {
+    it('lets the operator list, read and write catalog documents and the consumer registry, read key use, the census and the revocation marks, through the bucket policies', () => {
       // Prepare
       const statements = naming(statementsOf(template, 'AWS::S3::BucketPolicy', 'PolicyDocument'), OPERATOR);
       // Act
@@ -41,6 +41,9 @@ describe('operator access', () => {
       // read of the CLI's AWS mode overlays the revocation ledger (marks read by version id only).
       expect(byAction).toEqual([
         { actions: ['s3:GetObject'], resource: expect.stringMatching(/Catalog[0-9A-F]{8}.*\/key-use\/\*/), condition: undefined },
+        // `status --count-records` counts S3 targets from their census (parts/record-census.ts): read documents, list marks.
+        { actions: ['s3:GetObject'], resource: expect.stringMatching(/Catalog[0-9A-F]{8}.*\/census\/\*/), condition: undefined },
+        { actions: ['s3:ListBucket'], resource: expect.stringMatching(/^\{"Fn::GetAtt":\["Catalog[0-9A-F]{8}","Arn"\]\}$/), condition: { StringLike: { 's3:prefix': ['census/*'] } } },
         { actions: ['s3:GetObject', 's3:PutObject'], resource: expect.stringMatching(/Catalog[0-9A-F]{8}.*\/catalog\/\*/), condition: undefined },
         { actions: ['s3:ListBucket'], resource: expect.stringMatching(/^\{"Fn::GetAtt":\["Catalog[0-9A-F]{8}","Arn"\]\}$/), condition: { StringLike: { 's3:prefix': ['catalog/*'] } } },
         // `rekey consumers add|remove|list`: the registry documents, outside the catalog prefix.

@@ -48,6 +48,9 @@ function withoutLedger(statements: readonly Statement[]): Statement[] {
   });
 }
 
+/** The fixture's S3 record targets. */
+const RECORD_TARGETS = FULL_CONFIG.recordTargets ?? [];
+
 const VIA_S3 = { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } };
 const ESCROW_BUCKET = { 'Fn::GetAtt': [expect.stringMatching(/^Escrow[0-9A-F]{8}$/), 'Arn'] };
 const MARKS = { 'Fn::Join': ['', [ESCROW_BUCKET, LEDGER]] };
@@ -315,17 +318,66 @@ describe('function permissions', () => {
   });
 
   describe('key-use', () => {
-    it('reads and writes only the key-use documents (under the ops key), and no keyring key', () => {
+    it('reads and writes only the key-use documents (under the ops key), writes census marks, reads record headers, and no keyring key', () => {
       // Prepare
       const statements = roleStatements(template, 'key-use');
+      const targetObjects = RECORD_TARGETS.map((t) => JSON.stringify({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::${t.bucket}/${t.prefix ?? ''}*`]] }));
       const s3Statements = statements.filter((s) => asList(s['Action']).some((a) => String(a).startsWith('s3:')));
       // Act
-      const kmsActions = statements.filter((s) => asList(s['Action']).some((a) => String(a).startsWith('kms:')));
+      const kmsActions = statements.filter((s) => asList(s['Action']).some((a) => String(a).startsWith('kms:')) && !JSON.stringify(s['Condition'] ?? {}).includes('kms:ViaService'));
+      const headerReads = s3Statements.filter((s) => !JSON.stringify(s['Resource']).includes('Catalog'));
       // Assess
-      expect(s3Statements).toEqual([expect.objectContaining({ Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Join': ['', [expect.anything(), '/key-use/*']] } })]);
+      expect(actionsOn(statements, '/key-use/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
+      // The census (parts/record-census.ts): marks written, never read; headers of written records read, nothing else of them.
+      expect(actionsOn(statements, '/census/*')).toEqual(new Set(['s3:PutObject']));
+      expect(new Set(headerReads.flatMap((s) => asList(s['Action'])))).toEqual(new Set(['s3:GetObject']));
+      expect(new Set(headerReads.flatMap((s) => asList(s['Resource']).map((r) => JSON.stringify(r))))).toEqual(new Set(targetObjects));
       expect(kmsActions).toEqual([expect.objectContaining({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^OpsKey/), 'Arn'] } })]);
       expect(keyStatements(template, 'wraps the version keys').filter((s) => principalsOf(s).includes('Fnkeyuse'))).toEqual([]);
       expect(actionsOn(statements, 'catalog/')).toEqual(new Set());
+    });
+
+    it('lets the census step read only the sweep results and the census, and ask only the target buckets about notifications', () => {
+      // Prepare
+      const statements = roleStatements(template, 'reencrypt');
+      const buckets = [...new Set(RECORD_TARGETS.map((t) => t.bucket))];
+      // Act
+      const notification = statements.filter((s) => asList(s['Action']).includes('s3:GetBucketNotification'));
+      // Assess
+      expect(actionsOn(statements, '/sweeps/*')).toEqual(new Set(['s3:GetObject']));
+      expect(actionsOn(statements, '/census/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
+      expect(notification).toHaveLength(1);
+      expect(new Set(asList(notification[0]?.['Resource']).map((r) => JSON.stringify(r)))).toEqual(new Set(buckets.map((b) => JSON.stringify({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::${b}`]] }))));
+    });
+
+    it('lets the census readers (grace-period, revoke) read census documents and list marks, never write them', () => {
+      for (const fn of ['grace-period', 'revoke']) {
+        // Prepare / Act
+        const statements = roleStatements(template, fn);
+        const listing = statements.filter((s) => asList(s['Action']).includes('s3:ListBucket') && JSON.stringify(s['Condition'] ?? {}).includes('census/'));
+        // Assess
+        expect(actionsOn(statements, '/census/*')).toEqual(new Set(['s3:GetObject']));
+        expect(listing.map((s) => s['Condition'])).toEqual([{ StringLike: { 's3:prefix': ['census/*'] } }]);
+      }
+      // Nobody else touches the census.
+      for (const fn of ['rotate', 'escrow', 'cache-invalidate', 'key-access', 'provision']) expect(actionsOn(roleStatements(template, fn), '/census/*')).toEqual(new Set());
+    });
+
+    it('routes S3 Object Created events of the record target buckets and prefixes to the key-use function, with a DLQ', () => {
+      // Prepare
+      const rules = Object.values(template.findResources('AWS::Events::Rule') as Record<string, Resource>).filter((r) => JSON.stringify(r.Properties?.['EventPattern'] ?? {}).includes('Object Created') && JSON.stringify(r.Properties?.['Targets'] ?? []).includes('Fnkeyuse'));
+      // Act
+      const rule = rules[0]?.Properties ?? {};
+      const pattern = rule['EventPattern'] as { source: string[]; detail: { bucket: { name: string[] }; object?: unknown } };
+      const target = (rule['Targets'] as Record<string, unknown>[])[0] ?? {};
+      // Assess
+      expect(rules).toHaveLength(1);
+      expect(pattern.source).toEqual(['aws.s3']);
+      expect(new Set(pattern.detail.bucket.name)).toEqual(new Set(RECORD_TARGETS.map((t) => t.bucket)));
+      // A target without a prefix takes its whole bucket: no key filter then.
+      if (RECORD_TARGETS.some((t) => (t.prefix ?? '') === '')) expect(pattern.detail.object).toBeUndefined();
+      else expect(pattern.detail.object).toEqual({ key: RECORD_TARGETS.map((t) => ({ prefix: t.prefix })) });
+      expect(target).toMatchObject({ DeadLetterConfig: { Arn: { 'Fn::GetAtt': [expect.stringMatching(/^RecordWrittenRuleDlq/), 'Arn'] } } });
     });
 
     it('lets the reconcilers (grace-period, revoke) read the key-use log, never write it (only recorded events start it)', () => {

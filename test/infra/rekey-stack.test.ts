@@ -238,9 +238,13 @@ describe('RekeyStack', () => {
 
     it('scopes catalog access to the catalog prefix', () => {
       // Prepare
-      // key-access also lists the consumer registry (consumers/), outside the catalog prefix.
+      // key-access also lists the consumer registry (consumers/), the census readers the census marks (census/), outside the catalog prefix.
       const listing = identityStatements.filter(
-        (s) => asList(s['Action']).includes('s3:ListBucket') && JSON.stringify(s['Resource']).includes('Catalog') && !JSON.stringify(s['Condition']).includes('consumers/'),
+        (s) =>
+          asList(s['Action']).includes('s3:ListBucket') &&
+          JSON.stringify(s['Resource']).includes('Catalog') &&
+          !JSON.stringify(s['Condition']).includes('consumers/') &&
+          !JSON.stringify(s['Condition']).includes('census/'),
       );
       // Act / Assess
       expect(listing.length).toBeGreaterThanOrEqual(7);
@@ -287,7 +291,7 @@ describe('RekeyStack', () => {
       // A failure queue per asynchronously invoked function, and a DLQ per rule or schedule group.
       expect(Object.keys(found).map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
         'CompromiseRuleDlq', 'FncacheinvalidateFailureQueue', 'FnescrowFailureQueue', 'FngraceperiodFailureQueue', 'FnkeyaccessFailureQueue', 'FnkeyuseFailureQueue',
-        'FnprovisionFailureQueue', 'FnrevokeFailureQueue', 'FnrotateFailureQueue', 'KeyUseRuleDlq', 'SchedulerDlq',
+        'FnprovisionFailureQueue', 'FnrevokeFailureQueue', 'FnrotateFailureQueue', 'KeyUseRuleDlq', 'RecordWrittenRuleDlq', 'SchedulerDlq',
       ]);
       for (const q of queues) expect(q.Properties?.['SqsManagedSseEnabled']).toBe(true);
       expect(tlsDenies).toHaveLength(queues.length);
@@ -320,8 +324,9 @@ describe('RekeyStack', () => {
       // A revocation's sweep carries the revoked version through to every batch.
       expect(definition).toContain('\\"IsPresent\\":true');
       expect(definition).toContain('\\"version.$\\":\\"$.version\\"');
-      // Two S3 maps (batch input) and two table maps (item selector) carry the keyring.
-      expect(definition.split('\\"keyring.$\\":\\"$.keyring\\"')).toHaveLength(5);
+      // Two S3 maps (batch input), their two census steps and two table maps (item selector) carry the keyring.
+      expect(definition.split('\\"keyring.$\\":\\"$.keyring\\"')).toHaveLength(7);
+      expect(definition).toContain('\\"results.$\\":\\"$.map.ResultWriterDetails\\"');
       expect(sm?.Properties).toMatchObject({ TracingConfiguration: { Enabled: true }, LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false } });
     });
   });

@@ -134,17 +134,24 @@ function register(name: string, def: Record<string, unknown>): string {
 const SWEEP_ARN = `arn:aws:states:us-east-1:${TWIN_ACCOUNT}:stateMachine:Sweep`;
 
 interface Call { functionArn: string; payload: { BatchInput: Record<string, unknown>; Items: Record<string, unknown>[] }; caller: string }
+interface CensusCall { functionArn: string; payload: { census: Record<string, unknown> }; caller: string }
 type Behave = (call: Call, attempt: number) => Promise<LambdaInvokeResult> | LambdaInvokeResult;
 const ok: Behave = (c) => ({ statusCode: 200, payload: { processed: c.payload.Items.length } });
 const throttle = (): LambdaInvokeResult => ({ statusCode: 429, errorType: 'TooManyRequestsException', payload: { message: 'Rate Exceeded.' } });
 
-function makeTwin(behave: Behave, opts: { random?: () => number; clock?: SimClock } = {}): { sfn: TwinStepFunctions; calls: Call[]; clock: SimClock } {
+function makeTwin(behave: Behave, opts: { random?: () => number; clock?: SimClock } = {}): { sfn: TwinStepFunctions; calls: Call[]; censusCalls: CensusCall[]; clock: SimClock } {
   const calls: Call[] = [];
+  const censusCalls: CensusCall[] = [];
   const attempts = new Map<string, number>();
   const clock = opts.clock ?? new SimClock();
   const sfn = new TwinStepFunctions({
     world, proxyUrl, clock, authorizer: { authorize: (r) => authz.current.authorize(r) }, listPageSize: 50, random: opts.random,
     invokeLambda: async (functionArn, payload, caller) => {
+      // The census step after the map (shared/usecases/record-census.ts), not a batch.
+      if (typeof payload === 'object' && payload !== null && 'census' in payload) {
+        censusCalls.push({ functionArn, payload: payload as CensusCall['payload'], caller });
+        return { statusCode: 200, payload: { closed: true } };
+      }
       const call = { functionArn, payload: payload as Call['payload'], caller };
       calls.push(call);
       const first = String(call.payload.Items[0]?.Key);
@@ -153,11 +160,15 @@ function makeTwin(behave: Behave, opts: { random?: () => number; clock?: SimCloc
       return behave(call, n);
     },
   });
-  return { sfn, calls, clock };
+  return { sfn, calls, censusCalls, clock };
 }
 
 const INPUT = { keyring: 'pii', bucket: RECORDS, prefix: 'pii/', mode: 'rewrap' };
-const getJson = async (Key: string): Promise<unknown> => JSON.parse((await (await s3.send(new GetObjectCommand({ Bucket: CATALOG, Key }))).Body?.transformToString()) ?? 'null');
+const getText = async (Key: string): Promise<string> => (await (await s3.send(new GetObjectCommand({ Bucket: CATALOG, Key }))).Body?.transformToString()) ?? '';
+const getJson = async (Key: string): Promise<unknown> => JSON.parse((await getText(Key)) || 'null');
+/** A result file: JSON Lines (the stack's WriterConfig OutputType) or one JSON array. */
+const getEntries = async (Key: string): Promise<Record<string, unknown>[]> =>
+  Key.endsWith('.jsonl') ? (await getText(Key)).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) : ((await getJson(Key)) as Record<string, unknown>[]);
 const tooManyRetrier = (): { IntervalSeconds: number; BackoffRate: number; MaxAttempts: number } => {
   const map = (definition.States as Record<string, { ItemProcessor: { States: Record<string, { Retry: { ErrorEquals: string[]; IntervalSeconds: number; BackoffRate: number; MaxAttempts: number }[] }> } }>).SweepTarget;
   const task = Object.values(map?.ItemProcessor.States ?? {})[0];
@@ -181,7 +192,7 @@ describe('definition validation (asl-validator)', () => {
 
 describe('the sweep Distributed Map', () => {
   it('lists as the role, batches documented items with BatchInput, and writes the ResultWriter files', async () => {
-    const { sfn, calls } = makeTwin(ok);
+    const { sfn, calls, censusCalls } = makeTwin(ok);
     const { executionArn } = sfn.startExecution(SWEEP_ARN, JSON.stringify(INPUT));
     const done = await sfn.waitForExecution(executionArn);
     expect(done.status).toBe('SUCCEEDED');
@@ -204,14 +215,24 @@ describe('the sweep Distributed Map', () => {
     expect(calls.flatMap((c) => c.payload.Items.map((i) => i.Key)).sort()).toEqual(KEYS);
     // Listing through the proxy as the role, one ListObjectsV2 per 50-key page.
     expect(proxyLog.filter((l) => l === `${ROLE_ARN} s3:ListBucket arn:aws:s3:::${RECORDS} allow`)).toHaveLength(Math.ceil(N / 50));
-    // ResultWriter: the map's output, manifest.json and SUCCEEDED_0.json.
-    const output = JSON.parse(done.output ?? '{}') as { MapRunArn: string; ResultWriterDetails: { Bucket: string; Key: string } };
+    // ResultWriter: the map's output (at ResultPath $.map, beside the input), manifest.json and SUCCEEDED_0.jsonl (WriterConfig JSONL, NONE).
+    const execOutput = JSON.parse(done.output ?? '{}') as Record<string, unknown> & { map: { MapRunArn: string; ResultWriterDetails: { Bucket: string; Key: string } } };
+    expect(execOutput).toMatchObject({ ...INPUT, census: { closed: true } });
+    const output = execOutput.map;
+    // Then the census step, once, as the role, with the target, the execution's start and id, and the manifest.
+    expect(censusCalls).toEqual([
+      {
+        functionArn: FN_ARN,
+        caller: ROLE_ARN,
+        payload: { census: { keyring: INPUT.keyring, bucket: INPUT.bucket, prefix: INPUT.prefix, startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as string, execution: executionArn, results: output.ResultWriterDetails } },
+      },
+    ]);
     const mapRunId = output.MapRunArn.split(':').pop() ?? '';
     expect(output.MapRunArn).toBe(`arn:aws:states:us-east-1:${TWIN_ACCOUNT}:mapRun:Sweep/Sweep:${mapRunId}`);
     expect(output.ResultWriterDetails).toEqual({ Bucket: CATALOG, Key: `sweeps/${mapRunId}/manifest.json` });
     const manifest = (await getJson(output.ResultWriterDetails.Key)) as Record<string, unknown>;
-    expect(manifest).toEqual({ DestinationBucket: CATALOG, MapRunArn: output.MapRunArn, ResultFiles: { FAILED: [], PENDING: [], SUCCEEDED: [{ Key: `sweeps/${mapRunId}/SUCCEEDED_0.json`, Size: expect.any(Number) as number }] } });
-    const succeeded = (await getJson(`sweeps/${mapRunId}/SUCCEEDED_0.json`)) as Record<string, unknown>[];
+    expect(manifest).toEqual({ DestinationBucket: CATALOG, MapRunArn: output.MapRunArn, ResultFiles: { FAILED: [], PENDING: [], SUCCEEDED: [{ Key: `sweeps/${mapRunId}/SUCCEEDED_0.jsonl`, Size: expect.any(Number) as number }] } });
+    const succeeded = await getEntries(`sweeps/${mapRunId}/SUCCEEDED_0.jsonl`);
     expect(succeeded).toHaveLength(calls.length);
     for (const e of succeeded) {
       expect(Object.keys(e).sort()).toEqual(['ExecutionArn', 'Input', 'InputDetails', 'Name', 'Output', 'OutputDetails', 'RedriveCount', 'RedriveStatus', 'RedriveStatusReason', 'StartDate', 'StateMachineArn', 'Status', 'StopDate']);
@@ -280,7 +301,7 @@ describe('the sweep Distributed Map', () => {
     expect(run.status).toBe('FAILED');
     const manifest = (await getJson(run.resultKeys[0] ?? '')) as { ResultFiles: Record<string, { Key: string }[]> };
     expect(manifest.ResultFiles.FAILED).toHaveLength(1);
-    const failed = (await getJson(manifest.ResultFiles.FAILED?.[0]?.Key ?? '')) as Record<string, unknown>[];
+    const failed = await getEntries(manifest.ResultFiles.FAILED?.[0]?.Key ?? '');
     expect(failed).toEqual([expect.objectContaining({ Status: 'FAILED', Error: 'Lambda.TooManyRequestsException', ExecutionArn: failedChild?.executionArn })]);
   });
 
@@ -358,7 +379,7 @@ describe('StartExecution names', () => {
       const described = await client.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
       expect(described).toMatchObject({ status: 'SUCCEEDED', name: 'via-sdk', stateMachineArn: SWEEP_ARN, input: JSON.stringify(INPUT) });
       expect(described.stopDate).toBeInstanceOf(Date);
-      expect(JSON.parse(described.output ?? '{}')).toHaveProperty('ResultWriterDetails.Bucket', CATALOG);
+      expect(JSON.parse(described.output ?? '{}')).toHaveProperty('map.ResultWriterDetails.Bucket', CATALOG);
       await expect(client.send(new StartExecutionCommand({ stateMachineArn: SWEEP_ARN, input: '{}', name: 'via-sdk' }))).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
     } finally {
       client.destroy();

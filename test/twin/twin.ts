@@ -411,6 +411,7 @@ export class Twin {
       }
     }
     if (req.service === 'cloudformation' && req.operation === 'DescribeStacks') return this.describeStacks(req);
+    if (req.service === 's3' && req.operation.endsWith('BucketNotificationConfiguration')) return this.bucketNotifications(req);
     // moto does not know the twin's access keys: answer as AWS does for the caller's role session.
     if (req.service === 'sts' && req.operation === 'GetCallerIdentity' && req.role !== undefined) return { status: 200, headers: { 'content-type': 'text/xml' }, body: Buffer.from(callerIdentityXml(req.role)) };
     return undefined;
@@ -433,6 +434,25 @@ export class Twin {
       headers: { 'content-type': 'application/json', 'x-amz-executed-version': '$LATEST', ...(outcome.functionError === undefined ? {} : { 'x-amz-function-error': outcome.functionError }) },
       body: Buffer.from(outcome.payloadText ?? 'null'),
     };
+  }
+
+  /**
+   * S3 → EventBridge on/off, which moto drops: PutBucketNotificationConfiguration with an
+   * `EventBridgeConfiguration` element turns the world's flag on (and moto keeps the rest);
+   * GetBucketNotificationConfiguration of a bucket with the flag on answers the element
+   * ("NotificationConfiguration", Amazon S3 API Reference: `EventBridgeConfiguration`, "Enables
+   * delivery of events to Amazon EventBridge").
+   */
+  private bucketNotifications(req: AwsRequest): ProxyReply | undefined {
+    const bucket = this.world.buckets.get(String(req.params.Bucket ?? ''));
+    if (bucket === undefined) return undefined;
+    if (req.operation === 'PutBucketNotificationConfiguration') {
+      bucket.eventBridge = req.raw.body.toString('utf8').includes('<EventBridgeConfiguration');
+      return undefined;
+    }
+    if (!bucket.eventBridge) return undefined;
+    const xml = '<?xml version="1.0" encoding="UTF-8"?><NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><EventBridgeConfiguration></EventBridgeConfiguration></NotificationConfiguration>';
+    return { status: 200, headers: { 'content-type': 'application/xml' }, body: Buffer.from(xml) };
   }
 
   private describeStacks(req: AwsRequest): ProxyReply {

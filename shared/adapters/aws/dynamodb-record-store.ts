@@ -10,14 +10,46 @@
  * secondary indexes, which carry only keys, `ver`, `origin` and `rev`: never a table Scan, never
  * an envelope byte.
  *
- * Consistency: reads of one record (get, getHeader, getHeaders) are strongly consistent; the
- * indexes, like every DynamoDB GSI, follow writes with a short delay, so a scan or a count may
- * briefly miss or still show a record just written. A sweep tolerates it (its conditional
+ * Consistency: reads of one record (get, getHeader, getHeaders) of the primary are strongly
+ * consistent (replica reads: see below); the indexes, like every DynamoDB GSI, follow writes
+ * with a short delay, so a scan or a count may briefly miss or still show a record just written
+ * (a GSI offers no strongly consistent read: ConsistentRead there is a ValidationException,
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html). A sweep tolerates it (its conditional
  * writes never apply a stale read, and a record missed by one pass is found by the next);
  * anything that gates on a count of zero must count again after the sweep has settled.
  *
  * No write is transactional across records: a batch issues one conditional write per item
  * (see BatchRecordStore), with bounded concurrency.
+ *
+ * Read replicas (global tables): with `replica`, every read (get, getHeader, getHeaders, the
+ * scans, the counts, scanSegment) goes to the replica, e.g. a global table's replica in the
+ * reader's Region, and every write (put, putHeaders, putBatch, delete) to the primary,
+ * conditional on the revision read. A replica may lag: it can show an older revision, a record
+ * the primary has deleted, or miss one just written. A write made from such a read conflicts on
+ * the primary and writes nothing, because a revision is never reused: a revision equal to the
+ * primary's means the replica showed exactly the primary's item, so a write that passes its
+ * condition applies to the bytes that were read. A stale read never overwrites a newer item and
+ * never brings a deleted one back; a lazy re-wrap made from it is dropped (the primary already
+ * holds something newer), and nothing is ever written to the replica.
+ *
+ * That holds only while every writer of the table writes to the same Region. In a global table
+ * with multi-Region eventual consistency (MREC), a condition is checked against the copy of the
+ * Region that takes the write only; replication then settles concurrent writes to one item made
+ * in different Regions by last writer wins on a timestamp, and the losing write is dropped
+ * without a trace (AWS Prescriptive Guidance, DynamoDB global tables, "Key facts about MREC",
+ * https://docs.aws.amazon.com/prescriptive-guidance/latest/dynamodb-global-tables/overview.html).
+ * Conditional writes are therefore only sound when all writes go to one Region ("write to one
+ * Region mode", where eventually consistent reads may go to any replica,
+ * https://docs.aws.amazon.com/prescriptive-guidance/latest/dynamodb-global-tables/write-to-one-region.html):
+ * an application writing records in another Region could silently undo a re-wrap or a
+ * re-encryption made on the primary, or have its own write undone by them.
+ *
+ * Replica reads are eventually consistent by default (half the read cost; a strongly consistent
+ * read of an MREC replica still returns only that Region's copy). `consistentRead: true` suits a
+ * multi-Region strongly consistent (MRSC) table, whose strongly consistent reads return the
+ * latest item from any replica. A replica with the primary's own client and table name is how
+ * to read the primary with eventually consistent reads. Counts from a replica lag too: a gate
+ * that must not pass early (disable, destroy) counts on {@link DynamoDbRecordStore.withoutReplica}.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -62,6 +94,31 @@ export interface DynamoDbRecordStoreOptions {
   readonly concurrency?: number;
   /** The time stamped on each write (`updated`). @default the real clock */
   readonly clock?: () => number;
+  /**
+   * Where reads go (see the module documentation): a global table's replica in the reader's
+   * Region, another table fed by replication, or the primary's own client and table for
+   * eventually consistent reads. Writes never go there. @default reads of the primary, strongly consistent
+   */
+  readonly replica?: DynamoDbReplicaOptions;
+}
+
+/**
+ * The replica a {@link DynamoDbRecordStore} reads from.
+ *
+ * @example
+ * const replica: DynamoDbReplicaOptions = { client: new DynamoDBClient({ region: 'eu-west-1' }) };
+ */
+export interface DynamoDbReplicaOptions {
+  /** The client of the replica's Region (a global table's replica has the primary's table name). */
+  readonly client: DynamoDBClient;
+  /** The replica's table. @default the primary's tableName */
+  readonly tableName?: string;
+  /**
+   * Strongly consistent reads of the replica's table (what an MRSC global table needs to return
+   * the latest item from any replica; index reads are eventually consistent whatever this says).
+   * @default false
+   */
+  readonly consistentRead?: boolean;
 }
 
 /**
@@ -335,8 +392,12 @@ async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, inde
  * const page = await store.scanByVersion('pii', 1, { limit: 100 });
  */
 export class DynamoDbRecordStore implements BatchRecordStore {
+  /** The primary: every write. */
   private readonly client: DynamoDBClient;
   private readonly table: string;
+  /** Where reads go: the replica, or the primary (strongly consistent) without one. */
+  private readonly reader: { readonly client: DynamoDBClient; readonly table: string; readonly consistent: boolean };
+  private readonly options: DynamoDbRecordStoreOptions;
   private readonly concurrency: number;
   private readonly now: () => number;
 
@@ -344,16 +405,46 @@ export class DynamoDbRecordStore implements BatchRecordStore {
     if (typeof options.tableName !== 'string' || options.tableName.length === 0) throw new ValidationError('DynamoDbRecordStore needs a table name');
     const concurrency = options.concurrency ?? 16;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 1000) throw new ValidationError('concurrency must be an integer between 1 and 1000');
+    const replica = options.replica;
+    if (replica !== undefined) {
+      if (typeof replica.client?.send !== 'function') throw new ValidationError('DynamoDbRecordStore replica needs a DynamoDB client');
+      if (replica.tableName !== undefined && (typeof replica.tableName !== 'string' || replica.tableName.length === 0)) {
+        throw new ValidationError('DynamoDbRecordStore replica table name must be a non-empty string');
+      }
+      if (replica.consistentRead !== undefined && typeof replica.consistentRead !== 'boolean') throw new ValidationError('replica consistentRead must be a boolean');
+    }
     this.client = options.client;
     this.table = options.tableName;
+    this.reader = replica === undefined
+      ? { client: options.client, table: options.tableName, consistent: true }
+      : { client: replica.client, table: replica.tableName ?? options.tableName, consistent: replica.consistentRead ?? false };
+    this.options = options;
     this.concurrency = concurrency;
     this.now = options.clock ?? Date.now;
   }
 
-  /** Reads a record (strongly consistent), header and body joined back into the envelope, or undefined. */
+  /**
+   * This store without its replica: reads of the primary, strongly consistent, for what must not
+   * see a lagging copy (the counts behind a disable or destroy gate). Returns this store when it
+   * has no replica.
+   *
+   * @example
+   * const counts = await store.withoutReplica().countByVersion('pii');
+   */
+  public withoutReplica(): DynamoDbRecordStore {
+    if (this.options.replica === undefined) return this;
+    const { replica: _replica, ...primary } = this.options;
+    return new DynamoDbRecordStore(primary);
+  }
+
+  /**
+   * Reads a record, header and body joined back into the envelope, or undefined: strongly
+   * consistent from the primary, or from the replica (see the module documentation).
+   */
   public async get(id: string): Promise<StoredRecord | undefined> {
     checkId(id);
-    const out = await this.call(id, () => this.client.send(new GetItemCommand({ TableName: this.table, Key: { id: { S: id } }, ConsistentRead: true })));
+    const { client, table, consistent } = this.reader;
+    const out = await this.read(id, () => client.send(new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: consistent })));
     const item = out.Item;
     if (item === undefined) return undefined;
     const header = bin(item, 'h');
@@ -453,14 +544,15 @@ export class DynamoDbRecordStore implements BatchRecordStore {
     return this.skipCount(ORIGIN_INDEX, 'osk', keyring);
   }
 
-  /** Reads a record's header and revision (strongly consistent); the body is not fetched. */
+  /** Reads a record's header and revision (consistency as {@link get}); the body is not fetched. */
   public async getHeader(id: string): Promise<StoredHeader | undefined> {
     checkId(id);
-    const out = await this.call(id, () =>
-      this.client.send(new GetItemCommand({
-        TableName: this.table,
+    const { client, table, consistent } = this.reader;
+    const out = await this.read(id, () =>
+      client.send(new GetItemCommand({
+        TableName: table,
         Key: { id: { S: id } },
-        ConsistentRead: true,
+        ConsistentRead: consistent,
         ProjectionExpression: HEADER_PROJECTION,
         ExpressionAttributeNames: HEADER_NAMES,
       })),
@@ -469,7 +561,7 @@ export class DynamoDbRecordStore implements BatchRecordStore {
   }
 
   /**
-   * Reads many headers (strongly consistent, bodies not fetched): BatchGetItem, 100 keys a call,
+   * Reads many headers (consistency as {@link get}, bodies not fetched): BatchGetItem, 100 keys a call,
    * keys DynamoDB leaves unprocessed retried with back-off. Returns one entry per id, in order
    * (undefined for an absent record; a repeated id is read once).
    *
@@ -599,9 +691,9 @@ export class DynamoDbRecordStore implements BatchRecordStore {
     }
     // Any keyring: a segment's last evaluated entry may belong to another keyring than the one filtered on.
     const start = options.cursor === undefined ? undefined : decodeCursor(options.cursor, { sortAttribute: 'vsk', sortKeyFits: () => true });
-    const out = await this.call(`index ${VERSION_INDEX}`, () =>
-      this.client.send(new ScanCommand({
-        TableName: this.table,
+    const out = await this.read(`index ${VERSION_INDEX}`, () =>
+      this.reader.client.send(new ScanCommand({
+        TableName: this.reader.table,
         IndexName: VERSION_INDEX,
         Segment: options.segment,
         TotalSegments: options.totalSegments,
@@ -618,7 +710,7 @@ export class DynamoDbRecordStore implements BatchRecordStore {
   }
 
   private async queryPage(input: Omit<QueryCommandInput, 'TableName'>): Promise<RecordPage> {
-    const out = await this.call(`index ${input.IndexName ?? ''}`, () => this.client.send(new QueryCommand({ ...input, TableName: this.table })));
+    const out = await this.read(`index ${input.IndexName ?? ''}`, () => this.reader.client.send(new QueryCommand({ ...input, TableName: this.reader.table })));
     const items = (out.Items ?? []).map(refOf);
     const cursor = encodeCursor(out.LastEvaluatedKey);
     return cursor === undefined ? { items } : { items, cursor };
@@ -635,9 +727,9 @@ export class DynamoDbRecordStore implements BatchRecordStore {
     const counts = new Map<number, number>();
     let from = pad(1);
     for (;;) {
-      const probe = await this.call(`index ${index}`, () =>
-        this.client.send(new QueryCommand({
-          TableName: this.table,
+      const probe = await this.read(`index ${index}`, () =>
+        this.reader.client.send(new QueryCommand({
+          TableName: this.reader.table,
           IndexName: index,
           KeyConditionExpression: `#k = :k AND ${sk} >= :from`,
           ExpressionAttributeNames: names('#k', sk),
@@ -652,9 +744,9 @@ export class DynamoDbRecordStore implements BatchRecordStore {
       let n = 0;
       let start: Record<string, AttributeValue> | undefined;
       do {
-        const page = await this.call(`index ${index}`, () =>
-          this.client.send(new QueryCommand({
-            TableName: this.table,
+        const page = await this.read(`index ${index}`, () =>
+          this.reader.client.send(new QueryCommand({
+            TableName: this.reader.table,
             IndexName: index,
             KeyConditionExpression: `#k = :k AND begins_with(${sk}, :p)`,
             ExpressionAttributeNames: names('#k', sk),
@@ -676,13 +768,14 @@ export class DynamoDbRecordStore implements BatchRecordStore {
   private async batchGet(ids: readonly string[]): Promise<StoredHeader[]> {
     const headers: StoredHeader[] = [];
     let keys: Record<string, AttributeValue>[] = ids.map((id) => ({ id: { S: id } }));
+    const { client, table, consistent } = this.reader;
     for (let attempt = 0; keys.length > 0; attempt += 1) {
-      if (attempt >= UNPROCESSED_ATTEMPTS) throw new ThrottledError(`DynamoDB left ${keys.length} header reads of ${this.table} unprocessed after ${UNPROCESSED_ATTEMPTS} attempts`);
+      if (attempt >= UNPROCESSED_ATTEMPTS) throw new ThrottledError(`DynamoDB left ${keys.length} header reads of ${table} unprocessed after ${UNPROCESSED_ATTEMPTS} attempts`);
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2)));
-      const request = { [this.table]: { Keys: keys, ConsistentRead: true, ProjectionExpression: HEADER_PROJECTION, ExpressionAttributeNames: HEADER_NAMES } };
-      const out = await this.call(`${ids.length} headers`, () => this.client.send(new BatchGetItemCommand({ RequestItems: request })));
-      for (const item of out.Responses?.[this.table] ?? []) headers.push(headerOf(item));
-      keys = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+      const request = { [table]: { Keys: keys, ConsistentRead: consistent, ProjectionExpression: HEADER_PROJECTION, ExpressionAttributeNames: HEADER_NAMES } };
+      const out = await this.read(`${ids.length} headers`, () => client.send(new BatchGetItemCommand({ RequestItems: request })));
+      for (const item of out.Responses?.[table] ?? []) headers.push(headerOf(item));
+      keys = out.UnprocessedKeys?.[table]?.Keys ?? [];
     }
     return headers;
   }
@@ -722,11 +815,12 @@ export class DynamoDbRecordStore implements BatchRecordStore {
     return new ConflictError(expected === null ? `record '${id}' already exists` : `record '${id}' changed since revision ${String(expected)}`);
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /** A read of the reader (replica or primary): its failures name the table read. */
+  private async read<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      throw this.failure(err, what);
+      throw this.failure(err, what, this.reader.table);
     }
   }
 
@@ -735,9 +829,9 @@ export class DynamoDbRecordStore implements BatchRecordStore {
    * will never accept, e.g. an update that makes an item too large) is a ValidationError, not
    * retried; the rest as every AWS adapter maps them (throttling, denial, BackendError).
    */
-  private failure(err: unknown, what: string): RekeyError {
+  private failure(err: unknown, what: string, table: string = this.table): RekeyError {
     if (isRekeyError(err)) return err;
-    const resource = `dynamodb://${this.table}/${what}`;
+    const resource = `dynamodb://${table}/${what}`;
     if (awsErrorCode(err) === 'ValidationException') return new ValidationError(`DynamoDB refused the request for ${resource} (ValidationException)`, { cause: err });
     return mapAwsError(err, { resource });
   }

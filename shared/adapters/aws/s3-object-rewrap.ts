@@ -8,7 +8,6 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
-  HeadObjectCommand,
   PutObjectCommand,
   UploadPartCommand,
   UploadPartCopyCommand,
@@ -19,6 +18,7 @@ import { BackendError, ValidationError } from '../../errors';
 import { KEY_SLOT_LENGTH, probeHeaderLength } from '../../envelope/format';
 import {
   conditionalError,
+  factsOf,
   indexOf,
   KEYRING_METADATA,
   MAX_HEADER_BYTES,
@@ -29,6 +29,7 @@ import {
   positiveInt,
   requireEtag,
   VERSION_METADATA,
+  type ObjectFacts,
 } from './s3-record-object';
 
 /** The record object to rewrite, and how (the store's settings). */
@@ -61,52 +62,66 @@ export interface RewrapHeader {
   readonly checkOldHeader?: boolean;
 }
 
+/** A whole record object read earlier (its bytes and the answer's facts), which a rewrite at the same ETag needs not read again. */
+export interface KnownObject {
+  /** Every byte of the object: `bytes.length === facts.size`. */
+  readonly bytes: Buffer;
+  readonly facts: ObjectFacts;
+}
+
 /**
  * Replaces the first `oldHeaderLength` bytes of the object with `newHeader`, conditional on
  * `expectedRevision`, and returns the new revision; the semantics are those documented on
  * `S3RecordStore.rewrapObject`.
  *
+ * Requests: with `known` (the whole object at `expectedRevision`, e.g. from the header read)
+ * and a result below the multipart threshold, one conditional PutObject; otherwise one ranged
+ * GET with `If-Match` from byte 0 (the old header to check, the body up to what a multipart's
+ * first part needs, and the size, metadata, content type and SSE settings a HEAD gave before),
+ * then, below the threshold, a second ranged GET only for an object longer than that first
+ * read, and the conditional PutObject. The `If-Match` on the write is what makes any of this
+ * safe: bytes read at another ETag can never overwrite the object.
+ *
  * @example
  * const revision = await rewrapS3Object({ client, bucket, key, id, multipartThreshold, copyPartBytes }, header);
  */
-export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader): Promise<string> {
+export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader, known?: KnownObject): Promise<string> {
   const what = `record '${target.id}'`;
-  let head;
-  try {
-    head = await target.client.send(new HeadObjectCommand({ Bucket: target.bucket, Key: target.key, IfMatch: input.expectedRevision }));
-  } catch (err) {
-    throw conditionalError(err, input.expectedRevision, what);
-  }
-  const size = head.ContentLength ?? 0;
+  positiveInt(input.oldHeaderLength, 'oldHeaderLength', 1, MAX_HEADER_BYTES);
+  // Part 1 of a multipart rewrite is the new header plus this many body bytes (S3's 5 MiB floor).
+  const firstBodyBytes = MIN_PART_BYTES - input.newHeader.length;
+  const firstReadEnd = input.oldHeaderLength + firstBodyBytes - 1;
+  const usable = known !== undefined && known.facts.etag === input.expectedRevision && known.bytes.length === known.facts.size;
+  const { bytes: read, facts } = usable ? known : await readRange(target, 0, firstReadEnd, input.expectedRevision, what);
+  const size = facts.size;
   const oldHeaderLength = positiveInt(input.oldHeaderLength, 'oldHeaderLength', 1, Math.min(size, MAX_HEADER_BYTES));
-  const { keyring } = indexOf(head.Metadata, target.id);
+  if (input.checkOldHeader === true) checkOldHeader(read, input, what);
+  const { keyring } = indexOf(facts.metadata, target.id);
   // The origin is read from the new header (a header-only re-wrap keeps it): the index then
   // follows the authenticated header, whatever the old metadata said.
   const metadata = {
-    ...head.Metadata,
+    ...facts.metadata,
     [KEYRING_METADATA]: keyring,
     [VERSION_METADATA]: String(input.version),
     [ORIGIN_METADATA]: String(originOfEnvelope(input.newHeader)),
   };
   const bodyLength = size - oldHeaderLength;
   const newSize = input.newHeader.length + bodyLength;
-  const source = { contentType: head.ContentType ?? 'application/octet-stream', sse: head.ServerSideEncryption, kmsKeyId: head.SSEKMSKeyId };
+  const sse = facts.sse === 'aws:kms' ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: facts.kmsKeyId } : {};
 
   if (newSize < target.multipartThreshold) {
-    const from = input.checkOldHeader === true ? 0 : oldHeaderLength;
-    const read = size - from === 0 ? Buffer.alloc(0) : await readRange(target, from, size - 1, input.expectedRevision, what);
-    if (input.checkOldHeader === true) checkOldHeader(read, input, what);
-    const body = read.subarray(oldHeaderLength - from);
+    const rest = read.length < size ? (await readRange(target, read.length, size - 1, input.expectedRevision, what)).bytes : Buffer.alloc(0);
+    const body = Buffer.concat([read, rest]).subarray(oldHeaderLength);
     try {
       const out = await target.client.send(
         new PutObjectCommand({
           Bucket: target.bucket,
           Key: target.key,
           Body: Buffer.concat([input.newHeader, body]),
-          ContentType: source.contentType,
+          ContentType: facts.contentType,
           Metadata: metadata,
           IfMatch: input.expectedRevision,
-          ...(source.sse === 'aws:kms' ? { ServerSideEncryption: source.sse, SSEKMSKeyId: source.kmsKeyId } : {}),
+          ...sse,
         }),
       );
       return requireEtag(out.ETag);
@@ -115,25 +130,23 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader):
     }
   }
 
+  // At or above the threshold the object is longer than the first read, which holds all of part 1.
+  if (read.length < firstReadEnd + 1) throw new BackendError(`short read of ${what}`, { retryable: true });
   let uploadId: string | undefined;
   try {
     const created = await target.client.send(
       new CreateMultipartUploadCommand({
         Bucket: target.bucket,
         Key: target.key,
-        ContentType: source.contentType,
+        ContentType: facts.contentType,
         Metadata: metadata,
-        ...(source.sse === 'aws:kms' ? { ServerSideEncryption: source.sse, SSEKMSKeyId: source.kmsKeyId } : {}),
+        ...sse,
       }),
     );
     uploadId = created.UploadId;
     if (uploadId === undefined) throw new BackendError('S3 CreateMultipartUpload returned no UploadId', { retryable: false });
 
-    const firstBodyBytes = MIN_PART_BYTES - input.newHeader.length;
-    const from = input.checkOldHeader === true ? 0 : oldHeaderLength;
-    const read = await readRange(target, from, oldHeaderLength + firstBodyBytes - 1, input.expectedRevision, what);
-    if (input.checkOldHeader === true) checkOldHeader(read, input, what);
-    const first = read.subarray(oldHeaderLength - from);
+    const first = read.subarray(oldHeaderLength, oldHeaderLength + firstBodyBytes);
     const part1 = await target.client.send(
       new UploadPartCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, PartNumber: 1, Body: Buffer.concat([input.newHeader, first]) }),
     );
@@ -180,16 +193,21 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader):
   }
 }
 
-// Guarded by If-Match rather than pinned to a VersionId (see the copy source above).
-async function readRange(target: RewrapTarget, start: number, end: number, ifMatch: string, what: string): Promise<Buffer> {
+// Guarded by If-Match rather than pinned to a VersionId (see the copy source above). The range
+// may run past the end of the object: S3 then answers the bytes there are, and Content-Range the size.
+async function readRange(target: RewrapTarget, start: number, end: number, ifMatch: string, what: string): Promise<KnownObject> {
   try {
     const out = await target.client.send(
       new GetObjectCommand({ Bucket: target.bucket, Key: target.key, Range: `bytes=${start}-${end}`, IfMatch: ifMatch }),
     );
     const bytes = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
-    if (bytes.length !== end - start + 1) throw new BackendError(`short read of ${what}`, { retryable: true });
-    return bytes;
+    const facts = factsOf(out);
+    if (bytes.length !== Math.min(end, facts.size - 1) - start + 1) throw new BackendError(`short read of ${what}`, { retryable: true });
+    return { bytes, facts };
   } catch (err) {
+    // A range from byte 0 of a zero-byte object: nothing rekey wrote.
+    if ((err as { name?: string }).name === 'InvalidRange') throw new BackendError(`${what} is empty`, { retryable: false });
+    if (err instanceof BackendError) throw err;
     throw conditionalError(err, ifMatch, what);
   }
 }
@@ -216,4 +234,64 @@ function checkOldHeader(bytes: Buffer, input: RewrapHeader, what: string): void 
 
 function encodeKey(key: string): string {
   return encodeURIComponent(key).replace(/%2F/g, '/');
+}
+
+/**
+ * Whole small record objects that a header read happened to return entirely, kept so that the
+ * re-wrap of the same object at the same ETag needs no read (one conditional PutObject).
+ *
+ * Bounded by bytes: an object larger than the budget is never kept, and the oldest entries go
+ * first once the total would exceed it, so the memo never holds more than `budgetBytes` of
+ * object bytes. It holds stored envelopes only (ciphertext as written to S3, never plaintext),
+ * at most one entry per record id, and an entry is dropped once a rewrite takes it. A stale
+ * entry (the object changed since) is harmless: the write is conditional on the entry's ETag
+ * and fails with ConflictError rather than overwrite.
+ *
+ * @example
+ * const memo = new WholeObjectMemo(4 * 1024 * 1024);
+ * memo.remember('o-1', { bytes, facts });
+ * const known = memo.take('o-1', revision); // undefined unless the ETag matches
+ */
+export class WholeObjectMemo {
+  private readonly entries = new Map<string, KnownObject>();
+  private held = 0;
+
+  public constructor(private readonly budgetBytes: number) {}
+
+  /** Object bytes held now (never more than the budget). */
+  public get bytes(): number {
+    return this.held;
+  }
+
+  /** Entries held now. */
+  public get size(): number {
+    return this.entries.size;
+  }
+
+  /** Keeps `object` for `id` when it is whole and fits the budget, evicting the oldest entries as needed. */
+  public remember(id: string, object: KnownObject): void {
+    this.forget(id);
+    if (object.bytes.length !== object.facts.size || object.bytes.length > this.budgetBytes) return;
+    while (this.held + object.bytes.length > this.budgetBytes) {
+      const oldest = this.entries.keys().next().value as string;
+      this.forget(oldest);
+    }
+    this.entries.set(id, object);
+    this.held += object.bytes.length;
+  }
+
+  /** Removes and returns the entry of `id` when it was read at `etag`; any other entry of `id` is dropped too. */
+  public take(id: string, etag: string): KnownObject | undefined {
+    const entry = this.entries.get(id);
+    this.forget(id);
+    return entry?.facts.etag === etag ? entry : undefined;
+  }
+
+  /** Drops the entry of `id`, if any. */
+  public forget(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return;
+    this.entries.delete(id);
+    this.held -= entry.bytes.length;
+  }
 }

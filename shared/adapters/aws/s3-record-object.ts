@@ -77,3 +77,49 @@ export function requireEtag(etag: string | undefined): string {
   if (etag === undefined || etag.length === 0) throw new BackendError('S3 returned no ETag', { retryable: false });
   return etag;
 }
+
+/**
+ * What one GetObject answer says about a record object besides its bytes: everything a rewrite
+ * must carry over (a HEAD would say nothing more), so a rewrite needs no HEAD of its own.
+ */
+export interface ObjectFacts {
+  readonly etag: string;
+  /** Size of the whole object (from `Content-Range` on a ranged GET). */
+  readonly size: number;
+  readonly metadata: Record<string, string> | undefined;
+  readonly contentType: string;
+  readonly sse: string | undefined;
+  readonly kmsKeyId: string | undefined;
+}
+
+/**
+ * The facts of a GetObject answer (ranged or not).
+ *
+ * @example
+ * const out = await client.send(new GetObjectCommand({ Bucket, Key, Range: 'bytes=0-8345' }));
+ * const { size, etag } = factsOf(out);
+ */
+export function factsOf(out: {
+  ETag?: string;
+  ContentRange?: string;
+  ContentLength?: number;
+  Metadata?: Record<string, string>;
+  ContentType?: string;
+  ServerSideEncryption?: string;
+  SSEKMSKeyId?: string;
+}): ObjectFacts {
+  return {
+    etag: requireEtag(out.ETag),
+    size: totalSize(out.ContentRange, out.ContentLength),
+    metadata: out.Metadata,
+    contentType: out.ContentType ?? 'application/octet-stream',
+    sse: out.ServerSideEncryption,
+    kmsKeyId: out.SSEKMSKeyId,
+  };
+}
+
+/** The whole object's size: the total of a `Content-Range` ("bytes 0-N/TOTAL"), else the body length. */
+export function totalSize(contentRange: string | undefined, contentLength: number | undefined): number {
+  const m = /\/(\d+)$/.exec(contentRange ?? '');
+  return m?.[1] !== undefined ? Number(m[1]) : (contentLength ?? 0);
+}

@@ -16,6 +16,21 @@
  * `purgeExposedCopies` deletes those a revoked version's key could open, once the current object
  * has been re-encrypted past it (see s3-exposed-copies.ts).
  *
+ * Requests of a re-wrap (`getHeader` then `putHeaders`): a record the header read returned
+ * whole (the default read covers about 8 KiB) is re-wrapped with one conditional PutObject from
+ * a small byte-bounded memo of whole objects (see `wholeObjectMemoBytes`), 2 requests in all;
+ * a larger one costs one more ranged GET (from the start, `If-Match`), which also carries the
+ * size, metadata and SSE settings a HeadObject used to fetch; the multipart path is unchanged
+ * but for that HEAD. Every write stays conditional on the ETag read.
+ *
+ * Read replicas: with `replica` (e.g. the replication destination bucket in the reader's
+ * Region), `get`, `getHeader`, scans and counts read the replica, and every write (`put`,
+ * `putHeaders`, `putBatch`, `delete`, `rewrapObject`, `purgeExposedCopies`) goes to the primary
+ * bucket, conditional on the ETag that was read. A replica's ETag is only the primary's when
+ * replication kept it (not guaranteed under SSE-KMS, see the replica option), and a lagging
+ * replica holds older objects: either way the primary answers 412 and the write is a conflict,
+ * never an overwrite of a newer object.
+ *
  * Scale note: `scanByVersion` and `countByVersion` list the prefix and HEAD every object the
  * store has not seen before. A listing memo (key → ETag and LastModified from the listing, and
  * the record's keyring and version from its HEAD), kept while the store lives (a warm Lambda),
@@ -55,10 +70,11 @@ import { headerIndex } from '../record-header-index';
 import { assertKeyringName } from '../../vocabulary/keyring-name';
 import { versionNumber } from '../../vocabulary/names';
 import { isAwsNotFound, mapAwsError } from './map-aws-error';
-import { rewrapS3Object } from './s3-object-rewrap';
+import { rewrapS3Object, WholeObjectMemo } from './s3-object-rewrap';
 import { purgeExposedCopies } from './s3-exposed-copies';
 import {
   conditionalError,
+  factsOf,
   indexOf,
   KEYRING_METADATA,
   MAX_HEADER_BYTES,
@@ -118,6 +134,43 @@ export interface S3RecordStoreOptions {
   readonly headerReadBytes?: number;
   /** Conditional writes in flight at once in `putHeaders` and `putBatch`. @default 8 */
   readonly writeConcurrency?: number;
+  /**
+   * Budget, in object bytes, of the memo of whole objects that a header read returned entirely
+   * (records up to `headerReadBytes`), so that their re-wrap needs no second read. It holds
+   * stored envelopes (ciphertext) only, never more than this many bytes (oldest dropped first),
+   * and is not used with a `replica` (a replica's SSE settings are not the primary's). 0 turns
+   * it off. @default 4 MiB
+   */
+  readonly wholeObjectMemoBytes?: number;
+  /**
+   * A read replica of the record objects, e.g. the S3 Replication destination bucket in the
+   * reader's Region: reads go there, writes never (see the class notes).
+   *
+   * ETags: S3 documents the ETag of a plaintext or SSE-S3 object written by PutObject/CopyObject
+   * as the MD5 digest of its data, and that of an SSE-KMS / SSE-C or multipart object as not an
+   * MD5 digest (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html); a replica of an
+   * SSE-KMS object is encrypted again under the destination's KMS key
+   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html),
+   * so nothing promises that its ETag is the source's. This store never relies on it: a write
+   * based on a replica read is conditional on the replica's ETag at the primary, and conflicts
+   * when the two differ (the caller has the plaintext already; a lazy re-wrap is best-effort).
+   *
+   * Counts and scans then lag with the replica, and `purgeExposedCopies` works on the primary
+   * bucket only: the replica's own noncurrent versions (S3 Replication does not replicate a
+   * delete that names a version ID, "How delete operations affect replication",
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-what-is-isnot-replicated.html#replication-delete-op)
+   * are outside this store and need a lifecycle rule of their own.
+   */
+  readonly replica?: S3ReplicaOptions;
+}
+
+/** Where {@link S3RecordStore} reads when it has a replica. */
+export interface S3ReplicaOptions {
+  /** Client for the replica's Region. @default the store's client */
+  readonly client?: S3Client;
+  readonly bucket: string;
+  /** Key prefix of the replicated record objects. @default the store's prefix (replication keeps keys) */
+  readonly prefix?: string;
 }
 
 /** The first bytes of a record, read with a ranged GET. */
@@ -171,6 +224,10 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
   private readonly deleteCopies: boolean;
   private readonly headerReadBytes: number;
   private readonly writeConcurrency: number;
+  /** Where reads go: the replica when there is one, else the primary bucket. */
+  private readonly reader: { readonly client: S3Client; readonly bucket: string; readonly prefix: string };
+  /** Whole objects read by header reads on the primary; undefined with a replica or when turned off. */
+  private readonly objects: WholeObjectMemo | undefined;
 
   public constructor(options: S3RecordStoreOptions) {
     if (typeof options.bucket !== 'string' || options.bucket.length === 0) throw new ValidationError('bucket is required');
@@ -185,13 +242,25 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
     this.deleteCopies = options.deleteExposedCopies ?? true;
     this.headerReadBytes = positiveInt(options.headerReadBytes ?? HEAD_PROBE_LENGTH, 'headerReadBytes', 1, MAX_HEADER_BYTES);
     this.writeConcurrency = positiveInt(options.writeConcurrency ?? 8, 'writeConcurrency', 1, 256);
+    const replica = options.replica;
+    if (replica !== undefined && (typeof replica.bucket !== 'string' || replica.bucket.length === 0)) throw new ValidationError('replica.bucket is required');
+    this.reader = replica === undefined
+      ? { client: this.client, bucket: this.bucket, prefix: this.prefix }
+      : { client: replica.client ?? this.client, bucket: replica.bucket, prefix: replica.prefix ?? this.prefix };
+    const memoBytes = options.wholeObjectMemoBytes === 0 ? 0 : positiveInt(options.wholeObjectMemoBytes ?? 4 * 1024 * 1024, 'wholeObjectMemoBytes', 1, 1024 * 1024 * 1024);
+    this.objects = replica === undefined && memoBytes > 0 ? new WholeObjectMemo(memoBytes) : undefined;
+  }
+
+  /** Object bytes the whole-object memo holds now (never more than `wholeObjectMemoBytes`). */
+  public get memoizedObjectBytes(): number {
+    return this.objects?.bytes ?? 0;
   }
 
   /** Reads a record (envelope and indexed keyring/version), or undefined. */
   public async get(id: string): Promise<StoredRecord | undefined> {
-    const key = this.keyFor(id);
+    const key = this.readKeyFor(id);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.reader.client.send(new GetObjectCommand({ Bucket: this.reader.bucket, Key: key }));
       const envelope = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
       const { keyring, version } = indexOf(out.Metadata, id);
       // The header is the truth about the origin; the metadata only indexes it.
@@ -231,6 +300,9 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
       return requireEtag(out.ETag);
     } catch (err) {
       throw conditionalError(err, expectedRevision, `record '${record.id}'`);
+    } finally {
+      // Whatever the outcome, an entry read before this write is of no more use.
+      this.objects?.forget(record.id);
     }
   }
 
@@ -244,6 +316,8 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: expectedRevision }));
     } catch (err) {
       throw conditionalError(err, expectedRevision, `record '${id}'`);
+    } finally {
+      this.objects?.forget(id);
     }
   }
 
@@ -331,13 +405,16 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
    * header without downloading the payload.
    */
   public async readHeader(id: string, length: number): Promise<RecordHead | undefined> {
-    const key = this.keyFor(id);
+    const key = this.readKeyFor(id);
     const n = positiveInt(length, 'length', 1, MAX_HEADER_BYTES);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${n - 1}` }));
+      const out = await this.reader.client.send(new GetObjectCommand({ Bucket: this.reader.bucket, Key: key, Range: `bytes=0-${n - 1}` }));
       const bytes = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
       const { keyring, version } = indexOf(out.Metadata, id);
-      return { id, keyring, version, bytes, size: totalSize(out.ContentRange, out.ContentLength), revision: requireEtag(out.ETag) };
+      const facts = factsOf(out);
+      // A small object came back whole: its re-wrap at this ETag then needs no read.
+      if (bytes.length === facts.size) this.objects?.remember(id, { bytes, facts });
+      return { id, keyring, version, bytes, size: facts.size, revision: facts.etag };
     } catch (err) {
       if (isAwsNotFound(err)) return undefined;
       // Range beyond a zero-byte object: nothing rekey wrote.
@@ -351,7 +428,10 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
    * Returns the new revision.
    *
    * Below `multipartThresholdBytes` the object is read and rewritten with `If-Match` (the payload
-   * passes through this process, but it is small). From the threshold on, S3 builds the new object
+   * passes through this process, but it is small): no read at all when the last header read
+   * returned the whole object at `expectedRevision` (the whole-object memo), else one ranged GET
+   * from byte 0 with `If-Match` (two for an object longer than 5 MiB), which also carries the
+   * metadata, content type and SSE settings the rewrite keeps. From the threshold on, S3 builds the new object
    * itself: a multipart upload whose part 1 is the new header plus the first (5 MiB - header)
    * bytes of the payload (S3 refuses parts under 5 MiB but the last, so exactly those bytes pass
    * through this process), and whose other parts are UploadPartCopy ranges of the old object,
@@ -376,6 +456,7 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
     return rewrapS3Object(
       { client: this.client, bucket: this.bucket, key, id: input.id, multipartThreshold: this.multipartThreshold, copyPartBytes: this.copyPartBytes },
       input,
+      this.objects?.take(input.id, input.expectedRevision),
     );
   }
 
@@ -435,8 +516,9 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
    * header's (a re-wrap changes only the fixed-size key slot, so a header keeps its length;
    * the authenticated part before it is compared byte for byte in the same read). Nothing is
    * decrypted. Below `multipartThresholdBytes` the body still passes through this process once
-   * (a ranged GET and a PUT), because S3 refuses parts under 5 MiB but the last; from the
-   * threshold on only the first 5 MiB do, and S3 copies the rest itself.
+   * (a PUT, and a ranged GET unless the header read returned the whole object), because S3
+   * refuses parts under 5 MiB but the last; from the threshold on only the first 5 MiB do, and
+   * S3 copies the rest itself.
    *
    * @example
    * const [outcome] = await records.putHeaders([{ write: { id, keyring, version: 4, header }, expectedRevision: head.revision }]);
@@ -458,6 +540,7 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
         const revision = await rewrapS3Object(
           { client: this.client, bucket: this.bucket, key: this.keyFor(write.id), id: write.id, multipartThreshold: this.multipartThreshold, copyPartBytes: this.copyPartBytes },
           { newHeader: write.header, oldHeaderLength: write.header.length, version: write.version, expectedRevision, checkOldHeader: true },
+          this.objects?.take(write.id, expectedRevision),
         );
         return { ok: true, revision } as const;
       } catch (err) {
@@ -496,7 +579,9 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
   /** Bytes `start`..`end` of the object at revision `revision`; undefined when it changed (or vanished) meanwhile. */
   private async readRest(id: string, start: number, end: number, revision: string): Promise<Buffer | undefined> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyFor(id), Range: `bytes=${start}-${end}`, IfMatch: revision }));
+      const out = await this.reader.client.send(
+        new GetObjectCommand({ Bucket: this.reader.bucket, Key: this.readKeyFor(id), Range: `bytes=${start}-${end}`, IfMatch: revision }),
+      );
       return Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
     } catch (err) {
       const mapped = conditionalError(err, revision, `record '${id}'`);
@@ -507,15 +592,15 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
 
   private async listPage(after: string | undefined, maxKeys: number): Promise<{ objects: ListedObject[]; last: string | undefined; truncated: boolean }> {
     try {
-      const out = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, StartAfter: after, MaxKeys: Math.max(1, maxKeys) }),
+      const out = await this.reader.client.send(
+        new ListObjectsV2Command({ Bucket: this.reader.bucket, Prefix: this.reader.prefix, StartAfter: after, MaxKeys: Math.max(1, maxKeys) }),
       );
       const all = (out.Contents ?? []).filter((o): o is typeof o & { Key: string } => o.Key !== undefined);
       // The prefix's own "folder" object is listed but is no record.
-      const objects = all.filter((o) => o.Key.length > this.prefix.length).map((o) => ({ key: o.Key, etag: o.ETag, second: secondOf(o.LastModified) }));
+      const objects = all.filter((o) => o.Key.length > this.reader.prefix.length).map((o) => ({ key: o.Key, etag: o.ETag, second: secondOf(o.LastModified) }));
       return { objects, last: all[all.length - 1]?.Key, truncated: out.IsTruncated === true && all.length > 0 };
     } catch (err) {
-      throw mapAwsError(err, { resource: `s3://${this.bucket}/${this.prefix}` });
+      throw mapAwsError(err, { resource: `s3://${this.reader.bucket}/${this.reader.prefix}` });
     }
   }
 
@@ -544,9 +629,9 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
   }
 
   private async headRef(key: string): Promise<RecordRef | undefined> {
-    const id = key.slice(this.prefix.length);
+    const id = key.slice(this.reader.prefix.length);
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.reader.client.send(new HeadObjectCommand({ Bucket: this.reader.bucket, Key: key }));
       const keyring = out.Metadata?.[KEYRING_METADATA];
       const version = Number(out.Metadata?.[VERSION_METADATA]);
       const ref = keyring === undefined || !versionNumber.safeParse(version).success || out.ETag === undefined
@@ -579,6 +664,12 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
     if (/[\u0000-\u001f\u007f]/.test(id)) throw new ValidationError('record id must not contain control characters');
     return `${this.prefix}${id}`;
   }
+
+  /** The key of record `id` where reads go (the replica's when there is one). */
+  private readKeyFor(id: string): string {
+    this.keyFor(id);
+    return `${this.reader.prefix}${id}`;
+  }
 }
 
 const CONFLICT = { ok: false, reason: 'conflict' } as const;
@@ -606,11 +697,6 @@ function conditionFor(expected: string | null | undefined): { IfNoneMatch?: stri
   if (expected === null) return { IfNoneMatch: '*' };
   if (typeof expected !== 'string' || expected.length === 0) throw new ValidationError('expectedRevision must be a non-empty string, null or absent');
   return { IfMatch: expected };
-}
-
-function totalSize(contentRange: string | undefined, contentLength: number | undefined): number {
-  const m = /\/(\d+)$/.exec(contentRange ?? '');
-  return m?.[1] !== undefined ? Number(m[1]) : (contentLength ?? 0);
 }
 
 function encodeCursor(c: ScanCursor): string {

@@ -8,6 +8,7 @@ import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-clie
 import type { RekeyConfig } from '../../config/load-config';
 import type { TableTargetStore } from '../../ports/table-target-store';
 import type { TargetStore } from '../../ports/target-store';
+import { censusCounted, type CensusCountedOptions } from './census-counts';
 import { recordCounts } from './s3-stores';
 
 /** Options of {@link buildTableTargets}. */
@@ -33,11 +34,17 @@ export function buildTableTargets(config: RekeyConfig, options: TableTargetsOpti
 /**
  * Record counts of a keyring summed over its S3 and table targets: what the lifecycle facts
  * (grace period, revocation) read, so a version is not "empty" while a table still holds it.
+ * With `census`, S3 targets are counted from their census where it is usable
+ * (./census-counts.ts); tables always from their version index.
  *
  * @example
- * const records = allRecordCounts(buildRecordTargets(core), buildTableTargets(config));
+ * const records = allRecordCounts(buildRecordTargets(core), buildTableTargets(config), { census: buildCensusStore(core), clock: core.clock });
  * await records.countByVersion('pii'); // Map { 3 => 120, 4 => 9 }
  */
-export function allRecordCounts(s3Targets: readonly TargetStore[], tableTargets: readonly TableTargetStore[]): { countByVersion(keyring: string): Promise<Map<number, number>> } {
-  return recordCounts([...s3Targets, ...tableTargets]);
+export function allRecordCounts(
+  s3Targets: readonly TargetStore[],
+  tableTargets: readonly TableTargetStore[],
+  census?: CensusCountedOptions,
+): { countByVersion(keyring: string): Promise<Map<number, number>> } {
+  return recordCounts([...(census === undefined ? s3Targets : censusCounted(s3Targets, census)), ...tableTargets]);
 }

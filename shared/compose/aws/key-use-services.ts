@@ -1,7 +1,8 @@
 /**
  * The AWS KeyUseLog (S3, in the state bucket beside the catalog) for every composition that
  * needs it (the lifecycle facts of grace-period and revoke, the CLI's AWS mode), and the
- * services of the `key-use` function: the log and the keyring keys, one S3 client, no KMS.
+ * services of the `key-use` function: the log and the keyring keys, the census and the record
+ * targets' headers, one S3 client, no KMS.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3KeyUseLog } from '../../adapters/aws/s3-key-use-log';
@@ -9,6 +10,9 @@ import type { RekeyConfig } from '../../config/load-config';
 import { ValidationError } from '../../errors';
 import type { KeyUseLog } from '../../ports/key-use-log';
 import type { KeyUseServices } from '../../usecases/key-use';
+import type { RecordWrittenServices } from '../../usecases/record-census';
+import { S3RecordCensus } from '../../adapters/aws/s3-record-census';
+import { S3RecordStore } from '../../adapters/aws/s3-record-store';
 import { KEY_USE_IGNORED_ROLES_ENV } from '../../vocabulary/key-use-names';
 import type { BuildAwsServicesOptions } from './aws-core';
 import type { FunctionServices } from './rekey-services';
@@ -57,7 +61,7 @@ export function loadIgnoredRoleArns(env: Readonly<Record<string, string | undefi
  * const services = buildKeyUseServices(loadConfig(), { logger });
  * await services.keyUse.lastUse('pii');
  */
-export function buildKeyUseServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<KeyUseServices> {
+export function buildKeyUseServices(config: RekeyConfig, options: BuildAwsServicesOptions = {}): FunctionServices<KeyUseServices & RecordWrittenServices> {
   const region = config.region === undefined ? {} : { region: config.region };
   const s3 = options.clients?.s3 ?? newSdkClient(S3Client, { ...region }, FUNCTION_SDK_TIMEOUTS);
   const clock = options.clock ?? (() => new Date());
@@ -69,6 +73,9 @@ export function buildKeyUseServices(config: RekeyConfig, options: BuildAwsServic
     keyUse: buildKeyUseLog(config, s3, { clock }),
     keyringKeys: config.keyringKeys,
     ignoredRoleArns: loadIgnoredRoleArns(),
+    census: new S3RecordCensus({ client: s3, bucket: config.catalogBucket }),
+    // Header reads only (a ranged GET each): the job reads the version a written object carries.
+    recordTargets: config.recordTargets.map((target) => ({ target, store: new S3RecordStore({ client: s3, bucket: target.bucket, prefix: target.prefix }) })),
     close: async () => undefined,
   };
 }

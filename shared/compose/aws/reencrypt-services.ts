@@ -1,6 +1,6 @@
 /**
- * The services of the `reencrypt` function: the keyrings, the record targets, and the key
- * provider with its envelope client.
+ * The services of the `reencrypt` function: the keyrings, the record targets, the key provider
+ * with its envelope client, and the census step's ports.
  */
 import type { RekeyConfig } from '../../config/load-config';
 import type { FunctionServices } from './rekey-services';
@@ -10,6 +10,8 @@ import { buildKeyProvider } from './key-provider-wiring';
 import { NoLifecycleFacts } from './no-lifecycle-facts';
 import { buildRecordTargets } from './s3-stores';
 import { buildTableTargets } from './dynamodb-stores';
+import { buildCensusStore } from './census-counts';
+import { S3SweepResults } from '../../adapters/aws/s3-sweep-results';
 
 /**
  * Builds what the reencrypt job uses. Nothing connects until first used.
@@ -30,6 +32,7 @@ export function buildReencryptServices(config: RekeyConfig, options: BuildAwsSer
     tableTargets: buildTableTargets(config),
     provider,
     envelopes,
+    censusClose: { census: buildCensusStore(core), results: new S3SweepResults(core.s3), stateBucket: config.catalogBucket, clock: core.clock },
     close: async () => undefined,
   };
 }

@@ -31,6 +31,8 @@ export interface RekeyServices {
   readonly recordTargets: readonly TargetStore[];
   /** One store per configured DynamoDB table target. */
   readonly tableTargets: readonly TableTargetStore[];
+  /** Records per version over every target: S3 targets from their census where usable (./census-counts.ts), tables from their index. */
+  readonly recordCounts: { countByVersion(keyring: string): Promise<Map<number, number>> };
   readonly escrow: EscrowService;
   readonly escrowStore: EscrowStore;
   /** False: the escrow role's grants exist only for readable states (see EscrowServices). */

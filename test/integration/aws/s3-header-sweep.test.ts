@@ -153,6 +153,16 @@ describe('reencrypt job on S3: header-only re-wrap (moto)', () => {
       expect(parseHeader(after.envelope).headerLength).toBe(length);
     }
     for (const [id, value] of plain) expect((await h.services.envelopes.decrypt((await store.get(id))!.envelope)).plaintext.equals(value)).toBe(true);
+    // The batch's census tally: where its records are now (the re-wrapped ones keep their origin, v1).
+    const origins = new Map<number, number>();
+    for (const id of plain.keys()) {
+      const o = parseHeader((await store.get(id))!.envelope).originVersion;
+      origins.set(o, (origins.get(o) ?? 0) + 1);
+    }
+    expect(out.census).toEqual({ byVersion: { [active]: plain.size }, byOrigin: Object.fromEntries(origins), unknown: 0 });
+    expect(origins.get(1)).toBe(2);
+    // Placements are the census's, never sent per item.
+    for (const r of out.results) expect(r).not.toHaveProperty('placed');
   });
 
   it('re-wraps an object above a lowered multipart threshold with S3 copying the body past the first part', async () => {
@@ -196,9 +206,10 @@ describe('reencrypt job on S3: header-only re-wrap (moto)', () => {
     const writer = new S3RecordStore({ client: motoClients().s3, bucket: h.buckets.data, prefix: h.dataPrefix });
     const theirs = Buffer.from('the application wrote this meanwhile');
     let raced = false;
-    // The rewrite of an object starts with a conditional HeadObject: the application writes first.
+    // A small object's rewrite is one conditional PutObject from the bytes the header read
+    // returned whole (no HeadObject, no second read any more): the application writes just before it.
     counted.before.hook = async (command, key) => {
-      if (raced || command !== 'HeadObjectCommand' || key !== `${h.dataPrefix}raced`) return;
+      if (raced || command !== 'PutObjectCommand' || key !== `${h.dataPrefix}raced`) return;
       raced = true;
       const current = (await writer.get('raced'))!;
       const envelope = await h.services.envelopes.encrypt(h.keyring, theirs);
@@ -213,12 +224,15 @@ describe('reencrypt job on S3: header-only re-wrap (moto)', () => {
     const byKey = new Map(out.results.map((r) => [r.key.slice(h.dataPrefix.length), r]));
     expect(byKey.get('raced')).toEqual({ key: `${h.dataPrefix}raced`, status: 'skipped', reason: 'changed concurrently' });
     expect(byKey.get('calm')).toMatchObject({ status: 'done' });
+    // The raced record is the concurrent writer's to report (an S3 write event, a census mark): only 'calm' is tallied.
+    expect(out.census).toEqual({ byVersion: { [active]: 1 }, byOrigin: { '1': 1 }, unknown: 0 });
     const now = (await store.get('raced'))!;
     expect(now.version).toBe(active);
     expect((await h.services.envelopes.decrypt(now.envelope)).plaintext.equals(theirs)).toBe(true);
     expect((await h.services.envelopes.decrypt((await store.get('calm'))!.envelope)).plaintext.toString()).toBe('calm value');
     // The raced object's body was never fully downloaded by the job: its reads were ranged.
     expect(jobCalls.filter((c) => c.command === 'GetObjectCommand').map((c) => c.range)).toEqual([`bytes=0-${HEADER_BOUND - 1}`]);
+    // Its conditional PutObject lost with 412 (the counter records answered requests only): no write of the job's.
     expect(jobCalls.filter((c) => c.command === 'PutObjectCommand')).toEqual([]);
   });
 

@@ -39,8 +39,11 @@ class WireCounter {
       (next, context) => async (args) => {
         if (this.on) {
           const input = args.input as { Bucket?: string; Key?: string; Prefix?: string; IfMatch?: string };
-          // The key-use log (S3KeyUseLog) lives in the catalog bucket, under key-use/: counted apart.
-          const kind = kindOf(input.Bucket) === 'catalog' && (input.Key ?? input.Prefix ?? '').startsWith('key-use/') ? 'key-use' : kindOf(input.Bucket);
+          // The key-use log (S3KeyUseLog) and the record census (S3RecordCensus) live in the
+          // catalog bucket, under key-use/ and census/: counted apart.
+          const where = input.Key ?? input.Prefix ?? '';
+          const apart = ['key-use/', 'census/'].find((p) => where.startsWith(p));
+          const kind = kindOf(input.Bucket) === 'catalog' && apart !== undefined ? apart.slice(0, -1) : kindOf(input.Bucket);
           const key = `${kind}:${String(context.commandName)}`;
           this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
           if (key === 'catalog:PutObjectCommand') this.catalogPuts.push({ ifMatch: input.IfMatch !== undefined });
@@ -170,6 +173,8 @@ describe('grace-period tick I/O (moto S3 + CloudWatch + EventBridge, redis-serve
       cacheCounts: cacheCounts.mock.calls.length,
     };
     expect(counts).toEqual({ catalogReads: 1, catalogWrites: 1, recordListings: 1, cacheCounts: 1 });
+    // No census yet (no sweep ran): one GET finds none and the target is counted by listing.
+    expect(wire.count('census:GetObjectCommand')).toBe(1);
     expect(wire.catalogPuts).toEqual([{ ifMatch: true }]);
   });
 

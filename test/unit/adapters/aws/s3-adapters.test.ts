@@ -3,7 +3,6 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutObjectCommand,
@@ -189,11 +188,19 @@ describe('S3 adapters', () => {
   describe('S3RecordStore.rewrapObject', () => {
     function multipartScenario(complete: S3ServiceException | undefined) {
       const size = 12 * MiB;
-      s3.on(HeadObjectCommand).resolves({ ContentLength: size, ETag: '"v1"', VersionId: 'ver-1', Metadata: { 'rekey-keyring': 'orders', 'rekey-version': '1' } });
       s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'up-1' });
+      // The rewrite learns size, metadata and SSE settings from its ranged GET (no HeadObject): Content-Range carries the size.
       s3.on(GetObjectCommand).callsFake((input: { Range: string }) => {
         const m = /bytes=(\d+)-(\d+)/.exec(input.Range)!;
-        return { Body: body(Buffer.alloc(Number(m[2]) - Number(m[1]) + 1, 7)), ETag: '"v1"' };
+        const start = Number(m[1]);
+        const end = Math.min(Number(m[2]), size - 1);
+        return {
+          Body: body(Buffer.alloc(end - start + 1, 7)),
+          ETag: '"v1"',
+          ContentLength: end - start + 1,
+          ContentRange: `bytes ${start}-${end}/${size}`,
+          Metadata: { 'rekey-keyring': 'orders', 'rekey-version': '1' },
+        };
       });
       s3.on(UploadPartCommand).resolves({ ETag: '"p1"' });
       s3.on(UploadPartCopyCommand).resolves({ CopyPartResult: { ETag: '"pc"' } });
