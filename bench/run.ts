@@ -5,7 +5,9 @@
  * REKEY_BENCH_RECORDS sets the sweep benchmark's record count (default 100,000);
  * REKEY_BENCH_IMPORT_RECORDS the records-import benchmark's (default 20,000);
  * REKEY_BENCH_STORE_RECORDS the record-store benchmark's (default 100,000, fewer on moto_server's
- * stores by default, said in its table; bench/stores.ts lists its other variables).
+ * stores by default, said in its table; bench/stores.ts lists its other variables);
+ * REKEY_BENCH_SWEEP_RECORDS the sweep-costs benchmark's records per target (default 5,000;
+ * bench/sweep-costs.ts lists its other variables).
  */
 import { runEnvelopeBench } from './envelope';
 import { runReencryptBench, formatReencryptBench } from './reencrypt';
@@ -13,6 +15,7 @@ import { runCacheBench } from './cache';
 import { runBundleBench, formatBundleTable } from './bundles';
 import { runRecordsImportBench } from './records-import';
 import { printStoresBench, runStoresBench, storesBenchOptionsFromEnv } from './stores';
+import { printSweepCosts, runSweepCostsBench, sweepCostsOptionsFromEnv } from './sweep-costs';
 import { writeResult } from './lib/measure';
 import { quietSdkNodeVersionWarning } from '../cli/quiet-warnings';
 
@@ -36,6 +39,11 @@ const BENCHES: Record<string, () => Promise<void>> = {
     const r = await runStoresBench({ ...storesBenchOptionsFromEnv(), log: (line: string) => console.error(line) });
     printStoresBench(r);
     writeResult('stores', r);
+  },
+  'sweep-costs': async () => {
+    const r = await runSweepCostsBench({ ...sweepCostsOptionsFromEnv(), log: (line: string) => console.error(line) });
+    printSweepCosts(r);
+    writeResult('sweep-costs', r);
   },
   bundles: async () => {
     const r = await runBundleBench();
