@@ -6,6 +6,7 @@
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -22,6 +23,8 @@ export interface AwsModeClients {
   readonly kms: KMSClient;
   readonly lambda: LambdaClient;
   readonly eventBridge: EventBridgeClient;
+  /** The census loss queues' depth (status --count-records). @default one with the others' settings */
+  readonly sqs?: SQSClient;
 }
 
 /** What AWS mode knows about the deployed stack. */
@@ -60,6 +63,8 @@ export function createAwsModeClients(options: { region?: string; endpoint?: stri
     kms: newSdkClient(KMSClient, base, CLI_SDK_TIMEOUTS),
     lambda: newSdkClient(LambdaClient, base, CLI_INVOKE_SDK_TIMEOUTS),
     eventBridge: newSdkClient(EventBridgeClient, base, CLI_SDK_TIMEOUTS),
+    // The configured endpoint (--endpoint), not each queue URL's host.
+    sqs: newSdkClient(SQSClient, { ...base, useQueueUrlAsEndpoint: false }, CLI_SDK_TIMEOUTS),
   };
 }
 

@@ -119,12 +119,12 @@ export function acknowledgeNagFindings(target: RekeyStack | Rekey): NagAcknowled
     for (const name of ['key-use', 'reencrypt', ...CENSUS_READERS] as const) {
       iam5(
         fns[name].role,
-        `<${catalog}.Arn>/${CENSUS_PREFIX}*`,
+        name === 'key-use' ? `<${catalog}.Arn>/${CENSUS_PREFIX}*/writes/*` : `<${catalog}.Arn>/${CENSUS_PREFIX}*.json`,
         name === 'key-use'
           ? 'The key-use function writes one empty census mark per reported record write (named by target, time, version and event id at run time): objects under the census prefix only, never read.'
           : name === 'reencrypt'
             ? 'The sweep\'s census step reads and conditionally replaces one census document per record target (named by target at run time): objects under the census prefix only.'
-            : `${name} counts S3 record targets from their census: it reads the census documents and lists the write marks (named at run time) under the census prefix only.`,
+            : `${name} counts S3 record targets from their census: it reads the census documents (one per target, named at run time) and lists the write marks under the census prefix only.`,
       );
     }
     iam5(fns.reencrypt.role, `<${catalog}.Arn>/${SWEEP_REPORT_PREFIX}*`, 'The census step reads the map run\'s result files (named by Step Functions at run time) under the sweep report prefix only, read only.');

@@ -209,7 +209,7 @@ export class Rekey extends Construct implements IRekey {
 
     const { catalogBucket, escrowBucket, escrowKey, opsKey, eventBus, sweep, alarmTopic, consumerAccounts } = this;
     const environment = { ...built.environment, [ENV.catalogTtlMs]: String(this.reference.catalogTtlMs) };
-    addStackOutputs(this, { config, environment, catalogBucket, escrowBucket, escrowKey, opsKey, consumerAccounts, eventBus, sweep, functions: fns, alarmTopic });
+    addStackOutputs(this, { config, environment, catalogBucket, escrowBucket, escrowKey, opsKey, consumerAccounts, eventBus, sweep, functions: fns, alarmTopic, ...(census.lossQueuesJson === undefined ? {} : { censusLossQueues: census.lossQueuesJson }) });
   }
 
   /** Bucket of catalog documents. */

@@ -198,6 +198,18 @@ export class BackendError extends RekeyError {
 }
 
 /**
+ * What a store holds under a record key is not a rekey record (no rekey index metadata, bytes no
+ * envelope header starts with): not retryable, and for counts and censuses no record at all, as
+ * a listing count treats it. A BackendError, so every caller that handles those handles it.
+ */
+export class NotARecordError extends BackendError {
+  public override readonly name: string = 'NotARecordError';
+  public constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
+
+/**
  * Some of the work was done and some failed (a sweep with failed records, a tick with a keyring
  * that could not be reconciled): the command reports what it did, and scripts see a distinct
  * exit code, not "bad input".

@@ -38,7 +38,7 @@ export function registerAwsCommands(program: Command, opener: AwsOpener = openAw
       noteTarget({ kind: 'aws', stack: ctx.stackName, region: ctx.config.region ?? g.region ?? 'the default region' });
       return ctx;
     },
-    services: (ctx) => buildAwsServices(ctx.config, { clients: { s3: ctx.clients.s3, kms: ctx.clients.kms, eventBridge: ctx.clients.eventBridge } }),
+    services: (ctx) => buildAwsServices(ctx.config, { clients: { s3: ctx.clients.s3, kms: ctx.clients.kms, eventBridge: ctx.clients.eventBridge, ...(ctx.clients.sqs === undefined ? {} : { sqs: ctx.clients.sqs }) } }),
   };
   registerAwsStatusCommand(program, kit);
   registerAwsLifecycleCommands(program, kit);

@@ -17,9 +17,10 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Aws, Names } from 'aws-cdk-lib';
+import { Aws, Names, Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { S3_OBJECT_CREATED } from '../../shared/vocabulary/event-names';
+import { ENV } from '../../shared/config/env-names';
+import { S3_OBJECT_CREATED, S3_OBJECT_DELETED } from '../../shared/vocabulary/event-names';
 import { CENSUS_PREFIX, SWEEP_RESULTS_PREFIX } from '../../shared/vocabulary/record-census';
 import type { RekeyFunction } from '../constructs/rekey-function';
 import { DELIVERY_RETRY, deadLetterQueueProps, type FunctionName } from '../defaults';
@@ -55,7 +56,8 @@ export class RecordCensus {
   public constructor(scope: Construct, props: RecordCensusProps) {
     const { config, storage, functions: fns } = props;
     this.bucket = storage.catalogBucket;
-    this.documents = storage.catalogBucket.arnForObjects(`${CENSUS_PREFIX}*`);
+    // The census documents (census/<keyring>/<target id>.json); marks live under .../writes/.
+    this.documents = storage.catalogBucket.arnForObjects(`${CENSUS_PREFIX}*.json`);
     const recordTargets = config.recordTargets;
     if (recordTargets.length === 0) return;
     const keyUse = fns['key-use'];
@@ -66,7 +68,8 @@ export class RecordCensus {
       description: 'rekey: a write to a record target (S3) becomes a census write mark',
       eventPattern: {
         source: [S3_OBJECT_CREATED.source],
-        detailType: [S3_OBJECT_CREATED.detailType],
+        // A delete too: on a versioned bucket it can make an older version current again.
+        detailType: [S3_OBJECT_CREATED.detailType, S3_OBJECT_DELETED.detailType],
         // "Amazon EventBridge event patterns" (prefix matching on a string value); a target
         // without a prefix takes the whole bucket, so no key filter then.
         detail: {
@@ -86,21 +89,38 @@ export class RecordCensus {
         );
       }
     }
-    keyUse.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [this.documents] }));
+    // Marks only: key-use can never write a census document.
+    keyUse.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [storage.catalogBucket.arnForObjects(`${CENSUS_PREFIX}*/writes/*`)] }));
 
     // The census step: the run's results, the census document (read, then a conditional
     // replace), and whether each target bucket reports its writes. The worker reads the catalog
     // only; writing under the ops key through S3 makes it one of the key's writers.
     const worker = fns.reencrypt.role;
     worker.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [storage.catalogBucket.arnForObjects(`${SWEEP_RESULTS_PREFIX}*`)] }));
+    // Documents only (census/<keyring>/<target id>.json): the worker never writes a mark.
     worker.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [this.documents] }));
     worker.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketNotification'], resources: buckets.map((b) => `arn:${Aws.PARTITION}:s3:::${b}`) }));
     worker.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [storage.opsKey.keyArn] }));
     storage.catalogWriters.addPrincipals(worker);
 
-    // Counting: the census document and a listing of the marks (catalog writers already, ops key through S3).
-    for (const name of CENSUS_READERS) this.allowRead(fns[name].role);
+    // Where a lost mark ends up: this rule's DLQ, and key-use's failure queue (async retries spent).
+    const loss = [this.deadLetterQueue, keyUse.failureQueue].filter((q): q is sqs.Queue => q !== undefined);
+    this.lossQueues = loss;
+    this.targetBucketArns = buckets.map((b) => `arn:${Aws.PARTITION}:s3:::${b}`);
+    this.lossQueuesJson = Stack.of(scope).toJsonString(loss.map((q) => q.queueUrl));
+
+    // Counting: the census document, a listing of the marks (catalog writers already, ops key
+    // through S3), the target buckets' notification configuration and the loss queues' depth.
+    for (const name of CENSUS_READERS) {
+      this.allowRead(fns[name].role);
+      fns[name].fn.addEnvironment(ENV.censusLossQueues, this.lossQueuesJson);
+    }
   }
+
+  /** The loss queues' URLs as JSON (REKEY_CENSUS_LOSS_QUEUES, and the CensusLossQueues output); undefined without S3 record targets. */
+  public readonly lossQueuesJson?: string;
+  private readonly lossQueues: readonly sqs.Queue[] = [];
+  private readonly targetBucketArns: readonly string[] = [];
 
   /**
    * Lets an operator role count from the census (`rekey --aws status --count-records`), on both
@@ -124,5 +144,7 @@ export class RecordCensus {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${CENSUS_PREFIX}*`] } } }),
     );
+    if (this.targetBucketArns.length > 0) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketNotification'], resources: [...this.targetBucketArns] }));
+    if (this.lossQueues.length > 0) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:GetQueueAttributes'], resources: this.lossQueues.map((q) => q.queueArn) }));
   }
 }

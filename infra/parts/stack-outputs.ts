@@ -19,6 +19,8 @@ import type { ResolvedRekeyConfig } from '../props';
 /** The values the outputs publish. */
 export interface StackOutputsProps {
   readonly config: ResolvedRekeyConfig;
+  /** JSON of the census loss queues (parts/record-census.ts); absent without S3 record targets. */
+  readonly censusLossQueues?: string;
   /** The functions' shared environment (its JSON values are published as they are). */
   readonly environment: Readonly<Record<string, string>>;
   readonly catalogBucket: s3.IBucket;
@@ -53,6 +55,7 @@ export function addStackOutputs(scope: Construct, props: StackOutputsProps): voi
   out('EscrowKeyArn', props.escrowKey.keyArn, 'KMS key wrapping escrowed version keys');
   out('RecordTargets', environment[ENV.recordTargets] ?? '[]', 'JSON: record targets the sweep covers');
   out('TableTargets', environment[ENV.tableTargets] ?? '[]', 'JSON: DynamoDB record tables the sweep covers');
+  if (props.censusLossQueues !== undefined) out('CensusLossQueues', props.censusLossQueues, 'JSON: queues holding lost census marks (S3 targets are counted by listing while one holds a message)');
   out('EventBusName', props.eventBus.eventBusName, 'Bus for audit events and Key Version Compromised');
   out('SweepStateMachineArn', props.sweep.stateMachine.stateMachineArn, 'Re-encryption sweep (Distributed Map)');
   out('BreakerThreshold', String(config.breakerThreshold), 'Decrypt-failure ratio that trips the circuit breaker');

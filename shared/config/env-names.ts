@@ -20,6 +20,11 @@ export const ENV = {
   recordTargets: 'REKEY_RECORD_TARGETS',
   /** JSON array of DynamoDB record tables: [{ keyring, table, segments }] (same account and region). */
   tableTargets: 'REKEY_TABLE_TARGETS',
+  /**
+   * JSON array of the SQS queue URLs where a lost census write mark ends up (the record-written
+   * rule's DLQ, key-use's failure queue): while one holds a message, S3 targets are counted by listing.
+   */
+  censusLossQueues: 'REKEY_CENSUS_LOSS_QUEUES',
   /** ElastiCache replication group id or serverless cache name (resolved with client-elasticache). */
   cacheName: 'REKEY_CACHE_NAME',
   /** Explicit cache endpoint `rediss://host:port` (overrides cacheName). */

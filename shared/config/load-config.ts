@@ -53,6 +53,8 @@ export interface RekeyConfig {
   readonly recordTargets: readonly RecordTarget[];
   /** DynamoDB record tables (REKEY_TABLE_TARGETS); absent: none. */
   readonly tableTargets?: readonly TableTarget[];
+  /** Where lost census marks end up (REKEY_CENSUS_LOSS_QUEUES); absent: unknown, so no census is used. */
+  readonly censusLossQueueUrls?: readonly string[];
   /** Absent when neither a cache name nor an endpoint is configured. */
   readonly cache?: CacheConfig;
   readonly eventBusName: string;
@@ -108,6 +110,12 @@ const recordTargetsSchema = /* @__PURE__ */ z.lazy(() =>
 const tableTargetsSchema = /* @__PURE__ */ z.lazy(() =>
   jsonText(
     z.array(z.strictObject({ keyring: keyringName, table: dynamoTableName, segments: z.optional(tableSegments) }), 'must be a JSON array of { keyring, table, segments }').check(z.maxLength(100)),
+  ),
+);
+
+const queueUrlsSchema = /* @__PURE__ */ z.lazy(() =>
+  jsonText(
+    z.array(z.string().check(z.regex(/^https?:\/\/[A-Za-z0-9.:-]{1,255}\/\d{12}\/[A-Za-z0-9_-]{1,80}$/, 'must be an SQS queue URL')), 'must be a JSON array of SQS queue URLs').check(z.maxLength(10)),
   ),
 );
 
@@ -250,6 +258,7 @@ export function loadConfig(env: Env = process.env): RekeyConfig {
   const escrowRetentionDays = r.optional(ENV.escrowRetentionDays, z.pipe(positiveIntSchema, z.number().check(z.lte(36_500, 'must be at most 36500')))) ?? CONFIG_DEFAULTS.escrowRetentionDays;
   const recordTargets = r.optional(ENV.recordTargets, recordTargetsSchema) ?? [];
   const tableTargets = r.optional(ENV.tableTargets, tableTargetsSchema) ?? [];
+  const censusLossQueueUrls = r.optional(ENV.censusLossQueues, queueUrlsSchema);
   const cacheName = r.optional(ENV.cacheName, cacheNameSchema);
   const cacheEndpoint = r.optional(ENV.cacheEndpoint, cacheEndpointSchema);
   const cacheIamUser = r.optional(ENV.cacheIamUser, cacheIamUserSchema);
@@ -294,6 +303,7 @@ export function loadConfig(env: Env = process.env): RekeyConfig {
     ...(escrowRsaPublicKey === undefined ? {} : { escrowRsaPublicKey }),
     escrowRetentionDays,
     recordTargets: Object.freeze(recordTargets.map((t) => Object.freeze({ ...t }))),
+    ...(censusLossQueueUrls === undefined ? {} : { censusLossQueueUrls: Object.freeze([...censusLossQueueUrls]) }),
     ...(tableTargets.length === 0 ? {} : { tableTargets: Object.freeze(tableTargets.map((t) => Object.freeze({ keyring: t.keyring, table: t.table, segments: t.segments ?? DEFAULT_TABLE_SEGMENTS }))) }),
     ...(cache === undefined ? {} : { cache }),
     eventBusName,

@@ -23,6 +23,8 @@ export const STACK_OUTPUTS = {
   EscrowKeyArn: ENV.escrowKeyArn,
   RecordTargets: ENV.recordTargets,
   TableTargets: ENV.tableTargets,
+  /** JSON array of the queues where lost census marks end up (with S3 record targets). */
+  CensusLossQueues: ENV.censusLossQueues,
   EventBusName: ENV.eventBusName,
   SweepStateMachineArn: ENV.sweepStateMachineArn,
   BreakerThreshold: ENV.breakerThreshold,

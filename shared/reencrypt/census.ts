@@ -66,6 +66,20 @@ export function sumParts(parts: readonly unknown[]): CensusCounts {
   return { byVersion, byOrigin, unknown };
 }
 
+/**
+ * Two tallies added.
+ *
+ * @example
+ * addCounts(sumParts([a]), sumParts([b])); // sumParts([a, b])
+ */
+export function addCounts(a: CensusCounts, b: CensusCounts): CensusCounts {
+  const byVersion = new Map(a.byVersion);
+  const byOrigin = new Map(a.byOrigin);
+  for (const [v, n] of b.byVersion) byVersion.set(v, (byVersion.get(v) ?? 0) + n);
+  for (const [v, n] of b.byOrigin) byOrigin.set(v, (byOrigin.get(v) ?? 0) + n);
+  return { byVersion, byOrigin, unknown: a.unknown + b.unknown };
+}
+
 /** The JSON form of counts (the census document's). */
 export function partOf(counts: CensusCounts): CensusPart {
   return { byVersion: Object.fromEntries(counts.byVersion), byOrigin: Object.fromEntries(counts.byOrigin), unknown: counts.unknown };

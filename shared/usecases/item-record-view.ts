@@ -41,6 +41,11 @@ interface Current {
  */
 export class ItemRecordView implements RecordStore {
   protected current: Current;
+
+  /** Where the record is now as this view knows it: after a write, what was written (its version and origin). */
+  public get now(): { readonly version: number; readonly originVersion: number } {
+    return { version: this.current.version, originVersion: this.current.originVersion };
+  }
   protected readonly id: string;
   private served = false;
   /** True once a migrated envelope (or header) was written. */

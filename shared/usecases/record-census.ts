@@ -10,26 +10,16 @@
  *
  * Pure over ports: the reencrypt and key-use functions, and tests, call the same functions.
  */
-import { isRekeyError, ValidationError } from '../errors';
-import type { BatchRecordStore } from '../ports/record-store';
-import type { RecordCensusStore } from '../ports/record-census';
+import { isRekeyError, NotARecordError, ValidationError } from '../errors';
+import type { BatchRecordStore, StoredHeader } from '../ports/record-store';
+import type { CensusCounts, RecordCensusStore } from '../ports/record-census';
+import type { SweepResultsReader } from '../ports/sweep-results';
+
+export type { SweepResultsReader } from '../ports/sweep-results';
 import type { TargetStore } from '../ports/target-store';
-import { eventsSince, sumParts } from '../reencrypt/census';
+import { addCounts, eventsSince, sumParts } from '../reencrypt/census';
 import { SWEEP_RESULTS_PREFIX, type CensusTarget } from '../vocabulary/record-census';
 import type { JobContext } from './context';
-
-/** Reads the sweep's results and asks S3 about a bucket's notifications. */
-export interface SweepResultsReader {
-  /** The object's text; undefined when absent; ValidationError beyond `maxBytes`. */
-  readText(bucket: string, key: string, maxBytes: number): Promise<string | undefined>;
-  /**
-   * Streams the object's lines (JSON Lines) to `onLine` without holding the object; false when
-   * absent. A line longer than `maxLineBytes` is a ValidationError.
-   */
-  readLines(bucket: string, key: string, maxLineBytes: number, onLine: (line: string) => void): Promise<boolean>;
-  /** Whether the bucket sends its events to EventBridge. */
-  eventBridgeEnabled(bucket: string): Promise<boolean>;
-}
 
 /** What {@link runCensusClose} reads. */
 export interface CensusCloseServices {
@@ -99,37 +89,42 @@ export async function runCensusClose(event: CensusCloseEvent, context: JobContex
   if (manifest === undefined) return not('the manifest is not a ResultWriter manifest');
   if (manifest.failed + manifest.pending > 0) return not('the map run has failed or pending batches');
   const folder = results.Key.slice(0, results.Key.lastIndexOf('/') + 1);
-  const parts: unknown[] = [];
-  for (const file of manifest.succeeded) {
-    if (!file.startsWith(folder)) return not('a result file lies outside the run folder');
-    if (file.endsWith('.jsonl')) {
-      // One child per line, tallies kept, everything else dropped as it streams by.
-      let bad = false;
-      const found = await services.results.readLines(results.Bucket, file, MAX_RESULT_LINE_BYTES, (line) => {
-        if (bad || line.trim() === '') return;
-        const tally = tallyOfEntry(parseLine(line));
-        if (tally === undefined) bad = true;
-        else parts.push(tally);
-      });
-      if (!found) return not('a result file is missing');
-      if (bad) return not('a batch answer carries no census tally');
-      continue;
+  // Running totals: each tally is checked and added as it streams by, nothing else is kept.
+  let counts: CensusCounts = sumParts([]);
+  let bad: string | undefined;
+  const add = (tally: unknown): void => {
+    if (bad !== undefined) return;
+    if (tally === undefined) {
+      bad = 'a batch answer carries no census tally';
+      return;
     }
-    const text = await services.results.readText(results.Bucket, file, MAX_RESULT_ARRAY_BYTES);
-    if (text === undefined) return not('a result file is missing');
-    const entries = parseArray(text);
-    if (entries === undefined) return not('a result file is not JSON');
-    for (const entry of entries) {
-      const tally = tallyOfEntry(entry);
-      if (tally === undefined) return not('a batch answer carries no census tally');
-      parts.push(tally);
+    try {
+      counts = addCounts(counts, sumParts([tally]));
+    } catch (err) {
+      bad = isRekeyError(err) ? err.message : 'a batch tally is invalid';
     }
-  }
-  let counts;
+  };
   try {
-    counts = sumParts(parts);
+    for (const file of manifest.succeeded) {
+      if (!file.startsWith(folder)) return not('a result file lies outside the run folder');
+      if (file.endsWith('.jsonl')) {
+        const found = await services.results.readLines(results.Bucket, file, MAX_RESULT_LINE_BYTES, (line) => {
+          if (line.trim() !== '') add(tallyOfEntry(parseLine(line)));
+        });
+        if (!found) return not('a result file is missing');
+      } else {
+        const text = await services.results.readText(results.Bucket, file, MAX_RESULT_ARRAY_BYTES);
+        if (text === undefined) return not('a result file is missing');
+        const entries = parseArray(text);
+        if (entries === undefined) return not('a result file is not JSON');
+        for (const entry of entries) add(tallyOfEntry(entry));
+      }
+      if (bad !== undefined) return not(bad);
+    }
   } catch (err) {
-    return not(isRekeyError(err) ? err.message : 'a batch tally is invalid');
+    // A file or line beyond its bound: no census, said why (the sweep itself succeeded).
+    if (err instanceof ValidationError) return not(err.message);
+    throw err;
   }
   const writeEvents = await services.results.eventBridgeEnabled(bucket);
   const now = services.clock();
@@ -180,30 +175,48 @@ export type RecordWrittenOutcome =
 export async function runRecordWritten(event: RecordWrittenEvent, context: JobContext<RecordWrittenServices>): Promise<RecordWrittenOutcome> {
   const bucket = event.detail.bucket.name;
   const rawKey = event.detail.object.key;
-  const target = context.services.recordTargets
-    .filter((t) => t.target.bucket === bucket && rawKey.startsWith(t.target.prefix) && rawKey.length > t.target.prefix.length)
-    .sort((a, b) => b.target.prefix.length - a.target.prefix.length)[0];
-  if (target === undefined) return { marked: false, reason: 'not a record target' };
-  let head;
+  const decoded = formDecode(rawKey);
+  // Targets may overlap (a keyring on a whole bucket, another on a prefix of it): every target
+  // whose prefix holds the key is asked, and each one whose keyring the record is of gets a mark
+  // (its sweep lists that object too). The header is read once per store.
+  const matching = context.services.recordTargets.filter((t) => t.target.bucket === bucket && [rawKey, decoded].some((k) => k !== undefined && k.startsWith(t.target.prefix) && k.length > t.target.prefix.length));
+  if (matching.length === 0) return { marked: false, reason: 'not a record target' };
+  let head: StoredHeader | undefined;
   try {
-    head = await target.store.getHeader(rawKey.slice(target.target.prefix.length));
-    // S3 notifications may carry the key URL-encoded (form encoding): try the decoded key
-    // before concluding the object is gone, or a write would go unmarked.
-    const decoded = formDecode(rawKey);
-    if (head === undefined && decoded !== undefined && decoded !== rawKey && decoded.startsWith(target.target.prefix)) {
-      head = await target.store.getHeader(decoded.slice(target.target.prefix.length));
-    }
+    head = await headerAt(matching[0] as RecordWrittenServices['recordTargets'][number], rawKey, decoded);
   } catch (err) {
-    if (isRekeyError(err) && !err.retryable) {
+    // Only what the store says is no rekey record is none; anything else (access denied, an
+    // archived object, a backend failure) is thrown, retried, and lands in the failure queue,
+    // which stops the census from being used (census-counts.ts).
+    if (err instanceof NotARecordError) {
       context.logger.info('written object is not a record', { bucket, eventId: event.id });
       return { marked: false, reason: 'not a record' };
     }
     throw err;
   }
   if (head === undefined) return { marked: false, reason: 'gone' };
-  if (head.keyring !== target.target.keyring) return { marked: false, reason: 'another keyring' };
-  await context.services.census.recordWrite(target.target, { at: new Date(event.time), version: head.version, origin: head.originVersion, eventId: event.id });
-  return { marked: true, keyring: head.keyring, version: head.version, origin: head.originVersion };
+  const record = head;
+  const owners = matching.filter((t) => t.target.keyring === record.keyring);
+  if (owners.length === 0) return { marked: false, reason: 'another keyring' };
+  const at = new Date(event.time);
+  for (const t of owners) await context.services.census.recordWrite(t.target, { at, version: record.version, origin: record.originVersion, eventId: event.id });
+  return { marked: true, keyring: record.keyring, version: record.version, origin: record.originVersion };
+}
+
+/**
+ * The current header at the event's key. S3 notifications may carry the key URL-encoded (form
+ * encoding): the decoded key is tried before concluding the object is gone, or a write would go
+ * unmarked. A deleted key (Object Deleted) reads whatever is current there now: a delete that
+ * brings an older version back (a version or delete marker removed) is then marked too.
+ */
+async function headerAt(t: RecordWrittenServices['recordTargets'][number], rawKey: string, decoded: string | undefined): Promise<StoredHeader | undefined> {
+  const prefix = t.target.prefix;
+  if (rawKey.startsWith(prefix)) {
+    const head = await t.store.getHeader(rawKey.slice(prefix.length));
+    if (head !== undefined) return head;
+  }
+  if (decoded !== undefined && decoded !== rawKey && decoded.startsWith(prefix)) return t.store.getHeader(decoded.slice(prefix.length));
+  return undefined;
 }
 
 function formDecode(key: string): string | undefined {
@@ -235,6 +248,9 @@ function parseManifest(text: string): { succeeded: string[]; failed: number; pen
   const failed = list('FAILED');
   const pending = list('PENDING');
   if (succeeded === undefined || failed === undefined || pending === undefined) return undefined;
+  // Any other non-empty status is results this reader does not know: no census from them.
+  const others = Object.entries(files as Record<string, unknown>).filter(([k, v]) => !['SUCCEEDED', 'FAILED', 'PENDING'].includes(k) && (!Array.isArray(v) || v.length > 0));
+  if (others.length > 0) return undefined;
   return { succeeded, failed: failed.length, pending: pending.length };
 }
 

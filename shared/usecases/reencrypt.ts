@@ -13,7 +13,7 @@
  * Idempotent: an object already at the active version (or moved by a concurrent writer) is
  * skipped, and every write is conditional on the revision read, so a retried batch does no harm.
  */
-import { ThrottledError, BackendError, isRekeyError, ValidationError } from '../errors';
+import { BackendError, NotARecordError, ThrottledError, ValidationError, isRekeyError } from '../errors';
 import { activeVersion } from '../catalog/lifecycle';
 import type { Catalog } from '../catalog/model';
 import { runBounded } from '../reencrypt/bounded';
@@ -231,7 +231,7 @@ async function migrateOne(
     const whole = head === 'whole' || (head.keyring === catalog.keyring && stateOf(head.version) === 'revoked');
     record = whole ? await store.get(id) : head;
   } catch (err) {
-    return { ...failed(key, err), placed: 'unknown' };
+    return { ...failed(key, err), placed: placementOfFailure(err) };
   }
   if (record === undefined) return { key, status: 'skipped', reason: 'gone', placed: 'absent' };
   if (record.keyring !== catalog.keyring) return { key, status: 'skipped', reason: 'another keyring', placed: 'absent' };
@@ -260,8 +260,9 @@ async function migrateOne(
   const sweeper = new Sweeper({ records: view, envelopes: context.services.envelopes, versions: context.services.provider });
   try {
     const result = await sweeper.sweep(catalog.keyring, sweepVersion, { mode: itemMode, checkpoint: ONE_ITEM, batchSize: 1, concurrency: 1 });
-    // A re-wrap keeps the data key (its origin); a re-encryption makes one under the active version.
-    if (view.written) return { key, status: 'done', placed: { version: active, origin: itemMode === 'reencrypt' ? active : record.originVersion } };
+    // Placed where it was written (the envelope layer re-wraps to the version active at that
+    // moment, which may be newer than this batch's catalog): version and origin of the write.
+    if (view.written) return { key, status: 'done', placed: { version: view.now.version, origin: view.now.originVersion } };
     const failure = result.failed[0];
     if (failure !== undefined) {
       if (DECRYPT_REASONS.has(failure.reason)) tally.failures += 1;
@@ -270,7 +271,7 @@ async function migrateOne(
     // Moved by someone else meanwhile: that write is S3's to report (a write mark), not ours to guess.
     return { key, status: 'skipped', reason: view.conflicted ? 'changed concurrently' : 'already moved', placed: 'absent' };
   } catch (err) {
-    return { ...failed(key, err), placed: 'unknown' };
+    return { ...failed(key, err), placed: placementOfFailure(err) };
   }
 }
 
@@ -287,6 +288,11 @@ async function headerOf(store: BatchRecordStore, id: string): Promise<StoredHead
     if (isRekeyError(err) && !err.retryable) return 'whole';
     throw err;
   }
+}
+
+/** What a failed read says of the census: no record when the store says it holds none, else unknown. */
+function placementOfFailure(err: unknown): CensusPlacement {
+  return err instanceof NotARecordError ? 'absent' : 'unknown';
 }
 
 function failed(key: string, err: unknown): ItemResult {

@@ -27,3 +27,5 @@ export const ARCHIVED_EVENT_SOURCES: readonly string[] = [AUDIT_EVENT_SOURCE, CO
  * the stack's catalog-written rule matches them and key-access validates them, both from here.
  */
 export const S3_OBJECT_CREATED = { source: 'aws.s3', detailType: 'Object Created' } as const;
+/** S3's EventBridge event of a delete (DeleteObject, a delete marker, a version removed, a lifecycle expiry). */
+export const S3_OBJECT_DELETED = { source: 'aws.s3', detailType: 'Object Deleted' } as const;

@@ -8,7 +8,7 @@
  * the schemas of its own events, and builds them on the first event rather than at load.
  */
 import * as z from './zod';
-import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE, S3_OBJECT_CREATED } from './event-names';
+import { COMPROMISE_EVENT_DETAIL_TYPE, COMPROMISE_EVENT_SOURCE, S3_OBJECT_CREATED, S3_OBJECT_DELETED } from './event-names';
 import { KMS_DECRYPT_VIA_CLOUDTRAIL } from './key-use-names';
 import { actorText, bucketName, keyPrefix, keyringName, objectKey, reasonText, versionNumber } from './names';
 
@@ -468,16 +468,18 @@ export const keyUseEventSchema = /* @__PURE__ */ z.lazy(() =>
 export type KeyUseEvent = z.output<typeof keyUseEventSchema>;
 
 /**
- * key-use, a write to a record target: S3's `Object Created` event on EventBridge ("EventBridge
- * event message structure", Amazon S3 User Guide, https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html:
- * `id` a UUID per event, `time`, `detail.bucket.name`, `detail.object.key`; the other fields are
- * AWS's, loose). It becomes a census write mark (shared/usecases/record-census.ts).
+ * key-use, a write to a record target: S3's `Object Created` or `Object Deleted` event on
+ * EventBridge ("EventBridge event message structure", Amazon S3 User Guide,
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html: `id` a UUID per event,
+ * `time`, `detail.bucket.name`, `detail.object.key`; the other fields are AWS's, loose). It
+ * becomes a census write mark of whatever is current at the key (shared/usecases/record-census.ts):
+ * on a versioned bucket a delete can make an older version current again.
  */
 export const recordWrittenEventSchema = /* @__PURE__ */ z.lazy(() =>
   z.looseObject({
     id: z.string().check(z.regex(/^[A-Za-z0-9-]{1,128}$/, 'must be an event id')),
     source: z.literal(S3_OBJECT_CREATED.source, `must be '${S3_OBJECT_CREATED.source}'`),
-    'detail-type': z.literal(S3_OBJECT_CREATED.detailType, `must be '${S3_OBJECT_CREATED.detailType}'`),
+    'detail-type': z.enum([S3_OBJECT_CREATED.detailType, S3_OBJECT_DELETED.detailType], `must be '${S3_OBJECT_CREATED.detailType}' or '${S3_OBJECT_DELETED.detailType}'`),
     time: z.iso.datetime({ message: 'must be an ISO 8601 UTC time' }),
     detail: z.looseObject({ bucket: z.looseObject({ name: bucketName }), object: z.looseObject({ key: z.string().check(z.minLength(1), z.maxLength(1024)) }) }),
   }),

@@ -136,7 +136,8 @@ describe('operator access', () => {
       // Assess
       // s3:GetObjectVersion and s3:ListBucketVersions: the revocation marks only (next test).
       expect(actions).toEqual(
-        new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:ListBucket', 's3:ListBucketVersions', 'kms:Decrypt', 'kms:GenerateDataKey', 'events:PutEvents', 'lambda:InvokeFunction', 'cloudformation:DescribeStacks']),
+        // s3:GetBucketNotification and sqs:GetQueueAttributes: the census's evidence for status --count-records.
+        new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject', 's3:ListBucket', 's3:ListBucketVersions', 's3:GetBucketNotification', 'sqs:GetQueueAttributes', 'kms:Decrypt', 'kms:GenerateDataKey', 'events:PutEvents', 'lambda:InvokeFunction', 'cloudformation:DescribeStacks']),
       );
       expect(describe?.['Resource']).toEqual({ Ref: 'AWS::StackId' });
       expect(events).toHaveLength(2);
@@ -164,7 +165,7 @@ describe('operator access', () => {
       // Prepare / Act
       const onTargets = statements.filter((s) => JSON.stringify(s['Resource']).includes('records'));
       // Assess
-      expect(new Set(onTargets.flatMap((s) => asList(s['Action'])))).toEqual(new Set(['s3:GetObject', 's3:ListBucket']));
+      expect(new Set(onTargets.flatMap((s) => asList(s['Action'])))).toEqual(new Set(['s3:GetObject', 's3:ListBucket', 's3:GetBucketNotification']));
     });
   });
 

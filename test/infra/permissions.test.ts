@@ -259,7 +259,8 @@ describe('function permissions', () => {
       const statements = roleStatements(template, 'grace-period');
       // Assess
       expect(actionsOn(statements, 'orders-records/pii/*')).toEqual(new Set(['s3:GetObject']));
-      expect(actionsOn(statements, 'ops-records')).toEqual(new Set(['s3:GetObject', 's3:ListBucket']));
+      // GetBucketNotification: the census counts only while the bucket still sends its events (parts/record-census.ts).
+      expect(actionsOn(statements, 'ops-records')).toEqual(new Set(['s3:GetObject', 's3:ListBucket', 's3:GetBucketNotification']));
     });
   });
 
@@ -329,7 +330,8 @@ describe('function permissions', () => {
       // Assess
       expect(actionsOn(statements, '/key-use/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
       // The census (parts/record-census.ts): marks written, never read; headers of written records read, nothing else of them.
-      expect(actionsOn(statements, '/census/*')).toEqual(new Set(['s3:PutObject']));
+      expect(actionsOn(statements, '/census/*/writes/*')).toEqual(new Set(['s3:PutObject']));
+      expect(actionsOn(statements, '/census/*.json')).toEqual(new Set());
       expect(new Set(headerReads.flatMap((s) => asList(s['Action'])))).toEqual(new Set(['s3:GetObject']));
       expect(new Set(headerReads.flatMap((s) => asList(s['Resource']).map((r) => JSON.stringify(r))))).toEqual(new Set(targetObjects));
       expect(kmsActions).toEqual([expect.objectContaining({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^OpsKey/), 'Arn'] } })]);
@@ -337,7 +339,7 @@ describe('function permissions', () => {
       expect(actionsOn(statements, 'catalog/')).toEqual(new Set());
     });
 
-    it('lets the census step read only the sweep results and the census, and ask only the target buckets about notifications', () => {
+    it('lets the census step read only the sweep results and read and write only the census documents (never a mark), and ask only the target buckets about notifications', () => {
       // Prepare
       const statements = roleStatements(template, 'reencrypt');
       const buckets = [...new Set(RECORD_TARGETS.map((t) => t.bucket))];
@@ -345,7 +347,8 @@ describe('function permissions', () => {
       const notification = statements.filter((s) => asList(s['Action']).includes('s3:GetBucketNotification'));
       // Assess
       expect(actionsOn(statements, '/sweeps/*')).toEqual(new Set(['s3:GetObject']));
-      expect(actionsOn(statements, '/census/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
+      expect(actionsOn(statements, '/census/*.json')).toEqual(new Set(['s3:GetObject', 's3:PutObject']));
+      expect(actionsOn(statements, '/writes/')).toEqual(new Set());
       expect(notification).toHaveLength(1);
       expect(new Set(asList(notification[0]?.['Resource']).map((r) => JSON.stringify(r)))).toEqual(new Set(buckets.map((b) => JSON.stringify({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::${b}`]] }))));
     });
@@ -356,8 +359,17 @@ describe('function permissions', () => {
         const statements = roleStatements(template, fn);
         const listing = statements.filter((s) => asList(s['Action']).includes('s3:ListBucket') && JSON.stringify(s['Condition'] ?? {}).includes('census/'));
         // Assess
-        expect(actionsOn(statements, '/census/*')).toEqual(new Set(['s3:GetObject']));
+        expect(actionsOn(statements, '/census/*.json')).toEqual(new Set(['s3:GetObject']));
+        expect(actionsOn(statements, '/writes/')).toEqual(new Set());
         expect(listing.map((s) => s['Condition'])).toEqual([{ StringLike: { 's3:prefix': ['census/*'] } }]);
+        // The evidence at each count: the loss queues' depth (those two queues only) and the buckets' notifications.
+        // (The function's own failure queue, as an on-failure destination, is another statement.)
+        const depth = statements.filter((st) => asList(st['Action']).length === 1 && asList(st['Action'])[0] === 'sqs:GetQueueAttributes');
+        expect(depth).toHaveLength(1);
+        expect(asList(depth[0]?.['Resource']).map((r) => JSON.stringify(r).replace(/[0-9A-F]{8}"/, '"')).sort()).toEqual([
+          JSON.stringify({ 'Fn::GetAtt': ['FnkeyuseFailureQueue', 'Arn'] }),
+          JSON.stringify({ 'Fn::GetAtt': ['RecordWrittenRuleDlq', 'Arn'] }),
+        ]);
       }
       // Nobody else touches the census.
       for (const fn of ['rotate', 'escrow', 'cache-invalidate', 'key-access', 'provision']) expect(actionsOn(roleStatements(template, fn), '/census/*')).toEqual(new Set());

@@ -239,6 +239,7 @@ export class Twin {
       kms: new KMSClient(config),
       lambda: new LambdaClient(config),
       eventBridge: new EventBridgeClient(config),
+      sqs: new SQSClient({ ...config, useQueueUrlAsEndpoint: false }),
     };
     let stdout = '';
     let stderr = '';

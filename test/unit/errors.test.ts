@@ -27,6 +27,7 @@ const WIRE_NAMES = [
   'ThrottledError',
   'AccessDeniedError',
   'BackendError',
+  'NotARecordError',
   'PartialFailureError',
 ];
 

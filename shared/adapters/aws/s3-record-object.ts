@@ -3,7 +3,7 @@
  * payload-preserving header rewrite: the metadata that indexes it, the limits of the S3 parts
  * API, and how a failed conditional request on it reads.
  */
-import { BackendError, ConflictError, ValidationError } from '../../errors';
+import { BackendError, ConflictError, NotARecordError, ValidationError } from '../../errors';
 import { parseHeader } from '../../envelope/format';
 import { versionNumber } from '../../vocabulary/names';
 import { isAwsNotFound, mapAwsError } from './map-aws-error';
@@ -34,12 +34,12 @@ export function positiveInt(value: number, name: string, min: number, max: numbe
   return value;
 }
 
-/** The keyring and version an object's metadata indexes it under; a BackendError when rekey did not write it. */
+/** The keyring and version an object's metadata indexes it under; a NotARecordError when rekey did not write it. */
 export function indexOf(metadata: Record<string, string> | undefined, id: string): { keyring: string; version: number; originVersion: number } {
   const keyring = metadata?.[KEYRING_METADATA];
   const version = Number(metadata?.[VERSION_METADATA]);
   if (keyring === undefined || !versionNumber.safeParse(version).success) {
-    throw new BackendError(`record '${id}' has no rekey keyring/version metadata`, { retryable: false });
+    throw new NotARecordError(`record '${id}' has no rekey keyring/version metadata`);
   }
   return { keyring, version, originVersion: originFromMetadata(metadata) };
 }

@@ -51,7 +51,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { BackendError, ConflictError, ValidationError } from '../../errors';
+import { BackendError, ConflictError, NotARecordError, ValidationError } from '../../errors';
 import { parseHeader, probeHeaderLength } from '../../envelope/format';
 import { HEAD_PROBE_LENGTH } from '../../envelope/envelope-head';
 import type {
@@ -683,8 +683,8 @@ function headerLengthOf(bytes: Buffer, id: string): number | undefined {
   }
 }
 
-function notAnEnvelope(id: string): BackendError {
-  return new BackendError(`record '${id}' is not a rekey envelope`, { retryable: false });
+function notAnEnvelope(id: string): NotARecordError {
+  return new NotARecordError(`record '${id}' is not a rekey envelope`);
 }
 
 function checkIndex(keyring: string, version: number): void {

@@ -9,7 +9,7 @@ import { GetBucketNotificationConfigurationCommand, GetObjectCommand, type S3Cli
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { ValidationError } from '../../errors';
-import type { SweepResultsReader } from '../../usecases/record-census';
+import type { SweepResultsReader } from '../../ports/sweep-results';
 import { isAwsNotFound, mapAwsError } from './map-aws-error';
 
 /**

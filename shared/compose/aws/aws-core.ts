@@ -10,6 +10,7 @@ import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { KmsKeyVault } from '../../adapters/aws/kms-key-vault';
@@ -37,6 +38,8 @@ export interface AwsClients {
   readonly cloudWatch?: CloudWatchClient;
   readonly sfn?: SFNClient;
   readonly elastiCache?: ElastiCacheClient;
+  /** The census's loss queues (compose/aws/census-counts.ts). */
+  readonly sqs?: SQSClient;
 }
 
 /** Options of the service builders beyond the configuration. */

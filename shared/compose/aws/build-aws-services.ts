@@ -20,7 +20,7 @@ import { buildKeyUseLog } from './key-use-services';
 import { buildRevocation } from './revocation-wiring';
 import { buildEscrowStore, buildRecordTargets } from './s3-stores';
 import { allRecordCounts, buildTableTargets } from './dynamodb-stores';
-import { buildCensusStore } from './census-counts';
+import { censusOptions } from './census-counts';
 import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-client-options';
 
 export type { AwsClients, BuildAwsServicesOptions };
@@ -40,7 +40,7 @@ export function buildAwsServices(config: RekeyConfig, options: BuildAwsServicesO
   const escrowStore = buildEscrowStore(core);
   const withCache = cache === undefined ? {} : { cache };
   // The operator's role may only read the key-use log: starting one is denied, and then the log cannot say since when (the safe answer).
-  const recordCounts = allRecordCounts(recordTargets, tableTargets, { census: buildCensusStore(core), clock: core.clock });
+  const recordCounts = allRecordCounts(recordTargets, tableTargets, censusOptions(core));
   const facts = buildLifecycleFacts({ records: recordCounts, ...withCache, escrowStore, keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
   const keyrings = core.keyringsWith(facts);
   const { provider, envelopes } = buildKeyProvider(core);

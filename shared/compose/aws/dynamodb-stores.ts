@@ -38,7 +38,7 @@ export function buildTableTargets(config: RekeyConfig, options: TableTargetsOpti
  * (./census-counts.ts); tables always from their version index.
  *
  * @example
- * const records = allRecordCounts(buildRecordTargets(core), buildTableTargets(config), { census: buildCensusStore(core), clock: core.clock });
+ * const records = allRecordCounts(buildRecordTargets(core), buildTableTargets(config), censusOptions(core));
  * await records.countByVersion('pii'); // Map { 3 => 120, 4 => 9 }
  */
 export function allRecordCounts(

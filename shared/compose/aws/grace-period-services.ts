@@ -14,7 +14,7 @@ import { buildLifecycleFacts } from '../lifecycle-facts';
 import { buildKeyUseLog } from './key-use-services';
 import { buildEscrowStore, buildRecordTargets } from './s3-stores';
 import { allRecordCounts, buildTableTargets } from './dynamodb-stores';
-import { buildCensusStore } from './census-counts';
+import { censusOptions } from './census-counts';
 import { FUNCTION_SDK_TIMEOUTS, newSdkClient } from '../../adapters/aws/sdk-client-options';
 
 /**
@@ -28,7 +28,7 @@ export function buildGracePeriodServices(config: RekeyConfig, options: BuildAwsS
   const core = buildAwsCore(config, options);
   const { cache, close } = buildAwsCache(config, options.clients);
   // A version still referenced by a table record is as alive as one referenced by an object.
-  const records = allRecordCounts(buildRecordTargets(core), buildTableTargets(config), { census: buildCensusStore(core), clock: core.clock });
+  const records = allRecordCounts(buildRecordTargets(core), buildTableTargets(config), censusOptions(core));
   const facts = buildLifecycleFacts({ records, ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core), keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
   const cloudWatch = options.clients?.cloudWatch ?? newSdkClient(CloudWatchClient, { ...core.region }, FUNCTION_SDK_TIMEOUTS);
   return {

@@ -13,7 +13,7 @@ import { buildKeyUseLog } from './key-use-services';
 import { buildRevocation } from './revocation-wiring';
 import { buildEscrowStore, buildRecordTargets } from './s3-stores';
 import { allRecordCounts, buildTableTargets } from './dynamodb-stores';
-import { buildCensusStore } from './census-counts';
+import { censusOptions } from './census-counts';
 
 /**
  * Builds what the revoke job uses. Nothing connects until first used.
@@ -26,7 +26,7 @@ export function buildRevokeServices(config: RekeyConfig, options: BuildAwsServic
   const core = buildAwsCore(config, options);
   const { cache, close } = buildAwsCache(config, options.clients);
   const recordTargets = buildRecordTargets(core);
-  const facts = buildLifecycleFacts({ records: allRecordCounts(recordTargets, buildTableTargets(config), { census: buildCensusStore(core), clock: core.clock }), ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core), keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
+  const facts = buildLifecycleFacts({ records: allRecordCounts(recordTargets, buildTableTargets(config), censusOptions(core)), ...(cache === undefined ? {} : { cache }), escrowStore: buildEscrowStore(core), keyUse: buildKeyUseLog(config, core.s3, { clock: core.clock }) });
   const keyrings = core.revokingKeyringsWith(facts);
   const revocation = buildRevocation(core, { keyrings, ...buildKeyProvider(core), recordTargets, ...(cache === undefined ? {} : { cache }) });
   return { config, clock: core.clock, kmsCalls: core.kmsCalls, revocation, close };

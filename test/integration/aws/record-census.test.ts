@@ -14,9 +14,11 @@ import { ListObjectsV2Command, PutBucketNotificationConfigurationCommand, PutObj
 import { S3RecordCensus } from '../../../shared/adapters/aws/s3-record-census';
 import { S3RecordStore } from '../../../shared/adapters/aws/s3-record-store';
 import { S3SweepResults } from '../../../shared/adapters/aws/s3-sweep-results';
+import { SqsLossQueues } from '../../../shared/adapters/aws/sqs-loss-queues';
+import { CreateQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { censusCounted } from '../../../shared/compose/aws/census-counts';
 import { parseHeader } from '../../../shared/envelope/format';
-import { BackendError, ValidationError } from '../../../shared/errors';
+import { AccessDeniedError, BackendError, ValidationError } from '../../../shared/errors';
 import type { JobLogger } from '../../../shared/ports/job-logger';
 import type { TargetCensus } from '../../../shared/ports/record-census';
 import { tallyOf } from '../../../shared/reencrypt/census';
@@ -220,6 +222,29 @@ describe('write marks and counts over real records (moto)', () => {
     ]);
   });
 
+  it('marks every overlapping target of the record\'s keyring, refuses to call a denied read "not a record", and marks what a delete left current', async () => {
+    h = await createHarness();
+    const s3 = motoClients().s3;
+    const census = new S3RecordCensus({ client: s3, bucket: h.buckets.catalog });
+    const whole = { keyring: h.keyring, bucket: h.buckets.data, prefix: '' };
+    const under = { keyring: h.keyring, bucket: h.buckets.data, prefix: h.dataPrefix };
+    const other = { keyring: 'another', bucket: h.buckets.data, prefix: h.dataPrefix };
+    const storeOf = (t: typeof whole) => new S3RecordStore({ client: s3, bucket: t.bucket, prefix: t.prefix });
+    const envelope = await h.services.envelopes.encrypt(h.keyring, Buffer.from('overlap'));
+    await storeOf(under).put({ id: 'r-2', keyring: h.keyring, version: parseHeader(envelope).version, envelope }, null);
+    const ctx = (targets: { target: typeof whole; store: Pick<S3RecordStore, 'getHeader'> }[]) => ({ services: { census, recordTargets: targets }, logger: quiet, metrics, functionName: 'key-use' });
+    const event = (detailType: string) => ({ id: randomUUID(), 'detail-type': detailType, time: '2027-02-01T11:00:00Z', detail: { bucket: { name: h.buckets.data }, object: { key: `${h.dataPrefix}r-2` } } });
+    // Act / Assess: both targets of the keyring get the mark, the other keyring's does not.
+    expect(await runRecordWritten(event('Object Created'), ctx([whole, under, other].map((t) => ({ target: t, store: storeOf(t) }))))).toMatchObject({ marked: true });
+    for (const t of [whole, under]) expect(await census.writesSince(t, new Date('2027-02-01T10:00:00Z'), 10)).toHaveLength(1);
+    expect(await census.writesSince(other, new Date('2027-02-01T10:00:00Z'), 10)).toEqual([]);
+    // A read the role may not make is thrown (retried, then the failure queue, which stops the census).
+    const denied = { getHeader: async () => Promise.reject(new AccessDeniedError('s3:GetObject denied')) };
+    await expect(runRecordWritten(event('Object Created'), ctx([{ target: under, store: denied }]))).rejects.toThrow(AccessDeniedError);
+    // A delete marks whatever is current at the key now: the record is still there (its newest version was removed).
+    expect(await runRecordWritten(event('Object Deleted'), ctx([{ target: under, store: storeOf(under) }]))).toMatchObject({ marked: true, version: parseHeader(envelope).version });
+  });
+
   it('counts from a usable census without listing the target, and by listing whenever the census cannot be used', async () => {
     h = await createHarness();
     const s3 = motoClients().s3;
@@ -235,7 +260,14 @@ describe('write marks and counts over real records (moto)', () => {
     const now = new Date(T0 + 3_600_000);
     const sources: string[] = [];
     const listing = jest.spyOn(store, 'countByVersion');
-    const [counted] = censusCounted([{ target, store }], { census, clock: () => now, onCount: (_, source) => sources.push(source.kind === 'census' ? 'census' : `listing:${source.why}`) });
+    // Evidence as on AWS: the bucket's real notification configuration (moto keeps none, so it is
+    // asked through a spy that answers on), and a real SQS loss queue on moto.
+    const sqs = motoClients().sqs;
+    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('census-loss') }))).QueueUrl ?? '';
+    const lossQueues = new SqsLossQueues(sqs, [queueUrl]);
+    let notificationsOn = true;
+    const evidence = { writeEventsOn: async () => notificationsOn, anyMarkLost: () => lossQueues.anyLost() };
+    const [counted] = censusCounted([{ target, store }], { census, evidence, clock: () => now, onCount: (_, source) => sources.push(source.kind === 'census' ? 'census' : `listing:${source.why}`) });
     // No census yet: listing.
     expect((await counted!.store.countByVersion(h.keyring)).get(1)).toBe(3);
     // A usable census that says 100 on v1 (a million-object bucket in miniature), and one write since.
@@ -245,9 +277,19 @@ describe('write marks and counts over real records (moto)', () => {
     listing.mockClear();
     expect((await counted!.store.countByVersion(h.keyring)).get(1)).toBe(101);
     expect(listing).not.toHaveBeenCalled();
+    // Notifications turned off since the census (a rewritten notification configuration): listing.
+    notificationsOn = false;
+    expect((await counted!.store.countByVersion(h.keyring)).get(1)).toBe(3);
+    notificationsOn = true;
+    // A mark lost (its event in the dead-letter queue): listing until the queue is empty again.
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: '{"detail-type":"Object Created"}' }));
+    expect((await counted!.store.countByVersion(h.keyring)).get(1)).toBe(3);
+    // Unknown loss queues say nothing either: listing.
+    expect(await new SqsLossQueues(sqs, undefined).anyLost()).toBe(true);
     // Notifications found off at the last census: listing again.
     await census.close(censusOf(target, T0 + 1, { '1': 100 }, { writeEvents: false, writeEventsSince: undefined }));
     expect((await counted!.store.countByVersion(h.keyring)).get(1)).toBe(3);
-    expect(sources).toEqual(['listing:none', 'census', 'listing:no-write-events']);
+    expect(sources).toEqual(['listing:none', 'census', 'listing:notifications-off', 'listing:marks-lost', 'listing:no-write-events']);
+    sqs.destroy();
   });
 });

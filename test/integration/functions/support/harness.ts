@@ -8,6 +8,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import type { KeyringPolicy } from '../../../../shared/catalog/model';
@@ -37,6 +38,7 @@ export function motoClients(maxAttempts = 1): Required<Omit<AwsClients, 'elastiC
     eventBridge: new EventBridgeClient(base),
     cloudWatch: new CloudWatchClient(base),
     sfn: new SFNClient(base),
+    sqs: new SQSClient(base),
   };
 }
 
