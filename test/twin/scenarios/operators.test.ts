@@ -14,6 +14,7 @@ import { Twin, type CliResult } from '../twin';
 import { TWIN_ACCOUNT, TWIN_REGION, type PolicyDocument, type RequestLogEntry, type TwinRole } from '../world';
 import { adminS3, catalogVersions, createRecordBuckets, deployedValues, operatorPolicyFromDoc, readCatalog } from './operators-setup';
 import { KEY_USE_PREFIX } from '../../../shared/vocabulary/key-use-names';
+import { CENSUS_PREFIX } from '../../../shared/vocabulary/record-census';
 import { REVOCATION_LEDGER_PREFIX } from '../../../infra/parts/storage';
 
 jest.setTimeout(300_000);
@@ -341,6 +342,8 @@ describe('scenario 5: operators', () => {
       // The key-use log next to the catalog, and the revocation ledger in the escrow bucket (status reads both).
       `${catalogArn}/${KEY_USE_PREFIX}*`,
       `${escrowArn}/${REVOCATION_LEDGER_PREFIX}*`,
+      // The record census's documents (status --count-records counts S3 targets from them).
+      `${catalogArn}/${CENSUS_PREFIX}*.json`,
       ...[...twin.world.keys.values()].map((k) => k.arn),
       ...[...twin.world.buses.values()].map((b) => b.arn),
     ]);
