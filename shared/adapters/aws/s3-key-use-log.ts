@@ -15,6 +15,7 @@ import type { KeyUse, KeyUseLog } from '../../ports/key-use-log';
 import { KEY_USE_PREFIX } from '../../vocabulary/key-use-names';
 import { assertKeyringName } from '../../vocabulary/keyring-name';
 import { isAwsConditionFailed, isAwsNotFound, mapAwsError } from './map-aws-error';
+import { maxAttemptsOption } from './max-attempts';
 
 /** Options of {@link S3KeyUseLog}. */
 export interface S3KeyUseLogOptions {
@@ -66,8 +67,7 @@ export class S3KeyUseLog implements KeyUseLog {
 
   public constructor(options: S3KeyUseLogOptions) {
     if (typeof options.bucket !== 'string' || options.bucket.length === 0) throw new ValidationError('bucket is required');
-    const maxAttempts = options.maxAttempts ?? 5;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) throw new ValidationError('maxAttempts must be an integer from 1 to 20');
+    const maxAttempts = maxAttemptsOption(options.maxAttempts);
     this.bucket = options.bucket;
     this.prefix = options.prefix ?? KEY_USE_PREFIX;
     this.client = options.client ?? newSdkClient(S3Client, { ...options.clientConfig }, FUNCTION_SDK_TIMEOUTS);

@@ -13,6 +13,7 @@ import { partOf, sumParts } from '../../reencrypt/census';
 import { assertKeyringName } from '../../vocabulary/keyring-name';
 import { censusKey, censusWritesPrefix, type CensusTarget } from '../../vocabulary/record-census';
 import { isAwsConditionFailed, isAwsNotFound, mapAwsError } from './map-aws-error';
+import { maxAttemptsOption } from './max-attempts';
 
 /** Options of {@link S3RecordCensus}. */
 export interface S3RecordCensusOptions {
@@ -59,8 +60,7 @@ export class S3RecordCensus implements RecordCensusStore {
 
   public constructor(options: S3RecordCensusOptions) {
     if (typeof options.bucket !== 'string' || options.bucket.length === 0) throw new ValidationError('bucket is required');
-    const maxAttempts = options.maxAttempts ?? 5;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) throw new ValidationError('maxAttempts must be an integer from 1 to 20');
+    const maxAttempts = maxAttemptsOption(options.maxAttempts);
     this.client = options.client;
     this.bucket = options.bucket;
     this.maxAttempts = maxAttempts;
