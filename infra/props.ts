@@ -131,6 +131,13 @@ const recordTargetSchema = z.strictObject({
   prefix: z.optional(keyPrefix),
   /** ARN of the KMS key of the bucket's default encryption (SSE-KMS with a customer key). @default - SSE-S3: no KMS permission granted */
   bucketKmsKeyArn: z.optional(kmsKeyArn),
+  /**
+   * Where new record objects keep their envelope header: `'body'` (the object is the envelope)
+   * or `'metadata'` (in `x-amz-meta-rekey-header`; a header re-wrap is then a metadata-only
+   * CopyObject that moves no body byte, see docs/record-stores.md). Readers other than rekey's
+   * must then read the header from the metadata. @default 'body'
+   */
+  layout: z.optional(z.enum(['body', 'metadata'])),
 });
 
 const cacheSchema = z

@@ -124,7 +124,7 @@ function functionEnvironment(stack: Stack, props: RekeyFunctionsProps): Record<s
     [ENV.keyringKeys]: stack.toJsonString(keyringKeys),
     [ENV.escrowBucket]: storage.escrowBucket.bucketName,
     [ENV.escrowKeyArn]: storage.escrowKey.keyArn,
-    [ENV.recordTargets]: JSON.stringify(config.recordTargets.map((t) => ({ keyring: t.keyring, bucket: t.bucket, prefix: t.prefix }))),
+    [ENV.recordTargets]: JSON.stringify(config.recordTargets.map((t) => ({ keyring: t.keyring, bucket: t.bucket, prefix: t.prefix, ...(t.layout === undefined ? {} : { layout: t.layout }) }))),
     [ENV.tableTargets]: JSON.stringify(config.tableTargets.map((t) => ({ keyring: t.keyring, table: t.table, segments: t.segments }))),
     [ENV.eventBusName]: eventBus.eventBusName,
     [ENV.breakerThreshold]: String(config.breakerThreshold),

@@ -7,7 +7,7 @@ import { createPublicKey } from 'node:crypto';
 import * as z from '../vocabulary/zod';
 import { jsonText } from '../vocabulary/json-text';
 import { ValidationError } from '../errors';
-import { bucketName, keyPrefix, keyringName, kmsKeyArn, stateMachineArn } from '../vocabulary/names';
+import { bucketName, keyPrefix, keyringName, kmsKeyArn, recordLayout, stateMachineArn } from '../vocabulary/names';
 import { MAX_CATALOG_TTL_MS } from '../vocabulary/catalog-cache';
 import { ENV } from './env-names';
 import { DEFAULT_TABLE_SEGMENTS, dynamoTableName, tableSegments } from '../vocabulary/event-schemas';
@@ -17,6 +17,8 @@ export interface RecordTarget {
   readonly keyring: string;
   readonly bucket: string;
   readonly prefix: string;
+  /** How new record objects are written (S3RecordStore `layout`); absent: 'body'. */
+  readonly layout?: 'body' | 'metadata';
 }
 
 /** One DynamoDB table of application records (DynamoDbRecordStore layout) that belongs to a keyring. */
@@ -103,7 +105,7 @@ const keyringKeysSchema = /* @__PURE__ */ z.lazy(() =>
 
 const recordTargetsSchema = /* @__PURE__ */ z.lazy(() =>
   jsonText(
-    z.array(z.strictObject({ keyring: keyringName, bucket: bucketName, prefix: keyPrefix }), 'must be a JSON array of { keyring, bucket, prefix }').check(z.maxLength(100)),
+    z.array(z.strictObject({ keyring: keyringName, bucket: bucketName, prefix: keyPrefix, layout: z.optional(recordLayout) }), 'must be a JSON array of { keyring, bucket, prefix, layout? }').check(z.maxLength(100)),
   ),
 );
 

@@ -9,7 +9,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { KmsKeyVault } from '../../shared/adapters/aws/kms-key-vault';
 import { S3CatalogStore } from '../../shared/adapters/aws/s3-catalog-store';
-import { S3RecordStore } from '../../shared/adapters/aws/s3-record-store';
+import { S3RecordStore, type S3RecordLayout } from '../../shared/adapters/aws/s3-record-store';
 import { EnvelopeClient } from '../../shared/envelope/envelope-client';
 import { CatalogKeyProvider } from '../../shared/keys/catalog-key-provider';
 import { RecordService } from '../../shared/reencrypt/record-service';
@@ -25,6 +25,8 @@ export interface ApplicationOptions {
   readonly catalogPrefix: string;
   readonly recordBucket: string;
   readonly recordPrefix: string;
+  /** How the application writes its record objects (S3RecordStore `layout`). @default 'body' */
+  readonly recordLayout?: S3RecordLayout;
 }
 
 /** The application's record service and its SDK clients. */
@@ -76,7 +78,7 @@ export function openApplication(options: ApplicationOptions): Application {
     clock,
   });
   const envelopes = new EnvelopeClient(provider);
-  const store = new S3RecordStore({ client: s3, bucket: options.recordBucket, prefix: options.recordPrefix });
+  const store = new S3RecordStore({ client: s3, bucket: options.recordBucket, prefix: options.recordPrefix, layout: options.recordLayout });
   const records = new RecordService({ records: store, envelopes, versions: provider });
   return { records, envelopes, store, s3, kms, restart: () => openApplication(options) };
 }

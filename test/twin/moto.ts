@@ -3,7 +3,7 @@
  * starts from a fresh account and fixed names (record buckets from cdk.json) never collide.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from '../support/services';
+import { freePort, MOTO_SERVER } from '../support/services';
 
 /** A running moto_server. */
 export interface PrivateMoto {
@@ -20,7 +20,7 @@ export interface PrivateMoto {
  */
 export async function startPrivateMoto(): Promise<PrivateMoto> {
   const port = await freePort();
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const child: ChildProcess = spawn('python3', [MOTO_SERVER, '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const failed = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`moto_server is required by the twin: ${err.message}`))));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;

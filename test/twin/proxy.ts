@@ -192,6 +192,7 @@ export async function startTwinProxy(options: TwinProxyOptions): Promise<TwinPro
         at: req?.at ?? (options.now ?? Date.now)(),
         service: req?.service ?? 'unknown',
         action: req?.authz[0]?.action ?? `${req?.service ?? 'unknown'}:${req?.operation ?? 'Unknown'}`,
+        operation: req?.operation ?? 'Unknown',
         caller: req === undefined ? 'anonymous' : req.principal.kind === 'role' ? req.principal.arn : req.principal.kind === 'service' ? req.principal.service : 'anonymous',
         resources: req?.authz.map((a) => a.resource) ?? [],
         allowed: decision?.allowed ?? false,

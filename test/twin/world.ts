@@ -169,7 +169,10 @@ export interface TwinCustomResource {
 export interface RequestLogEntry {
   readonly at: number;
   readonly service: string;
+  /** The first IAM action the request was authorized for (a CopyObject's is the source's s3:GetObject). */
   readonly action: string;
+  /** The API operation as the request map named it (HeadObject, CopyObject, ...); 'Unknown' when unmapped. */
+  readonly operation: string;
   /** Principal ARN (role), service principal, or 'anonymous'. */
   readonly caller: string;
   readonly resources: readonly string[];

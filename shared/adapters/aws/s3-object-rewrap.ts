@@ -16,12 +16,17 @@ import {
 } from '@aws-sdk/client-s3';
 import { BackendError, ValidationError } from '../../errors';
 import { KEY_SLOT_LENGTH, probeHeaderLength } from '../../envelope/format';
+import { assertRewraps, copyWithMetadata, metadataWithHeader, type HeadFacts } from './s3-metadata-layout';
 import {
   conditionalError,
+  copySourceOf,
   factsOf,
+  headerFromMetadata,
   indexOf,
+  keptSettings,
   KEYRING_METADATA,
   MAX_HEADER_BYTES,
+  MAX_METADATA_HEADER_BYTES,
   MAX_PARTS,
   MIN_PART_BYTES,
   ORIGIN_METADATA,
@@ -62,6 +67,20 @@ export interface RewrapHeader {
   readonly checkOldHeader?: boolean;
 }
 
+/** What the caller already knows of the object, and whether a body-layout object should move to the metadata layout. */
+export interface RewrapOptions {
+  /** The whole object at some ETag (used only at `expectedRevision`), e.g. from the header read. */
+  readonly known?: KnownObject | undefined;
+  /** A HeadObject of the object at `expectedRevision` (the metadata layout's header read). */
+  readonly head?: HeadFacts | undefined;
+  /**
+   * Rewrite a body-layout object into the metadata layout (its header into the metadata, the
+   * rest as the body) when the new header fits; needs `head`. A metadata-layout object is
+   * always re-wrapped in place, whatever this says.
+   */
+  readonly toMetadata?: boolean;
+}
+
 /** A whole record object read earlier (its bytes and the answer's facts), which a rewrite at the same ETag needs not read again. */
 export interface KnownObject {
   /** Every byte of the object: `bytes.length === facts.size`. */
@@ -85,14 +104,22 @@ export interface KnownObject {
  * @example
  * const revision = await rewrapS3Object({ client, bucket, key, id, multipartThreshold, copyPartBytes }, header);
  */
-export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader, known?: KnownObject): Promise<string> {
+export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader, options: RewrapOptions = {}): Promise<string> {
   const what = `record '${target.id}'`;
+  const { known, head } = options;
   positiveInt(input.oldHeaderLength, 'oldHeaderLength', 1, MAX_HEADER_BYTES);
+  if (head?.header !== undefined) return rewrapInMetadata(target, input, head.facts, head.header);
+  if (options.toMetadata === true && head !== undefined && input.newHeader.length <= MAX_METADATA_HEADER_BYTES && head.facts.size > input.oldHeaderLength) {
+    return convertToMetadata(target, input, head.facts, known);
+  }
   // Part 1 of a multipart rewrite is the new header plus this many body bytes (S3's 5 MiB floor).
   const firstBodyBytes = MIN_PART_BYTES - input.newHeader.length;
   const firstReadEnd = input.oldHeaderLength + firstBodyBytes - 1;
   const usable = known !== undefined && known.facts.etag === input.expectedRevision && known.bytes.length === known.facts.size;
   const { bytes: read, facts } = usable ? known : await readRange(target, 0, firstReadEnd, input.expectedRevision, what);
+  // A metadata-layout object met by a body-layout store (or one written meanwhile): its bytes are body only.
+  const stored = headerFromMetadata(facts.metadata, target.id);
+  if (stored !== undefined) return rewrapInMetadata(target, input, facts, stored);
   const size = facts.size;
   const oldHeaderLength = positiveInt(input.oldHeaderLength, 'oldHeaderLength', 1, Math.min(size, MAX_HEADER_BYTES));
   if (input.checkOldHeader === true) checkOldHeader(read, input, what);
@@ -107,7 +134,7 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader, 
   };
   const bodyLength = size - oldHeaderLength;
   const newSize = input.newHeader.length + bodyLength;
-  const sse = facts.sse === 'aws:kms' ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: facts.kmsKeyId } : {};
+  const sse = keptSettings(facts);
 
   if (newSize < target.multipartThreshold) {
     const rest = read.length < size ? (await readRange(target, read.length, size - 1, input.expectedRevision, what)).bytes : Buffer.alloc(0);
@@ -158,7 +185,7 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader, 
     // Not pinned to a VersionId: `CopySourceIfMatch` on the ETag that was checked already
     // refuses any other content, and a version-pinned read would need s3:GetObjectVersion,
     // which the functions' roles do not have on record targets.
-    const copySource = `${target.bucket}/${encodeKey(target.key)}`;
+    const copySource = copySourceOf(target.bucket, target.key);
     for (let start = copyFrom, n = 2; start < size; start += partBytes, n++) {
       const end = Math.min(start + partBytes, size) - 1;
       const copied = await target.client.send(
@@ -232,8 +259,48 @@ function checkOldHeader(bytes: Buffer, input: RewrapHeader, what: string): void 
   }
 }
 
-function encodeKey(key: string): string {
-  return encodeURIComponent(key).replace(/%2F/g, '/');
+/** Re-wraps a metadata-layout object: its header is in `stored`, and only the metadata changes (no body byte is read). */
+async function rewrapInMetadata(target: RewrapTarget, input: RewrapHeader, facts: ObjectFacts, stored: Buffer): Promise<string> {
+  if (input.checkOldHeader === true) assertRewraps(stored, input.newHeader, target.id);
+  else if (input.oldHeaderLength !== stored.length) throw new ValidationError(`oldHeaderLength of record '${target.id}' is not the length of its stored header`);
+  const metadata = metadataWithHeader(facts.metadata, target.id, input.newHeader, input.version);
+  return copyWithMetadata(target, facts, 0, metadata, input.expectedRevision);
+}
+
+/**
+ * Moves a body-layout object to the metadata layout with its new header: below the multipart
+ * threshold one GET (none with `known`) and a conditional PUT of the body alone; from it on, a
+ * ranged GET of the old header and an S3-side copy of the body (no body byte passes through).
+ */
+async function convertToMetadata(target: RewrapTarget, input: RewrapHeader, facts: ObjectFacts, known: KnownObject | undefined): Promise<string> {
+  const what = `record '${target.id}'`;
+  const bodyLength = facts.size - input.oldHeaderLength;
+  if (bodyLength >= target.multipartThreshold) {
+    const { bytes, facts: read } = await readRange(target, 0, input.oldHeaderLength - 1, input.expectedRevision, what);
+    if (input.checkOldHeader === true) checkOldHeader(bytes, input, what);
+    const metadata = metadataWithHeader(read.metadata, target.id, input.newHeader, input.version);
+    return copyWithMetadata(target, read, input.oldHeaderLength, metadata, input.expectedRevision);
+  }
+  const usable = known !== undefined && known.facts.etag === input.expectedRevision && known.bytes.length === known.facts.size;
+  const whole = usable ? known : await readRange(target, 0, facts.size - 1, input.expectedRevision, what);
+  if (input.checkOldHeader === true) checkOldHeader(whole.bytes, input, what);
+  const metadata = metadataWithHeader(whole.facts.metadata, target.id, input.newHeader, input.version);
+  try {
+    const out = await target.client.send(
+      new PutObjectCommand({
+        Bucket: target.bucket,
+        Key: target.key,
+        Body: whole.bytes.subarray(input.oldHeaderLength),
+        ContentType: whole.facts.contentType,
+        Metadata: metadata,
+        IfMatch: input.expectedRevision,
+        ...keptSettings(whole.facts),
+      }),
+    );
+    return requireEtag(out.ETag);
+  } catch (err) {
+    throw conditionalError(err, input.expectedRevision, what);
+  }
 }
 
 /**

@@ -3,6 +3,7 @@
  * payload-preserving header rewrite: the metadata that indexes it, the limits of the S3 parts
  * API, and how a failed conditional request on it reads.
  */
+import type { StorageClass } from '@aws-sdk/client-s3';
 import { BackendError, ConflictError, NotARecordError, ValidationError } from '../../errors';
 import { parseHeader } from '../../envelope/format';
 import { versionNumber } from '../../vocabulary/names';
@@ -18,6 +19,25 @@ export const VERSION_METADATA = 'rekey-version';
  * (read from the envelope header when written; a header-only re-wrap keeps it).
  */
 export const ORIGIN_METADATA = 'rekey-origin';
+
+/**
+ * Metadata key (without `x-amz-meta-`) holding the envelope header, base64, of a record object
+ * in the metadata layout (`S3RecordStore` option `layout: 'metadata'`): the object body is then
+ * the envelope without its header, and a header re-wrap is a metadata-only CopyObject.
+ */
+export const HEADER_METADATA = 'rekey-header';
+
+/**
+ * Longest header the metadata layout keeps in metadata: S3 limits the user-defined metadata of
+ * a PUT to 2 KB (keys and values, "Working with object metadata", Amazon S3 User Guide,
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html); 1,200 bytes are
+ * 1,600 in base64, which leaves room for the index keys. A longer header (a large stored
+ * context) keeps the body layout for that object.
+ */
+export const MAX_METADATA_HEADER_BYTES = 1200;
+
+/** S3's largest CopyObject source; beyond it a metadata-only rewrite is a multipart copy. */
+export const MAX_COPY_OBJECT_BYTES = 5 * 1024 * 1024 * 1024;
 
 /** S3's smallest part size for every part of a multipart upload but the last. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -90,6 +110,8 @@ export interface ObjectFacts {
   readonly contentType: string;
   readonly sse: string | undefined;
   readonly kmsKeyId: string | undefined;
+  /** Absent for STANDARD; a rewrite carries it (a CopyObject without it would make the object STANDARD). */
+  readonly storageClass?: string | undefined;
 }
 
 /**
@@ -107,6 +129,7 @@ export function factsOf(out: {
   ContentType?: string;
   ServerSideEncryption?: string;
   SSEKMSKeyId?: string;
+  StorageClass?: string;
 }): ObjectFacts {
   return {
     etag: requireEtag(out.ETag),
@@ -115,11 +138,61 @@ export function factsOf(out: {
     contentType: out.ContentType ?? 'application/octet-stream',
     sse: out.ServerSideEncryption,
     kmsKeyId: out.SSEKMSKeyId,
+    storageClass: out.StorageClass,
   };
+}
+
+/**
+ * The header a metadata-layout object keeps in its metadata; undefined for a body-layout object.
+ * A value that is no base64 of a header is a NotARecordError (nothing rekey wrote).
+ */
+export function headerFromMetadata(metadata: Record<string, string> | undefined, id: string): Buffer | undefined {
+  const value = metadata?.[HEADER_METADATA];
+  if (value === undefined) return undefined;
+  const header = Buffer.from(value, 'base64');
+  // Bounded before parsing: a value longer than any header rekey writes is refused outright.
+  if (value.length > Math.ceil(MAX_METADATA_HEADER_BYTES / 3) * 4 || header.length === 0 || header.toString('base64') !== value) {
+    throw new NotARecordError(`record '${id}' has malformed rekey header metadata`);
+  }
+  try {
+    if (parseHeader(header).headerLength !== header.length) throw new Error('trailing bytes');
+  } catch {
+    throw new NotARecordError(`record '${id}' has malformed rekey header metadata`);
+  }
+  return header;
+}
+
+/**
+ * How an envelope is stored in the metadata layout: its header (for the metadata) and the rest
+ * (the object body); undefined when it must keep the body layout (no parsable header, a header
+ * longer than {@link MAX_METADATA_HEADER_BYTES}, or nothing after the header).
+ */
+export function splitEnvelope(envelope: Buffer): { header: Buffer; body: Buffer } | undefined {
+  let length: number;
+  try {
+    length = parseHeader(envelope).headerLength;
+  } catch {
+    return undefined;
+  }
+  if (length > MAX_METADATA_HEADER_BYTES || length >= envelope.length) return undefined;
+  return { header: Buffer.from(envelope.subarray(0, length)), body: envelope.subarray(length) };
 }
 
 /** The whole object's size: the total of a `Content-Range` ("bytes 0-N/TOTAL"), else the body length. */
 export function totalSize(contentRange: string | undefined, contentLength: number | undefined): number {
   const m = /\/(\d+)$/.exec(contentRange ?? '');
   return m?.[1] !== undefined ? Number(m[1]) : (contentLength ?? 0);
+}
+
+/** The `x-amz-copy-source` of an object: its bucket and URL-encoded key, slashes kept. */
+export function copySourceOf(bucket: string, key: string): string {
+  return `${bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`;
+}
+
+/** The settings a rewrite carries over from the old object: its SSE-KMS key and storage class (a PUT or copy without them would change both). */
+export function keptSettings(facts: ObjectFacts): { ServerSideEncryption?: 'aws:kms'; SSEKMSKeyId?: string | undefined; StorageClass?: StorageClass } {
+  return {
+    ...(facts.sse === 'aws:kms' ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: facts.kmsKeyId } : {}),
+    ...(facts.storageClass === undefined ? {} : { StorageClass: facts.storageClass as StorageClass }),
+  };
 }

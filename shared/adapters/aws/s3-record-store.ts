@@ -70,11 +70,14 @@ import { headerIndex } from '../record-header-index';
 import { assertKeyringName } from '../../vocabulary/keyring-name';
 import { versionNumber } from '../../vocabulary/names';
 import { isAwsNotFound, mapAwsError } from './map-aws-error';
-import { rewrapS3Object, WholeObjectMemo } from './s3-object-rewrap';
+import { rewrapS3Object, WholeObjectMemo, type RewrapOptions } from './s3-object-rewrap';
+import { headAt, HeadMemo } from './s3-metadata-layout';
 import { purgeExposedCopies } from './s3-exposed-copies';
 import {
   conditionalError,
   factsOf,
+  HEADER_METADATA,
+  headerFromMetadata,
   indexOf,
   KEYRING_METADATA,
   MAX_HEADER_BYTES,
@@ -85,11 +88,20 @@ import {
   originOfEnvelope,
   positiveInt,
   requireEtag,
+  splitEnvelope,
+  type ObjectFacts,
   VERSION_METADATA,
 } from './s3-record-object';
 
 // Part of this module's public API since before the header rewrite moved out.
-export { KEYRING_METADATA, ORIGIN_METADATA, VERSION_METADATA } from './s3-record-object';
+export { HEADER_METADATA, KEYRING_METADATA, ORIGIN_METADATA, VERSION_METADATA } from './s3-record-object';
+
+/**
+ * Where a record object keeps its envelope header: at the start of the body (`'body'`, the
+ * object is the envelope) or in the object metadata (`'metadata'`, `x-amz-meta-rekey-header`,
+ * base64, and the body is the rest). See {@link S3RecordStoreOptions.layout}.
+ */
+export type S3RecordLayout = 'body' | 'metadata';
 
 /** Options of {@link S3RecordStore}. */
 export interface S3RecordStoreOptions {
@@ -162,6 +174,27 @@ export interface S3RecordStoreOptions {
    * are outside this store and need a lifecycle rule of their own.
    */
   readonly replica?: S3ReplicaOptions;
+  /**
+   * How new objects are written. `'body'`: the object is the envelope, readable by anything that
+   * reads the object. `'metadata'`: the header goes into the object metadata and the body is the
+   * rest of the envelope, so that a header re-wrap is a HEAD and a metadata-only CopyObject of
+   * the object onto itself: no body byte moves, at any record size (in the body layout a record
+   * under S3's 5 MiB part floor is read and written whole). A header longer than 1,200 bytes
+   * (a large stored context) keeps the body layout for that object.
+   *
+   * Every object says which layout it has (the metadata key), so readers of either layout read
+   * both: `get` reassembles the envelope, a metadata-layout object is always re-wrapped in place,
+   * and a `'metadata'` store moves a body-layout object to the metadata layout at its first
+   * re-wrap (one read and write of that object; the cheap path from then on). Readers other
+   * than rekey must then read the header from the metadata (the `rekey` package does).
+   *
+   * The cost (see s3-metadata-layout.ts): a metadata-only copy may keep the ETag (S3's ETag of
+   * a plaintext or SSE-S3 object is the MD5 of its data), so two header re-wraps of the same
+   * data key can both land; every write that changes the data still conflicts as it should.
+   * The re-wrap needs s3:GetObject and s3:PutObject on the object, as the body layout's does.
+   * @default 'body'
+   */
+  readonly layout?: S3RecordLayout;
 }
 
 /** Where {@link S3RecordStore} reads when it has a replica. */
@@ -228,6 +261,9 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
   private readonly reader: { readonly client: S3Client; readonly bucket: string; readonly prefix: string };
   /** Whole objects read by header reads on the primary; undefined with a replica or when turned off. */
   private readonly objects: WholeObjectMemo | undefined;
+  private readonly layout: S3RecordLayout;
+  /** HEADs of metadata-layout objects by `getHeader` on the primary, for the re-wrap that follows; undefined with a replica. */
+  private readonly heads: HeadMemo | undefined;
 
   public constructor(options: S3RecordStoreOptions) {
     if (typeof options.bucket !== 'string' || options.bucket.length === 0) throw new ValidationError('bucket is required');
@@ -249,6 +285,10 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
       : { client: replica.client ?? this.client, bucket: replica.bucket, prefix: replica.prefix ?? this.prefix };
     const memoBytes = options.wholeObjectMemoBytes === 0 ? 0 : positiveInt(options.wholeObjectMemoBytes ?? 4 * 1024 * 1024, 'wholeObjectMemoBytes', 1, 1024 * 1024 * 1024);
     this.objects = replica === undefined && memoBytes > 0 ? new WholeObjectMemo(memoBytes) : undefined;
+    if (options.layout !== undefined && options.layout !== 'body' && options.layout !== 'metadata') throw new ValidationError("layout must be 'body' or 'metadata'");
+    this.layout = options.layout ?? 'body';
+    // About 2 KB each at most (the metadata); a replica's answers carry the replica's SSE settings, not the primary's.
+    this.heads = replica === undefined && this.layout === 'metadata' ? new HeadMemo(4096) : undefined;
   }
 
   /** Object bytes the whole-object memo holds now (never more than `wholeObjectMemoBytes`). */
@@ -261,8 +301,11 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
     const key = this.readKeyFor(id);
     try {
       const out = await this.reader.client.send(new GetObjectCommand({ Bucket: this.reader.bucket, Key: key }));
-      const envelope = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+      const body = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
       const { keyring, version } = indexOf(out.Metadata, id);
+      // A metadata-layout object: the envelope is its header (metadata) and its body.
+      const header = headerFromMetadata(out.Metadata, id);
+      const envelope = header === undefined ? body : Buffer.concat([header, body]);
       // The header is the truth about the origin; the metadata only indexes it.
       return { id, keyring, version, originVersion: originOfEnvelope(envelope), envelope, revision: requireEtag(out.ETag) };
     } catch (err) {
@@ -282,17 +325,19 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
     // The index must name what the header carries (the one rule of every store).
     headerIndex(record.envelope, record);
     const condition = conditionFor(expectedRevision);
+    const split = this.layout === 'metadata' ? splitEnvelope(record.envelope) : undefined;
     try {
       const out = await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
-          Body: record.envelope,
+          Body: split === undefined ? record.envelope : split.body,
           ContentType: 'application/octet-stream',
           Metadata: {
             [KEYRING_METADATA]: record.keyring,
             [VERSION_METADATA]: String(record.version),
             [ORIGIN_METADATA]: String(originOfEnvelope(record.envelope)),
+            ...(split === undefined ? {} : { [HEADER_METADATA]: split.header.toString('base64') }),
           },
           ...condition,
         }),
@@ -303,6 +348,7 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
     } finally {
       // Whatever the outcome, an entry read before this write is of no more use.
       this.objects?.forget(record.id);
+      this.heads?.forget(record.id);
     }
   }
 
@@ -318,6 +364,7 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
       throw conditionalError(err, expectedRevision, `record '${id}'`);
     } finally {
       this.objects?.forget(id);
+      this.heads?.forget(id);
     }
   }
 
@@ -405,16 +452,26 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
    * header without downloading the payload.
    */
   public async readHeader(id: string, length: number): Promise<RecordHead | undefined> {
+    return (await this.readHead(id, length))?.head;
+  }
+
+  /** {@link readHeader}, with the facts of the object's answer (size, metadata, SSE settings). */
+  private async readHead(id: string, length: number): Promise<{ head: RecordHead; facts: ObjectFacts } | undefined> {
     const key = this.readKeyFor(id);
     const n = positiveInt(length, 'length', 1, MAX_HEADER_BYTES);
     try {
       const out = await this.reader.client.send(new GetObjectCommand({ Bucket: this.reader.bucket, Key: key, Range: `bytes=0-${n - 1}` }));
-      const bytes = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+      const read = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
       const { keyring, version } = indexOf(out.Metadata, id);
       const facts = factsOf(out);
+      const header = headerFromMetadata(out.Metadata, id);
+      // A metadata-layout object: the envelope starts with the header its metadata holds.
+      if (header !== undefined) {
+        return { head: { id, keyring, version, bytes: Buffer.concat([header, read]).subarray(0, n), size: header.length + facts.size, revision: facts.etag }, facts };
+      }
       // A small object came back whole: its re-wrap at this ETag then needs no read.
-      if (bytes.length === facts.size) this.objects?.remember(id, { bytes, facts });
-      return { id, keyring, version, bytes, size: facts.size, revision: facts.etag };
+      if (read.length === facts.size) this.objects?.remember(id, { bytes: read, facts });
+      return { head: { id, keyring, version, bytes: read, size: facts.size, revision: facts.etag }, facts };
     } catch (err) {
       if (isAwsNotFound(err)) return undefined;
       // Range beyond a zero-byte object: nothing rekey wrote.
@@ -453,11 +510,23 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
     if (typeof input.expectedRevision !== 'string' || input.expectedRevision.length === 0) {
       throw new ValidationError('expectedRevision is required');
     }
-    return rewrapS3Object(
-      { client: this.client, bucket: this.bucket, key, id: input.id, multipartThreshold: this.multipartThreshold, copyPartBytes: this.copyPartBytes },
-      input,
-      this.objects?.take(input.id, input.expectedRevision),
-    );
+    return this.rewrap(key, input.id, input);
+  }
+
+  /**
+   * The rewrite behind `rewrapObject` and `putHeaders`. A `'metadata'` store first learns the
+   * object's layout from a HEAD (none when `getHeader` just made it, see `heads`); a `'body'`
+   * store learns it from the ranged GET its rewrite starts with.
+   */
+  private async rewrap(key: string, id: string, input: Parameters<typeof rewrapS3Object>[1]): Promise<string> {
+    const target = { client: this.client, bucket: this.bucket, key, id, multipartThreshold: this.multipartThreshold, copyPartBytes: this.copyPartBytes };
+    const known = this.objects?.take(id, input.expectedRevision);
+    let options: RewrapOptions = { known };
+    if (this.layout === 'metadata') {
+      const head = this.heads?.take(id, input.expectedRevision) ?? (await headAt(target, input.expectedRevision, (m) => headerFromMetadata(m, id)));
+      options = { known, head, toMetadata: true };
+    }
+    return rewrapS3Object(target, input, options);
   }
 
   /**
@@ -473,10 +542,17 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
    * const head = await records.getHeader('o-1'); // { header, version, originVersion, revision, ... }
    */
   public async getHeader(id: string): Promise<StoredHeader | undefined> {
+    if (this.layout === 'metadata') {
+      const found = await this.headHeader(id);
+      if (found !== 'body') return found;
+    }
     // A writer replacing the object between the two reads: read again from the start, a few times.
     for (let attempt = 1; ; attempt++) {
-      const head = await this.readHeader(id, this.headerReadBytes);
-      if (head === undefined) return undefined;
+      const read = await this.readHead(id, this.headerReadBytes);
+      if (read === undefined) return undefined;
+      const head = read.head;
+      // A 'metadata' store's re-wrap then needs no HEAD to learn this body-layout object's facts.
+      if (headerFromMetadata(read.facts.metadata, id) === undefined) this.heads?.remember(id, { facts: read.facts, header: undefined });
       let bytes = head.bytes;
       let length = headerLengthOf(bytes, id);
       if (length === undefined || length > bytes.length) {
@@ -537,11 +613,13 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
       // A header replaces the header of an existing record only: "only if absent" never matches.
       if (expectedRevision === null) return CONFLICT;
       try {
-        const revision = await rewrapS3Object(
-          { client: this.client, bucket: this.bucket, key: this.keyFor(write.id), id: write.id, multipartThreshold: this.multipartThreshold, copyPartBytes: this.copyPartBytes },
-          { newHeader: write.header, oldHeaderLength: write.header.length, version: write.version, expectedRevision, checkOldHeader: true },
-          this.objects?.take(write.id, expectedRevision),
-        );
+        const revision = await this.rewrap(this.keyFor(write.id), write.id, {
+          newHeader: write.header,
+          oldHeaderLength: write.header.length,
+          version: write.version,
+          expectedRevision,
+          checkOldHeader: true,
+        });
         return { ok: true, revision } as const;
       } catch (err) {
         if (err instanceof ConflictError) return CONFLICT;
@@ -574,6 +652,31 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
         throw err;
       }
     });
+  }
+
+  /**
+   * The header of a metadata-layout object from one HeadObject (no body byte read); `'body'`
+   * when the object keeps its header in the body (the ranged read then follows).
+   */
+  private async headHeader(id: string): Promise<StoredHeader | undefined | 'body'> {
+    let out;
+    try {
+      out = await this.reader.client.send(new HeadObjectCommand({ Bucket: this.reader.bucket, Key: this.readKeyFor(id) }));
+    } catch (err) {
+      if (isAwsNotFound(err)) return undefined;
+      throw mapAwsError(err, { resource: `record '${id}'` });
+    }
+    const { keyring, version } = indexOf(out.Metadata, id);
+    const header = headerFromMetadata(out.Metadata, id);
+    if (header === undefined) return 'body';
+    const facts = factsOf(out);
+    // headerFromMetadata parsed it: the metadata index must name what the header carries.
+    const parsed = parseHeader(header);
+    if (parsed.keyring !== keyring || parsed.version !== version) {
+      throw new BackendError(`record '${id}' metadata does not match its envelope header`, { retryable: false });
+    }
+    this.heads?.remember(id, { facts, header });
+    return { id, keyring, version, originVersion: parsed.originVersion, header, revision: facts.etag };
   }
 
   /** Bytes `start`..`end` of the object at revision `revision`; undefined when it changed (or vanished) meanwhile. */
@@ -637,7 +740,13 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
       const ref = keyring === undefined || !versionNumber.safeParse(version).success || out.ETag === undefined
         ? undefined
         : { id, keyring, version, originVersion: originFromMetadata(out.Metadata), revision: out.ETag };
-      this.remember(key, out.ETag, secondOf(out.LastModified), ref);
+      const second = secondOf(out.LastModified);
+      // A metadata-layout re-wrap may keep the ETag (a metadata-only copy keeps the data), so
+      // only the LastModified second tells it from the state this HEAD saw: trust that only once
+      // the second has passed (with a margin for clock skew), else HEAD the object again next time.
+      const settled = out.Metadata?.[HEADER_METADATA] === undefined || (second !== undefined && Math.floor(Date.now() / 1000) - SETTLED_SECONDS > second);
+      if (settled) this.remember(key, out.ETag, second, ref);
+      else this.memo.delete(key);
       return ref;
     } catch (err) {
       if (isAwsNotFound(err)) {
@@ -673,6 +782,9 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
 }
 
 const CONFLICT = { ok: false, reason: 'conflict' } as const;
+
+/** Seconds after its LastModified from which a metadata-layout object's HEAD may be memoized (see headRef). */
+const SETTLED_SECONDS = 2;
 
 /** The header length the first bytes announce, undefined when more bytes are needed; BackendError for bytes no header starts with. */
 function headerLengthOf(bytes: Buffer, id: string): number | undefined {

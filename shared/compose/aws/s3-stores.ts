@@ -26,7 +26,7 @@ export function buildEscrowStore(core: AwsCore): S3EscrowStore {
 export function buildRecordTargets(core: AwsCore): TargetStore[] {
   return core.config.recordTargets.map((target) => ({
     target,
-    store: new S3RecordStore({ client: core.s3, bucket: target.bucket, prefix: target.prefix }),
+    store: new S3RecordStore({ client: core.s3, bucket: target.bucket, prefix: target.prefix, layout: target.layout }),
   }));
 }
 

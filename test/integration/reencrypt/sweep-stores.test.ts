@@ -27,5 +27,8 @@ describeSweepCrashInjection('DynamoDbRecordStore', dynamo, { stride: 5, minPoint
 describeSweepConcurrency('DynamoDbRecordStore', dynamo, { seeds: 4 });
 describeSweepCrashInjection('S3RecordStore', s3, { stride: 7, minPoints: 6 });
 describeSweepConcurrency('S3RecordStore', s3, { seeds: 3 });
+const s3Metadata = () => openS3ContractStore({ layout: 'metadata' }, moto.endpoint);
+describeSweepCrashInjection('S3RecordStore, metadata layout', s3Metadata, { stride: 11, minPoints: 4 });
+describeSweepConcurrency('S3RecordStore, metadata layout', s3Metadata, { seeds: 3 });
 describeSweepCrashInjection('PgRecordStore', openPostgresContractStore, { stride: 3, minPoints: 10 });
 describeSweepConcurrency('PgRecordStore', openPostgresContractStore, { seeds: 8 });

@@ -1,0 +1,77 @@
+"""moto_server (moto 5.2.1) with the S3 CopyObject conditions that S3 checks and moto does not.
+
+Every moto_server of the test suite (jest's globalSetup, the serial one, the twin's private ones)
+starts from here, so that a test of a conditional CopyObject asserts what S3 does:
+
+- ``x-amz-copy-source-if-match``: "Copies the object if its entity tag (ETag) matches the
+  specified tag", else 412 Precondition Failed (Amazon S3 API Reference, CopyObject, request
+  headers, https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html);
+- ``If-Match`` on the destination: "Copies the object if the ETag ... matches the ETag of an
+  existing object at the destination. Otherwise, Amazon S3 returns a 412 Precondition Failed
+  error" (CopyObjectRequest IfMatch, AWS SDK reference; conditional writes, Amazon S3 User Guide,
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html), and a missing
+  destination answers as PutObject's If-Match does in moto (NoSuchKey);
+- ``If-None-Match: *`` on the destination: 412 when the key exists.
+
+moto 5.2.1 checks only ``x-amz-copy-source-if-none-match`` on CopyObject
+(moto/s3/responses.py, S3Response.copy_object). Nothing else is changed.
+
+Usage: python3 moto_server.py [--serial] -H 127.0.0.1 -p PORT
+(``--serial`` serves one request at a time, see test/support/services.ts.)
+"""
+import sys
+from urllib.parse import parse_qs, unquote, urlparse
+
+from moto.s3 import responses
+from moto.s3.exceptions import MissingKey, PreconditionFailed
+
+_copy_object = responses.S3Response.copy_object
+
+
+def _same(etag_header, etag):
+    # S3 does not care about the quotes around an ETag, and neither does moto's PutObject check.
+    return etag_header.replace('"', "") == etag.replace('"', "")
+
+
+def copy_object(self):
+    copy_source = self.headers.get("x-amz-copy-source")
+    if isinstance(copy_source, bytes):
+        copy_source = copy_source.decode("utf-8")
+    parsed = urlparse(copy_source)
+    src_bucket, src_key = unquote(parsed.path).lstrip("/").split("/", 1)
+    src_version = parse_qs(parsed.query).get("versionId", [None])[0]
+    source = self.backend.get_object(src_bucket, src_key, version_id=src_version)
+    wanted_source = self.headers.get("x-amz-copy-source-if-match")
+    if wanted_source and source is not None and not _same(wanted_source, source.etag):
+        raise PreconditionFailed("x-amz-copy-source-If-Match")
+    key_name = self.parse_key_name()
+    if_match = self.headers.get("If-Match")
+    if if_match:
+        destination = self.backend.get_object(self.bucket_name, key_name)
+        if destination is None:
+            raise MissingKey(key=key_name)
+        if not _same(if_match, destination.etag):
+            raise PreconditionFailed("If-Match")
+    if self.headers.get("If-None-Match") == "*" and self.backend.get_object(self.bucket_name, key_name) is not None:
+        raise PreconditionFailed("If-None-Match")
+    return _copy_object(self)
+
+
+responses.S3Response.copy_object = copy_object
+
+
+def serve(argv):
+    if argv and argv[0] == "--serial":
+        from werkzeug.serving import run_simple
+        from moto.server import DomainDispatcherApplication, create_backend_app
+
+        args = dict(zip(argv[1::2], argv[2::2]))
+        run_simple(args.get("-H", "127.0.0.1"), int(args["-p"]), DomainDispatcherApplication(create_backend_app), threaded=False)
+    else:
+        from moto.server import main
+
+        main(argv)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])
