@@ -18,7 +18,7 @@
  * REKEY_BENCH_STORE_RECORDS (default 100,000); a store whose local server cannot do that within
  * about 10 minutes per dataset runs fewer by default (REKEY_BENCH_STORE_RECORDS_<STORE>
  * overrides), and the table and the JSON say so. REKEY_BENCH_STORES picks stores
- * (`sqlite,s3,dynamodb,postgres`), REKEY_BENCH_STORE_CONCURRENCY the concurrency (default 8).
+ * (`sqlite,s3,s3-metadata,dynamodb,postgres`), REKEY_BENCH_STORE_CONCURRENCY the concurrency (default 8).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,7 +32,7 @@ import { MemoryCheckpointStore } from '../shared/adapters/local/memory-checkpoin
 import { SqliteCatalogStore } from '../shared/adapters/local/sqlite-catalog-store';
 import { SqliteRecordStore } from '../shared/adapters/local/sqlite-record-store';
 import type { RecordInput } from '../shared/adapters/local/sqlite-record-store';
-import { S3RecordStore } from '../shared/adapters/aws/s3-record-store';
+import { S3RecordStore, type S3RecordLayout } from '../shared/adapters/aws/s3-record-store';
 import { DynamoDbRecordStore } from '../shared/adapters/aws/dynamodb-record-store';
 import { createRecordTable } from '../shared/adapters/aws/dynamodb-record-table';
 import { PgRecordStore } from '../shared/adapters/postgres/pg-record-store';
@@ -51,10 +51,10 @@ import { startBenchServers } from './lib/servers';
 import type { BenchServers } from './lib/servers';
 
 /** The stores this benchmark knows. */
-export type BenchStoreName = 'sqlite' | 's3' | 'dynamodb' | 'postgres';
+export type BenchStoreName = 'sqlite' | 's3' | 's3-metadata' | 'dynamodb' | 'postgres';
 
 /** Every store, in the order they run. */
-export const BENCH_STORES: readonly BenchStoreName[] = ['sqlite', 's3', 'dynamodb', 'postgres'];
+export const BENCH_STORES: readonly BenchStoreName[] = ['sqlite', 's3', 's3-metadata', 'dynamodb', 'postgres'];
 
 /** Options of {@link runStoresBench}. */
 export interface StoresBenchOptions {
@@ -228,33 +228,39 @@ async function emptyBucket(s3: S3Client, bucket: string): Promise<void> {
   }
 }
 
-const S3: StoreKind = {
-  name: 's3',
-  servers: { moto: true },
-  cap: { records: 3_000, reason: 'moto_server S3 (one Python process): about 10 header re-wraps/s measured at 300 records, the scan lists and HEADs every object; 100k per dataset would take hours' },
-  byteCounting: 'HTTP request and response body bytes of every S3 call (SDK middleware; metadata headers not counted)',
-  note: 'below the multipart threshold (16 MiB) a header rewrite reads the object range and PUTs the whole object: the body crosses the wire once per re-wrap by design (S3 has no partial write)',
-  open: async (servers) => {
-    const endpoint = requireUrl(servers.motoUrl, 'moto_server');
-    // An unversioned bucket: moto keeps objects in memory, and old versions are not what is measured.
-    const s3 = new S3Client({ endpoint, region: 'us-east-1', credentials: motoCredentials, forcePathStyle: true, maxAttempts: 3 });
-    const bucket = uniqueName('rk-bench');
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    const counter = new ByteCounter();
-    countSdkBodyBytes(s3, counter);
-    const store = new S3RecordStore({ bucket, client: s3 });
-    return {
-      store,
-      counter,
-      load: (records) => loadInto(store, records),
-      close: async () => {
-        await emptyBucket(s3, bucket);
-        await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
-        s3.destroy();
-      },
-    };
-  },
-};
+/** An S3 record store on moto_server in `layout`, bytes counted on its client. */
+function s3Kind(name: BenchStoreName, layout: S3RecordLayout, note: string): StoreKind {
+  return {
+    name,
+    servers: { moto: true },
+    cap: { records: 3_000, reason: 'moto_server S3 (one Python process): about 10 header re-wraps/s measured at 300 records, the scan lists and HEADs every object; 100k per dataset would take hours' },
+    byteCounting: 'HTTP request and response body bytes of every S3 call, and their x-amz-meta-* header lines (SDK middleware)',
+    note,
+    open: async (servers) => {
+      const endpoint = requireUrl(servers.motoUrl, 'moto_server');
+      // An unversioned bucket: moto keeps objects in memory, and old versions are not what is measured.
+      const s3 = new S3Client({ endpoint, region: 'us-east-1', credentials: motoCredentials, forcePathStyle: true, maxAttempts: 3 });
+      const bucket = uniqueName('rk-bench');
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      const counter = new ByteCounter();
+      countSdkBodyBytes(s3, counter);
+      const store = new S3RecordStore({ bucket, client: s3, layout });
+      return {
+        store,
+        counter,
+        load: (records) => loadInto(store, records),
+        close: async () => {
+          await emptyBucket(s3, bucket);
+          await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+          s3.destroy();
+        },
+      };
+    },
+  };
+}
+
+const S3 = s3Kind('s3', 'body', 'the body layout (the default): below the multipart threshold (16 MiB) a header rewrite reads the object range and PUTs the whole object, so the body crosses the wire once per re-wrap by design (S3 has no partial write); the metadata layout (s3-metadata) is the header-only path');
+const S3_METADATA = s3Kind('s3-metadata', 'metadata', 'the metadata layout (recordTargets[].layout: \'metadata\'): the header in x-amz-meta-rekey-header, a re-wrap is a HeadObject and a metadata-only CopyObject');
 
 const DYNAMODB: StoreKind = {
   name: 'dynamodb',
@@ -317,6 +323,7 @@ const POSTGRES: StoreKind = {
 const KINDS: Readonly<Record<BenchStoreName, StoreKind>> = {
   sqlite: SQLITE,
   s3: S3,
+  's3-metadata': S3_METADATA,
   dynamodb: DYNAMODB,
   postgres: POSTGRES,
 };
@@ -656,7 +663,7 @@ function envCount(name: string): number | undefined {
 export function storesBenchOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StoresBenchOptions {
   const recordsByStore: Partial<Record<BenchStoreName, number>> = {};
   for (const name of BENCH_STORES) {
-    const n = envCount(`REKEY_BENCH_STORE_RECORDS_${name.toUpperCase()}`);
+    const n = envCount(`REKEY_BENCH_STORE_RECORDS_${name.toUpperCase().replace('-', '_')}`);
     if (n !== undefined) recordsByStore[name] = n;
   }
   const list = env.REKEY_BENCH_STORES;

@@ -28,7 +28,8 @@
  * scaled to 10,000 and 1,000,000 records and the table says N: a smaller N inflates the
  * per-record share of what every sweep does once (catalog reads, listing, the parent's states).
  * REKEY_BENCH_SWEEP_RECORD_BYTES: plaintext bytes per record (default 1,024).
- * REKEY_BENCH_SWEEP_TARGETS: `s3,dynamodb` (default both).
+ * REKEY_BENCH_SWEEP_TARGETS: `s3,s3-metadata,dynamodb` (default all three; s3-metadata is an S3
+ * target in the metadata layout, whose re-wrap is a HEAD and a metadata-only CopyObject).
  */
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -38,7 +39,7 @@ import { DynamoDbRecordStore } from '../shared/adapters/aws/dynamodb-record-stor
 import { createRecordTable, INDEX_PROJECTED_ATTRIBUTES } from '../shared/adapters/aws/dynamodb-record-table';
 import { KmsKeyVault } from '../shared/adapters/aws/kms-key-vault';
 import { S3CatalogStore } from '../shared/adapters/aws/s3-catalog-store';
-import { S3RecordStore } from '../shared/adapters/aws/s3-record-store';
+import { S3RecordStore, type S3RecordLayout } from '../shared/adapters/aws/s3-record-store';
 import { EnvelopeClient } from '../shared/envelope/envelope-client';
 import { CatalogKeyProvider } from '../shared/keys/catalog-key-provider';
 import type { RecordStore } from '../shared/ports/record-store';
@@ -51,7 +52,7 @@ import { AWS_PRICES, PRICES_AS_OF, PRICES_REGION, dollars, s3PriceOf, type Price
 import { printTable } from './lib/measure';
 
 /** Record target kinds the benchmark sweeps. */
-export type SweepTargetKind = 's3' | 'dynamodb';
+export type SweepTargetKind = 's3' | 's3-metadata' | 'dynamodb';
 
 /** Options of {@link runSweepCostsBench}. */
 export interface SweepCostsOptions {
@@ -59,7 +60,7 @@ export interface SweepCostsOptions {
   readonly records?: number;
   /** Plaintext bytes per record. @default 1024 */
   readonly recordBytes?: number;
-  /** @default ['s3', 'dynamodb'] */
+  /** @default ['s3', 's3-metadata', 'dynamodb'] */
   readonly targets?: readonly SweepTargetKind[];
   /** Progress lines (stderr in `npm run bench`). */
   readonly log?: (line: string) => void;
@@ -185,7 +186,7 @@ export async function runSweepCostsBench(options: SweepCostsOptions = {}): Promi
   if (!Number.isSafeInteger(records) || records < 1) throw new RangeError('records must be a positive integer');
   if (!Number.isSafeInteger(recordBytes) || recordBytes < 1) throw new RangeError('recordBytes must be a positive integer');
   const out: TargetSweepCost[] = [];
-  for (const target of options.targets ?? ['s3', 'dynamodb']) out.push(await measureTarget(target, records, recordBytes, log));
+  for (const target of options.targets ?? ['s3', 's3-metadata', 'dynamodb']) out.push(await measureTarget(target, records, recordBytes, log));
   return { pricesAsOf: PRICES_AS_OF, region: PRICES_REGION, prices: AWS_PRICES, targets: out, notModeled: NOT_MODELED };
 }
 
@@ -198,7 +199,7 @@ export async function runSweepCostsBench(options: SweepCostsOptions = {}): Promi
  */
 export function sweepCostsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): SweepCostsOptions {
   const targets = env.REKEY_BENCH_SWEEP_TARGETS?.split(',').map((t) => t.trim()).filter((t) => t !== '');
-  for (const t of targets ?? []) if (t !== 's3' && t !== 'dynamodb') throw new RangeError(`REKEY_BENCH_SWEEP_TARGETS: unknown target ${t} (s3, dynamodb)`);
+  for (const t of targets ?? []) if (t !== 's3' && t !== 's3-metadata' && t !== 'dynamodb') throw new RangeError(`REKEY_BENCH_SWEEP_TARGETS: unknown target ${t} (s3, s3-metadata, dynamodb)`);
   return {
     ...(env.REKEY_BENCH_SWEEP_RECORDS === undefined ? {} : { records: Number(env.REKEY_BENCH_SWEEP_RECORDS) }),
     ...(env.REKEY_BENCH_SWEEP_RECORD_BYTES === undefined ? {} : { recordBytes: Number(env.REKEY_BENCH_SWEEP_RECORD_BYTES) }),
@@ -208,9 +209,8 @@ export function sweepCostsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
 
 /** The `rekey` context of a stack with exactly one target of `kind` on keyring pii. */
 function contextOf(kind: SweepTargetKind): Record<string, unknown> {
-  return kind === 's3'
-    ? { ...revocationContext(), recordTargets: [{ keyring: SWEEP_KEYRING, bucket: RECORD_BUCKET, prefix: RECORD_PREFIX }] }
-    : tableTargetContext();
+  if (kind === 'dynamodb') return tableTargetContext();
+  return { ...revocationContext(), recordTargets: [{ keyring: SWEEP_KEYRING, bucket: RECORD_BUCKET, prefix: RECORD_PREFIX, ...(kind === 's3-metadata' ? { layout: 'metadata' } : {}) }] };
 }
 
 async function measureTarget(kind: SweepTargetKind, records: number, recordBytes: number, log: (line: string) => void): Promise<TargetSweepCost> {
@@ -222,7 +222,7 @@ async function measureTarget(kind: SweepTargetKind, records: number, recordBytes
   const dynamo = new DynamoDBClient(config);
   try {
     twin.role(OPERATOR_ROLE).policies.push(operatorPolicyFromDoc(twin));
-    const store: RecordStore = kind === 's3' ? await s3Target(twin, s3) : await tableTarget(dynamo);
+    const store: RecordStore = kind === 'dynamodb' ? await tableTarget(dynamo) : await s3Target(twin, s3, kind === 's3-metadata' ? 'metadata' : 'body');
     const seedStart = Date.now();
     await seed(twin, s3, kms, store, records, recordBytes);
     const seedWallMs = Date.now() - seedStart;
@@ -292,11 +292,11 @@ async function measureTarget(kind: SweepTargetKind, records: number, recordBytes
 }
 
 /** The record bucket, created as its owner would (versioned, before anything uses it). */
-async function s3Target(twin: Twin, s3: S3Client): Promise<RecordStore> {
+async function s3Target(twin: Twin, s3: S3Client, layout: S3RecordLayout): Promise<RecordStore> {
   await s3.send(new CreateBucketCommand({ Bucket: RECORD_BUCKET }));
   await s3.send(new PutBucketVersioningCommand({ Bucket: RECORD_BUCKET, VersioningConfiguration: { Status: 'Enabled' } }));
   twin.world.buckets.set(RECORD_BUCKET, { name: RECORD_BUCKET, arn: `arn:aws:s3:::${RECORD_BUCKET}`, versioning: true, eventBridge: false });
-  return new S3RecordStore({ client: s3, bucket: RECORD_BUCKET, prefix: RECORD_PREFIX });
+  return new S3RecordStore({ client: s3, bucket: RECORD_BUCKET, prefix: RECORD_PREFIX, layout });
 }
 
 /** The application team's record table (RECORD_TABLE_DEFINITION), as the table scenario creates it. */
@@ -336,18 +336,24 @@ function sweepSchedule(twin: Twin, kind: SweepTargetKind): TwinSchedule {
   const found = [...twin.world.schedules.values()].filter((s) => {
     if (s.targetArn !== sm || s.state !== 'ENABLED') return false;
     const input = JSON.parse(s.input ?? '{}') as Record<string, unknown>;
-    return input.keyring === SWEEP_KEYRING && (kind === 's3' ? input.bucket === RECORD_BUCKET : input.table === RECORD_TABLE);
+    return input.keyring === SWEEP_KEYRING && (kind === 'dynamodb' ? input.table === RECORD_TABLE : input.bucket === RECORD_BUCKET);
   });
   if (found.length !== 1) throw new Error(`expected one sweep schedule for the ${kind} target, found ${found.length}`);
   return found[0] as TwinSchedule;
 }
 
+/** S3 operations tallied under their own name rather than their first IAM action. */
+const BILLED_BY_OPERATION: ReadonlySet<string> = new Set(['CopyObject', 'UploadPartCopy', 'HeadObject']);
+
 /** Requests and bytes by service and action, most requests first. */
 function tally(entries: readonly RequestLogEntry[]): ActionTally[] {
   const by = new Map<string, { service: string; action: string; requests: number; bytesIn: number; bytesOut: number }>();
   for (const r of entries) {
-    const key = `${r.service} ${r.action}`;
-    const t = by.get(key) ?? { service: r.service, action: r.action, requests: 0, bytesIn: 0, bytesOut: 0 };
+    // A copy is authorized as the source's s3:GetObject first, and a HEAD as s3:GetObject, but S3
+    // bills a copy as a PUT/COPY request: those are tallied by operation.
+    const action = r.service === 's3' && BILLED_BY_OPERATION.has(r.operation) ? `s3:${r.operation}` : r.action;
+    const key = `${r.service} ${action}`;
+    const t = by.get(key) ?? { service: r.service, action, requests: 0, bytesIn: 0, bytesOut: 0 };
     t.requests += 1;
     t.bytesIn += r.bytesIn;
     t.bytesOut += r.bytesOut;

@@ -103,9 +103,10 @@ export function dollars(price: PriceName, units: number): number {
 }
 
 /**
- * The S3 price of one request, from the IAM action the twin's request log names (one action per
- * request: HeadObject is authorized, and priced, as `s3:GetObject`; ListObjectsV2 as
- * `s3:ListBucket`; UploadPart / UploadPartCopy as `s3:PutObject`). Undefined for free requests.
+ * The S3 price of one request, from the action the sweep-costs tally names: the first IAM action
+ * the twin's request log authorized (ListObjectsV2 as `s3:ListBucket`, UploadPart as
+ * `s3:PutObject`), except the operations tallied by name (`s3:HeadObject`, a GET-tier request;
+ * `s3:CopyObject` and `s3:UploadPartCopy`, COPY requests). Undefined for free requests.
  *
  * @example
  * s3PriceOf('s3:ListBucket'); // 's3Tier1'
@@ -117,6 +118,9 @@ export function s3PriceOf(action: string): PriceName | undefined {
 
 const S3_TIER1: ReadonlySet<string> = new Set([
   's3:PutObject',
+  // "PUT, COPY, POST, LIST requests" (Amazon S3 pricing): a CopyObject and an UploadPartCopy are COPY requests.
+  's3:CopyObject',
+  's3:UploadPartCopy',
   's3:ListBucket',
   's3:ListBucketVersions',
   's3:ListBucketMultipartUploads',

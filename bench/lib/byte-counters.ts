@@ -121,14 +121,18 @@ function bodyBytes(body: unknown, add: (n: number) => void): unknown {
  * countSdkBodyBytes(dynamo, counter); // every later call of `dynamo` is counted
  */
 export function countSdkBodyBytes(client: MiddlewareClient, counter: ByteCounter): void {
-  const middleware = (next: (args: { request: { body?: unknown; method?: string } }) => Promise<{ response: { body?: unknown; headers?: Record<string, string> } }>) =>
-    async (args: { request: { body?: unknown; method?: string } }) => {
+  const middleware = (next: (args: { request: { body?: unknown; method?: string; headers?: Record<string, string> } }) => Promise<{ response: { body?: unknown; headers?: Record<string, string> } }>) =>
+    async (args: { request: { body?: unknown; method?: string; headers?: Record<string, string> } }) => {
       const request = args.request;
       if (request !== null && typeof request === 'object' && 'body' in request) {
         request.body = bodyBytes(request.body, (n) => counter.addSent(n));
       }
+      // User metadata is data too (S3's metadata layout keeps the envelope header there): its
+      // header lines count, name and value, both ways.
+      counter.addSent(metadataHeaderBytes(request?.headers));
       const out = await next(args);
       const response = out.response;
+      counter.addReceived(metadataHeaderBytes(response?.headers));
       // Content-Length is the body as it crossed the wire; only a response without one
       // (chunked) has its stream counted as it is read. Counting DynamoDB's streams alone saw
       // nothing: its client reads the body through a path this copy does not sit on.
@@ -142,6 +146,15 @@ export function countSdkBodyBytes(client: MiddlewareClient, counter: ByteCounter
       return out;
     };
   client.middlewareStack.add(middleware, { step: 'finalizeRequest', priority: 'low', name: 'rekeyBenchByteCounter', override: true });
+}
+
+/** Bytes of the `x-amz-meta-*` header lines (name, ": ", value) among `headers`. */
+function metadataHeaderBytes(headers: Record<string, string> | undefined): number {
+  let n = 0;
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (name.toLowerCase().startsWith('x-amz-meta-')) n += Buffer.byteLength(name) + 2 + Buffer.byteLength(String(value));
+  }
+  return n;
 }
 
 /**

@@ -16,6 +16,8 @@ import type { RekeyClient, RekeyClientOptions } from './client-types';
 
 export { createLocalRekeyClient } from './local-client';
 export { configFromOutputs } from './client-config';
+// Reading and writing S3 record objects in either layout (the metadata layout keeps the header in x-amz-meta-rekey-header).
+export { envelopeFromS3Object, s3ObjectFromEnvelope, type S3ObjectParts, type S3ObjectWrite } from '../envelope/s3-object-layout';
 // The errors an application meets, so it can map them to its own answers (instanceof, or `code`).
 export {
   AccessDeniedError,

@@ -59,6 +59,7 @@ describe('resolveRekeyProps', () => {
       ['rotation shorter than propagation', { keyrings: [{ name: 'pii', rotateEvery: '5m', propagation: '10m' }] }, /rotateEverySeconds must be longer than propagationSeconds/],
       ['a target of an unknown keyring', { ...minimal, recordTargets: [{ keyring: 'ops', bucket: 'records' }] }, /recordTargets\.0\.keyring: unknown keyring 'ops'/],
       ['a bad bucket name', { ...minimal, recordTargets: [{ keyring: 'pii', bucket: 'Bad_Bucket' }] }, /recordTargets\.0\.bucket/],
+      ['an unknown record layout', { ...minimal, recordTargets: [{ keyring: 'pii', bucket: 'records', layout: 'sideways' }] }, /recordTargets\.0\.layout/],
       ['a duplicate target', { ...minimal, recordTargets: [{ keyring: 'pii', bucket: 'records', prefix: 'a/' }, { keyring: 'pii', bucket: 'records', prefix: 'a/' }] }, /duplicate target s3:\/\/records\/a\//],
       ['a sub-day escrow retention', { ...minimal, escrow: { retention: '12h' } }, /escrow\.retention: must be a whole number of days/],
       ['both alarm e-mail and topic', { ...minimal, alarms: { email: 'a@example.com', topicArn: 'arn:aws:sns:eu-west-1:123456789012:alarms' } }, /alarms\.topicArn: give either email or topicArn/],

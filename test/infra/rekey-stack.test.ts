@@ -183,6 +183,18 @@ describe('RekeyStack', () => {
       }
     });
 
+    it('hands each record target\'s layout to the functions, and says nothing of a target that keeps the default', () => {
+      // Prepare
+      const targets = [{ ...FULL_CONFIG.recordTargets![0]!, layout: 'metadata' as const }, FULL_CONFIG.recordTargets![1]!];
+      const { template: withLayout } = synthStack({ ...FULL_CONFIG, recordTargets: targets });
+      // Act
+      const envs = Object.values(withLayout.findResources('AWS::Lambda::Function') as Resources).map((f) => (f.Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables);
+      const declared = envs.map((v) => JSON.parse(String(v[ENV.recordTargets])) as { bucket: string; layout?: string }[]);
+      // Assess
+      expect(declared.length).toBeGreaterThan(0);
+      for (const d of declared) expect(d.map((t) => [t.bucket, t.layout])).toEqual([['orders-records', 'metadata'], ['ops-records', undefined]]);
+    });
+
     it('reserves concurrency for revoke, key-access and the sweep worker', () => {
       // Prepare / Act / Assess
       template.hasResourceProperties('AWS::Lambda::Function', { Description: 'rekey revoke', ReservedConcurrentExecutions: 2 });

@@ -35,8 +35,8 @@ const MANIFEST = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'
 
 /** Every subpath the package promises, the compiled file it maps to and names it must export. */
 const SUBPATHS: Readonly<Record<string, { readonly file: string; readonly names: readonly string[] }>> = {
-  [NAME]: { file: 'dist/shared/app/client.js', names: ['createLocalRekeyClient', 'createRekeyClient'] },
-  [`${NAME}/client`]: { file: 'dist/shared/app/client.js', names: ['createLocalRekeyClient', 'createRekeyClient'] },
+  [NAME]: { file: 'dist/shared/app/client.js', names: ['createLocalRekeyClient', 'createRekeyClient', 'envelopeFromS3Object', 's3ObjectFromEnvelope'] },
+  [`${NAME}/client`]: { file: 'dist/shared/app/client.js', names: ['createLocalRekeyClient', 'createRekeyClient', 'envelopeFromS3Object', 's3ObjectFromEnvelope'] },
   [`${NAME}/middleware`]: { file: 'dist/shared/app/middleware.js', names: ['rekeyMiddleware'] },
   [`${NAME}/construct`]: { file: 'dist/infra/index.js', names: ['KeyringKey', 'Rekey', 'RekeyStack', 'STACK_OUTPUTS', 'acknowledgeNagFindings', 'resolveRekeyProps'] },
   [`${NAME}/cli`]: { file: 'dist/cli/main.js', names: ['run'] },
@@ -86,8 +86,14 @@ process.stdout.write(JSON.stringify(report));
 const LAMBDA_TS = `
 import * as root from '${NAME}';
 import { run } from '${NAME}/cli';
-import { createLocalRekeyClient, createRekeyClient, type RekeyClient } from '${NAME}/client';
+import { createLocalRekeyClient, createRekeyClient, envelopeFromS3Object, s3ObjectFromEnvelope, type RekeyClient } from '${NAME}/client';
 import { rekeyMiddleware } from '${NAME}/middleware';
+
+// An S3 record object in the metadata layout, written and read back (docs/record-stores.md).
+export const throughS3Layout = (envelope: Buffer): Buffer => {
+  const { body, metadata } = s3ObjectFromEnvelope(envelope, 'metadata');
+  return envelopeFromS3Object({ body, metadata });
+};
 
 export async function roundTrip(home: string): Promise<string> {
   const rekey: RekeyClient = await createLocalRekeyClient({ home, keyrings: ['pii'] });

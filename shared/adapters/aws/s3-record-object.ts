@@ -5,36 +5,25 @@
  */
 import type { StorageClass } from '@aws-sdk/client-s3';
 import { BackendError, ConflictError, NotARecordError, ValidationError } from '../../errors';
-import { parseHeader } from '../../envelope/format';
+import { KEYRING_METADATA, ORIGIN_METADATA, VERSION_METADATA } from '../../envelope/s3-object-layout';
+
+// The layout of a record object is the envelope layer's (the `rekey` package reads it too).
+export {
+  envelopeFromS3Object,
+  HEADER_METADATA,
+  headerFromMetadata,
+  KEYRING_METADATA,
+  MAX_METADATA_HEADER_BYTES,
+  ORIGIN_METADATA,
+  originOfEnvelope,
+  s3ObjectFromEnvelope,
+  splitEnvelope,
+  VERSION_METADATA,
+} from '../../envelope/s3-object-layout';
 import { versionNumber } from '../../vocabulary/names';
 import { isAwsNotFound, mapAwsError } from './map-aws-error';
 
-/** Metadata key (without `x-amz-meta-`) holding the record's keyring. */
-export const KEYRING_METADATA = 'rekey-keyring';
-/** Metadata key (without `x-amz-meta-`) holding the record's key version. */
-export const VERSION_METADATA = 'rekey-version';
 
-/**
- * Metadata key (without `x-amz-meta-`) holding the origin version of the record's data key
- * (read from the envelope header when written; a header-only re-wrap keeps it).
- */
-export const ORIGIN_METADATA = 'rekey-origin';
-
-/**
- * Metadata key (without `x-amz-meta-`) holding the envelope header, base64, of a record object
- * in the metadata layout (`S3RecordStore` option `layout: 'metadata'`): the object body is then
- * the envelope without its header, and a header re-wrap is a metadata-only CopyObject.
- */
-export const HEADER_METADATA = 'rekey-header';
-
-/**
- * Longest header the metadata layout keeps in metadata: S3 limits the user-defined metadata of
- * a PUT to 2 KB (keys and values, "Working with object metadata", Amazon S3 User Guide,
- * https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html); 1,200 bytes are
- * 1,600 in base64, which leaves room for the index keys. A longer header (a large stored
- * context) keeps the body layout for that object.
- */
-export const MAX_METADATA_HEADER_BYTES = 1200;
 
 /** S3's largest CopyObject source; beyond it a metadata-only rewrite is a multipart copy. */
 export const MAX_COPY_OBJECT_BYTES = 5 * 1024 * 1024 * 1024;
@@ -74,17 +63,6 @@ export function originFromMetadata(metadata: Record<string, string> | undefined)
   return versionNumber.safeParse(origin).success ? origin : 1;
 }
 
-/**
- * The origin version an envelope (or a lone header) names, read from its header; 1 (the oldest
- * possible, so never left out of a revocation) for bytes that are no parsable header.
- */
-export function originOfEnvelope(bytes: Buffer): number {
-  try {
-    return parseHeader(bytes).originVersion;
-  } catch {
-    return 1;
-  }
-}
 
 /** Maps a failed request on a record; a conditional request on a key that vanished is a lost race too, not a plain not-found. */
 export function conditionalError(err: unknown, expected: string | null | undefined, what: string): Error {
@@ -142,41 +120,7 @@ export function factsOf(out: {
   };
 }
 
-/**
- * The header a metadata-layout object keeps in its metadata; undefined for a body-layout object.
- * A value that is no base64 of a header is a NotARecordError (nothing rekey wrote).
- */
-export function headerFromMetadata(metadata: Record<string, string> | undefined, id: string): Buffer | undefined {
-  const value = metadata?.[HEADER_METADATA];
-  if (value === undefined) return undefined;
-  const header = Buffer.from(value, 'base64');
-  // Bounded before parsing: a value longer than any header rekey writes is refused outright.
-  if (value.length > Math.ceil(MAX_METADATA_HEADER_BYTES / 3) * 4 || header.length === 0 || header.toString('base64') !== value) {
-    throw new NotARecordError(`record '${id}' has malformed rekey header metadata`);
-  }
-  try {
-    if (parseHeader(header).headerLength !== header.length) throw new Error('trailing bytes');
-  } catch {
-    throw new NotARecordError(`record '${id}' has malformed rekey header metadata`);
-  }
-  return header;
-}
 
-/**
- * How an envelope is stored in the metadata layout: its header (for the metadata) and the rest
- * (the object body); undefined when it must keep the body layout (no parsable header, a header
- * longer than {@link MAX_METADATA_HEADER_BYTES}, or nothing after the header).
- */
-export function splitEnvelope(envelope: Buffer): { header: Buffer; body: Buffer } | undefined {
-  let length: number;
-  try {
-    length = parseHeader(envelope).headerLength;
-  } catch {
-    return undefined;
-  }
-  if (length > MAX_METADATA_HEADER_BYTES || length >= envelope.length) return undefined;
-  return { header: Buffer.from(envelope.subarray(0, length)), body: envelope.subarray(length) };
-}
 
 /** The whole object's size: the total of a `Content-Range` ("bytes 0-N/TOTAL"), else the body length. */
 export function totalSize(contentRange: string | undefined, contentLength: number | undefined): number {

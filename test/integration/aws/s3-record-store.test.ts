@@ -9,6 +9,7 @@ import { openS3ContractStore } from '../../support/stores/s3';
 import { startSerialMoto, type SerialMoto } from '../../support/services';
 import { parseHeader } from '../../../shared/envelope/format';
 import { withHeaderRewrap } from '../../../shared/reencrypt/header-rewrap';
+import { envelopeFromS3Object, s3ObjectFromEnvelope } from '../../../shared/envelope/s3-object-layout';
 
 const MiB = 1024 * 1024;
 
@@ -724,6 +725,24 @@ describe('S3RecordStore metadata layout (moto)', () => {
     expect(commands.filter((c) => c !== 'UploadPartCopy')).toEqual(['HeadObject', 'GetObject', 'GetObject', 'CreateMultipartUpload', 'CompleteMultipartUpload']);
     expect(commands.filter((c) => c === 'UploadPartCopy')).toHaveLength(2);
     expect((await stack.envelopes.decrypt((await store.get('huge'))!.envelope)).plaintext.equals(plaintext)).toBe(true);
+  });
+
+  it('interoperates with an application that writes and reads its objects itself through the package helpers', async () => {
+    // Prepare: the application's own PutObject of s3ObjectFromEnvelope, as docs/record-stores.md shows.
+    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
+    const plaintext = randomBytes(10_000);
+    const written = s3ObjectFromEnvelope(await stack.envelopes.encrypt('pii', plaintext));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/own', Body: written.body, Metadata: written.metadata }));
+    const to = await stack.rotateAndPromote('pii');
+    // Act: the sweep's re-wrap, then the application's own GetObject.
+    const [outcome] = await rewrapAll(store, ['own']);
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'data/own' }));
+    const envelope = envelopeFromS3Object({ body: await out.Body!.transformToByteArray(), metadata: out.Metadata });
+    // Assess
+    expect(outcome).toMatchObject({ ok: true });
+    const opened = await stack.envelopes.decrypt(envelope);
+    expect(opened.plaintext.equals(plaintext)).toBe(true);
+    expect(opened.version).toBe(to);
   });
 
   it('refuses header metadata that is no header as not a record, and option values it does not know', async () => {

@@ -62,6 +62,15 @@ describe('loadConfig', () => {
       expect(Object.isFrozen(config)).toBe(true);
     });
 
+    it('reads a record target\'s layout, and leaves it absent (the body layout) when not given', () => {
+      // Prepare
+      const env = { ...VALID, [ENV.recordTargets]: JSON.stringify([{ keyring: 'payments', bucket: 'app-data', prefix: 'orders/', layout: 'metadata' }, { keyring: 'payments', bucket: 'app-data', prefix: 'old/' }]) };
+      // Act
+      const config = loadConfig(env);
+      // Assess
+      expect(config.recordTargets.map((t) => t.layout)).toEqual(['metadata', undefined]);
+    });
+
     it('applies defaults when optional variables are absent', () => {
       // Prepare
       const env = { ...VALID };
@@ -128,6 +137,7 @@ describe('loadConfig', () => {
       [ENV.recordTargets, '{"keyring":"payments"}'],
       [ENV.recordTargets, JSON.stringify([{ keyring: 'payments', bucket: 'app-data' }])],
       [ENV.recordTargets, JSON.stringify([{ keyring: 'other', bucket: 'app-data', prefix: '' }])],
+      [ENV.recordTargets, JSON.stringify([{ keyring: 'payments', bucket: 'app-data', prefix: '', layout: 'sideways' }])],
       [ENV.cacheName, '1starts-with-digit'],
       [ENV.cacheEndpoint, 'http://cache:6379'],
       [ENV.cacheEndpoint, 'rediss://user:secret@cache:6379'],
