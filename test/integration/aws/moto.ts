@@ -61,3 +61,29 @@ export function catalogOf(keyring: string, versions: readonly KeyVersion[], gene
     updatedAt: at,
   };
 }
+
+/** One request the client sent (counted before it goes out, so failed ones count too). */
+export interface Sent {
+  readonly command: string;
+  readonly range: string | undefined;
+  readonly ifMatch: string | undefined;
+}
+
+/**
+ * Records every command `client` sends from now on, in order.
+ *
+ * @example
+ * const sent = countCommands(client); await store.getHeader('a'); sent.map((s) => s.command); // ['GetObjectCommand']
+ */
+export function countCommands(client: S3Client): Sent[] {
+  const sent: Sent[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Range?: string; IfMatch?: string };
+      sent.push({ command: context.commandName as string, range: input.Range, ifMatch: input.IfMatch });
+      return next(args);
+    },
+    { step: 'initialize', name: 'commandCounter' },
+  );
+  return sent;
+}

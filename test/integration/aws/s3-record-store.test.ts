@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { S3RecordStore } from '../../../shared/adapters/aws/s3-record-store';
 import { BackendError, ConflictError, NotARecordError, ValidationError } from '../../../shared/errors';
-import { createBucket, motoS3 } from './moto';
+import { countCommands, createBucket, motoS3 } from './moto';
 import { LocalStack } from '../../unit/reencrypt/support/local-stack';
 import { describeRecordStoreContract } from '../../support/record-store-contract';
 import { openS3ContractStore } from '../../support/stores/s3';
@@ -524,232 +524,211 @@ describe('S3RecordStore header reads and writes (moto)', () => {
     expect(after.envelope.subarray(head.header.length).equals(envelope.subarray(head.header.length))).toBe(true);
     expect((await stack.envelopes.decrypt(after.envelope)).plaintext.equals(plaintext)).toBe(true);
   });
-});
 
-// The metadata layout: the header in x-amz-meta-rekey-header, the body the rest of the envelope,
-// and a header re-wrap that is a HEAD and a metadata-only CopyObject (no body byte read or written).
-describe('S3RecordStore metadata layout (moto)', () => {
-  const s3 = motoS3();
-  let stack: LocalStack;
-  let bucket: string;
+  // The metadata layout: the header in x-amz-meta-rekey-header, the body the rest of the envelope,
+  // and a header re-wrap that is a HEAD and a metadata-only CopyObject (no body byte read or written).
+  describe('metadata layout', () => {
 
-  beforeAll(async () => {
-    stack = new LocalStack();
-    await stack.createKeyring('pii');
-  });
-  afterAll(() => stack.close());
-  beforeEach(async () => {
-    bucket = await createBucket(s3, { versioned: false });
-  });
-
-  const envelopes = (): ReturnType<typeof withHeaderRewrap> => withHeaderRewrap(stack.envelopes, stack.provider);
-  const activeOf = async (): Promise<number> => (await stack.keyrings.get('pii')).versions.find((v) => v.state === 'active')!.version;
-
-  /** The command names `client` sends from now on. */
-  function commandsOf(client: typeof s3): string[] {
-    const names: string[] = [];
-    client.middlewareStack.add(
-      (next, ctx) => async (args) => {
-        names.push(String(ctx.commandName).replace(/Command$/, ''));
-        return next(args);
-      },
-      { step: 'initialize', name: 'commandCounter' },
-    );
-    return names;
-  }
-
-  async function rewrapAll(store: S3RecordStore, ids: readonly string[]): Promise<{ ok: boolean }[]> {
-    const writes = await Promise.all(
-      ids.map(async (id) => {
-        const head = (await store.getHeader(id))!;
-        const next = await envelopes().rewrapHeader(head.header);
-        return { write: { id, keyring: 'pii', version: next.version, header: next.header }, expectedRevision: head.revision };
-      }),
-    );
-    return store.putHeaders(writes);
-  }
-
-  it('keeps the header in the metadata and the rest as the body; both layouts read the record whole', async () => {
-    // Prepare
-    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
-    const bodyStore = new S3RecordStore({ bucket, client: motoS3(), prefix: 'data/' });
-    const envelope = await stack.envelopes.encrypt('pii', randomBytes(2048));
-    const length = parseHeader(envelope).headerLength;
-    const version = await activeOf();
-    // Act
-    const revision = await store.put({ id: 'm', keyring: 'pii', version, envelope }, null);
-    // Assess
-    const raw = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'data/m' }));
-    const body = Buffer.from(await raw.Body!.transformToByteArray());
-    expect(body.equals(envelope.subarray(length))).toBe(true);
-    expect(Buffer.from(raw.Metadata!['rekey-header']!, 'base64').equals(envelope.subarray(0, length))).toBe(true);
-    for (const reader of [store, bodyStore]) {
-      expect((await reader.get('m'))?.envelope.equals(envelope)).toBe(true);
-      expect(await reader.getHeader('m')).toEqual({ id: 'm', keyring: 'pii', version, originVersion: version, header: envelope.subarray(0, length), revision });
+    /** The command names (without `Command`) that `client` sends from now on; `splice(0)` starts again. */
+    function commandsOf(client: typeof s3): { names: () => string[]; splice: () => void } {
+      const sent = countCommands(client);
+      return { names: () => sent.map((c) => c.command.replace(/Command$/, '')), splice: () => void sent.splice(0) };
     }
-  });
 
-  it('re-wraps with a HEAD and a metadata-only CopyObject: no body byte read or written, the body byte-identical', async () => {
-    // Prepare
-    const client = motoS3();
-    const store = new S3RecordStore({ bucket, client, prefix: 'data/', layout: 'metadata' });
-    const plaintext = randomBytes(64 * 1024);
-    const envelope = await stack.envelopes.encrypt('pii', plaintext);
-    const from = await activeOf();
-    await store.put({ id: 'big', keyring: 'pii', version: from, envelope }, null);
-    const to = await stack.rotateAndPromote('pii');
-    const commands = commandsOf(client);
-    // Act
-    const [outcome] = await rewrapAll(store, ['big']);
-    // Assess
-    expect(outcome).toMatchObject({ ok: true });
-    expect(commands).toEqual(['HeadObject', 'CopyObject']);
-    const after = (await store.get('big'))!;
-    expect(after.version).toBe(to);
-    expect(after.originVersion).toBe(from);
-    const length = parseHeader(envelope).headerLength;
-    expect(after.envelope.subarray(length).equals(envelope.subarray(length))).toBe(true);
-    expect(after.envelope.subarray(0, length).equals(envelope.subarray(0, length))).toBe(false);
-    expect((await stack.envelopes.decrypt(after.envelope)).plaintext.equals(plaintext)).toBe(true);
-    expect(await store.countByVersion('pii')).toEqual(new Map([[to, 1]]));
-  });
+    async function rewrapAll(store: S3RecordStore, ids: readonly string[]): Promise<{ ok: boolean }[]> {
+      const writes = await Promise.all(
+        ids.map(async (id) => {
+          const head = (await store.getHeader(id))!;
+          const next = await envelopes().rewrapHeader(head.header);
+          return { write: { id, keyring: 'pii', version: next.version, header: next.header }, expectedRevision: head.revision };
+        }),
+      );
+      return store.putHeaders(writes);
+    }
 
-  it('moves a body-layout object to the metadata layout at its first re-wrap, and copies only from then on', async () => {
-    // Prepare: written by a body-layout store (e.g. before the option was set).
-    const client = motoS3();
-    const store = new S3RecordStore({ bucket, client, prefix: 'data/', layout: 'metadata' });
-    const plaintext = randomBytes(4000);
-    const envelope = await stack.envelopes.encrypt('pii', plaintext);
-    await new S3RecordStore({ bucket, client: s3, prefix: 'data/' }).put({ id: 'old', keyring: 'pii', version: await activeOf(), envelope }, null);
-    await stack.rotateAndPromote('pii');
-    const commands = commandsOf(client);
-    // Act
-    await rewrapAll(store, ['old']);
-    const first = commands.splice(0);
-    await stack.rotateAndPromote('pii');
-    await rewrapAll(store, ['old']);
-    // Assess
-    // The header read's HEAD finds a body-layout object, its ranged GET returns it whole (under
-    // 8 KiB), and the conversion is one conditional PutObject of the body alone.
-    expect(first).toEqual(['HeadObject', 'GetObject', 'PutObject']);
-    expect(commands).toEqual(['HeadObject', 'CopyObject']);
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/old' }));
-    expect(head.ContentLength).toBe(envelope.length - parseHeader(envelope).headerLength);
-    expect((await stack.envelopes.decrypt((await store.get('old'))!.envelope)).plaintext.equals(plaintext)).toBe(true);
-  });
+    it('keeps the header in the metadata and the rest as the body; both layouts read the record whole', async () => {
+      // Prepare
+      const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
+      const bodyStore = new S3RecordStore({ bucket, client: motoS3(), prefix: 'data/' });
+      const envelope = await stack.envelopes.encrypt('pii', randomBytes(2048));
+      const length = parseHeader(envelope).headerLength;
+      const version = await activeOf();
+      // Act
+      const revision = await store.put({ id: 'm', keyring: 'pii', version, envelope }, null);
+      // Assess
+      const raw = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'data/m' }));
+      const body = Buffer.from(await raw.Body!.transformToByteArray());
+      expect(body.equals(envelope.subarray(length))).toBe(true);
+      expect(Buffer.from(raw.Metadata!['rekey-header']!, 'base64').equals(envelope.subarray(0, length))).toBe(true);
+      for (const reader of [store, bodyStore]) {
+        expect((await reader.get('m'))?.envelope.equals(envelope)).toBe(true);
+        expect(await reader.getHeader('m')).toEqual({ id: 'm', keyring: 'pii', version, originVersion: version, header: envelope.subarray(0, length), revision });
+      }
+    });
 
-  it('conflicts when an application write replaced the record after its header was read, and changes nothing', async () => {
-    // Prepare
-    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
-    const peer = new S3RecordStore({ bucket, client: motoS3(), prefix: 'data/', layout: 'metadata' });
-    await store.put({ id: 'raced', keyring: 'pii', version: await activeOf(), envelope: await stack.envelopes.encrypt('pii', Buffer.from('old')) }, null);
-    await stack.rotateAndPromote('pii');
-    const head = (await store.getHeader('raced'))!;
-    const next = await envelopes().rewrapHeader(head.header);
-    const theirs = await stack.envelopes.encrypt('pii', Buffer.from('theirs'));
-    const theirRevision = await peer.put({ id: 'raced', keyring: 'pii', version: next.version, envelope: theirs }, head.revision);
-    // Act
-    const outcomes = await store.putHeaders([{ write: { id: 'raced', keyring: 'pii', version: next.version, header: next.header }, expectedRevision: head.revision }]);
-    // Assess
-    expect(outcomes).toEqual([{ ok: false, reason: 'conflict' }]);
-    const after = (await store.get('raced'))!;
-    expect(after.revision).toBe(theirRevision);
-    expect(after.envelope.equals(theirs)).toBe(true);
-  });
+    it('re-wraps with a HEAD and a metadata-only CopyObject: no body byte read or written, the body byte-identical', async () => {
+      // Prepare
+      const client = motoS3();
+      const store = new S3RecordStore({ bucket, client, prefix: 'data/', layout: 'metadata' });
+      const plaintext = randomBytes(64 * 1024);
+      const envelope = await stack.envelopes.encrypt('pii', plaintext);
+      const from = await activeOf();
+      await store.put({ id: 'big', keyring: 'pii', version: from, envelope }, null);
+      const to = await stack.rotateAndPromote('pii');
+      const commands = commandsOf(client);
+      // Act
+      const [outcome] = await rewrapAll(store, ['big']);
+      // Assess
+      expect(outcome).toMatchObject({ ok: true });
+      expect(commands.names()).toEqual(['HeadObject', 'CopyObject']);
+      const after = (await store.get('big'))!;
+      expect(after.version).toBe(to);
+      expect(after.originVersion).toBe(from);
+      const length = parseHeader(envelope).headerLength;
+      expect(after.envelope.subarray(length).equals(envelope.subarray(length))).toBe(true);
+      expect(after.envelope.subarray(0, length).equals(envelope.subarray(0, length))).toBe(false);
+      expect((await stack.envelopes.decrypt(after.envelope)).plaintext.equals(plaintext)).toBe(true);
+      expect(await store.countByVersion('pii')).toEqual(new Map([[to, 1]]));
+    });
 
-  it('is refused by S3 as the emulator now checks: CopyObject with a stale source or destination ETag answers 412', async () => {
-    // The conditions of CopyObject (x-amz-copy-source-if-match, If-Match; Amazon S3 API Reference,
-    // CopyObject) that test/support/moto_server.py adds to moto 5.2.1.
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'one' }));
-    const stale = (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))).ETag!;
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'two' }));
-    const copy = (extra: Record<string, string>) =>
-      s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'k', CopySource: `${bucket}/k`, MetadataDirective: 'REPLACE', Metadata: { a: '1' }, ...extra }));
-    await expect(copy({ CopySourceIfMatch: stale })).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
-    await expect(copy({ IfMatch: stale })).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
-    const current = (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))).ETag!;
-    await copy({ CopySourceIfMatch: current, IfMatch: current });
-    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))).Metadata).toEqual({ a: '1' });
-  });
+    it('moves a body-layout object to the metadata layout at its first re-wrap, and copies only from then on', async () => {
+      // Prepare: written by a body-layout store (e.g. before the option was set).
+      const client = motoS3();
+      const store = new S3RecordStore({ bucket, client, prefix: 'data/', layout: 'metadata' });
+      const plaintext = randomBytes(4000);
+      const envelope = await stack.envelopes.encrypt('pii', plaintext);
+      await new S3RecordStore({ bucket, client: s3, prefix: 'data/' }).put({ id: 'old', keyring: 'pii', version: await activeOf(), envelope }, null);
+      await stack.rotateAndPromote('pii');
+      const commands = commandsOf(client);
+      // Act
+      await rewrapAll(store, ['old']);
+      const first = commands.names();
+      commands.splice();
+      await stack.rotateAndPromote('pii');
+      await rewrapAll(store, ['old']);
+      // Assess
+      // The header read's HEAD finds a body-layout object, its ranged GET returns it whole (under
+      // 8 KiB), and the conversion is one conditional PutObject of the body alone.
+      expect(first).toEqual(['HeadObject', 'GetObject', 'PutObject']);
+      expect(commands.names()).toEqual(['HeadObject', 'CopyObject']);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/old' }));
+      expect(head.ContentLength).toBe(envelope.length - parseHeader(envelope).headerLength);
+      expect((await stack.envelopes.decrypt((await store.get('old'))!.envelope)).plaintext.equals(plaintext)).toBe(true);
+    });
 
-  it('keeps the body layout for a header longer than the metadata holds', async () => {
-    // Prepare: a large stored context makes the header longer than 1,200 bytes.
-    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
-    const context = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`field-${i}`, 'x'.repeat(60)]));
-    const envelope = await stack.envelopes.encrypt('pii', Buffer.from('long'), { context, storeContext: true });
-    // Act
-    await store.put({ id: 'long', keyring: 'pii', version: await activeOf(), envelope }, null);
-    await stack.rotateAndPromote('pii');
-    const [outcome] = await rewrapAll(store, ['long']);
-    // Assess
-    expect(parseHeader(envelope).headerLength).toBeGreaterThan(1200);
-    expect(outcome).toMatchObject({ ok: true });
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/long' }));
-    expect(head.Metadata?.['rekey-header']).toBeUndefined();
-    expect(head.ContentLength).toBe(envelope.length);
-    expect((await stack.envelopes.decrypt((await store.get('long'))!.envelope, { context })).plaintext.toString()).toBe('long');
-  });
+    it('conflicts when an application write replaced the record after its header was read, and changes nothing', async () => {
+      // Prepare
+      const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
+      const peer = new S3RecordStore({ bucket, client: motoS3(), prefix: 'data/', layout: 'metadata' });
+      await store.put({ id: 'raced', keyring: 'pii', version: await activeOf(), envelope: await stack.envelopes.encrypt('pii', Buffer.from('old')) }, null);
+      await stack.rotateAndPromote('pii');
+      const head = (await store.getHeader('raced'))!;
+      const next = await envelopes().rewrapHeader(head.header);
+      const theirs = await stack.envelopes.encrypt('pii', Buffer.from('theirs'));
+      const theirRevision = await peer.put({ id: 'raced', keyring: 'pii', version: next.version, envelope: theirs }, head.revision);
+      // Act
+      const outcomes = await store.putHeaders([{ write: { id: 'raced', keyring: 'pii', version: next.version, header: next.header }, expectedRevision: head.revision }]);
+      // Assess
+      expect(outcomes).toEqual([{ ok: false, reason: 'conflict' }]);
+      const after = (await store.get('raced'))!;
+      expect(after.revision).toBe(theirRevision);
+      expect(after.envelope.equals(theirs)).toBe(true);
+    });
 
-  it('carries the storage class and content type through the copy', async () => {
-    // Prepare: an object in STANDARD_IA (a CopyObject without x-amz-storage-class would make it STANDARD).
-    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
-    await store.put({ id: 'ia', keyring: 'pii', version: await activeOf(), envelope: await stack.envelopes.encrypt('pii', Buffer.from('ia')) }, null);
-    const { Metadata } = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/ia' }));
-    const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'data/ia' }))).Body!;
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/ia', Body: Buffer.from(await body.transformToByteArray()), Metadata, StorageClass: 'STANDARD_IA', ContentType: 'application/x-rekey' }));
-    await stack.rotateAndPromote('pii');
-    // Act
-    const [outcome] = await rewrapAll(store, ['ia']);
-    // Assess
-    expect(outcome).toMatchObject({ ok: true });
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/ia' }));
-    expect(head.StorageClass).toBe('STANDARD_IA');
-    expect(head.ContentType).toBe('application/x-rekey');
-    expect(head.Metadata?.['rekey-version']).toBe(String(await activeOf()));
-  });
+    it('is refused by S3 as the emulator now checks: CopyObject with a stale source or destination ETag answers 412', async () => {
+      // The conditions of CopyObject (x-amz-copy-source-if-match, If-Match; Amazon S3 API Reference,
+      // CopyObject) that test/support/moto_server.py adds to moto 5.2.1.
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'one' }));
+      const stale = (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))).ETag!;
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'two' }));
+      const copy = (extra: Record<string, string>) =>
+        s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'k', CopySource: `${bucket}/k`, MetadataDirective: 'REPLACE', Metadata: { a: '1' }, ...extra }));
+      await expect(copy({ CopySourceIfMatch: stale })).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+      await expect(copy({ IfMatch: stale })).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+      const current = (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))).ETag!;
+      await copy({ CopySourceIfMatch: current, IfMatch: current });
+      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'k' }))).Metadata).toEqual({ a: '1' });
+    });
 
-  it('moves a body-layout object above the multipart threshold with UploadPartCopy ranges alone', async () => {
-    // Prepare
-    const client = motoS3();
-    const store = new S3RecordStore({ bucket, client, prefix: 'data/', layout: 'metadata', multipartThresholdBytes: 5 * MiB + 1, copyPartBytes: 5 * MiB });
-    const plaintext = randomBytes(6 * MiB + 333);
-    const envelope = await stack.envelopes.encrypt('pii', plaintext);
-    await new S3RecordStore({ bucket, client: s3, prefix: 'data/' }).put({ id: 'huge', keyring: 'pii', version: await activeOf(), envelope }, null);
-    await stack.rotateAndPromote('pii');
-    const commands = commandsOf(client);
-    // Act
-    const [outcome] = await rewrapAll(store, ['huge']);
-    // Assess
-    expect(outcome).toMatchObject({ ok: true });
-    // getHeader: HEAD, ranged GET; the move: a ranged GET of the old header, then S3 copies the body.
-    expect(commands.filter((c) => c !== 'UploadPartCopy')).toEqual(['HeadObject', 'GetObject', 'GetObject', 'CreateMultipartUpload', 'CompleteMultipartUpload']);
-    expect(commands.filter((c) => c === 'UploadPartCopy')).toHaveLength(2);
-    expect((await stack.envelopes.decrypt((await store.get('huge'))!.envelope)).plaintext.equals(plaintext)).toBe(true);
-  });
+    it('keeps the body layout for a header longer than the metadata holds', async () => {
+      // Prepare: a large stored context makes the header longer than 1,200 bytes.
+      const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
+      const context = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`field-${i}`, 'x'.repeat(60)]));
+      const envelope = await stack.envelopes.encrypt('pii', Buffer.from('long'), { context, storeContext: true });
+      // Act
+      await store.put({ id: 'long', keyring: 'pii', version: await activeOf(), envelope }, null);
+      await stack.rotateAndPromote('pii');
+      const [outcome] = await rewrapAll(store, ['long']);
+      // Assess
+      expect(parseHeader(envelope).headerLength).toBeGreaterThan(1200);
+      expect(outcome).toMatchObject({ ok: true });
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/long' }));
+      expect(head.Metadata?.['rekey-header']).toBeUndefined();
+      expect(head.ContentLength).toBe(envelope.length);
+      expect((await stack.envelopes.decrypt((await store.get('long'))!.envelope, { context })).plaintext.toString()).toBe('long');
+    });
 
-  it('interoperates with an application that writes and reads its objects itself through the package helpers', async () => {
-    // Prepare: the application's own PutObject of s3ObjectFromEnvelope, as docs/record-stores.md shows.
-    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
-    const plaintext = randomBytes(10_000);
-    const written = s3ObjectFromEnvelope(await stack.envelopes.encrypt('pii', plaintext));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/own', Body: written.body, Metadata: written.metadata }));
-    const to = await stack.rotateAndPromote('pii');
-    // Act: the sweep's re-wrap, then the application's own GetObject.
-    const [outcome] = await rewrapAll(store, ['own']);
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'data/own' }));
-    const envelope = envelopeFromS3Object({ body: await out.Body!.transformToByteArray(), metadata: out.Metadata });
-    // Assess
-    expect(outcome).toMatchObject({ ok: true });
-    const opened = await stack.envelopes.decrypt(envelope);
-    expect(opened.plaintext.equals(plaintext)).toBe(true);
-    expect(opened.version).toBe(to);
-  });
+    it('carries the storage class and content type through the copy', async () => {
+      // Prepare: an object in STANDARD_IA (a CopyObject without x-amz-storage-class would make it STANDARD).
+      const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
+      await store.put({ id: 'ia', keyring: 'pii', version: await activeOf(), envelope: await stack.envelopes.encrypt('pii', Buffer.from('ia')) }, null);
+      const { Metadata } = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/ia' }));
+      const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'data/ia' }))).Body!;
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/ia', Body: Buffer.from(await body.transformToByteArray()), Metadata, StorageClass: 'STANDARD_IA', ContentType: 'application/x-rekey' }));
+      await stack.rotateAndPromote('pii');
+      // Act
+      const [outcome] = await rewrapAll(store, ['ia']);
+      // Assess
+      expect(outcome).toMatchObject({ ok: true });
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/ia' }));
+      expect(head.StorageClass).toBe('STANDARD_IA');
+      expect(head.ContentType).toBe('application/x-rekey');
+      expect(head.Metadata?.['rekey-version']).toBe(String(await activeOf()));
+    });
 
-  it('refuses header metadata that is no header as not a record, and option values it does not know', async () => {
-    const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/bad', Body: 'x', Metadata: { 'rekey-keyring': 'pii', 'rekey-version': '1', 'rekey-header': 'bm90IGEgaGVhZGVy' } }));
-    await expect(store.get('bad')).rejects.toBeInstanceOf(NotARecordError);
-    await expect(store.getHeader('bad')).rejects.toBeInstanceOf(NotARecordError);
-    expect(() => new S3RecordStore({ bucket, client: s3, layout: 'sideways' as never })).toThrow(ValidationError);
+    it('moves a body-layout object above the multipart threshold with UploadPartCopy ranges alone', async () => {
+      // Prepare
+      const client = motoS3();
+      const store = new S3RecordStore({ bucket, client, prefix: 'data/', layout: 'metadata', multipartThresholdBytes: 5 * MiB + 1, copyPartBytes: 5 * MiB });
+      const plaintext = randomBytes(6 * MiB + 333);
+      const envelope = await stack.envelopes.encrypt('pii', plaintext);
+      await new S3RecordStore({ bucket, client: s3, prefix: 'data/' }).put({ id: 'huge', keyring: 'pii', version: await activeOf(), envelope }, null);
+      await stack.rotateAndPromote('pii');
+      const commands = commandsOf(client);
+      // Act
+      const [outcome] = await rewrapAll(store, ['huge']);
+      // Assess
+      expect(outcome).toMatchObject({ ok: true });
+      // getHeader: HEAD, ranged GET; the move: a ranged GET of the old header, then S3 copies the body.
+      expect(commands.names().filter((c) => c !== 'UploadPartCopy')).toEqual(['HeadObject', 'GetObject', 'GetObject', 'CreateMultipartUpload', 'CompleteMultipartUpload']);
+      expect(commands.names().filter((c) => c === 'UploadPartCopy')).toHaveLength(2);
+      expect((await stack.envelopes.decrypt((await store.get('huge'))!.envelope)).plaintext.equals(plaintext)).toBe(true);
+    });
+
+    it('interoperates with an application that writes and reads its objects itself through the package helpers', async () => {
+      // Prepare: the application's own PutObject of s3ObjectFromEnvelope, as docs/record-stores.md shows.
+      const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
+      const plaintext = randomBytes(10_000);
+      const written = s3ObjectFromEnvelope(await stack.envelopes.encrypt('pii', plaintext));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/own', Body: written.body, Metadata: written.metadata }));
+      const to = await stack.rotateAndPromote('pii');
+      // Act: the sweep's re-wrap, then the application's own GetObject.
+      const [outcome] = await rewrapAll(store, ['own']);
+      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'data/own' }));
+      const envelope = envelopeFromS3Object({ body: await out.Body!.transformToByteArray(), metadata: out.Metadata });
+      // Assess
+      expect(outcome).toMatchObject({ ok: true });
+      const opened = await stack.envelopes.decrypt(envelope);
+      expect(opened.plaintext.equals(plaintext)).toBe(true);
+      expect(opened.version).toBe(to);
+    });
+
+    it('refuses header metadata that is no header as not a record, and option values it does not know', async () => {
+      const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/bad', Body: 'x', Metadata: { 'rekey-keyring': 'pii', 'rekey-version': '1', 'rekey-header': 'bm90IGEgaGVhZGVy' } }));
+      await expect(store.get('bad')).rejects.toBeInstanceOf(NotARecordError);
+      await expect(store.getHeader('bad')).rejects.toBeInstanceOf(NotARecordError);
+      expect(() => new S3RecordStore({ bucket, client: s3, layout: 'sideways' as never })).toThrow(ValidationError);
+    });
   });
 });

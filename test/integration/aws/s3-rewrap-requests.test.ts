@@ -18,32 +18,11 @@ import { HEAD_PROBE_LENGTH } from '../../../shared/envelope/envelope-head';
 import { parseHeader } from '../../../shared/envelope/format';
 import type { BatchWriteOutcome } from '../../../shared/ports/record-store';
 import { withHeaderRewrap } from '../../../shared/reencrypt/header-rewrap';
-import { createBucket, createKmsKey, motoKms, motoS3 } from './moto';
+import { countCommands, createBucket, createKmsKey, motoKms, motoS3, type Sent } from './moto';
 import { LocalStack } from '../../unit/reencrypt/support/local-stack';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** One request the client sent (counted before it goes out, so failed ones count too). */
-interface Sent {
-  readonly command: string;
-  readonly range: string | undefined;
-  readonly ifMatch: string | undefined;
-}
-
-/** Records every command `client` sends. */
-function countCommands(client: S3Client): Sent[] {
-  const sent: Sent[] = [];
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { Range?: string; IfMatch?: string };
-      sent.push({ command: context.commandName as string, range: input.Range, ifMatch: input.IfMatch });
-      return next(args);
-    },
-    { step: 'initialize', name: 'commandCounter' },
-  );
-  return sent;
-}
 
 describe('S3RecordStore re-wrap requests (moto)', () => {
   const s3 = motoS3();
