@@ -40,12 +40,16 @@ export function catalogActions(access: 'read' | 'write'): { objects: string[]; b
  * - put (conditional PutObject): s3:PutObject;
  * - ListObjectsV2 (listPage): s3:ListBucket, which also turns a vanished record into a 404.
  *
- * - getHeader (ranged GET) and putHeaders (S3RecordStore.rewrapObject: ranged GETs
- *   with If-Match and no HeadObject, a conditional PutObject below the multipart threshold; above it
- *   CreateMultipartUpload, UploadPart, UploadPartCopy of the same object and
- *   CompleteMultipartUpload with If-Match): s3:GetObject and s3:PutObject; a failed rewrite aborts
- *   its upload (s3:AbortMultipartUpload, granted on record targets by allowRecordTargets) rather
- *   than leave it to the lifecycle rule.
+ * - getHeader and putHeaders, body layout (S3RecordStore.rewrapObject: ranged GETs with If-Match,
+ *   a conditional PutObject below the multipart threshold; above it CreateMultipartUpload,
+ *   UploadPart, UploadPartCopy of the same object and CompleteMultipartUpload with If-Match):
+ *   s3:GetObject and s3:PutObject; a failed rewrite aborts its upload (s3:AbortMultipartUpload,
+ *   granted on record targets by allowRecordTargets) rather than leave it to the lifecycle rule;
+ * - getHeader and putHeaders, metadata layout (HeadObject, then CopyObject of the object onto
+ *   itself with If-Match, or UploadPartCopy ranges): the same s3:GetObject (source) and
+ *   s3:PutObject (destination). The copy keeps the object's tags (TaggingDirective COPY), so a
+ *   metadata-layout target's writers also get s3:GetObjectTagging and s3:PutObjectTagging on its
+ *   objects, lest a tagged record fail its copy.
  *
  * delete is on no function's path: wiring it in needs s3:DeleteObject added here.
  */
@@ -94,7 +98,7 @@ export function allowRecordTargets(role: iam.IRole, recordTargets: readonly Reso
   for (const t of recordTargets) {
     const bucketArn = `arn:${Aws.PARTITION}:s3:::${t.bucket}`;
     // A header rewrite above the multipart threshold aborts its upload when it fails (records only).
-    const objects = access === 'write' ? [...actions.objects, 's3:AbortMultipartUpload'] : actions.objects;
+    const objects = access === 'write' ? [...actions.objects, 's3:AbortMultipartUpload', ...(t.layout === 'metadata' ? ['s3:GetObjectTagging', 's3:PutObjectTagging'] : [])] : actions.objects;
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: objects, resources: [`${bucketArn}/${t.prefix}*`] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: actions.bucket, resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${t.prefix}*`] } } }));
     if (t.bucketKmsKeyArn !== undefined) {

@@ -69,20 +69,59 @@ export function headerFromMetadata(metadata: Record<string, string> | undefined,
   return header;
 }
 
+/** S3's limit on the user metadata of a PUT or copy: keys and values, UTF-8 ("Working with object metadata"). */
+export const MAX_USER_METADATA_BYTES = 2048;
+
 /**
- * How an envelope is stored in the metadata layout: its header (for the metadata) and the rest
- * (the object body); undefined when it must keep the body layout (no parsable header, a header
- * longer than {@link MAX_METADATA_HEADER_BYTES}, or nothing after the header).
+ * Bytes kept free below {@link MAX_USER_METADATA_BYTES} when an object enters the metadata
+ * layout, so that later re-wraps (whose version numbers may gain digits) always fit.
  */
-export function splitEnvelope(envelope: Buffer): { header: Buffer; body: Buffer } | undefined {
+const METADATA_HEADROOM_BYTES = 32;
+
+/** UTF-8 bytes of user metadata as S3 counts them (keys and values). */
+export function userMetadataBytes(metadata: Record<string, string>): number {
+  return Object.entries(metadata).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+}
+
+/** The index keys of a record object: keyring, version and the origin its header names. */
+export function recordIndexMetadata(keyring: string, version: number, header: Buffer): Record<string, string> {
+  return { [KEYRING_METADATA]: keyring, [VERSION_METADATA]: String(version), [ORIGIN_METADATA]: String(originOfEnvelope(header)) };
+}
+
+/**
+ * `metadata` with `header` added under {@link HEADER_METADATA}, or undefined when the object
+ * must keep the body layout: the header is no whole rekey header, longer than
+ * {@link MAX_METADATA_HEADER_BYTES}, or would take the metadata over S3's 2 KB (less a headroom
+ * for later re-wraps when the object is `entering` the layout; a re-wrap of an object already in
+ * it may use the whole 2 KB). `metadata` should hold the index already.
+ */
+export function metadataHolding(metadata: Record<string, string>, header: Buffer, entering = true): Record<string, string> | undefined {
+  if (header.length === 0 || header.length > MAX_METADATA_HEADER_BYTES) return undefined;
+  try {
+    if (parseHeader(header).headerLength !== header.length) return undefined;
+  } catch {
+    return undefined;
+  }
+  const out = { ...metadata, [HEADER_METADATA]: header.toString('base64') };
+  return userMetadataBytes(out) <= MAX_USER_METADATA_BYTES - (entering ? METADATA_HEADROOM_BYTES : 0) ? out : undefined;
+}
+
+/**
+ * How an envelope is stored in the metadata layout beside `metadata` (the index and any other
+ * keys): the object's metadata with the header, and the rest of the envelope as the body;
+ * undefined when it must keep the body layout (no parsable header, nothing after it, or a header
+ * {@link metadataHolding} refuses).
+ */
+export function splitEnvelope(envelope: Buffer, metadata: Record<string, string>): { metadata: Record<string, string>; body: Buffer } | undefined {
   let length: number;
   try {
     length = parseHeader(envelope).headerLength;
   } catch {
     return undefined;
   }
-  if (length > MAX_METADATA_HEADER_BYTES || length >= envelope.length) return undefined;
-  return { header: Buffer.from(envelope.subarray(0, length)), body: envelope.subarray(length) };
+  if (length >= envelope.length) return undefined;
+  const holding = metadataHolding(metadata, Buffer.from(envelope.subarray(0, length)));
+  return holding === undefined ? undefined : { metadata: holding, body: envelope.subarray(length) };
 }
 
 /** What a GetObject answered: the body bytes and the user metadata (the SDK's `Metadata`). */
@@ -107,25 +146,26 @@ export interface S3ObjectWrite {
  * const envelope = envelopeFromS3Object({ body: await out.Body!.transformToByteArray(), metadata: out.Metadata });
  * const { plaintext } = await rekey.decrypt(envelope);
  */
-export function envelopeFromS3Object(object: S3ObjectParts): Buffer {
+export function envelopeFromS3Object(object: S3ObjectParts, id = 'object'): Buffer {
   const body = Buffer.from(object.body);
-  const header = headerFromMetadata(object.metadata, 'object');
+  const header = headerFromMetadata(object.metadata, id);
   return header === undefined ? body : Buffer.concat([header, body]);
 }
 
 /**
- * The body and metadata with which to write `envelope` in `layout` (default `'metadata'`): the
- * index keys rekey's counts read (keyring, version, origin) and, in the metadata layout, the
- * header. An envelope whose header the metadata cannot hold (longer than 1,200 bytes) is written
- * in the body layout, as rekey's own store does. Pass both to PutObject (`Body`, `Metadata`),
- * with `If-Match` / `If-None-Match` as your writes need.
+ * The body and metadata with which to write `envelope` in `layout`: the index keys rekey's
+ * counts read (keyring, version, origin) and, in the metadata layout, the header. An envelope
+ * whose header the metadata cannot hold (longer than 1,200 bytes, or beyond S3's 2 KB of user
+ * metadata with `extra`) is written in the body layout, as rekey's own store does. Pass both to
+ * PutObject (`Body`, `Metadata`), with `If-Match` / `If-None-Match` as your writes need. Use the
+ * layout the record target is configured with (cdk.json `recordTargets[].layout`).
  *
  * @example
  * const envelope = await rekey.encrypt('pii', plaintext);
- * const { body, metadata } = s3ObjectFromEnvelope(envelope);
+ * const { body, metadata } = s3ObjectFromEnvelope(envelope, 'metadata');
  * await s3.send(new PutObjectCommand({ Bucket, Key, Body: body, Metadata: metadata }));
  */
-export function s3ObjectFromEnvelope(envelope: Buffer, layout: 'body' | 'metadata' = 'metadata'): S3ObjectWrite {
+export function s3ObjectFromEnvelope(envelope: Buffer, layout: 'body' | 'metadata', extra: Record<string, string> = {}): S3ObjectWrite {
   if (!Buffer.isBuffer(envelope) || envelope.length === 0) throw new ValidationError('envelope must be a non-empty Buffer');
   if (layout !== 'body' && layout !== 'metadata') throw new ValidationError("layout must be 'body' or 'metadata'");
   let parsed;
@@ -134,8 +174,7 @@ export function s3ObjectFromEnvelope(envelope: Buffer, layout: 'body' | 'metadat
   } catch {
     throw new ValidationError('envelope is not a rekey envelope');
   }
-  const index = { [KEYRING_METADATA]: parsed.keyring, [VERSION_METADATA]: String(parsed.version), [ORIGIN_METADATA]: String(originOfEnvelope(envelope)) };
-  const split = layout === 'metadata' ? splitEnvelope(envelope) : undefined;
-  if (split === undefined) return { body: envelope, metadata: index };
-  return { body: Buffer.from(split.body), metadata: { ...index, [HEADER_METADATA]: split.header.toString('base64') } };
+  const metadata = { ...extra, ...recordIndexMetadata(parsed.keyring, parsed.version, envelope) };
+  const split = layout === 'metadata' ? splitEnvelope(envelope, metadata) : undefined;
+  return split === undefined ? { body: envelope, metadata } : { body: Buffer.from(split.body), metadata: split.metadata };
 }

@@ -10,11 +10,11 @@
  * (PutObject `If-Match`: 412 Precondition Failed when the ETag changed, 404 when the object is gone).
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { LimitExceededError, ValidationError } from '../errors';
+import { LimitExceededError, NotARecordError, ValidationError } from '../errors';
 import { ENVELOPE_LIMITS } from '../envelope/limits';
 import { isAwsNotFound, mapAwsError } from '../adapters/aws/map-aws-error';
 import { newSdkClient, type SdkTimeouts } from '../adapters/aws/sdk-client-options';
-import { conditionalError, KEYRING_METADATA, ORIGIN_METADATA, originOfEnvelope, requireEtag, VERSION_METADATA } from '../adapters/aws/s3-record-object';
+import { conditionalError, envelopeFromS3Object, HEADER_METADATA, KEYRING_METADATA, ORIGIN_METADATA, originOfEnvelope, requireEtag, VERSION_METADATA } from '../adapters/aws/s3-record-object';
 import type { MigratedWrite, MigrationStore, RawRecord, RawRecordPage } from './migration-ports';
 
 /**
@@ -91,7 +91,16 @@ export class S3MigrationStore implements MigrationStore {
         (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
         throw new LimitExceededError(`object '${id.slice(0, 128)}' is larger than ${this.maxBytes} bytes`);
       }
-      const bytes = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+      const body = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+      // An object in the metadata layout keeps its envelope header in its metadata: its body alone
+      // is ciphertext that would look like plaintext, so the envelope is read whole, as a rekey record.
+      let bytes: Buffer;
+      try {
+        bytes = envelopeFromS3Object({ body, metadata: out.Metadata });
+      } catch (err) {
+        if (err instanceof NotARecordError) throw new ValidationError(`object '${id.slice(0, 128)}' has malformed rekey header metadata; it is left as it is`);
+        throw err;
+      }
       if (out.ETag === undefined) throw new ValidationError(`object '${id.slice(0, 128)}' has no ETag`);
       const attributes: Record<string, string> = { ...(out.Metadata ?? {}) };
       if (out.ContentType !== undefined) attributes[CONTENT_TYPE_ATTRIBUTE] = out.ContentType;
@@ -105,6 +114,8 @@ export class S3MigrationStore implements MigrationStore {
 
   public async replace(read: RawRecord, write: MigratedWrite): Promise<string> {
     const { [CONTENT_TYPE_ATTRIBUTE]: contentType, ...userMetadata } = read.attributes ?? {};
+    // Never over a rekey record in the metadata layout (read() hands it over whole, as a rekey envelope).
+    if (userMetadata[HEADER_METADATA] !== undefined) throw new ValidationError(`object '${read.id.slice(0, 128)}' is a rekey record (metadata layout); it is not migrated again`);
     // A migrated object is indexed like every rekey record; the application's own keys are kept.
     const metadata: Record<string, string> = {
       ...Object.fromEntries(Object.entries(userMetadata).filter(([k]) => !k.startsWith('rekey-'))),

@@ -168,7 +168,10 @@ export interface BatchRecordStore extends RecordStore {
   getHeader(id: string): Promise<StoredHeader | undefined>;
   /**
    * Replaces the header of each record, keeping its body, if its revision still matches; each
-   * write succeeding or conflicting on its own (see the interface for atomicity).
+   * write succeeding or conflicting on its own (see the interface for atomicity). A store may
+   * keep the revision across a header-only write when the body is unchanged (S3's metadata
+   * layout: the ETag is the body's), so two header writes read at one revision may both land, the
+   * later winning; every write that changes the body still changes the revision.
    */
   putHeaders(writes: readonly ConditionalWrite<{ id: string; keyring: string; version: number; header: Buffer }>[]): Promise<BatchWriteOutcome[]>;
   /** Writes whole envelopes conditionally, each succeeding or conflicting on its own (see the interface for atomicity). */

@@ -33,7 +33,6 @@ export const bucketName = /* @__PURE__ */ z.lazy(() =>
   ),
 );
 
-/** An S3 key prefix: may be empty; never starts with `/`; at most 512 characters. */
 /**
  * Where an S3 record object keeps its envelope header: `'body'` (the object is the envelope) or
  * `'metadata'` (the header in `x-amz-meta-rekey-header`, see S3RecordStore's `layout` option).
@@ -43,6 +42,7 @@ export const bucketName = /* @__PURE__ */ z.lazy(() =>
  */
 export const recordLayout = /* @__PURE__ */ z.lazy(() => z.enum(['body', 'metadata']));
 
+/** An S3 key prefix: may be empty; never starts with `/`; at most 512 characters. */
 export const keyPrefix = /* @__PURE__ */ z.lazy(() =>
   z.string().check(
     z.maxLength(512, 'must be at most 512 characters'),

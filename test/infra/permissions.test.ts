@@ -287,6 +287,19 @@ describe('function permissions', () => {
       expect(listing).toEqual([expect.objectContaining({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['pii/*'] } } })]);
     });
 
+    it('adds the tagging actions a metadata-layout copy needs for tagged records, to that target\'s writers only', () => {
+      // Prepare
+      const targets = [{ ...FULL_CONFIG.recordTargets![0]!, layout: 'metadata' as const }, FULL_CONFIG.recordTargets![1]!];
+      const { template: withLayout } = synthStack({ ...FULL_CONFIG, recordTargets: targets });
+      // Act
+      const worker = roleStatements(withLayout, 'reencrypt');
+      const counter = roleStatements(withLayout, 'grace-period');
+      // Assess
+      expect(actionsOn(worker, 'orders-records/pii/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging']));
+      expect(actionsOn(worker, 'ops-records/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload']));
+      expect(actionsOn(counter, 'orders-records/pii/*')).toEqual(new Set(['s3:GetObject']));
+    });
+
     it('lets revoke alone also list, read and delete noncurrent object versions under the prefix (exposed copies of a revoked key)', () => {
       // Prepare
       const statements = roleStatements(template, 'revoke');

@@ -58,6 +58,25 @@ describe('migrateRecords over S3 (moto)', () => {
     expect((await records.scanByVersion('orders', 1, { limit: 10 })).items.map((r) => r.id)).toEqual(['o-1', 'o-2']);
   });
 
+  it('a second pass leaves records in the metadata layout alone: their bodies alone would look like plaintext', async () => {
+    // Prepare: migrated once, then moved to the metadata layout by a re-wrap (as a 'metadata' sweep does).
+    await putRaw('o-1', '{"order":1,"card":"4111"}');
+    await migrateRecords({ keyring: 'orders', from: 'plaintext', store, envelopes: stack.envelopes });
+    const metadata = new S3RecordStore({ bucket, prefix: 'orders/', client: s3, layout: 'metadata' });
+    const { version: active } = await stack.provider.forEncrypt('orders');
+    const head = (await metadata.getHeader('o-1'))!;
+    const [moved] = await metadata.putHeaders([{ write: { id: 'o-1', keyring: 'orders', version: active, header: head.header }, expectedRevision: head.revision }]);
+    const before = await body('o-1');
+    // Act
+    const report = await migrateRecords({ keyring: 'orders', from: 'plaintext', store, envelopes: stack.envelopes });
+    // Assess
+    expect(moved).toMatchObject({ ok: true });
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'orders/o-1' }))).Metadata?.['rekey-header']).toBeDefined();
+    expect(report).toMatchObject({ listed: 1, migrated: 0, failed: [] });
+    expect((await body('o-1')).equals(before)).toBe(true);
+    expect((await service().get('o-1')).plaintext.toString()).toBe('{"order":1,"card":"4111"}');
+  });
+
   it("keeps the object's own user metadata and its content type beside the rekey index", async () => {
     // Prepare
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'orders/o-1', Body: '{"order":1}', ContentType: 'application/json', Metadata: { owner: 'orders-team' } }));

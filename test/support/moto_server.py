@@ -13,8 +13,16 @@ starts from here, so that a test of a conditional CopyObject asserts what S3 doe
   destination answers as PutObject's If-Match does in moto (NoSuchKey);
 - ``If-None-Match: *`` on the destination: 412 when the key exists.
 
-moto 5.2.1 checks only ``x-amz-copy-source-if-none-match`` on CopyObject
-(moto/s3/responses.py, S3Response.copy_object). Nothing else is changed.
+- UploadPartCopy ``x-amz-copy-source-if-match``: 412 when the source's ETag differs ("UploadPartCopy",
+  request headers, https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html);
+- CompleteMultipartUpload ``If-Match``: "Uploads the object only if the ETag ... matches", else 412,
+  and NoSuchKey when the key is absent ("CompleteMultipartUpload", request headers,
+  https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html).
+
+moto 5.2.1 checks only ``x-amz-copy-source-if-none-match`` on CopyObject, no source condition on
+UploadPartCopy, and only ``If-None-Match`` on CompleteMultipartUpload (moto/s3/responses.py).
+Nothing else is changed. The checks are not atomic with the write on moto's threaded server (nor
+is moto's own PutObject If-Match check): suites that race writers use the serial server.
 
 Usage: python3 moto_server.py [--serial] -H 127.0.0.1 -p PORT
 (``--serial`` serves one request at a time, see test/support/services.ts.)
@@ -58,6 +66,44 @@ def copy_object(self):
 
 
 responses.S3Response.copy_object = copy_object
+
+_upload_part_copy = responses.S3Response.upload_part_copy
+
+
+def upload_part_copy(self):
+    copy_source = self.headers.get("x-amz-copy-source")
+    if isinstance(copy_source, bytes):
+        copy_source = copy_source.decode("utf-8")
+    parsed = urlparse(copy_source)
+    src_bucket, src_key = unquote(parsed.path).lstrip("/").split("/", 1)
+    src_version = parse_qs(parsed.query).get("versionId", [None])[0]
+    wanted = self.headers.get("x-amz-copy-source-if-match")
+    source = self.backend.get_object(src_bucket, src_key, version_id=src_version)
+    if wanted and source is not None and not _same(wanted, source.etag):
+        raise PreconditionFailed("x-amz-copy-source-If-Match")
+    return _upload_part_copy(self)
+
+
+responses.S3Response.upload_part_copy = upload_part_copy
+
+_key_response_post = responses.S3Response._key_response_post
+
+
+def key_response_post(self, request, body, bucket_name, query, key_name):
+    if_match = request.headers.get("If-Match")
+    if if_match and query.get("uploadId"):
+        existing = self.backend.get_object(bucket_name, key_name)
+        # A retried completion of this very upload is idempotent in S3, as moto has it.
+        done = existing is not None and existing.multipart and existing.multipart.id == query["uploadId"][0]
+        if not done:
+            if existing is None:
+                raise MissingKey(key=key_name)
+            if not _same(if_match, existing.etag):
+                raise PreconditionFailed("If-Match")
+    return _key_response_post(self, request, body, bucket_name, query, key_name)
+
+
+responses.S3Response._key_response_post = key_response_post
 
 
 def serve(argv):

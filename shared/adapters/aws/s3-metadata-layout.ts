@@ -34,18 +34,14 @@ import {
   conditionalError,
   copySourceOf,
   factsOf,
-  HEADER_METADATA,
   indexOf,
   keptSettings,
-  KEYRING_METADATA,
   MAX_COPY_OBJECT_BYTES,
-  MAX_METADATA_HEADER_BYTES,
   MAX_PARTS,
+  metadataHolding,
   MIN_PART_BYTES,
-  ORIGIN_METADATA,
-  originOfEnvelope,
+  recordIndexMetadata,
   requireEtag,
-  VERSION_METADATA,
   type ObjectFacts,
 } from './s3-record-object';
 
@@ -84,27 +80,24 @@ export async function headAt(target: LayoutTarget, expectedRevision: string, dec
   }
 }
 
-/** The metadata of a metadata-layout object holding `header`, keeping every other key of `metadata`. */
-export function metadataWithHeader(metadata: Record<string, string> | undefined, id: string, header: Buffer, version: number): Record<string, string> {
-  if (header.length > MAX_METADATA_HEADER_BYTES) throw new ValidationError(`the header of record '${id}' is longer than the metadata layout holds (${MAX_METADATA_HEADER_BYTES} bytes)`);
+/**
+ * The metadata of a metadata-layout object holding `header` under `version`, keeping every other
+ * key of `metadata`; undefined when the object cannot be in the metadata layout (see
+ * `metadataHolding`: a whole header of at most 1,200 bytes, 2 KB of user metadata in all).
+ */
+export function metadataWithHeader(metadata: Record<string, string> | undefined, id: string, header: Buffer, version: number, entering: boolean): Record<string, string> | undefined {
   const { keyring } = indexOf(metadata, id);
-  return {
-    ...metadata,
-    [KEYRING_METADATA]: keyring,
-    [VERSION_METADATA]: String(version),
-    [ORIGIN_METADATA]: String(originOfEnvelope(header)),
-    [HEADER_METADATA]: header.toString('base64'),
-  };
+  return metadataHolding({ ...metadata, ...recordIndexMetadata(keyring, version, header) }, header, entering);
 }
 
 /**
  * Throws ValidationError unless `stored` is a header that `next` re-wraps: same length, same
  * authenticated bytes (all but the key slot), so the body still decrypts under the new header.
  */
-export function assertRewraps(stored: Buffer, next: Buffer, id: string): void {
+export function assertRewraps(stored: Buffer, next: Buffer, what: string): void {
   const ah = stored.length - KEY_SLOT_LENGTH;
   if (next.length !== stored.length || ah <= 0 || !stored.subarray(0, ah).equals(next.subarray(0, ah))) {
-    throw new ValidationError(`the new header of record '${id}' does not re-wrap its stored header`);
+    throw new ValidationError(`the new header of ${what} does not re-wrap its stored header`);
   }
 }
 
@@ -152,24 +145,7 @@ export async function copyWithMetadata(target: LayoutTarget, facts: ObjectFacts,
     const created = await target.client.send(new CreateMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, Metadata: metadata, ...kept }));
     uploadId = created.UploadId;
     if (uploadId === undefined) throw new BackendError('S3 CreateMultipartUpload returned no UploadId', { retryable: false });
-    // Every part but the last at least 5 MiB; at most 10,000 parts.
-    const partBytes = Math.max(target.copyPartBytes, MIN_PART_BYTES, Math.ceil(length / MAX_PARTS));
-    const parts: CompletedPart[] = [];
-    for (let start = bodyOffset, n = 1; start < facts.size; start += partBytes, n++) {
-      const end = Math.min(start + partBytes, facts.size) - 1;
-      const copied = await target.client.send(
-        new UploadPartCopyCommand({
-          Bucket: target.bucket,
-          Key: target.key,
-          UploadId: uploadId,
-          PartNumber: n,
-          CopySource: copySource,
-          CopySourceRange: `bytes=${start}-${end}`,
-          CopySourceIfMatch: expectedRevision,
-        }),
-      );
-      parts.push({ PartNumber: n, ETag: requireEtag(copied.CopyPartResult?.ETag) });
-    }
+    const parts = await copyParts(target, uploadId, { from: bodyOffset, to: facts.size, firstPart: 1, expectedRevision });
     const done = await target.client.send(
       new CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, IfMatch: expectedRevision, MultipartUpload: { Parts: parts } }),
     );
@@ -183,12 +159,50 @@ export async function copyWithMetadata(target: LayoutTarget, facts: ObjectFacts,
   }
 }
 
+/** How long a {@link HeadMemo} entry may serve a re-wrap. */
+export const HEAD_MEMO_MAX_AGE_MS = 30_000;
+
+/**
+ * Copies bytes `from`..`to` (exclusive) of the object onto upload `uploadId` as UploadPartCopy
+ * ranges numbered from `firstPart`, each guarded by `x-amz-copy-source-if-match` on the revision
+ * that was checked (not pinned to a VersionId, which would need s3:GetObjectVersion: the ETag
+ * condition already refuses any other content). Every part but the last is at least 5 MiB and
+ * `copyPartBytes`, grown so that the upload stays within 10,000 parts.
+ *
+ * @example
+ * const parts = await copyParts(target, uploadId, { from: 0, to: size, firstPart: 1, expectedRevision });
+ */
+export async function copyParts(target: LayoutTarget, uploadId: string, range: { from: number; to: number; firstPart: number; expectedRevision: string }): Promise<CompletedPart[]> {
+  const partBytes = Math.max(target.copyPartBytes, MIN_PART_BYTES, Math.ceil((range.to - range.from) / (MAX_PARTS - range.firstPart + 1)));
+  const copySource = copySourceOf(target.bucket, target.key);
+  const parts: CompletedPart[] = [];
+  for (let start = range.from, n = range.firstPart; start < range.to; start += partBytes, n++) {
+    const end = Math.min(start + partBytes, range.to) - 1;
+    const copied = await target.client.send(
+      new UploadPartCopyCommand({
+        Bucket: target.bucket,
+        Key: target.key,
+        UploadId: uploadId,
+        PartNumber: n,
+        CopySource: copySource,
+        CopySourceRange: `bytes=${start}-${end}`,
+        CopySourceIfMatch: range.expectedRevision,
+      }),
+    );
+    parts.push({ PartNumber: n, ETag: requireEtag(copied.CopyPartResult?.ETag) });
+  }
+  return parts;
+}
+
 /**
  * What a HeadObject of a metadata-layout object answered, kept so that the re-wrap that follows
  * `getHeader` needs no second HEAD: its facts (metadata, content type, SSE, storage class, size)
  * and the stored header, which is ciphertext (a wrapped data key), never plaintext. At most
- * `limit` entries (oldest dropped first); an entry is used only at the ETag it was read at, and a
- * stale one is harmless (the rewrite is conditional on that ETag).
+ * `limit` entries (oldest dropped first), each used once, within {@link HEAD_MEMO_MAX_AGE_MS} and
+ * only at the ETag it was read at. The rewrite is conditional on that ETag, but in the metadata
+ * layout a header re-wrap keeps the ETag: an entry older than the last such change would restate
+ * the metadata, storage class and encryption it saw, so entries live seconds, not minutes (a
+ * sweep re-wraps right after its header read).
  *
  * @example
  * const memo = new HeadMemo(4096);
@@ -196,9 +210,12 @@ export async function copyWithMetadata(target: LayoutTarget, facts: ObjectFacts,
  * const known = memo.take('o-1', revision);
  */
 export class HeadMemo {
-  private readonly entries = new Map<string, HeadFacts>();
+  private readonly entries = new Map<string, HeadFacts & { readonly at: number }>();
 
-  public constructor(private readonly limit: number) {}
+  public constructor(
+    private readonly limit: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Entries held now. */
   public get size(): number {
@@ -209,7 +226,7 @@ export class HeadMemo {
   public remember(id: string, head: HeadFacts): void {
     this.entries.delete(id);
     if (this.limit === 0) return;
-    this.entries.set(id, head);
+    this.entries.set(id, { ...head, at: this.now() });
     if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value as string);
   }
 
@@ -217,7 +234,8 @@ export class HeadMemo {
   public take(id: string, etag: string): HeadFacts | undefined {
     const entry = this.entries.get(id);
     this.entries.delete(id);
-    return entry?.facts.etag === etag ? entry : undefined;
+    if (entry === undefined || entry.facts.etag !== etag || this.now() - entry.at > HEAD_MEMO_MAX_AGE_MS) return undefined;
+    return { facts: entry.facts, header: entry.header };
   }
 
   /** Drops the entry of `id`, if any. */

@@ -10,30 +10,23 @@ import {
   GetObjectCommand,
   PutObjectCommand,
   UploadPartCommand,
-  UploadPartCopyCommand,
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { BackendError, ValidationError } from '../../errors';
-import { KEY_SLOT_LENGTH, probeHeaderLength } from '../../envelope/format';
-import { assertRewraps, copyWithMetadata, metadataWithHeader, type HeadFacts } from './s3-metadata-layout';
+import { BackendError, ConflictError, ValidationError } from '../../errors';
+import { probeHeaderLength } from '../../envelope/format';
+import { assertRewraps, copyParts, copyWithMetadata, metadataWithHeader, type HeadFacts } from './s3-metadata-layout';
 import {
   conditionalError,
-  copySourceOf,
   factsOf,
   headerFromMetadata,
   indexOf,
   keptSettings,
-  KEYRING_METADATA,
+  recordIndexMetadata,
   MAX_HEADER_BYTES,
-  MAX_METADATA_HEADER_BYTES,
-  MAX_PARTS,
   MIN_PART_BYTES,
-  ORIGIN_METADATA,
-  originOfEnvelope,
   positiveInt,
   requireEtag,
-  VERSION_METADATA,
   type ObjectFacts,
 } from './s3-record-object';
 
@@ -109,14 +102,16 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader, 
   const { known, head } = options;
   positiveInt(input.oldHeaderLength, 'oldHeaderLength', 1, MAX_HEADER_BYTES);
   if (head?.header !== undefined) return rewrapInMetadata(target, input, head.facts, head.header);
-  if (options.toMetadata === true && head !== undefined && input.newHeader.length <= MAX_METADATA_HEADER_BYTES && head.facts.size > input.oldHeaderLength) {
-    return convertToMetadata(target, input, head.facts, known);
-  }
+  // A body-layout object moves to the metadata layout when its new header fits there (with the
+  // object's other metadata); otherwise it is re-wrapped in the body layout below.
+  const moved = options.toMetadata === true && head !== undefined && head.facts.size > input.oldHeaderLength
+    ? metadataWithHeader(head.facts.metadata, target.id, input.newHeader, input.version, true)
+    : undefined;
+  if (moved !== undefined && head !== undefined) return convertToMetadata(target, input, head.facts, known);
   // Part 1 of a multipart rewrite is the new header plus this many body bytes (S3's 5 MiB floor).
   const firstBodyBytes = MIN_PART_BYTES - input.newHeader.length;
   const firstReadEnd = input.oldHeaderLength + firstBodyBytes - 1;
-  const usable = known !== undefined && known.facts.etag === input.expectedRevision && known.bytes.length === known.facts.size;
-  const { bytes: read, facts } = usable ? known : await readRange(target, 0, firstReadEnd, input.expectedRevision, what);
+  const { bytes: read, facts } = usableAt(known, input.expectedRevision) ?? (await readRange(target, 0, firstReadEnd, input.expectedRevision, what));
   // A metadata-layout object met by a body-layout store (or one written meanwhile): its bytes are body only.
   const stored = headerFromMetadata(facts.metadata, target.id);
   if (stored !== undefined) return rewrapInMetadata(target, input, facts, stored);
@@ -126,12 +121,7 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader, 
   const { keyring } = indexOf(facts.metadata, target.id);
   // The origin is read from the new header (a header-only re-wrap keeps it): the index then
   // follows the authenticated header, whatever the old metadata said.
-  const metadata = {
-    ...facts.metadata,
-    [KEYRING_METADATA]: keyring,
-    [VERSION_METADATA]: String(input.version),
-    [ORIGIN_METADATA]: String(originOfEnvelope(input.newHeader)),
-  };
+  const metadata = { ...facts.metadata, ...recordIndexMetadata(keyring, input.version, input.newHeader) };
   const bodyLength = size - oldHeaderLength;
   const newSize = input.newHeader.length + bodyLength;
   const sse = keptSettings(facts);
@@ -179,28 +169,7 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader, 
     );
     const parts: CompletedPart[] = [{ PartNumber: 1, ETag: requireEtag(part1.ETag) }];
 
-    const copyFrom = oldHeaderLength + firstBodyBytes;
-    const remaining = size - copyFrom;
-    const partBytes = Math.max(target.copyPartBytes, Math.ceil(remaining / (MAX_PARTS - 1)));
-    // Not pinned to a VersionId: `CopySourceIfMatch` on the ETag that was checked already
-    // refuses any other content, and a version-pinned read would need s3:GetObjectVersion,
-    // which the functions' roles do not have on record targets.
-    const copySource = copySourceOf(target.bucket, target.key);
-    for (let start = copyFrom, n = 2; start < size; start += partBytes, n++) {
-      const end = Math.min(start + partBytes, size) - 1;
-      const copied = await target.client.send(
-        new UploadPartCopyCommand({
-          Bucket: target.bucket,
-          Key: target.key,
-          UploadId: uploadId,
-          PartNumber: n,
-          CopySource: copySource,
-          CopySourceRange: `bytes=${start}-${end}`,
-          CopySourceIfMatch: input.expectedRevision,
-        }),
-      );
-      parts.push({ PartNumber: n, ETag: requireEtag(copied.CopyPartResult?.ETag) });
-    }
+    parts.push(...(await copyParts(target, uploadId, { from: oldHeaderLength + firstBodyBytes, to: size, firstPart: 2, expectedRevision: input.expectedRevision })));
     const done = await target.client.send(
       new CompleteMultipartUploadCommand({
         Bucket: target.bucket,
@@ -247,23 +216,30 @@ function checkOldHeader(bytes: Buffer, input: RewrapHeader, what: string): void 
   } catch {
     length = undefined;
   }
-  // Everything but the key slot is authenticated, and a re-wrap changes only the key slot.
-  const ah = input.oldHeaderLength - KEY_SLOT_LENGTH;
-  if (
-    length !== input.oldHeaderLength ||
-    input.newHeader.length !== input.oldHeaderLength ||
-    bytes.length < input.oldHeaderLength ||
-    !bytes.subarray(0, ah).equals(input.newHeader.subarray(0, ah))
-  ) {
-    throw new ValidationError(`the new header of ${what} does not re-wrap its stored header`);
-  }
+  if (length !== input.oldHeaderLength || bytes.length < input.oldHeaderLength) throw new ValidationError(`the new header of ${what} does not re-wrap its stored header`);
+  assertRewraps(bytes.subarray(0, input.oldHeaderLength), input.newHeader, what);
+}
+
+/** `known` when it holds the whole object at `etag`; undefined otherwise (the object must be read). */
+function usableAt(known: KnownObject | undefined, etag: string): KnownObject | undefined {
+  return known !== undefined && known.facts.etag === etag && known.bytes.length === known.facts.size ? known : undefined;
+}
+
+/** The metadata of a body-layout object moving to the metadata layout; the caller checked that it fits (against the HEAD). */
+function movedMetadata(facts: ObjectFacts, id: string, input: RewrapHeader): Record<string, string> {
+  const metadata = metadataWithHeader(facts.metadata, id, input.newHeader, input.version, true);
+  // The object read now carries other metadata than the HEAD did: it changed, and the write would conflict anyway.
+  if (metadata === undefined) throw new ConflictError(`record '${id}' changed while it was re-wrapped`);
+  return metadata;
 }
 
 /** Re-wraps a metadata-layout object: its header is in `stored`, and only the metadata changes (no body byte is read). */
 async function rewrapInMetadata(target: RewrapTarget, input: RewrapHeader, facts: ObjectFacts, stored: Buffer): Promise<string> {
-  if (input.checkOldHeader === true) assertRewraps(stored, input.newHeader, target.id);
+  if (input.checkOldHeader === true) assertRewraps(stored, input.newHeader, `record '${target.id}'`);
   else if (input.oldHeaderLength !== stored.length) throw new ValidationError(`oldHeaderLength of record '${target.id}' is not the length of its stored header`);
-  const metadata = metadataWithHeader(facts.metadata, target.id, input.newHeader, input.version);
+  // A re-wrap keeps the header's length, so what fitted still fits; a raw rewrite of other bytes may not.
+  const metadata = metadataWithHeader(facts.metadata, target.id, input.newHeader, input.version, false);
+  if (metadata === undefined) throw new ValidationError(`the new header of record '${target.id}' is no whole rekey header that its metadata can hold`);
   return copyWithMetadata(target, facts, 0, metadata, input.expectedRevision);
 }
 
@@ -278,13 +254,11 @@ async function convertToMetadata(target: RewrapTarget, input: RewrapHeader, fact
   if (bodyLength >= target.multipartThreshold) {
     const { bytes, facts: read } = await readRange(target, 0, input.oldHeaderLength - 1, input.expectedRevision, what);
     if (input.checkOldHeader === true) checkOldHeader(bytes, input, what);
-    const metadata = metadataWithHeader(read.metadata, target.id, input.newHeader, input.version);
-    return copyWithMetadata(target, read, input.oldHeaderLength, metadata, input.expectedRevision);
+    return copyWithMetadata(target, read, input.oldHeaderLength, movedMetadata(read, target.id, input), input.expectedRevision);
   }
-  const usable = known !== undefined && known.facts.etag === input.expectedRevision && known.bytes.length === known.facts.size;
-  const whole = usable ? known : await readRange(target, 0, facts.size - 1, input.expectedRevision, what);
+  const whole = usableAt(known, input.expectedRevision) ?? (await readRange(target, 0, facts.size - 1, input.expectedRevision, what));
   if (input.checkOldHeader === true) checkOldHeader(whole.bytes, input, what);
-  const metadata = metadataWithHeader(whole.facts.metadata, target.id, input.newHeader, input.version);
+  const metadata = movedMetadata(whole.facts, target.id, input);
   try {
     const out = await target.client.send(
       new PutObjectCommand({

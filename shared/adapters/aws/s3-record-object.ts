@@ -14,8 +14,10 @@ export {
   headerFromMetadata,
   KEYRING_METADATA,
   MAX_METADATA_HEADER_BYTES,
+  metadataHolding,
   ORIGIN_METADATA,
   originOfEnvelope,
+  recordIndexMetadata,
   s3ObjectFromEnvelope,
   splitEnvelope,
   VERSION_METADATA,
@@ -90,6 +92,20 @@ export interface ObjectFacts {
   readonly kmsKeyId: string | undefined;
   /** Absent for STANDARD; a rewrite carries it (a CopyObject without it would make the object STANDARD). */
   readonly storageClass?: string | undefined;
+  /** Whether the object's SSE-KMS uses an S3 Bucket Key. */
+  readonly bucketKeyEnabled?: boolean | undefined;
+  /** The system metadata a rewrite with new user metadata must restate (a copy with `MetadataDirective: REPLACE` drops it). */
+  readonly headers?: SystemHeaders;
+}
+
+/** System metadata of an object besides its content type. */
+export interface SystemHeaders {
+  readonly CacheControl?: string | undefined;
+  readonly ContentDisposition?: string | undefined;
+  readonly ContentEncoding?: string | undefined;
+  readonly ContentLanguage?: string | undefined;
+  readonly Expires?: Date | undefined;
+  readonly WebsiteRedirectLocation?: string | undefined;
 }
 
 /**
@@ -108,6 +124,13 @@ export function factsOf(out: {
   ServerSideEncryption?: string;
   SSEKMSKeyId?: string;
   StorageClass?: string;
+  BucketKeyEnabled?: boolean;
+  CacheControl?: string;
+  ContentDisposition?: string;
+  ContentEncoding?: string;
+  ContentLanguage?: string;
+  Expires?: Date;
+  WebsiteRedirectLocation?: string;
 }): ObjectFacts {
   return {
     etag: requireEtag(out.ETag),
@@ -117,6 +140,15 @@ export function factsOf(out: {
     sse: out.ServerSideEncryption,
     kmsKeyId: out.SSEKMSKeyId,
     storageClass: out.StorageClass,
+    bucketKeyEnabled: out.BucketKeyEnabled,
+    headers: {
+      CacheControl: out.CacheControl,
+      ContentDisposition: out.ContentDisposition,
+      ContentEncoding: out.ContentEncoding,
+      ContentLanguage: out.ContentLanguage,
+      Expires: out.Expires,
+      WebsiteRedirectLocation: out.WebsiteRedirectLocation,
+    },
   };
 }
 
@@ -133,10 +165,23 @@ export function copySourceOf(bucket: string, key: string): string {
   return `${bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`;
 }
 
-/** The settings a rewrite carries over from the old object: its SSE-KMS key and storage class (a PUT or copy without them would change both). */
-export function keptSettings(facts: ObjectFacts): { ServerSideEncryption?: 'aws:kms'; SSEKMSKeyId?: string | undefined; StorageClass?: StorageClass } {
+/**
+ * The settings a rewrite carries over from the old object: its SSE-KMS or DSSE-KMS key (and
+ * Bucket Key), its storage class and its system metadata (a PUT, or a copy with new user
+ * metadata, would otherwise fall back to the bucket's default encryption, STANDARD, and none).
+ */
+export function keptSettings(facts: ObjectFacts): {
+  ServerSideEncryption?: 'aws:kms' | 'aws:kms:dsse';
+  SSEKMSKeyId?: string | undefined;
+  BucketKeyEnabled?: boolean;
+  StorageClass?: StorageClass;
+} & SystemHeaders {
+  const kms = facts.sse === 'aws:kms' || facts.sse === 'aws:kms:dsse';
+  const headers = Object.fromEntries(Object.entries(facts.headers ?? {}).filter(([, v]) => v !== undefined)) as SystemHeaders;
   return {
-    ...(facts.sse === 'aws:kms' ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: facts.kmsKeyId } : {}),
+    ...(kms ? { ServerSideEncryption: facts.sse as 'aws:kms' | 'aws:kms:dsse', SSEKMSKeyId: facts.kmsKeyId } : {}),
+    ...(kms && facts.bucketKeyEnabled !== undefined ? { BucketKeyEnabled: facts.bucketKeyEnabled } : {}),
     ...(facts.storageClass === undefined ? {} : { StorageClass: facts.storageClass as StorageClass }),
+    ...headers,
   };
 }

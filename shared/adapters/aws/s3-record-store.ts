@@ -1,35 +1,43 @@
 /**
- * RecordStore on S3: each record is one object `<prefix><id>` whose body is the envelope. The
- * keyring and key version are also object metadata (`x-amz-meta-rekey-keyring`,
- * `x-amz-meta-rekey-version`), so that a scan learns a record's version with a HeadObject and
- * never downloads a payload; the envelope header carries them too, authenticated, and remains
- * the truth when the two disagree. The origin version of the record's data key is metadata too
- * (`x-amz-meta-rekey-origin`, read from the header at every write), so a revocation finds every
- * record whose data key the revoked version may have wrapped without reading payloads. The
- * revision is the ETag; writes are conditional (`If-Match` / `If-None-Match`).
+ * RecordStore on S3: each record is one object `<prefix><id>`. In the body layout (the default)
+ * the object's body is the envelope; in the metadata layout (option `layout: 'metadata'`) the
+ * envelope header is in the object metadata (`x-amz-meta-rekey-header`, base64) and the body is
+ * the rest, so that a header re-wrap is a metadata-only copy (s3-metadata-layout.ts). Every
+ * object says which layout it has, and every store reads both. The keyring and key version are
+ * also object metadata (`x-amz-meta-rekey-keyring`, `x-amz-meta-rekey-version`), so that a scan
+ * learns a record's version with a HeadObject and never downloads a payload; the envelope header
+ * carries them too, authenticated, and remains the truth when the two disagree. The origin
+ * version of the record's data key is metadata too (`x-amz-meta-rekey-origin`, read from the
+ * header at every write), so a revocation finds every record whose data key the revoked version
+ * may have wrapped without reading payloads. The revision is the ETag; writes are conditional
+ * (`If-Match` / `If-None-Match`).
  *
  * It is a BatchRecordStore without transactions: `getHeader` is a ranged GET of the header
- * alone, `putHeaders` a payload-preserving rewrite per record (see `rewrapObject`) and
- * `putBatch` a conditional PUT per record, each write succeeding or conflicting on its own.
+ * alone (a HeadObject in the metadata layout), `putHeaders` a payload-preserving rewrite per
+ * record (see `rewrapObject`) and `putBatch` a conditional PUT per record, each write succeeding
+ * or conflicting on its own.
  *
  * On a versioned bucket every overwrite leaves the previous object as a noncurrent version:
  * `purgeExposedCopies` deletes those a revoked version's key could open, once the current object
  * has been re-encrypted past it (see s3-exposed-copies.ts).
  *
- * Requests of a re-wrap (`getHeader` then `putHeaders`): a record the header read returned
- * whole (the default read covers about 8 KiB) is re-wrapped with one conditional PutObject from
- * a small byte-bounded memo of whole objects (see `wholeObjectMemoBytes`), 2 requests in all;
- * a larger one costs one more ranged GET (from the start, `If-Match`), which also carries the
- * size, metadata and SSE settings a HeadObject used to fetch; the multipart path is unchanged
- * but for that HEAD. Every write stays conditional on the ETag read.
+ * Requests of a re-wrap (`getHeader` then `putHeaders`), body layout: a record the header read
+ * returned whole (the default read covers about 8 KiB) is re-wrapped with one conditional
+ * PutObject from a small byte-bounded memo of whole objects (see `wholeObjectMemoBytes`), 2
+ * requests in all; a larger one costs one more ranged GET (from the start, `If-Match`), which
+ * also carries the size, metadata and SSE settings a HeadObject used to fetch; the multipart
+ * path is unchanged but for that HEAD. Metadata layout: a HeadObject and a conditional
+ * CopyObject, 2 requests and no body byte. Every write stays conditional on the ETag read.
  *
  * Read replicas: with `replica` (e.g. the replication destination bucket in the reader's
  * Region), `get`, `getHeader`, scans and counts read the replica, and every write (`put`,
  * `putHeaders`, `putBatch`, `delete`, `rewrapObject`, `purgeExposedCopies`) goes to the primary
  * bucket, conditional on the ETag that was read. A replica's ETag is only the primary's when
  * replication kept it (not guaranteed under SSE-KMS, see the replica option), and a lagging
- * replica holds older objects: either way the primary answers 412 and the write is a conflict,
- * never an overwrite of a newer object.
+ * replica holds older objects: a write based on older data then answers 412 and is a conflict,
+ * never an overwrite of newer data. In the metadata layout a header re-wrap keeps the ETag, so a
+ * header read from a replica one re-wrap behind can still land over the newer header: both wrap
+ * the same data key, and the later write wins.
  *
  * Scale note: `scanByVersion` and `countByVersion` list the prefix and HEAD every object the
  * store has not seen before. A listing memo (key → ETag and LastModified from the listing, and
@@ -75,6 +83,7 @@ import { headAt, HeadMemo } from './s3-metadata-layout';
 import { purgeExposedCopies } from './s3-exposed-copies';
 import {
   conditionalError,
+  envelopeFromS3Object,
   factsOf,
   HEADER_METADATA,
   headerFromMetadata,
@@ -83,10 +92,10 @@ import {
   MAX_HEADER_BYTES,
   MAX_PART_BYTES,
   MIN_PART_BYTES,
-  ORIGIN_METADATA,
   originFromMetadata,
   originOfEnvelope,
   positiveInt,
+  recordIndexMetadata,
   requireEtag,
   splitEnvelope,
   type ObjectFacts,
@@ -195,6 +204,12 @@ export interface S3RecordStoreOptions {
    * @default 'body'
    */
   readonly layout?: S3RecordLayout;
+  /**
+   * HEADs of metadata-layout objects that `getHeader` keeps for the re-wrap that follows (about
+   * 2 KB each, used within 30 seconds at the same ETag); 0 turns it off, for a caller that reads
+   * headers and never re-wraps. @default 4096
+   */
+  readonly headMemoEntries?: number;
 }
 
 /** Where {@link S3RecordStore} reads when it has a replica. */
@@ -288,7 +303,8 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
     if (options.layout !== undefined && options.layout !== 'body' && options.layout !== 'metadata') throw new ValidationError("layout must be 'body' or 'metadata'");
     this.layout = options.layout ?? 'body';
     // About 2 KB each at most (the metadata); a replica's answers carry the replica's SSE settings, not the primary's.
-    this.heads = replica === undefined && this.layout === 'metadata' ? new HeadMemo(4096) : undefined;
+    const heads = options.headMemoEntries === 0 ? 0 : positiveInt(options.headMemoEntries ?? 4096, 'headMemoEntries', 1, 1_000_000);
+    this.heads = replica === undefined && this.layout === 'metadata' && heads > 0 ? new HeadMemo(heads) : undefined;
   }
 
   /** Object bytes the whole-object memo holds now (never more than `wholeObjectMemoBytes`). */
@@ -301,11 +317,9 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
     const key = this.readKeyFor(id);
     try {
       const out = await this.reader.client.send(new GetObjectCommand({ Bucket: this.reader.bucket, Key: key }));
-      const body = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
       const { keyring, version } = indexOf(out.Metadata, id);
-      // A metadata-layout object: the envelope is its header (metadata) and its body.
-      const header = headerFromMetadata(out.Metadata, id);
-      const envelope = header === undefined ? body : Buffer.concat([header, body]);
+      // Either layout: a metadata-layout object's envelope is its header (metadata) and its body.
+      const envelope = envelopeFromS3Object({ body: (await out.Body?.transformToByteArray()) ?? new Uint8Array(), metadata: out.Metadata }, id);
       // The header is the truth about the origin; the metadata only indexes it.
       return { id, keyring, version, originVersion: originOfEnvelope(envelope), envelope, revision: requireEtag(out.ETag) };
     } catch (err) {
@@ -325,7 +339,8 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
     // The index must name what the header carries (the one rule of every store).
     headerIndex(record.envelope, record);
     const condition = conditionFor(expectedRevision);
-    const split = this.layout === 'metadata' ? splitEnvelope(record.envelope) : undefined;
+    const index = recordIndexMetadata(record.keyring, record.version, record.envelope);
+    const split = this.layout === 'metadata' ? splitEnvelope(record.envelope, index) : undefined;
     try {
       const out = await this.client.send(
         new PutObjectCommand({
@@ -333,12 +348,7 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
           Key: key,
           Body: split === undefined ? record.envelope : split.body,
           ContentType: 'application/octet-stream',
-          Metadata: {
-            [KEYRING_METADATA]: record.keyring,
-            [VERSION_METADATA]: String(record.version),
-            [ORIGIN_METADATA]: String(originOfEnvelope(record.envelope)),
-            ...(split === undefined ? {} : { [HEADER_METADATA]: split.header.toString('base64') }),
-          },
+          Metadata: split === undefined ? index : split.metadata,
           ...condition,
         }),
       );
@@ -744,7 +754,11 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
       // A metadata-layout re-wrap may keep the ETag (a metadata-only copy keeps the data), so
       // only the LastModified second tells it from the state this HEAD saw: trust that only once
       // the second has passed (with a margin for clock skew), else HEAD the object again next time.
-      const settled = out.Metadata?.[HEADER_METADATA] === undefined || (second !== undefined && Math.floor(Date.now() / 1000) - SETTLED_SECONDS > second);
+      // A multipart completion's LastModified is when its upload began, not when it landed: such
+      // objects (metadata-layout objects beyond CopyObject's 5 GB or moved by a multipart copy) are never memoized.
+      const settled =
+        out.Metadata?.[HEADER_METADATA] === undefined ||
+        (second !== undefined && Math.floor(Date.now() / 1000) - SETTLED_SECONDS > second && (out.ContentLength ?? Infinity) < this.multipartThreshold);
       if (settled) this.remember(key, out.ETag, second, ref);
       else this.memo.delete(key);
       return ref;

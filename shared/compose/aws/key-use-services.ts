@@ -75,7 +75,7 @@ export function buildKeyUseServices(config: RekeyConfig, options: BuildAwsServic
     ignoredRoleArns: loadIgnoredRoleArns(),
     census: new S3RecordCensus({ client: s3, bucket: config.catalogBucket }),
     // Header reads only (a ranged GET each): the job reads the version a written object carries.
-    recordTargets: config.recordTargets.map((target) => ({ target, store: new S3RecordStore({ client: s3, bucket: target.bucket, prefix: target.prefix, layout: target.layout, wholeObjectMemoBytes: 0 }) })),
+    recordTargets: config.recordTargets.map((target) => ({ target, store: new S3RecordStore({ client: s3, bucket: target.bucket, prefix: target.prefix, layout: target.layout, wholeObjectMemoBytes: 0, headMemoEntries: 0 }) })),
     close: async () => undefined,
   };
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { S3RecordStore } from '../../../shared/adapters/aws/s3-record-store';
 import { BackendError, ConflictError, NotARecordError, ValidationError } from '../../../shared/errors';
-import { countCommands, createBucket, motoS3 } from './moto';
+import { countCommands, createBucket, createKmsKey, motoKms, motoS3 } from './moto';
 import { LocalStack } from '../../unit/reencrypt/support/local-stack';
 import { describeRecordStoreContract } from '../../support/record-store-contract';
 import { openS3ContractStore } from '../../support/stores/s3';
@@ -705,11 +705,101 @@ describe('S3RecordStore header reads and writes (moto)', () => {
       expect((await stack.envelopes.decrypt((await store.get('huge'))!.envelope)).plaintext.equals(plaintext)).toBe(true);
     });
 
+    it.each([
+      ['CompleteMultipartUploadCommand', 'body'],
+      ['UploadPartCopyCommand', 'body'],
+      ['CompleteMultipartUploadCommand', 'metadata'],
+      ['UploadPartCopyCommand', 'metadata'],
+    ] as const)('conflicts when a writer replaces a multipart-sized record before its %s (%s layout), and the writer wins', async (before, layout) => {
+      // Prepare: an application write lands just before the store's request goes out.
+      const client = motoS3();
+      const store = new S3RecordStore({ bucket, client, prefix: 'data/', layout, multipartThresholdBytes: 5 * MiB + 1, copyPartBytes: 5 * MiB });
+      const envelope = await stack.envelopes.encrypt('pii', randomBytes(6 * MiB));
+      await new S3RecordStore({ bucket, client: s3, prefix: 'data/' }).put({ id: 'big', keyring: 'pii', version: await activeOf(), envelope }, null);
+      await stack.rotateAndPromote('pii');
+      const theirs = await stack.envelopes.encrypt('pii', Buffer.from('theirs'));
+      let raced: string | undefined;
+      client.middlewareStack.add(
+        (next, ctx) => async (args) => {
+          if (ctx.commandName === before && raced === undefined) raced = await new S3RecordStore({ bucket, client: s3, prefix: 'data/' }).put({ id: 'big', keyring: 'pii', version: await activeOf(), envelope: theirs });
+          return next(args);
+        },
+        { step: 'initialize', name: 'racer' },
+      );
+      // Act
+      const [outcome] = await rewrapAll(store, ['big']);
+      // Assess: S3's conditions (UploadPartCopy x-amz-copy-source-if-match, CompleteMultipartUpload If-Match) refused it.
+      expect(raced).toBeDefined();
+      expect(outcome).toEqual({ ok: false, reason: 'conflict' });
+      const after = (await store.get('big'))!;
+      expect(after.revision).toBe(raced);
+      expect(after.envelope.equals(theirs)).toBe(true);
+    });
+
+    it('carries SSE-KMS, its key and the system metadata through the copy', async () => {
+      // Prepare: an object under a customer key with Cache-Control, written as an application would.
+      const keyArn = await createKmsKey(motoKms());
+      const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
+      const written = s3ObjectFromEnvelope(await stack.envelopes.encrypt('pii', Buffer.from('kms')), 'metadata');
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/kms', Body: written.body, Metadata: written.metadata, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyArn, CacheControl: 'no-store' }));
+      await stack.rotateAndPromote('pii');
+      // Act
+      const [outcome] = await rewrapAll(store, ['kms']);
+      // Assess
+      expect(outcome).toMatchObject({ ok: true });
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/kms' }));
+      expect(head).toMatchObject({ ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyArn, CacheControl: 'no-store' });
+      expect(head.Metadata?.['rekey-version']).toBe(String(await activeOf()));
+    });
+
+    it('keeps the body layout when the header would take the metadata past S3\'s 2 KB, on write and on a move', async () => {
+      // Prepare: 700 bytes of the application's own metadata and a header of about 1,100 bytes.
+      const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
+      const context = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`f${i}`, 'y'.repeat(60)]));
+      const envelope = await stack.envelopes.encrypt('pii', Buffer.from('wide'), { context, storeContext: true });
+      const own = { note: 'n'.repeat(700) };
+      const written = s3ObjectFromEnvelope(envelope, 'metadata', own);
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/wide', Body: written.body, Metadata: written.metadata }));
+      await store.put({ id: 'fresh', keyring: 'pii', version: await activeOf(), envelope }, null);
+      await stack.rotateAndPromote('pii');
+      // Act
+      const [outcome] = await rewrapAll(store, ['wide']);
+      // Assess
+      expect(parseHeader(envelope).headerLength).toBeGreaterThan(1000);
+      expect(parseHeader(envelope).headerLength).toBeLessThanOrEqual(1200);
+      expect(written.metadata['rekey-header']).toBeUndefined();
+      expect(outcome).toMatchObject({ ok: true });
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/wide' }));
+      expect(head.Metadata?.['rekey-header']).toBeUndefined();
+      expect(head.Metadata?.note).toBe(own.note);
+      expect((await stack.envelopes.decrypt((await store.get('wide'))!.envelope, { context })).plaintext.toString()).toBe('wide');
+      // Without the application's metadata the same header fits.
+      expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'data/fresh' }))).Metadata?.['rekey-header']).toBeDefined();
+    });
+
+    it('counts a re-wrap that kept the ETag: a metadata-layout HEAD is memoized only once its second has passed', async () => {
+      // Prepare
+      const counter = new S3RecordStore({ bucket, client: motoS3(), prefix: 'data/', layout: 'metadata' });
+      const writer = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
+      const from = await activeOf();
+      await writer.put({ id: 'c', keyring: 'pii', version: from, envelope: await stack.envelopes.encrypt('pii', Buffer.from('count me')) }, null);
+      const before = await counter.countByVersion('pii');
+      const to = await stack.rotateAndPromote('pii');
+      // Act: a re-wrap right after the first count (same ETag, very likely the same second).
+      const revision = (await writer.getHeader('c'))!.revision;
+      await rewrapAll(writer, ['c']);
+      const after = await counter.countByVersion('pii');
+      // Assess
+      expect((await writer.getHeader('c'))!.revision).toBe(revision);
+      expect(before).toEqual(new Map([[from, 1]]));
+      expect(after).toEqual(new Map([[to, 1]]));
+    });
+
     it('interoperates with an application that writes and reads its objects itself through the package helpers', async () => {
       // Prepare: the application's own PutObject of s3ObjectFromEnvelope, as docs/record-stores.md shows.
       const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
       const plaintext = randomBytes(10_000);
-      const written = s3ObjectFromEnvelope(await stack.envelopes.encrypt('pii', plaintext));
+      const written = s3ObjectFromEnvelope(await stack.envelopes.encrypt('pii', plaintext), 'metadata');
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'data/own', Body: written.body, Metadata: written.metadata }));
       const to = await stack.rotateAndPromote('pii');
       // Act: the sweep's re-wrap, then the application's own GetObject.

@@ -34,13 +34,13 @@ describe('S3 object layouts of an envelope (the package helpers)', () => {
   it('refuses header metadata that is no whole header, and bytes that are no envelope, with typed errors', async () => {
     // Prepare
     const envelope = await new EnvelopeClient(new TestProvider()).encrypt(KEYRING, Buffer.from('x'.repeat(100)));
-    const { body, metadata } = s3ObjectFromEnvelope(envelope);
+    const { body, metadata } = s3ObjectFromEnvelope(envelope, 'metadata');
     const header = Buffer.from(metadata[HEADER_METADATA]!, 'base64');
     // Act / Assess
     for (const bad of ['', '!!!', header.subarray(0, header.length - 1).toString('base64'), Buffer.concat([header, Buffer.from([0])]).toString('base64'), 'A'.repeat(5000)]) {
       expect(() => envelopeFromS3Object({ body, metadata: { ...metadata, [HEADER_METADATA]: bad } })).toThrow(NotARecordError);
     }
-    expect(() => s3ObjectFromEnvelope(Buffer.from('not an envelope'))).toThrow(ValidationError);
+    expect(() => s3ObjectFromEnvelope(Buffer.from('not an envelope'), 'metadata')).toThrow(ValidationError);
     expect(() => s3ObjectFromEnvelope(envelope, 'sideways' as never)).toThrow(ValidationError);
     expect(envelopeFromS3Object({ body: envelope }).equals(envelope)).toBe(true);
   });
