@@ -47,9 +47,10 @@ export function catalogActions(access: 'read' | 'write'): { objects: string[]; b
  *   granted on record targets by allowRecordTargets) rather than leave it to the lifecycle rule;
  * - getHeader and putHeaders, metadata layout (HeadObject, then CopyObject of the object onto
  *   itself with If-Match, or UploadPartCopy ranges): the same s3:GetObject (source) and
- *   s3:PutObject (destination). The copy keeps the object's tags (TaggingDirective COPY), so a
- *   metadata-layout target's writers also get s3:GetObjectTagging and s3:PutObjectTagging on its
- *   objects, lest a tagged record fail its copy.
+ *   s3:PutObject (destination). The copy keeps the object's tags (TaggingDirective COPY), so the
+ *   writers of every target (any target may hold metadata-layout objects: an application may
+ *   write them, and a target switched back to the body layout keeps them) also get
+ *   s3:GetObjectTagging and s3:PutObjectTagging on its objects, lest a tagged record fail its copy.
  *
  * delete is on no function's path: wiring it in needs s3:DeleteObject added here.
  */
@@ -98,7 +99,7 @@ export function allowRecordTargets(role: iam.IRole, recordTargets: readonly Reso
   for (const t of recordTargets) {
     const bucketArn = `arn:${Aws.PARTITION}:s3:::${t.bucket}`;
     // A header rewrite above the multipart threshold aborts its upload when it fails (records only).
-    const objects = access === 'write' ? [...actions.objects, 's3:AbortMultipartUpload', ...(t.layout === 'metadata' ? ['s3:GetObjectTagging', 's3:PutObjectTagging'] : [])] : actions.objects;
+    const objects = access === 'write' ? [...actions.objects, 's3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging'] : actions.objects;
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: objects, resources: [`${bucketArn}/${t.prefix}*`] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: actions.bucket, resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${t.prefix}*`] } } }));
     if (t.bucketKmsKeyArn !== undefined) {

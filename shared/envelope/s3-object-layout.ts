@@ -156,7 +156,8 @@ export function envelopeFromS3Object(object: S3ObjectParts, id = 'object'): Buff
  * The body and metadata with which to write `envelope` in `layout`: the index keys rekey's
  * counts read (keyring, version, origin) and, in the metadata layout, the header. An envelope
  * whose header the metadata cannot hold (longer than 1,200 bytes, or beyond S3's 2 KB of user
- * metadata with `extra`) is written in the body layout, as rekey's own store does. Pass both to
+ * metadata with `extra`) is written in the body layout, as rekey's own store does. `extra` is
+ * the application's own metadata (its `rekey-*` keys are dropped). Pass both to
  * PutObject (`Body`, `Metadata`), with `If-Match` / `If-None-Match` as your writes need. Use the
  * layout the record target is configured with (cdk.json `recordTargets[].layout`).
  *
@@ -174,7 +175,10 @@ export function s3ObjectFromEnvelope(envelope: Buffer, layout: 'body' | 'metadat
   } catch {
     throw new ValidationError('envelope is not a rekey envelope');
   }
-  const metadata = { ...extra, ...recordIndexMetadata(parsed.keyring, parsed.version, envelope) };
+  // rekey's own keys come from the envelope alone: a stale `rekey-header` (say, from an object's
+  // old metadata passed back as `extra`) would otherwise be prepended to a body-layout envelope.
+  const own = Object.fromEntries(Object.entries(extra).filter(([k]) => !k.toLowerCase().startsWith('rekey-')));
+  const metadata = { ...own, ...recordIndexMetadata(parsed.keyring, parsed.version, envelope) };
   const split = layout === 'metadata' ? splitEnvelope(envelope, metadata) : undefined;
   return split === undefined ? { body: envelope, metadata } : { body: Buffer.from(split.body), metadata: split.metadata };
 }

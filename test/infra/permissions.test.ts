@@ -162,7 +162,7 @@ describe('function permissions', () => {
       expect(actionsOn(statements, 'elasticache')).toEqual(new Set(['elasticache:DescribeReplicationGroups', 'elasticache:DescribeServerlessCaches', 'elasticache:Connect']));
       expect(actionsOn(withoutLedger(statements), 'Escrow')).toEqual(new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:ListBucketVersions', 'kms:Decrypt']));
       // The version actions delete exposed noncurrent copies (see 'record targets' below).
-      expect(actionsOn(statements, 'orders-records/pii/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:GetObjectVersion', 's3:DeleteObjectVersion']));
+      expect(actionsOn(statements, 'orders-records/pii/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging', 's3:GetObjectVersion', 's3:DeleteObjectVersion']));
     });
   });
 
@@ -276,27 +276,28 @@ describe('function permissions', () => {
   });
 
   describe('record targets', () => {
-    it('gives the sweep worker exactly GetObject/PutObject (and AbortMultipartUpload of its own rewrites) on objects and a prefix-bound ListBucket', () => {
+    it('gives the sweep worker exactly GetObject/PutObject (with AbortMultipartUpload of its own rewrites and the tagging a copy keeps) on objects and a prefix-bound ListBucket', () => {
       // Prepare
       const statements = roleStatements(template, 'reencrypt');
       // Act
       const objects = actionsOn(statements, 'orders-records/pii/*');
       const listing = statements.filter((s) => JSON.stringify(s['Resource']).endsWith(':::orders-records"]]}'));
       // Assess
-      expect(objects).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload']));
+      expect(objects).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging']));
       expect(listing).toEqual([expect.objectContaining({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['pii/*'] } } })]);
     });
 
-    it('adds the tagging actions a metadata-layout copy needs for tagged records, to that target\'s writers only', () => {
-      // Prepare
+    it('gives writers the tagging actions a metadata-layout copy of a tagged record needs, on every target, and readers none', () => {
+      // Prepare: one target in the metadata layout, one in the default (which may still hold such objects).
       const targets = [{ ...FULL_CONFIG.recordTargets![0]!, layout: 'metadata' as const }, FULL_CONFIG.recordTargets![1]!];
       const { template: withLayout } = synthStack({ ...FULL_CONFIG, recordTargets: targets });
       // Act
       const worker = roleStatements(withLayout, 'reencrypt');
       const counter = roleStatements(withLayout, 'grace-period');
       // Assess
-      expect(actionsOn(worker, 'orders-records/pii/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging']));
-      expect(actionsOn(worker, 'ops-records/*')).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload']));
+      for (const objects of ['orders-records/pii/*', 'ops-records/*']) {
+        expect(actionsOn(worker, objects)).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging']));
+      }
       expect(actionsOn(counter, 'orders-records/pii/*')).toEqual(new Set(['s3:GetObject']));
     });
 
@@ -307,7 +308,7 @@ describe('function permissions', () => {
       const objects = actionsOn(statements, 'orders-records/pii/*');
       const listing = statements.filter((s) => JSON.stringify(s['Resource']).endsWith(':::orders-records"]]}'));
       // Assess
-      expect(objects).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:GetObjectVersion', 's3:DeleteObjectVersion']));
+      expect(objects).toEqual(new Set(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:GetObjectTagging', 's3:PutObjectTagging', 's3:GetObjectVersion', 's3:DeleteObjectVersion']));
       // CDK merges the two prefix-bound bucket statements into one.
       expect(listing).toEqual([expect.objectContaining({ Action: ['s3:ListBucket', 's3:ListBucketVersions'], Condition: { StringLike: { 's3:prefix': ['pii/*'] } } })]);
       for (const fn of ['reencrypt', 'grace-period', 'rotate', 'escrow']) {

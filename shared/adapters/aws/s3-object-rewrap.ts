@@ -19,6 +19,7 @@ import { assertRewraps, copyParts, copyWithMetadata, metadataWithHeader, type He
 import {
   conditionalError,
   factsOf,
+  HEADER_METADATA,
   headerFromMetadata,
   indexOf,
   keptSettings,
@@ -228,7 +229,8 @@ function usableAt(known: KnownObject | undefined, etag: string): KnownObject | u
 /** The metadata of a body-layout object moving to the metadata layout; the caller checked that it fits (against the HEAD). */
 function movedMetadata(facts: ObjectFacts, id: string, input: RewrapHeader): Record<string, string> {
   const metadata = metadataWithHeader(facts.metadata, id, input.newHeader, input.version, true);
-  // The object read now carries other metadata than the HEAD did: it changed, and the write would conflict anyway.
+  // The object read now carries other metadata than the HEAD did (a metadata-only copy keeps the
+  // ETag, so the conditional read did not refuse it): a conflict, and the next pass HEADs afresh.
   if (metadata === undefined) throw new ConflictError(`record '${id}' changed while it was re-wrapped`);
   return metadata;
 }
@@ -239,8 +241,39 @@ async function rewrapInMetadata(target: RewrapTarget, input: RewrapHeader, facts
   else if (input.oldHeaderLength !== stored.length) throw new ValidationError(`oldHeaderLength of record '${target.id}' is not the length of its stored header`);
   // A re-wrap keeps the header's length, so what fitted still fits; a raw rewrite of other bytes may not.
   const metadata = metadataWithHeader(facts.metadata, target.id, input.newHeader, input.version, false);
-  if (metadata === undefined) throw new ValidationError(`the new header of record '${target.id}' is no whole rekey header that its metadata can hold`);
-  return copyWithMetadata(target, facts, 0, metadata, input.expectedRevision);
+  if (metadata !== undefined) return copyWithMetadata(target, facts, 0, metadata, input.expectedRevision);
+  // The metadata cannot hold it (bytes that are no whole header, or an object written without the
+  // headroom whose version gained a digit): the object goes back to the body layout.
+  return convertToBody(target, input, facts);
+}
+
+/**
+ * Moves a metadata-layout object back to the body layout with `input.newHeader` in front of its
+ * body: one GET and a conditional PUT. Only below the multipart threshold (a larger object would
+ * need its first 5 MiB through this process); above it, a ValidationError.
+ */
+async function convertToBody(target: RewrapTarget, input: RewrapHeader, facts: ObjectFacts): Promise<string> {
+  const what = `record '${target.id}'`;
+  if (facts.size + input.newHeader.length >= target.multipartThreshold) throw new ValidationError(`the new header of ${what} does not fit its metadata, and the object is too large to move back to the body layout`);
+  const { bytes, facts: read } = await readRange(target, 0, facts.size - 1, input.expectedRevision, what);
+  const { [HEADER_METADATA]: _dropped, ...rest } = read.metadata ?? {};
+  const { keyring } = indexOf(read.metadata, target.id);
+  try {
+    const out = await target.client.send(
+      new PutObjectCommand({
+        Bucket: target.bucket,
+        Key: target.key,
+        Body: Buffer.concat([input.newHeader, bytes]),
+        ContentType: read.contentType,
+        Metadata: { ...rest, ...recordIndexMetadata(keyring, input.version, input.newHeader) },
+        IfMatch: input.expectedRevision,
+        ...keptSettings(read),
+      }),
+    );
+    return requireEtag(out.ETag);
+  } catch (err) {
+    throw conditionalError(err, input.expectedRevision, what);
+  }
 }
 
 /**

@@ -166,12 +166,13 @@ export function copySourceOf(bucket: string, key: string): string {
 }
 
 /**
- * The settings a rewrite carries over from the old object: its SSE-KMS or DSSE-KMS key (and
- * Bucket Key), its storage class and its system metadata (a PUT, or a copy with new user
- * metadata, would otherwise fall back to the bucket's default encryption, STANDARD, and none).
+ * The settings a rewrite carries over from the old object: its SSE-S3, SSE-KMS or DSSE-KMS
+ * encryption (key and Bucket Key), its storage class and its system metadata (a PUT, or a copy
+ * with new user metadata, would otherwise fall back to the bucket's default encryption, STANDARD,
+ * and none). An `Expires` the SDK could not parse as a date (say `0`) is not carried.
  */
 export function keptSettings(facts: ObjectFacts): {
-  ServerSideEncryption?: 'aws:kms' | 'aws:kms:dsse';
+  ServerSideEncryption?: 'AES256' | 'aws:kms' | 'aws:kms:dsse';
   SSEKMSKeyId?: string | undefined;
   BucketKeyEnabled?: boolean;
   StorageClass?: StorageClass;
@@ -179,8 +180,11 @@ export function keptSettings(facts: ObjectFacts): {
   const kms = facts.sse === 'aws:kms' || facts.sse === 'aws:kms:dsse';
   const headers = Object.fromEntries(Object.entries(facts.headers ?? {}).filter(([, v]) => v !== undefined)) as SystemHeaders;
   return {
+    // SSE-S3 is restated too: in a bucket whose default is SSE-KMS it would otherwise change.
+    ...(facts.sse === 'AES256' ? { ServerSideEncryption: 'AES256' as const } : {}),
     ...(kms ? { ServerSideEncryption: facts.sse as 'aws:kms' | 'aws:kms:dsse', SSEKMSKeyId: facts.kmsKeyId } : {}),
-    ...(kms && facts.bucketKeyEnabled !== undefined ? { BucketKeyEnabled: facts.bucketKeyEnabled } : {}),
+    // S3 answers the Bucket Key header only when it is on: absent means off, which a bucket default could change.
+    ...(kms ? { BucketKeyEnabled: facts.bucketKeyEnabled ?? false } : {}),
     ...(facts.storageClass === undefined ? {} : { StorageClass: facts.storageClass as StorageClass }),
     ...headers,
   };

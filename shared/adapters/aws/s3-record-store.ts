@@ -754,11 +754,12 @@ export class S3RecordStore implements CopyKeepingRecordStore, BatchRecordStore {
       // A metadata-layout re-wrap may keep the ETag (a metadata-only copy keeps the data), so
       // only the LastModified second tells it from the state this HEAD saw: trust that only once
       // the second has passed (with a margin for clock skew), else HEAD the object again next time.
-      // A multipart completion's LastModified is when its upload began, not when it landed: such
-      // objects (metadata-layout objects beyond CopyObject's 5 GB or moved by a multipart copy) are never memoized.
+      // A multipart completion's LastModified is when its upload began, not when it landed: no
+      // metadata-layout object a multipart rewrite could have made (5 MiB and more, whatever
+      // threshold its writer used) is memoized.
       const settled =
         out.Metadata?.[HEADER_METADATA] === undefined ||
-        (second !== undefined && Math.floor(Date.now() / 1000) - SETTLED_SECONDS > second && (out.ContentLength ?? Infinity) < this.multipartThreshold);
+        (second !== undefined && Math.floor(Date.now() / 1000) - SETTLED_SECONDS > second && (out.ContentLength ?? Infinity) < MIN_PART_BYTES);
       if (settled) this.remember(key, out.ETag, second, ref);
       else this.memo.delete(key);
       return ref;

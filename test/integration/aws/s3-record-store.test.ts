@@ -726,14 +726,32 @@ describe('S3RecordStore header reads and writes (moto)', () => {
         },
         { step: 'initialize', name: 'racer' },
       );
+      const sent = countCommands(client);
       // Act
       const [outcome] = await rewrapAll(store, ['big']);
-      // Assess: S3's conditions (UploadPartCopy x-amz-copy-source-if-match, CompleteMultipartUpload If-Match) refused it.
+      // Assess: S3's conditions (UploadPartCopy x-amz-copy-source-if-match, CompleteMultipartUpload If-Match) refused it,
+      // the source condition before any completion was tried.
       expect(raced).toBeDefined();
+      expect(sent.some((c) => c.command === 'CompleteMultipartUploadCommand')).toBe(before === 'CompleteMultipartUploadCommand');
       expect(outcome).toEqual({ ok: false, reason: 'conflict' });
       const after = (await store.get('big'))!;
       expect(after.revision).toBe(raced);
       expect(after.envelope.equals(theirs)).toBe(true);
+    });
+
+    it('moves an object back to the body layout when a raw rewrite brings bytes its metadata cannot hold', async () => {
+      // Prepare
+      const store = new S3RecordStore({ bucket, client: s3, prefix: 'data/', layout: 'metadata' });
+      const envelope = await stack.envelopes.encrypt('pii', Buffer.from('raw'));
+      const length = parseHeader(envelope).headerLength;
+      const revision = await store.put({ id: 'raw', keyring: 'pii', version: await activeOf(), envelope }, null);
+      const bytes = randomBytes(length);
+      // Act
+      await store.rewrapObject({ id: 'raw', newHeader: bytes, oldHeaderLength: length, version: await activeOf(), expectedRevision: revision });
+      // Assess
+      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'data/raw' }));
+      expect(out.Metadata?.['rekey-header']).toBeUndefined();
+      expect(Buffer.from(await out.Body!.transformToByteArray()).equals(Buffer.concat([bytes, envelope.subarray(length)]))).toBe(true);
     });
 
     it('carries SSE-KMS, its key and the system metadata through the copy', async () => {

@@ -43,5 +43,9 @@ describe('S3 object layouts of an envelope (the package helpers)', () => {
     expect(() => s3ObjectFromEnvelope(Buffer.from('not an envelope'), 'metadata')).toThrow(ValidationError);
     expect(() => s3ObjectFromEnvelope(envelope, 'sideways' as never)).toThrow(ValidationError);
     expect(envelopeFromS3Object({ body: envelope }).equals(envelope)).toBe(true);
+    // An object's old metadata passed back as the application's own keys: its rekey-* keys never carry over.
+    const asBody = s3ObjectFromEnvelope(envelope, 'body', { ...metadata, owner: 'team' });
+    expect(asBody.metadata).toEqual({ owner: 'team', 'rekey-keyring': KEYRING, 'rekey-version': metadata['rekey-version'], 'rekey-origin': metadata['rekey-origin'] });
+    expect(envelopeFromS3Object(asBody).equals(envelope)).toBe(true);
   });
 });
