@@ -41,17 +41,22 @@ def _same(etag_header, etag):
     return etag_header.replace('"', "") == etag.replace('"', "")
 
 
-def copy_object(self):
+def _check_copy_source(self):
+    # x-amz-copy-source is "bucket/key?versionId=v", URL-encoded, as moto parses it itself.
     copy_source = self.headers.get("x-amz-copy-source")
     if isinstance(copy_source, bytes):
         copy_source = copy_source.decode("utf-8")
     parsed = urlparse(copy_source)
     src_bucket, src_key = unquote(parsed.path).lstrip("/").split("/", 1)
     src_version = parse_qs(parsed.query).get("versionId", [None])[0]
+    wanted = self.headers.get("x-amz-copy-source-if-match")
     source = self.backend.get_object(src_bucket, src_key, version_id=src_version)
-    wanted_source = self.headers.get("x-amz-copy-source-if-match")
-    if wanted_source and source is not None and not _same(wanted_source, source.etag):
+    if wanted and source is not None and not _same(wanted, source.etag):
         raise PreconditionFailed("x-amz-copy-source-If-Match")
+
+
+def copy_object(self):
+    _check_copy_source(self)
     key_name = self.parse_key_name()
     if_match = self.headers.get("If-Match")
     if if_match:
@@ -71,16 +76,7 @@ _upload_part_copy = responses.S3Response.upload_part_copy
 
 
 def upload_part_copy(self):
-    copy_source = self.headers.get("x-amz-copy-source")
-    if isinstance(copy_source, bytes):
-        copy_source = copy_source.decode("utf-8")
-    parsed = urlparse(copy_source)
-    src_bucket, src_key = unquote(parsed.path).lstrip("/").split("/", 1)
-    src_version = parse_qs(parsed.query).get("versionId", [None])[0]
-    wanted = self.headers.get("x-amz-copy-source-if-match")
-    source = self.backend.get_object(src_bucket, src_key, version_id=src_version)
-    if wanted and source is not None and not _same(wanted, source.etag):
-        raise PreconditionFailed("x-amz-copy-source-If-Match")
+    _check_copy_source(self)
     return _upload_part_copy(self)
 
 
