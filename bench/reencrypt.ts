@@ -13,16 +13,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { FileKeyVault } from '../shared/adapters/local/file-key-vault';
-import { SqliteCatalogStore } from '../shared/adapters/local/sqlite-catalog-store';
 import { SqliteCheckpointStore } from '../shared/adapters/local/sqlite-checkpoint-store';
 import { SqliteRecordStore } from '../shared/adapters/local/sqlite-record-store';
 import type { RecordInput } from '../shared/adapters/local/sqlite-record-store';
-import { KeyringService } from '../shared/catalog';
-import { EnvelopeClient } from '../shared/envelope';
-import { CatalogKeyProvider } from '../shared/keys';
-import type { AuditSink } from '../shared/ports/audit-sink';
-import { recordContext, runBounded, StoreFactsSource, Sweeper, withHeaderRewrap } from '../shared/reencrypt';
+import { recordContext, runBounded, Sweeper, withHeaderRewrap } from '../shared/reencrypt';
+import { openBenchKeyring, type BenchKeyring } from './lib/bench-keyring';
 
 /** Options of {@link runReencryptBench}. */
 export interface ReencryptBenchOptions {
@@ -75,7 +70,6 @@ export interface ReencryptBenchResult {
 }
 
 const KEYRING = 'bench';
-const noAudit: AuditSink = { record: async () => undefined };
 
 async function measure(fn: () => Promise<number>): Promise<{ seconds: number; migrated: number; load: number }> {
   const load = loadavg()[0] ?? 0;
@@ -97,25 +91,12 @@ export async function runReencryptBench(opts: ReencryptBenchOptions = {}): Promi
 
   for (const size of sizes) {
     const home = mkdtempSync(join(opts.dir ?? tmpdir(), 'rekey-bench-'));
-    let now = new Date('2030-01-01T00:00:00.000Z');
     const records = new SqliteRecordStore({ home });
     const checkpoints = new SqliteCheckpointStore({ home });
+    let keyring: BenchKeyring | undefined;
     try {
-      const vault = new FileKeyVault({ home });
-      const store = new SqliteCatalogStore(join(home, 'catalog.db'));
-      const facts = new StoreFactsSource({ records, escrowVerified: async () => false });
-      const keyrings = new KeyringService({ store, vault, audit: noAudit, clock: () => now, facts });
-      const provider = new CatalogKeyProvider({ store, vault, clock: () => now.getTime() });
-      const envelopes = new EnvelopeClient(provider);
-      const policy = { rotateEverySeconds: 365 * 86_400, graceSeconds: 7 * 86_400, propagationSeconds: 600, retentionSeconds: 30 * 86_400 };
-      await keyrings.createKeyring(KEYRING, policy, { actor: 'bench' });
-      const promote = async (): Promise<number> => {
-        await keyrings.rotate(KEYRING, { actor: 'bench', reason: 'bench' });
-        now = new Date(now.getTime() + (policy.propagationSeconds + 1) * 1000);
-        await keyrings.tick({ keyring: KEYRING });
-        provider.invalidate(KEYRING);
-        return (await provider.forEncrypt(KEYRING)).version;
-      };
+      keyring = await openBenchKeyring(home, KEYRING, records);
+      const { provider, envelopes, promote } = keyring;
 
       log(`size ${size}: loading ${n} records`);
       const load = await measure(async () => {
@@ -173,6 +154,7 @@ export async function runReencryptBench(opts: ReencryptBenchOptions = {}): Promi
       const reencrypt = await measure(async () => (await sweeper.sweep(KEYRING, v3, { mode: 'reencrypt', batchSize, concurrency, checkpoint: checkpoints })).done);
       rows.push(row(size, n, 'reencrypt', reencrypt));
     } finally {
+      keyring?.close();
       records.close();
       checkpoints.close();
       rmSync(home, { recursive: true, force: true });

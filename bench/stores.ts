@@ -27,27 +27,22 @@ import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Pool } from 'pg';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { FileKeyVault } from '../shared/adapters/local/file-key-vault';
 import { MemoryCheckpointStore } from '../shared/adapters/local/memory-checkpoint-store';
-import { SqliteCatalogStore } from '../shared/adapters/local/sqlite-catalog-store';
 import { SqliteRecordStore } from '../shared/adapters/local/sqlite-record-store';
 import type { RecordInput } from '../shared/adapters/local/sqlite-record-store';
 import { S3RecordStore, type S3RecordLayout } from '../shared/adapters/aws/s3-record-store';
 import { DynamoDbRecordStore } from '../shared/adapters/aws/dynamodb-record-store';
 import { createRecordTable } from '../shared/adapters/aws/dynamodb-record-table';
 import { PgRecordStore } from '../shared/adapters/postgres/pg-record-store';
-import { KeyringService } from '../shared/catalog';
-import { EnvelopeClient } from '../shared/envelope';
 import { ConflictError } from '../shared/errors';
-import { CatalogKeyProvider } from '../shared/keys';
-import type { AuditSink } from '../shared/ports/audit-sink';
 import { isBatchRecordStore } from '../shared/ports/record-store';
 import type { RecordStore } from '../shared/ports/record-store';
-import { recordContext, RecordService, runBounded, StoreFactsSource, Sweeper, withHeaderRewrap } from '../shared/reencrypt';
+import { recordContext, RecordService, runBounded, Sweeper, withHeaderRewrap } from '../shared/reencrypt';
 import { ByteCounter, countPoolSocketBytes, countSdkBodyBytes, countSqliteValueBytes } from './lib/byte-counters';
 import type { ByteCount } from './lib/byte-counters';
 import { median, printTable } from './lib/measure';
 import { startBenchServers } from './lib/servers';
+import { openBenchKeyring, type BenchKeyring } from './lib/bench-keyring';
 import type { BenchServers } from './lib/servers';
 
 /** The stores this benchmark knows. */
@@ -171,7 +166,6 @@ interface StoreKind {
 }
 
 const KEYRING = 'bench';
-const noAudit: AuditSink = { record: async () => undefined };
 const motoCredentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 function uniqueName(stem: string): string {
@@ -375,25 +369,12 @@ async function benchOne(
   cfg: { concurrency: number; batchSize: number; lazySamples: number; log: (line: string) => void },
 ): Promise<Omit<StoreBenchRow, 'reduced'>> {
   const home = mkdtempSync(join(tmpdir(), 'rekey-bench-keys-'));
-  let now = new Date('2030-01-01T00:00:00.000Z');
   const opened = await kind.open(servers);
-  const catalogStore = new SqliteCatalogStore(join(home, 'catalog.db'));
+  let keyring: BenchKeyring | undefined;
   try {
     const { store, counter } = opened;
-    const vault = new FileKeyVault({ home });
-    const facts = new StoreFactsSource({ records: store, escrowVerified: async () => false });
-    const keyrings = new KeyringService({ store: catalogStore, vault, audit: noAudit, clock: () => now, facts });
-    const provider = new CatalogKeyProvider({ store: catalogStore, vault, clock: () => now.getTime() });
-    const envelopes = new EnvelopeClient(provider);
-    const policy = { rotateEverySeconds: 365 * 86_400, graceSeconds: 7 * 86_400, propagationSeconds: 600, retentionSeconds: 30 * 86_400 };
-    await keyrings.createKeyring(KEYRING, policy, { actor: 'bench' });
-    const promote = async (): Promise<number> => {
-      await keyrings.rotate(KEYRING, { actor: 'bench', reason: 'bench' });
-      now = new Date(now.getTime() + (policy.propagationSeconds + 1) * 1000);
-      await keyrings.tick({ keyring: KEYRING });
-      provider.invalidate(KEYRING);
-      return (await provider.forEncrypt(KEYRING)).version;
-    };
+    keyring = await openBenchKeyring(home, KEYRING, store);
+    const { provider, envelopes, promote } = keyring;
     const idOf = (i: number): string => `rec-${String(i).padStart(8, '0')}`;
 
     cfg.log(`${kind.name} ${size} B: loading ${n} records`);
@@ -515,7 +496,7 @@ async function benchOne(
       },
     };
   } finally {
-    catalogStore.close();
+    keyring?.close();
     await opened.close();
     rmSync(home, { recursive: true, force: true });
   }
