@@ -13,8 +13,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { KmsKeyVault } from '../../../shared/adapters/aws/kms-key-vault';
 import { S3CatalogStore } from '../../../shared/adapters/aws/s3-catalog-store';
 import { DynamoDbRecordStore } from '../../../shared/adapters/aws/dynamodb-record-store';
@@ -28,6 +28,7 @@ import { canAlarmFire } from '../drivers/alarms';
 import { Twin } from '../twin';
 import { TWIN_ACCOUNT, TWIN_PARTITION, TWIN_REGION, type PolicyDocument, type TwinRole } from '../world';
 import { alarmMetrics, alarmOf, cadenceOf, emittedPoints } from './faults-support';
+import { catalogReader, subscribeOncallInbox } from './support/oncall';
 import { APP_ROLE, OPERATOR_ROLE, operatorPolicyFromDoc, revocationContext } from './revocation-setup';
 
 /** The application team's record table (keyring pii). @example tableArn(RECORD_TABLE) */
@@ -160,28 +161,15 @@ export async function standUpTableTarget(options: { start?: number; context?: Re
     await createRecordTable(dynamo, RECORD_TABLE, { pollMs: 20 });
     const operator = twin.role(OPERATOR_ROLE);
     operator.policies.push(operatorPolicyFromDoc(twin));
-    const inbox = await sqs.send(new CreateQueueCommand({ QueueName: 'oncall-inbox' }));
-    await sns.send(new SubscribeCommand({ TopicArn: twin.world.outputs.AlarmTopicArn, Protocol: 'sqs', Endpoint: `arn:aws:sqs:${twin.world.region}:${twin.world.account}:oncall-inbox`, Attributes: { RawMessageDelivery: 'true' } }));
+    const inbox = await subscribeOncallInbox(twin, sqs, sns);
     const app = openTableApplication(twin, twin.role(APP_ROLE), RECORD_TABLE);
-    const catalogs = new S3CatalogStore({ client: s3, bucket: twin.world.outputs.CatalogBucket ?? '', prefix: twin.world.outputs.CatalogPrefix ?? '' });
-    const received: Record<string, unknown>[] = [];
     return {
       twin,
       app,
       operator,
       admin: new DynamoDbRecordStore({ client: dynamo, tableName: RECORD_TABLE }),
-      catalog: async (keyring = 'pii') => {
-        const stored = await catalogs.get(keyring);
-        if (stored === undefined) throw new Error(`no ${keyring} catalog`);
-        return stored.catalog;
-      },
-      inbox: async () => {
-        for (;;) {
-          const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: inbox.QueueUrl, MaxNumberOfMessages: 10 }));
-          if ((res.Messages ?? []).length === 0) return received;
-          for (const m of res.Messages ?? []) received.push(JSON.parse(m.Body ?? '{}') as Record<string, unknown>);
-        }
-      },
+      catalog: catalogReader(twin, s3),
+      inbox,
       close: async () => {
         app.close();
         for (const c of [dynamo, sqs, sns, s3]) c.destroy();

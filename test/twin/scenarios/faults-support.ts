@@ -5,10 +5,9 @@
  * alarm would page: it watches a metric the code really emitted, it can fire at the cadence that
  * metric arrives, it is in ALARM, CloudWatch could publish, and the message reached the inbox.
  */
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { S3Client } from '@aws-sdk/client-s3';
-import { S3CatalogStore } from '../../../shared/adapters/aws/s3-catalog-store';
 import type { Catalog } from '../../../shared/catalog/model';
 import { openApplication, type Application } from '../application';
 import { canAlarmFire } from '../drivers/alarms';
@@ -17,6 +16,7 @@ import { Twin } from '../twin';
 import type { TwinAlarm, TwinRole } from '../world';
 import { operatorPolicyFromDoc, revocationContext, APP_ROLE, OPERATOR_ROLE, RECORD_BUCKET, RECORD_PREFIX } from './revocation-setup';
 import { createRecordBucket, recordBucketPolicy } from './support/app-team';
+import { catalogReader, subscribeOncallInbox } from './support/oncall';
 
 /** SQS pushes queue metrics to CloudWatch at one-minute intervals (Amazon SQS Developer Guide, "Available CloudWatch metrics for Amazon SQS"). */
 const SQS_METRIC_SECONDS = 60;
@@ -61,10 +61,7 @@ export async function standUpFaults(start: number): Promise<FaultStack> {
     for (const bucket of ['example-orders-records', 'example-ops-records']) await createRecordBucket(twin, bucket);
     const operator = twin.role(OPERATOR_ROLE);
     operator.policies.push(operatorPolicyFromDoc(twin));
-    // The on-call's subscription, as `alarms.email` would be (an email endpoint cannot be read back).
-    const inbox = await sqs.send(new CreateQueueCommand({ QueueName: 'oncall-inbox' }));
-    const inboxArn = `arn:aws:sqs:${twin.world.region}:${twin.world.account}:oncall-inbox`;
-    await sns.send(new SubscribeCommand({ TopicArn: twin.world.outputs.AlarmTopicArn, Protocol: 'sqs', Endpoint: inboxArn, Attributes: { RawMessageDelivery: 'true' } }));
+    const inbox = await subscribeOncallInbox(twin, sqs, sns);
     const app = openApplication({
       role: twin.role(APP_ROLE),
       proxyUrl: twin.proxyUrl,
@@ -75,25 +72,13 @@ export async function standUpFaults(start: number): Promise<FaultStack> {
       recordBucket: RECORD_BUCKET,
       recordPrefix: RECORD_PREFIX,
     });
-    const catalogs = new S3CatalogStore({ client: s3, bucket: twin.world.outputs.CatalogBucket ?? '', prefix: twin.world.outputs.CatalogPrefix ?? '' });
-    const received: Record<string, unknown>[] = [];
     return {
       twin,
       app,
       operator,
       sqs,
-      catalog: async (keyring = 'pii') => {
-        const stored = await catalogs.get(keyring);
-        if (stored === undefined) throw new Error(`no ${keyring} catalog`);
-        return stored.catalog;
-      },
-      inbox: async () => {
-        for (;;) {
-          const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: inbox.QueueUrl, MaxNumberOfMessages: 10 }));
-          if ((res.Messages ?? []).length === 0) return received;
-          for (const m of res.Messages ?? []) received.push(JSON.parse(m.Body ?? '{}') as Record<string, unknown>);
-        }
-      },
+      catalog: catalogReader(twin, s3),
+      inbox,
       queueMessages: async (prefix) => {
         const queue = [...twin.world.queues.values()].find((q) => q.logicalId.startsWith(prefix));
         if (queue === undefined) throw new Error(`no queue ${prefix}`);
