@@ -19,6 +19,12 @@ starts from here, so that a test of a conditional CopyObject asserts what S3 doe
   and NoSuchKey when the key is absent ("CompleteMultipartUpload", request headers,
   https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html).
 
+- KMS Decrypt of a multi-Region key's ciphertext: moto writes the key id into a fixed 36-byte field
+  of its ciphertext format, which cuts a multi-Region key's 40-character ``mrk-`` id short, so no
+  Region (the primary's included) finds the key again. The cut id is resolved to the one key of
+  the Region whose id it starts, as KMS's own ciphertexts name the key in full ("Multi-Region keys
+  in AWS KMS": a replica decrypts what its primary encrypted).
+
 moto 5.2.1 checks only ``x-amz-copy-source-if-none-match`` on CopyObject, no source condition on
 UploadPartCopy, and only ``If-None-Match`` on CompleteMultipartUpload (moto/s3/responses.py).
 Nothing else is changed. The checks are not atomic with the write on moto's threaded server (nor
@@ -100,6 +106,27 @@ def key_response_post(self, request, body, bucket_name, query, key_name):
 
 
 responses.S3Response._key_response_post = key_response_post
+
+from moto.kms import models as kms_models  # noqa: E402
+from moto.kms import utils as kms_utils  # noqa: E402
+
+_kms_decrypt = kms_utils.decrypt
+
+
+def kms_decrypt(master_keys, ciphertext_blob, encryption_context):
+    try:
+        cut = kms_utils._deserialize_ciphertext_blob(ciphertext_blob=ciphertext_blob).key_id
+    except Exception:
+        return _kms_decrypt(master_keys, ciphertext_blob, encryption_context)
+    if cut not in master_keys:
+        whole = [k for k in master_keys if k.startswith("mrk-") and k[: len(cut)] == cut]
+        if len(whole) == 1:
+            return _kms_decrypt({cut: master_keys[whole[0]]}, ciphertext_blob, encryption_context)[0], whole[0]
+    return _kms_decrypt(master_keys, ciphertext_blob, encryption_context)
+
+
+kms_utils.decrypt = kms_decrypt
+kms_models.decrypt = kms_decrypt
 
 
 def serve(argv):

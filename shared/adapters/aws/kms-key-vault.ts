@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { BackendError, ValidationError } from '../../errors';
 import type { EncryptionContext, GeneratedKey, KeyVault, WrappedKey } from '../../ports/key-vault';
+import { keyArnInRegion } from './kms-key-arn';
 import { mapAwsError } from './map-aws-error';
 
 /** Options of {@link KmsKeyVault}. */
@@ -34,6 +35,13 @@ export interface KmsKeyVaultOptions {
    * which keeps a fleet of Lambdas from hammering a throttled key. @default 'adaptive'
    */
   readonly retryMode?: 'standard' | 'adaptive';
+  /**
+   * The Region this vault's client calls. A multi-Region key named by another Region's ARN (the
+   * home Region's, as a catalog records it) is then called as this Region's replica, which holds
+   * the same key material (see kms-key-arn.ts); a single-Region key is called as named.
+   * @default none: every identifier is used as given
+   */
+  readonly region?: string;
 }
 
 const KEY_BYTES = 32;
@@ -55,6 +63,7 @@ export class KmsKeyVault implements KeyVault {
   public readonly kind = 'kms';
   private readonly client: KMSClient;
   private readonly defaultKeyId: string | undefined;
+  private readonly region: string | undefined;
 
   public constructor(options: KmsKeyVaultOptions = {}) {
     const maxAttempts = options.maxAttempts ?? 5;
@@ -63,6 +72,7 @@ export class KmsKeyVault implements KeyVault {
     }
     this.client = options.client ?? newSdkClient(KMSClient, { ...options.clientConfig, retryMode: options.retryMode ?? 'adaptive' }, { ...FUNCTION_SDK_TIMEOUTS, maxAttempts });
     this.defaultKeyId = options.defaultKeyId;
+    this.region = options.region;
   }
 
   /** Generates a 256-bit data key under the KMS key, bound to `context`. */
@@ -150,7 +160,7 @@ export class KmsKeyVault implements KeyVault {
     if (keyId === undefined || keyId.length === 0) {
       throw new ValidationError('no KMS key id given and no defaultKeyId configured');
     }
-    return keyId;
+    return this.region === undefined ? keyId : keyArnInRegion(keyId, this.region);
   }
 }
 

@@ -67,7 +67,8 @@ export function buildAppClientServices(config: RekeyConfig, options: AppClientSe
   const catalogTtlMs = options.catalogTtlMs ?? config.catalogTtlMs;
   const provider = new CatalogKeyProvider({
     store: new StickyRevocationCatalogStore({ store: documents, ledger }),
-    vault: new KmsKeyVault({ client: kms }),
+    // MRK-aware in the Region of the client made here (an injected client's Region is its own business).
+    vault: new KmsKeyVault({ client: kms, ...(options.clients?.kms === undefined ? region : {}) }),
     keyCache: new VersionKeyCache(options.keyCache ?? {}),
     ...(catalogTtlMs === undefined ? {} : { catalogTtlMs }),
   });

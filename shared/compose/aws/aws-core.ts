@@ -91,7 +91,8 @@ export function buildAwsCore(config: RekeyConfig, options: BuildAwsServicesOptio
   const s3 = clients.s3 ?? newSdkClient(S3Client, { ...region }, FUNCTION_SDK_TIMEOUTS);
   const eventBridge = clients.eventBridge ?? newSdkClient(EventBridgeClient, { ...region }, FUNCTION_SDK_TIMEOUTS);
   const clock = options.clock ?? (() => new Date());
-  const vault = new KmsKeyVault({ client: kms });
+  // MRK-aware: a multi-Region key the catalog names by another Region's ARN is called as this Region's replica.
+  const vault = new KmsKeyVault({ client: kms, ...region });
   const documents = new S3CatalogStore({ client: s3, bucket: config.catalogBucket, prefix: config.catalogPrefix });
   const ledger = new S3RevocationLedger({ client: s3, bucket: config.escrowBucket });
   const catalogs = new StickyRevocationCatalogStore({ store: documents, ledger });

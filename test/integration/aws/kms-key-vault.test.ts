@@ -1,7 +1,7 @@
-import { DecryptCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DecryptCommand, ReplicateKeyCommand } from '@aws-sdk/client-kms';
 import { KmsKeyVault } from '../../../shared/adapters/aws/kms-key-vault';
 import { DecryptError, KeyUnavailableError, RekeyError, ValidationError } from '../../../shared/errors';
-import { createKmsKey, motoKms } from './moto';
+import { createKmsKey, motoKms, motoKmsIn } from './moto';
 
 describe('KmsKeyVault (moto)', () => {
   const kms = motoKms();
@@ -91,5 +91,40 @@ describe('KmsKeyVault (moto)', () => {
       expect(back.equals(material)).toBe(true);
       await expect(withoutPurpose).rejects.toBeInstanceOf(DecryptError);
     });
+  });
+});
+
+// A multi-Region key (KMS CreateKey MultiRegion, ReplicateKey): a version key generated in the
+// home Region, whose catalog records the home ARN, unwraps in the replica's Region with that
+// Region's replica (same key material, "Multi-Region keys in AWS KMS", AWS KMS Developer Guide).
+describe('KmsKeyVault with a multi-Region key (moto)', () => {
+  it('unwraps in another Region by calling that Region\'s replica, named from the home ARN', async () => {
+    // Prepare
+    const home = motoKms();
+    const replicaClient = motoKmsIn('eu-west-1');
+    const created = await home.send(new CreateKeyCommand({ MultiRegion: true, Description: 'rekey mrk test' }));
+    const homeArn = created.KeyMetadata!.Arn!;
+    // By key id: moto 5.2.1 looks ReplicateKey's KeyId up among key ids only (KMS also takes the ARN).
+    const replicated = await home.send(new ReplicateKeyCommand({ KeyId: created.KeyMetadata!.KeyId!, ReplicaRegion: 'eu-west-1' }));
+    const sent: string[] = [];
+    replicaClient.middlewareStack.add(
+      (next) => async (args) => {
+        sent.push(String((args.input as { KeyId?: string }).KeyId));
+        return next(args);
+      },
+      { step: 'initialize', name: 'keyIds' },
+    );
+    const atHome = new KmsKeyVault({ client: home, region: 'us-east-1' });
+    const inReplica = new KmsKeyVault({ client: replicaClient, region: 'eu-west-1' });
+    const context = { keyring: 'orders', version: '1' };
+    // Act
+    const generated = await atHome.generateKey(context, homeArn);
+    const unwrapped = await inReplica.unwrap(generated.wrapped, context, generated.wrappingKeyId);
+    // Assess
+    expect(homeArn).toMatch(/:key\/mrk-/);
+    expect(generated.wrappingKeyId).toBe(homeArn);
+    expect(unwrapped.equals(generated.plaintext)).toBe(true);
+    expect(sent).toEqual([replicated.ReplicaKeyMetadata!.Arn!]);
+    expect(sent[0]).toBe(homeArn.replace(':us-east-1:', ':eu-west-1:'));
   });
 });

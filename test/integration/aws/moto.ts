@@ -22,7 +22,12 @@ export function motoS3(): S3Client {
 
 /** A KMS client for moto. */
 export function motoKms(): KMSClient {
-  return new KMSClient({ endpoint: endpoint(), region: 'us-east-1', credentials, maxAttempts: 1 });
+  return motoKmsIn('us-east-1');
+}
+
+/** A KMS client of moto_server in `region` (moto keeps one KMS per Region). */
+export function motoKmsIn(region: string): KMSClient {
+  return new KMSClient({ endpoint: endpoint(), region, credentials, maxAttempts: 1 });
 }
 
 /** A unique lowercase name for buckets and keys. */
