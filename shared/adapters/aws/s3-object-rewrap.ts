@@ -130,22 +130,7 @@ export async function rewrapS3Object(target: RewrapTarget, input: RewrapHeader, 
   if (newSize < target.multipartThreshold) {
     const rest = read.length < size ? (await readRange(target, read.length, size - 1, input.expectedRevision, what)).bytes : Buffer.alloc(0);
     const body = Buffer.concat([read, rest]).subarray(oldHeaderLength);
-    try {
-      const out = await target.client.send(
-        new PutObjectCommand({
-          Bucket: target.bucket,
-          Key: target.key,
-          Body: Buffer.concat([input.newHeader, body]),
-          ContentType: facts.contentType,
-          Metadata: metadata,
-          IfMatch: input.expectedRevision,
-          ...sse,
-        }),
-      );
-      return requireEtag(out.ETag);
-    } catch (err) {
-      throw conditionalError(err, input.expectedRevision, what);
-    }
+    return putRewrite(target, Buffer.concat([input.newHeader, body]), metadata, facts, input.expectedRevision);
   }
 
   // At or above the threshold the object is longer than the first read, which holds all of part 1.
@@ -258,21 +243,29 @@ async function convertToBody(target: RewrapTarget, input: RewrapHeader, facts: O
   const { bytes, facts: read } = await readRange(target, 0, facts.size - 1, input.expectedRevision, what);
   const { [HEADER_METADATA]: _dropped, ...rest } = read.metadata ?? {};
   const { keyring } = indexOf(read.metadata, target.id);
+  return putRewrite(target, Buffer.concat([input.newHeader, bytes]), { ...rest, ...recordIndexMetadata(keyring, input.version, input.newHeader) }, read, input.expectedRevision);
+}
+
+/**
+ * The conditional PutObject every small rewrite ends with: `body` and `metadata` at the key, with
+ * the old object's content type and kept settings, only while it is still at `expectedRevision`.
+ */
+async function putRewrite(target: RewrapTarget, body: Buffer, metadata: Record<string, string>, facts: ObjectFacts, expectedRevision: string): Promise<string> {
   try {
     const out = await target.client.send(
       new PutObjectCommand({
         Bucket: target.bucket,
         Key: target.key,
-        Body: Buffer.concat([input.newHeader, bytes]),
-        ContentType: read.contentType,
-        Metadata: { ...rest, ...recordIndexMetadata(keyring, input.version, input.newHeader) },
-        IfMatch: input.expectedRevision,
-        ...keptSettings(read),
+        Body: body,
+        ContentType: facts.contentType,
+        Metadata: metadata,
+        IfMatch: expectedRevision,
+        ...keptSettings(facts),
       }),
     );
     return requireEtag(out.ETag);
   } catch (err) {
-    throw conditionalError(err, input.expectedRevision, what);
+    throw conditionalError(err, expectedRevision, `record '${target.id}'`);
   }
 }
 
@@ -291,23 +284,7 @@ async function convertToMetadata(target: RewrapTarget, input: RewrapHeader, fact
   }
   const whole = usableAt(known, input.expectedRevision) ?? (await readRange(target, 0, facts.size - 1, input.expectedRevision, what));
   if (input.checkOldHeader === true) checkOldHeader(whole.bytes, input, what);
-  const metadata = movedMetadata(whole.facts, target.id, input);
-  try {
-    const out = await target.client.send(
-      new PutObjectCommand({
-        Bucket: target.bucket,
-        Key: target.key,
-        Body: whole.bytes.subarray(input.oldHeaderLength),
-        ContentType: whole.facts.contentType,
-        Metadata: metadata,
-        IfMatch: input.expectedRevision,
-        ...keptSettings(whole.facts),
-      }),
-    );
-    return requireEtag(out.ETag);
-  } catch (err) {
-    throw conditionalError(err, input.expectedRevision, what);
-  }
+  return putRewrite(target, whole.bytes.subarray(input.oldHeaderLength), movedMetadata(whole.facts, target.id, input), whole.facts, input.expectedRevision);
 }
 
 /**
